@@ -1,0 +1,76 @@
+"""What can be asked of the accounts context."""
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from messaging.messages import Command
+
+from .values import Email, Password, Username
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterAccount(Command):
+    email: Email
+    username: Username
+    password: Password
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantStaff(Command):
+    """Let an account into the admin and the staff console."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowAccount(Command):
+    follower_id: UUID
+    followee_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnfollowAccount(Command):
+    follower_id: UUID
+    followee_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveFollower(Command):
+    """``account_id`` stops ``follower_id`` from following them."""
+
+    account_id: UUID
+    follower_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class BlockAccount(Command):
+    blocker_id: UUID
+    blocked_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnblockAccount(Command):
+    blocker_id: UUID
+    blocked_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeactivateAccount(Command):
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeverFollows(Command):
+    """Remove the follows between two accounts, both ways (issued by a policy)."""
+
+    account_id: UUID
+    other_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeverAllFollows(Command):
+    """Remove every follow in and out of an account (issued by a policy)."""
+
+    account_id: UUID
+    reason: str

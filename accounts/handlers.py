@@ -1,0 +1,172 @@
+"""Command handlers of the accounts context.
+
+Each reads as the four steps: validate the command, fetch state through
+the repositories, derive the events from the rules, update state. A refusal
+is raised as ``Refused``; the bus rolls back and records it.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+
+from messaging.messages import Event, Refused, Rejection
+
+from . import repositories as accounts
+from .commands import (
+    BlockAccount,
+    DeactivateAccount,
+    FollowAccount,
+    GrantStaff,
+    RegisterAccount,
+    RemoveFollower,
+    SeverAllFollows,
+    SeverFollows,
+    UnblockAccount,
+    UnfollowAccount,
+)
+from .events import (
+    AccountBlocked,
+    AccountCommandRejected,
+    AccountDeactivated,
+    AccountFollowed,
+    AccountRegistered,
+    AccountUnblocked,
+    BlockRejected,
+    FollowRejected,
+    FollowRemoved,
+    RegistrationRejected,
+    StaffGranted,
+)
+from .models import Account
+
+
+def _refuse(rejection: type[Rejection], code: str, reason: str) -> Refused:
+    return Refused(rejection(code=code, reason=reason))
+
+
+def _require_active(account: Account | None, rejection: type[Rejection]) -> Account:
+    if account is None:
+        raise _refuse(rejection, "account_not_found", "No such account.")
+    if not account.is_active:
+        raise _refuse(rejection, "account_inactive", f"{account.username} is deactivated.")
+    return account
+
+
+def _require_exists(account_id: uuid.UUID, rejection: type[Rejection] = AccountCommandRejected) -> Account:
+    account = accounts.get(account_id)
+    if account is None:
+        raise _refuse(rejection, "account_not_found", "No such account.")
+    return account
+
+
+def register_account(command: RegisterAccount) -> list[Event]:
+    email, username = str(command.email), str(command.username)
+    already = _refuse(RegistrationRejected, "account_already_exists", "That e-mail or username is already taken.")
+    if accounts.is_taken(email, username):
+        raise already
+    account_id = uuid.uuid4()
+    try:
+        accounts.add(
+            account_id=account_id, email=email, username=username, password_hash=make_password(command.password.value)
+        )
+    except accounts.DuplicateAccount:  # a concurrent registration won the race
+        raise already from None
+    return [AccountRegistered(account_id=account_id, email=email, username=username)]
+
+
+def grant_staff(command: GrantStaff) -> list[Event]:
+    account = _require_exists(command.account_id)
+    if account.is_staff:
+        return []
+    account.is_staff = True
+    accounts.save(account, "is_staff")
+    return [StaffGranted(account_id=account.pk)]
+
+
+def follow_account(command: FollowAccount) -> list[Event]:
+    if command.follower_id == command.followee_id:
+        raise _refuse(FollowRejected, "cannot_follow_self", "You cannot follow yourself.")
+
+    follower, followee = accounts.lock_pair(command.follower_id, command.followee_id)
+    _require_active(follower, FollowRejected)
+    _require_active(followee, FollowRejected)
+    if accounts.block_between(follower.pk, followee.pk):
+        raise _refuse(FollowRejected, "blocked", f"You cannot follow {followee.username}: there is a block between you.")
+    if accounts.is_following(follower.pk, followee.pk):
+        return []
+    if accounts.following_count(follower.pk) >= settings.FOLLOW_LIMIT:
+        raise _refuse(
+            FollowRejected, "follow_limit_reached", f"You already follow {settings.FOLLOW_LIMIT} accounts, the limit."
+        )
+
+    accounts.add_follow(follower.pk, followee.pk)
+    return [AccountFollowed(follower_id=follower.pk, followee_id=followee.pk)]
+
+
+def unfollow_account(command: UnfollowAccount) -> list[Event]:
+    _require_exists(command.followee_id)
+    if not accounts.remove_follow(command.follower_id, command.followee_id):
+        return []
+    return [FollowRemoved(follower_id=command.follower_id, followee_id=command.followee_id, reason="unfollowed")]
+
+
+def remove_follower(command: RemoveFollower) -> list[Event]:
+    _require_exists(command.follower_id)
+    if not accounts.remove_follow(command.follower_id, command.account_id):
+        return []
+    return [FollowRemoved(follower_id=command.follower_id, followee_id=command.account_id, reason="follower_removed")]
+
+
+def block_account(command: BlockAccount) -> list[Event]:
+    if command.blocker_id == command.blocked_id:
+        raise _refuse(BlockRejected, "cannot_block_self", "You cannot block yourself.")
+
+    blocker, blocked = accounts.lock_pair(command.blocker_id, command.blocked_id)
+    _require_active(blocker, BlockRejected)
+    if blocked is None:
+        raise _refuse(BlockRejected, "account_not_found", "No such account.")
+    if accounts.is_blocking(blocker.pk, blocked.pk):
+        return []
+
+    accounts.add_block(blocker.pk, blocked.pk)
+    return [AccountBlocked(blocker_id=blocker.pk, blocked_id=blocked.pk)]
+
+
+def unblock_account(command: UnblockAccount) -> list[Event]:
+    _require_exists(command.blocked_id)
+    if not accounts.remove_block(command.blocker_id, command.blocked_id):
+        return []
+    return [AccountUnblocked(blocker_id=command.blocker_id, blocked_id=command.blocked_id)]
+
+
+def deactivate_account(command: DeactivateAccount) -> list[Event]:
+    account = accounts.lock(command.account_id)
+    if account is None:
+        raise _refuse(AccountCommandRejected, "account_not_found", "No such account.")
+    if not account.is_active:
+        return []
+    account.is_active = False
+    accounts.save(account, "is_active")
+    return [AccountDeactivated(account_id=account.pk)]
+
+
+def sever_follows(command: SeverFollows) -> list[Event]:
+    accounts.lock_pair(command.account_id, command.other_id)
+    return [
+        FollowRemoved(follower_id=follower_id, followee_id=followee_id, reason=command.reason)
+        for follower_id, followee_id in (
+            (command.account_id, command.other_id),
+            (command.other_id, command.account_id),
+        )
+        if accounts.remove_follow(follower_id, followee_id)
+    ]
+
+
+def sever_all_follows(command: SeverAllFollows) -> list[Event]:
+    accounts.lock(command.account_id)
+    return [
+        FollowRemoved(follower_id=follower_id, followee_id=followee_id, reason=command.reason)
+        for follower_id, followee_id in accounts.follows_of(command.account_id)
+        if accounts.remove_follow(follower_id, followee_id)
+    ]

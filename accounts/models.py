@@ -1,0 +1,86 @@
+"""Rows of the accounts context: accounts and the social graph between them."""
+
+import uuid
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class AccountManager(BaseUserManager):
+    """Lets Django's own tools (``createsuperuser``, the admin login) work.
+
+    The product registers accounts through the ``RegisterAccount`` command;
+    these methods exist for Django's management commands.
+    """
+
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username):
+        return self.get(username__iexact=username)
+
+    def create_user(self, username, email, password=None, **extra):
+        account = self.model(username=username, email=self.normalize_email(email).lower(), **extra)
+        account.set_password(password)
+        account.save(using=self._db)
+        return account
+
+    def create_superuser(self, username, email, password=None, **extra):
+        return self.create_user(username, email, password, is_staff=True, is_superuser=True, **extra)
+
+
+class Account(AbstractBaseUser, PermissionsMixin):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(max_length=254)
+    username = models.CharField(max_length=30, unique=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = AccountManager()
+
+    USERNAME_FIELD = "username"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        ordering = ["username"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="account_email_unique_ci"),
+            models.UniqueConstraint(Lower("username"), name="account_username_unique_ci"),
+        ]
+
+    def __str__(self):
+        return self.username
+
+
+class Follow(models.Model):
+    """``follower`` follows ``followee``."""
+
+    follower = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="following_set")
+    followee = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="follower_set")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["follower", "followee"], name="follow_once")]
+        indexes = [models.Index(fields=["followee", "follower"], name="follow_by_followee")]
+
+    def __str__(self):
+        return f"{self.follower_id} follows {self.followee_id}"
+
+
+class Block(models.Model):
+    """``blocker`` blocks ``blocked``."""
+
+    blocker = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="blocking_set")
+    blocked = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="blocked_by_set")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["blocker", "blocked"], name="block_once")]
+        indexes = [models.Index(fields=["blocked", "blocker"], name="block_by_blocked")]
+
+    def __str__(self):
+        return f"{self.blocker_id} blocks {self.blocked_id}"

@@ -1,0 +1,95 @@
+"""The only code that reads or writes accounts rows for the write side."""
+
+from uuid import UUID
+
+from django.db import IntegrityError
+from django.db.models import Q
+
+from .models import Account, Block, Follow
+
+
+class DuplicateAccount(Exception):
+    """The e-mail or username is already taken (possibly by a concurrent registration)."""
+
+
+def get(account_id: UUID) -> Account | None:
+    return Account.objects.filter(pk=account_id).first()
+
+
+def lock(account_id: UUID) -> Account | None:
+    """The account, its row locked until the transaction ends."""
+    return Account.objects.select_for_update().filter(pk=account_id).first()
+
+
+def lock_pair(first_id: UUID, second_id: UUID) -> tuple[Account | None, Account | None]:
+    """Both accounts, their rows locked in id order.
+
+    Every command touching two accounts locks them through here, always in
+    the same order, so two such commands on one pair queue up instead of
+    interleaving or deadlocking (a follow can never slip past a block).
+    """
+    rows = {row.pk: row for row in Account.objects.select_for_update().filter(pk__in=[first_id, second_id]).order_by("pk")}
+    return rows.get(first_id), rows.get(second_id)
+
+
+def is_taken(email: str, username: str) -> bool:
+    return Account.objects.filter(Q(email__iexact=email) | Q(username__iexact=username)).exists()
+
+
+def add(*, account_id: UUID, email: str, username: str, password_hash: str) -> None:
+    """Insert a new account; ``DuplicateAccount`` if the unique indexes object."""
+    try:
+        Account.objects.create(id=account_id, email=email, username=username, password=password_hash)
+    except IntegrityError as error:
+        raise DuplicateAccount(username) from error
+
+
+def save(account: Account, *fields: str) -> None:
+    account.save(update_fields=list(fields))
+
+
+def is_following(follower_id: UUID, followee_id: UUID) -> bool:
+    return Follow.objects.filter(follower_id=follower_id, followee_id=followee_id).exists()
+
+
+def following_count(account_id: UUID) -> int:
+    return Follow.objects.filter(follower_id=account_id).count()
+
+
+def add_follow(follower_id: UUID, followee_id: UUID) -> None:
+    Follow.objects.create(follower_id=follower_id, followee_id=followee_id)
+
+
+def remove_follow(follower_id: UUID, followee_id: UUID) -> bool:
+    """Delete the follow; ``True`` if there was one."""
+    deleted, _ = Follow.objects.filter(follower_id=follower_id, followee_id=followee_id).delete()
+    return deleted > 0
+
+
+def follows_of(account_id: UUID) -> list[tuple[UUID, UUID]]:
+    """Every (follower, followee) pair in or out of the account."""
+    return list(
+        Follow.objects.filter(Q(follower_id=account_id) | Q(followee_id=account_id)).values_list(
+            "follower_id", "followee_id"
+        )
+    )
+
+
+def block_between(first_id: UUID, second_id: UUID) -> bool:
+    """Whether either account blocks the other."""
+    return Block.objects.filter(
+        Q(blocker_id=first_id, blocked_id=second_id) | Q(blocker_id=second_id, blocked_id=first_id)
+    ).exists()
+
+
+def is_blocking(blocker_id: UUID, blocked_id: UUID) -> bool:
+    return Block.objects.filter(blocker_id=blocker_id, blocked_id=blocked_id).exists()
+
+
+def add_block(blocker_id: UUID, blocked_id: UUID) -> None:
+    Block.objects.create(blocker_id=blocker_id, blocked_id=blocked_id)
+
+
+def remove_block(blocker_id: UUID, blocked_id: UUID) -> bool:
+    deleted, _ = Block.objects.filter(blocker_id=blocker_id, blocked_id=blocked_id).delete()
+    return deleted > 0

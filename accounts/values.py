@@ -1,0 +1,82 @@
+"""Value objects of the accounts context. Each validates itself on creation
+and raises ``django.core.exceptions.ValidationError`` with a readable message."""
+
+import re
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+
+_USERNAME = re.compile(r"[A-Za-z0-9_]{3,30}")
+_validate_email = EmailValidator(message="Enter a valid e-mail address.")
+
+
+@dataclass(frozen=True)
+class Email:
+    """An e-mail address, normalised to lower case (so comparisons are exact)."""
+
+    value: str
+
+    def __post_init__(self):
+        if not isinstance(self.value, str):
+            raise ValidationError("Enter a valid e-mail address.", code="invalid_email")
+        normalised = self.value.strip().lower()
+        _validate_email(normalised)
+        object.__setattr__(self, "value", normalised)
+
+    def __str__(self):
+        return self.value
+
+    def to_primitive(self) -> str:
+        return self.value
+
+    @classmethod
+    def from_primitive(cls, value) -> "Email":
+        return cls(value)
+
+
+@dataclass(frozen=True)
+class Username:
+    """3 to 30 letters, digits or underscores. Kept as typed; unique regardless of case."""
+
+    value: str
+
+    def __post_init__(self):
+        if not isinstance(self.value, str) or not _USERNAME.fullmatch(self.value):
+            raise ValidationError(
+                "A username is 3 to 30 characters: letters, digits and underscores.", code="invalid_username"
+            )
+
+    def __str__(self):
+        return self.value
+
+    def to_primitive(self) -> str:
+        return self.value
+
+    @classmethod
+    def from_primitive(cls, value) -> "Username":
+        return cls(value)
+
+
+@dataclass(frozen=True)
+class Password:
+    """A raw password on its way to being hashed. Its repr hides it, so a
+    command holding one can be logged or shown in a traceback safely."""
+
+    value: str = field(repr=False)
+
+    def __post_init__(self):
+        if not isinstance(self.value, str) or not self.value:
+            raise ValidationError("A password is required.", code="invalid_password")
+
+    def __repr__(self):
+        return "Password('********')"
+
+    __str__ = __repr__
+
+    def to_primitive(self) -> str:
+        return self.value
+
+    @classmethod
+    def from_primitive(cls, value) -> "Password":
+        return cls(value)

@@ -1,0 +1,25 @@
+"""Every route into and out of the accounts context, in one place."""
+
+from messaging.registry import Registry
+
+from . import commands, events, handlers, policies, queries
+
+
+def register(registry: Registry) -> None:
+    registry.register_handler(commands.RegisterAccount, handlers.register_account)
+    registry.register_handler(commands.GrantStaff, handlers.grant_staff)
+    registry.register_handler(commands.FollowAccount, handlers.follow_account)
+    registry.register_handler(commands.UnfollowAccount, handlers.unfollow_account)
+    registry.register_handler(commands.RemoveFollower, handlers.remove_follower)
+    registry.register_handler(commands.BlockAccount, handlers.block_account)
+    registry.register_handler(commands.UnblockAccount, handlers.unblock_account)
+    registry.register_handler(commands.DeactivateAccount, handlers.deactivate_account)
+    registry.register_handler(commands.SeverFollows, handlers.sever_follows)
+    registry.register_handler(commands.SeverAllFollows, handlers.sever_all_follows)
+
+    registry.register_events_of(events)
+
+    registry.subscribe(events.AccountBlocked, policies.remove_follows_on_block)
+    registry.subscribe(events.AccountDeactivated, policies.remove_follows_on_deactivation)
+
+    registry.register_reference("@", queries.account_id_for_username)

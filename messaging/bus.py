@@ -1,0 +1,113 @@
+"""The command bus: the only way state changes.
+
+``dispatch(command)`` completes the command's metadata, then runs it
+through the middleware chain::
+
+    log -> time -> retry on conflict -> transaction -> idempotency -> handle
+
+``handle`` calls the one registered handler inside a savepoint, appends
+the events it returns (or the rejection it raised) to the event store in
+the same transaction, and asks for the resulting deliveries to run once
+that transaction commits. A top-level dispatch opens a durable transaction,
+so nobody can wrap it in a larger one by mistake; commands issued by a
+policy join the delivery's transaction instead.
+"""
+
+import dataclasses
+from functools import partial
+
+from django.db import transaction
+
+from . import delivery, idempotency, middleware, store
+from .context import current_cause
+from .messages import Command, Event, IdempotencyKeyReused, Next, Refused, Result
+from .registry import registry
+
+
+def dispatch(command: Command) -> Result:
+    """Run ``command`` through the middleware chain and its handler."""
+    command = _with_metadata(command)
+    call = handle
+    for layer in reversed(MIDDLEWARE):
+        call = partial(layer, call_next=call)
+    return call(command)
+
+
+def handle(command: Command) -> Result:
+    """Run the handler and store what it produced; the innermost layer."""
+    handler = registry.handler_for(command)
+    try:
+        with transaction.atomic():  # a refusal leaves nothing the handler wrote
+            events = list(handler(command) or ())
+    except Refused as refusal:
+        events = [refusal.rejection]
+    return record(command, events)
+
+
+def record(command: Command, events: list[Event]) -> Result:
+    """Append ``events`` for ``command`` and schedule their deliveries on commit."""
+    stamped, delivery_ids = store.append(command, events)
+    if delivery_ids:
+        transaction.on_commit(partial(deliver_all, delivery_ids), robust=True)
+    return Result(command, stamped)
+
+
+def deliver(delivery_id: int) -> str | None:
+    """Attempt one delivery, dispatching the policy's commands on this bus."""
+    return delivery.deliver(delivery_id, dispatch=dispatch)
+
+
+def deliver_all(delivery_ids) -> dict:
+    """Attempt several deliveries; one failing never stops the others."""
+    return delivery.deliver_all(delivery_ids, dispatch=dispatch)
+
+
+def in_transaction(command: Command, call_next: Next) -> Result:
+    """Open the command's transaction: durable at the top, nested inside a
+    delivery so that the policy's effects and its delivery record commit
+    together."""
+    with transaction.atomic(durable=current_cause.get() is None):
+        return call_next(command)
+
+
+def deduplicate(command: Command, call_next: Next) -> Result:
+    """Give a command sent again with the same idempotency key its first
+    result back, without running it twice; refuse the key's reuse for a
+    different command. Runs inside the transaction, so the key is stored
+    exactly when the effects are."""
+    if command.idempotency_key is None:
+        return call_next(command)
+    previous = idempotency.previous(command)
+    if previous is None:
+        result = call_next(command)
+        idempotency.remember(command, result.events)
+        return result
+    if idempotency.matches(previous, command):
+        return Result(command, store.load_many(previous.event_ids), replayed=True)
+    return record(
+        command,
+        [
+            IdempotencyKeyReused(
+                code="idempotency_key_reused",
+                reason="This idempotency key was already used for a different request.",
+            )
+        ],
+    )
+
+
+def _with_metadata(command: Command) -> Command:
+    cause = current_cause.get()
+    if cause is not None:
+        return dataclasses.replace(command, correlation_id=cause.correlation_id, causation_id=cause.event_id)
+    if command.correlation_id is None:
+        return dataclasses.replace(command, correlation_id=command.command_id)
+    return command
+
+
+MIDDLEWARE = [
+    middleware.log_dispatch,
+    middleware.time_dispatch,
+    middleware.retry_on_conflict,
+    in_transaction,
+    deduplicate,
+]

@@ -1,0 +1,103 @@
+"""Running policies for committed events, exactly once each, with retries.
+
+Each delivery runs in its own transaction: the delivery row is locked
+(``SKIP LOCKED``, so concurrent relays never take the same one), the policy
+runs and the commands it returns are dispatched, and the row is marked done,
+all in that one transaction. If the policy raises, its effects roll back to
+a savepoint and the row records the failure with the next attempt time; after
+``MESSAGING_MAX_ATTEMPTS`` attempts it is dead-lettered.
+"""
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import store
+from .context import Cause, caused_by, correlated
+from .messages import Command
+from .models import Delivery
+from .registry import registry
+
+logger = logging.getLogger(__name__)
+
+Dispatch = Callable[[Command], object]
+_OPEN = (Delivery.Status.PENDING, Delivery.Status.FAILED)
+
+
+def deliver(delivery_id: int, *, dispatch: Dispatch) -> str | None:
+    """Attempt one delivery; return its new status, or ``None`` if it was not
+    open (already done, dead, or being delivered by another worker)."""
+    with transaction.atomic(durable=True):
+        delivery = (
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("event")
+            .filter(pk=delivery_id, status__in=_OPEN)
+            .first()
+        )
+        if delivery is None:
+            return None
+        event = store.load(delivery.event)
+        with correlated(event.correlation_id):
+            try:
+                policy = registry.policies[delivery.policy]
+                with transaction.atomic(), caused_by(Cause(event.correlation_id, event.event_id, policy.name)):
+                    for command in policy(event) or ():
+                        dispatch(command)
+            except Exception as error:
+                _record_failure(delivery, error)
+            else:
+                delivery.status = Delivery.Status.DONE
+                delivery.attempts += 1
+                delivery.delivered_at = timezone.now()
+                delivery.last_error = ""
+                logger.debug("delivered %s to %s", delivery.event.type, delivery.policy)
+            delivery.save(update_fields=["status", "attempts", "delivered_at", "last_error", "next_attempt_at"])
+        return delivery.status
+
+
+def _record_failure(delivery: Delivery, error: Exception) -> None:
+    delivery.attempts += 1
+    delivery.last_error = f"{type(error).__name__}: {error}"
+    if delivery.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
+        delivery.status = Delivery.Status.DEAD
+        logger.error(
+            "dead-lettered %s to %s after %d attempts: %s",
+            delivery.event.type, delivery.policy, delivery.attempts, delivery.last_error,
+        )
+    else:
+        delivery.status = Delivery.Status.FAILED
+        backoff = settings.MESSAGING_RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1)
+        delivery.next_attempt_at = timezone.now() + timedelta(seconds=backoff)
+        logger.warning(
+            "delivery of %s to %s failed (attempt %d, retry in %.0fs): %s",
+            delivery.event.type, delivery.policy, delivery.attempts, backoff, delivery.last_error,
+        )
+
+
+def deliver_all(delivery_ids: Iterable[int], *, dispatch: Dispatch) -> Counter:
+    """Attempt each delivery in turn; one failing never stops the others."""
+    outcomes = Counter()
+    for delivery_id in delivery_ids:
+        outcomes[deliver(delivery_id, dispatch=dispatch) or "skipped"] += 1
+    return outcomes
+
+
+def due_deliveries(limit: int) -> list[int]:
+    """Ids of open deliveries whose time has come, oldest first."""
+    return list(
+        Delivery.objects.filter(status__in=_OPEN, next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def reopen(delivery_ids: Iterable[int]) -> int:
+    """Give dead-lettered deliveries a fresh set of attempts (an operator's retry)."""
+    return Delivery.objects.filter(pk__in=list(delivery_ids), status=Delivery.Status.DEAD).update(
+        status=Delivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error=""
+    )

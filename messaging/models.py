@@ -1,0 +1,90 @@
+"""Rows of the kernel: the event store, the delivery outbox, idempotency."""
+
+from django.db import models
+from django.utils import timezone
+
+
+class StoredEvent(models.Model):
+    """One fact, appended in the transaction that made it true.
+
+    ``position`` orders the log; ``event_id`` is the id messages refer to
+    (``causation_id`` of the commands a policy issued in reaction).
+    """
+
+    position = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(unique=True, editable=False)
+    type = models.CharField(max_length=100, db_index=True)
+    version = models.PositiveSmallIntegerField(default=1)
+    payload = models.JSONField()
+    is_rejection = models.BooleanField(default=False)
+    occurred_at = models.DateTimeField()
+    command_id = models.UUIDField(db_index=True)
+    command_type = models.CharField(max_length=100)
+    correlation_id = models.UUIDField(db_index=True)
+    causation_id = models.UUIDField(null=True, blank=True, db_index=True)
+    policy = models.CharField(
+        max_length=200, blank=True, help_text="The policy that issued the command, when one did."
+    )
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self):
+        return f"{self.type} #{self.position}"
+
+
+class Delivery(models.Model):
+    """That one policy has to react (or has reacted) to one event.
+
+    Created with the event, in the same transaction; marked ``DONE`` in the
+    same transaction as the policy's effects, which is what makes each
+    (event, policy) pair take effect exactly once.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        FAILED = "failed", "failed, will retry"
+        DONE = "done", "done"
+        DEAD = "dead", "dead-lettered"
+
+    event = models.ForeignKey(
+        StoredEvent, on_delete=models.PROTECT, to_field="event_id", related_name="deliveries"
+    )
+    policy = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [models.UniqueConstraint(fields=["event", "policy"], name="one_delivery_per_event_and_policy")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+
+    def __str__(self):
+        return f"{self.policy} <- {self.event_id} ({self.status})"
+
+
+class ProcessedCommand(models.Model):
+    """A command dispatched with an idempotency key, and what it produced.
+
+    Written in the command's own transaction, so a key is recorded exactly
+    when its effects are.
+    """
+
+    actor = models.CharField(max_length=36, blank=True, help_text="Account id, empty for anonymous.")
+    idempotency_key = models.CharField(max_length=255)
+    command_type = models.CharField(max_length=100)
+    fingerprint = models.CharField(max_length=64, help_text="Keyed hash of the command's payload.")
+    event_ids = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["actor", "idempotency_key"], name="one_command_per_idempotency_key")
+        ]
+
+    def __str__(self):
+        return f"{self.command_type} [{self.idempotency_key}]"

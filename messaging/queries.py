@@ -1,0 +1,103 @@
+"""Read side of the kernel: the stored log and the causal tree of a request."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from .models import Delivery, StoredEvent
+
+
+@dataclass
+class CommandNode:
+    command_id: UUID
+    command_type: str
+    policy: str
+    events: list["EventNode"] = field(default_factory=list)
+
+
+@dataclass
+class PolicyNode:
+    delivery: Delivery
+    commands: list[CommandNode] = field(default_factory=list)
+
+
+@dataclass
+class EventNode:
+    event: StoredEvent
+    policies: list[PolicyNode] = field(default_factory=list)
+
+
+def causal_tree(correlation_id: UUID) -> list[CommandNode]:
+    """Every stored fact of one correlation id, as the tree it grew as:
+    command -> its events -> the policies they fired -> the commands those
+    issued -> ... Two queries, whatever the size of the tree. (A command
+    that changed nothing stored no event and so does not appear.)"""
+    events = list(StoredEvent.objects.filter(correlation_id=correlation_id).order_by("position"))
+    deliveries = defaultdict(list)
+    for delivery in Delivery.objects.filter(event__correlation_id=correlation_id).order_by("pk"):
+        deliveries[delivery.event_id].append(delivery)
+
+    commands: dict[UUID, CommandNode] = {}
+    for event in events:
+        node = commands.setdefault(
+            event.command_id, CommandNode(event.command_id, event.command_type, event.policy)
+        )
+        node.events.append(EventNode(event))
+
+    caused = defaultdict(list)  # (event id, policy) -> commands that policy issued
+    roots = []
+    for command in commands.values():
+        cause = command.events[0].event.causation_id
+        if cause is None:
+            roots.append(command)
+        else:
+            caused[(cause, command.policy)].append(command)
+
+    for command in commands.values():
+        for event_node in command.events:
+            for delivery in deliveries[event_node.event.event_id]:
+                event_node.policies.append(
+                    PolicyNode(delivery, caused[(event_node.event.event_id, delivery.policy)])
+                )
+    return roots
+
+
+def render_tree(roots: list[CommandNode]) -> list[str]:
+    """The causal tree as indented text lines, for the shell."""
+    lines: list[str] = []
+
+    def command(node: CommandNode, prefix: str, last: bool, top: bool):
+        lines.append(f"{prefix}{_branch(last, top)}{node.command_type} (command {node.command_id})")
+        inner = _inner(prefix, last, top)
+        for index, event_node in enumerate(node.events):
+            event(event_node, inner, index == len(node.events) - 1)
+
+    def event(node: EventNode, prefix: str, last: bool):
+        row = node.event
+        payload = ", ".join(f"{key}={value}" for key, value in row.payload.items())
+        lines.append(f"{prefix}{_branch(last)}{row.type} v{row.version} ({payload}) at {row.occurred_at:%Y-%m-%d %H:%M:%S}")
+        inner = _inner(prefix, last)
+        for index, policy_node in enumerate(node.policies):
+            policy(policy_node, inner, index == len(node.policies) - 1)
+
+    def policy(node: PolicyNode, prefix: str, last: bool):
+        delivery = node.delivery
+        status = delivery.get_status_display()
+        if delivery.last_error:
+            status += f": {delivery.last_error}"
+        lines.append(f"{prefix}{_branch(last)}policy {delivery.policy} [{status}, {delivery.attempts} attempt(s)]")
+        inner = _inner(prefix, last)
+        for index, child in enumerate(node.commands):
+            command(child, inner, index == len(node.commands) - 1, top=False)
+
+    for root in roots:
+        command(root, "", True, top=True)
+    return lines
+
+
+def _branch(last: bool, top: bool = False) -> str:
+    return "" if top else ("└── " if last else "├── ")
+
+
+def _inner(prefix: str, last: bool, top: bool = False) -> str:
+    return "" if top else prefix + ("    " if last else "│   ")

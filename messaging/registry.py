@@ -1,0 +1,144 @@
+"""The one place that knows which handler takes which command, which
+policies listen to which event, and how to read old event payloads.
+
+Each app fills it from its own ``wiring.py`` (called from
+``AppConfig.ready()``), so ``grep register_handler`` finds every route.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import ModuleType
+
+from .messages import Command, Event
+
+Handler = Callable[[Command], list[Event]]
+PolicyFunction = Callable[[Event], Iterable[Command] | None]
+Upcaster = Callable[[dict], dict]
+
+
+class RegistryError(Exception):
+    """Wiring is wrong: a duplicate registration or an unknown type."""
+
+
+class UnknownCommand(RegistryError):
+    def __init__(self, name: str, known: Iterable[str]):
+        self.known = sorted(known)
+        super().__init__(f"unknown command {name!r}; known commands: {', '.join(self.known)}")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A consequence of an event: a function returning the commands to issue
+    (or doing its one outside-world job, such as sending a mail)."""
+
+    name: str
+    event_type: type[Event]
+    function: PolicyFunction
+
+    def __call__(self, event: Event):
+        return self.function(event)
+
+
+class Registry:
+    def __init__(self):
+        self.handlers: dict[type[Command], Handler] = {}
+        self.commands: dict[str, type[Command]] = {}
+        self.events: dict[str, type[Event]] = {}
+        self.policies: dict[str, Policy] = {}
+        self.subscriptions: dict[type[Event], list[Policy]] = {}
+        self.upcasters: dict[tuple[str, int], Upcaster] = {}
+        self.references: dict[str, Callable[[str], object]] = {}
+
+    # --- registration -------------------------------------------------
+    def register_handler(self, command_type: type[Command], handler: Handler) -> None:
+        """Route ``command_type`` to ``handler``; a second route is an error."""
+        if command_type in self.handlers:
+            raise RegistryError(
+                f"{command_type.__name__} already has a handler "
+                f"({self.handlers[command_type].__qualname__}); one command, one handler"
+            )
+        self.handlers[command_type] = handler
+        self.commands[command_type.type_name()] = command_type
+
+    def register_events(self, *event_types: type[Event]) -> None:
+        """Make event types readable back from the store by their name."""
+        for event_type in event_types:
+            name = event_type.type_name()
+            if self.events.get(name, event_type) is not event_type:
+                raise RegistryError(f"two event types are named {name!r}")
+            self.events[name] = event_type
+
+    def register_events_of(self, module: ModuleType) -> None:
+        """Register every event type defined in ``module`` (an app's events.py)."""
+        self.register_events(
+            *(
+                value
+                for value in vars(module).values()
+                if isinstance(value, type) and issubclass(value, Event) and value.__module__ == module.__name__
+            )
+        )
+
+    def subscribe(self, event_type: type[Event], function: PolicyFunction, *, name: str | None = None) -> Policy:
+        """Run ``function`` after every committed ``event_type``, exactly once each."""
+        policy = Policy(name or f"{function.__module__}.{function.__qualname__}", event_type, function)
+        if policy.name in self.policies:
+            raise RegistryError(f"policy {policy.name!r} is already subscribed")
+        self.register_events(event_type)
+        self.policies[policy.name] = policy
+        self.subscriptions.setdefault(event_type, []).append(policy)
+        return policy
+
+    def unsubscribe(self, policy: Policy) -> None:
+        """Remove a policy (tests use this to clean up after themselves)."""
+        del self.policies[policy.name]
+        self.subscriptions[policy.event_type].remove(policy)
+
+    def register_upcaster(self, event_type: type[Event], from_version: int, upcaster: Upcaster) -> None:
+        """Teach the store to rewrite a ``from_version`` payload into the next version."""
+        key = (event_type.type_name(), from_version)
+        if key in self.upcasters:
+            raise RegistryError(f"{event_type.__name__} v{from_version} already has an upcaster")
+        self.upcasters[key] = upcaster
+
+    def register_reference(self, prefix: str, resolve: Callable[[str], object]) -> None:
+        """Let people write ``<prefix>name`` for an id on the shell (``@alice``)."""
+        if prefix in self.references:
+            raise RegistryError(f"the reference prefix {prefix!r} is taken")
+        self.references[prefix] = resolve
+
+    # --- lookup -------------------------------------------------------
+    def handler_for(self, command: Command) -> Handler:
+        try:
+            return self.handlers[type(command)]
+        except KeyError:
+            raise UnknownCommand(type(command).__name__, self.commands) from None
+
+    def command_type(self, name: str) -> type[Command]:
+        try:
+            return self.commands[name]
+        except KeyError:
+            raise UnknownCommand(name, self.commands) from None
+
+    def policies_for(self, event: Event) -> list[Policy]:
+        return self.subscriptions.get(type(event), [])
+
+    def resolve_reference(self, text: str):
+        """The id ``text`` names, or ``text`` itself when it is no reference.
+
+        A reference that names nothing raises ``LookupError``.
+        """
+        for prefix, resolve in self.references.items():
+            if text.startswith(prefix):
+                return resolve(text.removeprefix(prefix))
+        return text
+
+    def upcast(self, type_name: str, version: int, payload: dict) -> dict:
+        """Bring a stored payload up to the event type's current version."""
+        current = self.events[type_name].version
+        while version < current:
+            payload = self.upcasters[(type_name, version)](payload)
+            version += 1
+        return payload
+
+
+registry = Registry()

@@ -1,0 +1,109 @@
+"""Given / when / then for tests of the pipeline, on the real bus and database.
+
+    def test_a_block_removes_the_follow(scenario):
+        # given
+        scenario.given(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))
+        # when
+        outcome = scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+        # then
+        outcome.then_events(AccountBlocked)
+        outcome.then_cascade(AccountBlocked, FollowRemoved)
+        outcome.then_deliveries(done=1)
+
+``when`` runs the on-commit callbacks, as a real commit would, so policies
+have run by the time it returns.
+"""
+
+from collections import Counter
+from collections.abc import Callable
+from contextlib import contextmanager
+
+from . import bus, store
+from .messages import Command, Event, Result
+from .models import Delivery, StoredEvent
+from .registry import PolicyFunction, registry
+
+
+class Outcome:
+    """What one dispatched command led to, read back from the store."""
+
+    def __init__(self, result: Result):
+        self.result = result
+
+    @property
+    def events(self) -> list[Event]:
+        """The command's own events (its rejection, if refused)."""
+        return self.result.events
+
+    @property
+    def cascade(self) -> list[Event]:
+        """Every event stored under the command's correlation id: its own and
+        those of the commands its policies issued, in order."""
+        return [store.load(row) for row in self._rows()]
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        return list(Delivery.objects.filter(event__in=self._rows()).order_by("pk"))
+
+    def then_events(self, *types: type[Event]) -> "Outcome":
+        assert [type(e) for e in self.events] == list(types), f"events were {_names(self.events)}"
+        return self
+
+    def then_cascade(self, *types: type[Event]) -> "Outcome":
+        cascade = self.cascade
+        assert [type(e) for e in cascade] == list(types), f"cascade was {_names(cascade)}"
+        return self
+
+    def then_rejected(self, code: str) -> "Outcome":
+        rejection = self.result.rejection
+        assert rejection is not None, f"not refused; events were {_names(self.events)}"
+        assert rejection.code == code, f"refused with {rejection.code!r} ({rejection.reason}), not {code!r}"
+        return self
+
+    def then_no_change(self) -> "Outcome":
+        assert self.result.events == [], f"events were {_names(self.events)}"
+        return self
+
+    def then_deliveries(self, **statuses: int) -> "Outcome":
+        counts = Counter(delivery.status for delivery in self.deliveries)
+        assert dict(counts) == statuses, f"deliveries were {dict(counts)}"
+        return self
+
+    def _rows(self):
+        return StoredEvent.objects.filter(correlation_id=self.result.command.correlation_id).order_by("position")
+
+
+class Scenario:
+    """Drives the real bus; built by the ``scenario`` pytest fixture."""
+
+    def __init__(self, capture_on_commit_callbacks: Callable):
+        self._capture = capture_on_commit_callbacks
+
+    def given(self, *commands: Command) -> list[Result]:
+        """Dispatch set-up commands; each must succeed."""
+        results = []
+        for command in commands:
+            result = self.when(command).result
+            assert result.ok, f"given {type(command).__name__} was refused: {result.rejection}"
+            results.append(result)
+        return results
+
+    def when(self, command: Command) -> Outcome:
+        """Dispatch ``command`` and run what its commit would set off."""
+        with self._capture(execute=True):
+            result = bus.dispatch(command)
+        return Outcome(result)
+
+
+@contextmanager
+def subscribed(event_type: type[Event], function: PolicyFunction, *, name: str | None = None):
+    """Subscribe a policy for the duration of a test."""
+    policy = registry.subscribe(event_type, function, name=name)
+    try:
+        yield policy
+    finally:
+        registry.unsubscribe(policy)
+
+
+def _names(events) -> list[str]:
+    return [type(event).__name__ for event in events]

@@ -1,0 +1,27 @@
+import pytest
+from django.db import connection
+
+from messaging.testing import Scenario
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``postgres`` prove row locks and concurrency, which SQLite
+    cannot show; on SQLite they are skipped with that reason."""
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (run by scripts/test on a throwaway cluster)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The default hasher is slow by design; tests need not be."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def scenario(django_capture_on_commit_callbacks):
+    """Given / when / then on the real bus; see ``messaging.testing``."""
+    return Scenario(django_capture_on_commit_callbacks)
