@@ -17,7 +17,7 @@ class RegisterAccount(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class GrantStaff(Command):
-    """Let an account into the admin and the staff console."""
+    """Make an account an operator: the admin (every permission) and the staff console."""
 
     account_id: UUID
 

@@ -77,10 +77,10 @@ def register_account(command: RegisterAccount) -> list[Event]:
 
 def grant_staff(command: GrantStaff) -> list[Event]:
     account = _require_exists(command.account_id)
-    if account.is_staff:
+    if account.is_staff and account.is_superuser:
         return []
-    account.is_staff = True
-    accounts.save(account, "is_staff")
+    account.is_staff = account.is_superuser = True
+    accounts.save(account, "is_staff", "is_superuser")
     return [StaffGranted(account_id=account.pk)]
 
 
