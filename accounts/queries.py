@@ -1,8 +1,27 @@
-"""Read side of the accounts context, for interfaces and other contexts."""
+"""Read side of the accounts context, for interfaces and other contexts.
 
+Every account read for display carries ``followers_count`` and
+``following_count``, computed by correlated subqueries in the same query,
+so a page of accounts costs one query whatever its size.
+"""
+
+from dataclasses import dataclass
 from uuid import UUID
 
-from .models import Account
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
+
+from .models import Account, Block, Follow
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """How one account stands towards another, seen from the first."""
+
+    following: bool
+    followed_by: bool
+    blocking: bool
+    blocked_by: bool
 
 
 def account_id_for_username(username: str) -> UUID:
@@ -11,3 +30,61 @@ def account_id_for_username(username: str) -> UUID:
     if account_id is None:
         raise LookupError(f"no account is named {username!r}")
     return account_id
+
+
+def account_exists(account_id: UUID) -> bool:
+    return Account.objects.filter(pk=account_id).exists()
+
+
+def account(account_id: UUID) -> Account | None:
+    """One account with its counts, or ``None``."""
+    return _with_counts(Account.objects.filter(pk=account_id)).first()
+
+
+def search_accounts(text: str = "") -> QuerySet[Account]:
+    """Accounts whose username contains ``text`` (any case), those starting
+    with it first, then by username; every account when ``text`` is empty."""
+    accounts = Account.objects.order_by("username")
+    if text:
+        accounts = (
+            accounts.filter(username__icontains=text)
+            .annotate(rank=Case(When(username__istartswith=text, then=Value(0)), default=Value(1)))
+            .order_by("rank", "username")
+        )
+    return _with_counts(accounts)
+
+
+def followers_of(account_id: UUID) -> QuerySet[Account]:
+    """The accounts following ``account_id``, by username."""
+    return _with_counts(Account.objects.filter(following_set__followee_id=account_id).order_by("username"))
+
+
+def followed_by(account_id: UUID) -> QuerySet[Account]:
+    """The accounts ``account_id`` follows, by username."""
+    return _with_counts(Account.objects.filter(follower_set__follower_id=account_id).order_by("username"))
+
+
+def relationship(viewer_id: UUID, other_id: UUID) -> Relationship | None:
+    """How ``viewer_id`` stands towards ``other_id`` (one query); ``None`` if
+    ``other_id`` names no account."""
+    row = (
+        Account.objects.filter(pk=other_id)
+        .annotate(
+            following=Exists(Follow.objects.filter(follower_id=viewer_id, followee=OuterRef("pk"))),
+            followed_by=Exists(Follow.objects.filter(follower=OuterRef("pk"), followee_id=viewer_id)),
+            blocking=Exists(Block.objects.filter(blocker_id=viewer_id, blocked=OuterRef("pk"))),
+            blocked_by=Exists(Block.objects.filter(blocker=OuterRef("pk"), blocked_id=viewer_id)),
+        )
+        .values("following", "followed_by", "blocking", "blocked_by")
+        .first()
+    )
+    return Relationship(**row) if row else None
+
+
+def _count(side: str) -> Subquery:
+    rows = Follow.objects.filter(**{side: OuterRef("pk")}).order_by().values(side).annotate(total=Count("pk"))
+    return Coalesce(Subquery(rows.values("total"), output_field=IntegerField()), 0)
+
+
+def _with_counts(accounts: QuerySet[Account]) -> QuerySet[Account]:
+    return accounts.annotate(followers_count=_count("followee"), following_count=_count("follower"))
