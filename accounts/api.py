@@ -37,9 +37,11 @@ from .values import Email, Password, Username
 
 
 class RegistrationInput(serializers.Serializer):
-    email = serializers.CharField(max_length=254)
-    username = serializers.CharField(max_length=30)
-    password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+    email = serializers.EmailField(max_length=254)
+    username = serializers.RegexField(r"^[A-Za-z0-9_]{3,30}$", max_length=30)  # Username's rule, for the schema
+    password = serializers.CharField(
+        min_length=8, max_length=128, trim_whitespace=False, style={"input_type": "password"}
+    )
 
     def validate_email(self, value) -> Email:
         return _value(Email, value)
