@@ -75,6 +75,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=20),
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Tests use a file too (not Django's in-memory default), so that they run
+    # with the same locking, WAL and busy timeout as the product.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -94,6 +97,13 @@ FOLLOW_LIMIT = env.int("FOLLOW_LIMIT", default=5000)
 # (base * 2**(attempt-1) seconds) and dead-lettered after this many attempts.
 MESSAGING_MAX_ATTEMPTS = env.int("MESSAGING_MAX_ATTEMPTS", default=5)
 MESSAGING_RETRY_BASE_SECONDS = env.float("MESSAGING_RETRY_BASE_SECONDS", default=2.0)
+# Deliver right after each commit, in the process that committed (so a
+# client sees a policy's effects when its request returns). Off, only the
+# relay workers deliver: lower request latency, effects arrive a moment later.
+MESSAGING_DELIVER_ON_COMMIT = env.bool("MESSAGING_DELIVER_ON_COMMIT", default=True)
+# How long a relay worker holds the deliveries it claimed before another
+# worker may take them over (a worker that died mid-batch).
+MESSAGING_LEASE_SECONDS = env.float("MESSAGING_LEASE_SECONDS", default=60.0)
 
 # --- Internationalisation -------------------------------------------------
 LANGUAGE_CODE = "en-us"
