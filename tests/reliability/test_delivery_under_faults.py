@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import transaction
 
 from accounts.commands import BlockAccount
 from accounts.events import AccountBlocked
@@ -22,6 +22,7 @@ from messaging.messages import Command, Event
 from messaging.models import Delivery, StoredEvent
 from tests.concurrency import run_concurrently
 from tests.factories import AccountFactory, FollowFactory
+from tests.subprocesses import database_url
 
 
 def quiet_relay():
@@ -87,13 +88,6 @@ bus.deliver_all = lambda ids: os.kill(os.getpid(), signal.SIGKILL)
 result = bus.dispatch(BlockAccount(blocker_id=uuid.UUID(sys.argv[1]), blocked_id=uuid.UUID(sys.argv[2])))
 sys.exit(f"not killed: {result}")
 """
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 @pytest.mark.django_db(transaction=True)
