@@ -13,8 +13,6 @@ from messaging.messages import Command
 from tests.factories import AccountFactory
 
 
-
-
 @dataclass(frozen=True, kw_only=True)
 class FollowAfterConflicts(Command):
     follower_id: UUID
