@@ -14,8 +14,10 @@ policy join the delivery's transaction instead.
 """
 
 import dataclasses
+from collections import Counter
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 
 from . import delivery, idempotency, middleware, store
@@ -47,7 +49,7 @@ def handle(command: Command) -> Result:
 def record(command: Command, events: list[Event]) -> Result:
     """Append ``events`` for ``command`` and schedule their deliveries on commit."""
     stamped, delivery_ids = store.append(command, events)
-    if delivery_ids:
+    if delivery_ids and settings.MESSAGING_DELIVER_ON_COMMIT:
         transaction.on_commit(partial(deliver_all, delivery_ids), robust=True)
     return Result(command, stamped)
 
@@ -57,16 +59,18 @@ def deliver(delivery_id: int) -> str | None:
     return delivery.deliver(delivery_id, dispatch=dispatch)
 
 
-def deliver_all(delivery_ids) -> dict:
+def deliver_all(delivery_ids) -> Counter:
     """Attempt several deliveries; one failing never stops the others."""
     return delivery.deliver_all(delivery_ids, dispatch=dispatch)
 
 
 def in_transaction(command: Command, call_next: Next) -> Result:
-    """Open the command's transaction: durable at the top, nested inside a
-    delivery so that the policy's effects and its delivery record commit
-    together."""
-    with transaction.atomic(durable=current_cause.get() is None):
+    """Open the command's transaction: durable at the top. Inside a delivery
+    the command joins the delivery's transaction, so the policy's effects and
+    its delivery record commit together; the delivery's savepoint around the
+    policy already undoes them on failure, so no savepoint of its own."""
+    top_level = current_cause.get() is None
+    with transaction.atomic(durable=top_level, savepoint=top_level):
         return call_next(command)
 
 
