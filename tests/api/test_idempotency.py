@@ -1,14 +1,12 @@
 """Idempotency-Key on POST: one effect, one stored answer, replayed."""
 
-import threading
-
 import pytest
-from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Follow
 from messaging.models import IdempotentResponse, StoredEvent
+from tests.concurrency import run_concurrently
 from tests.factories import AccountFactory
 
 REGISTRATION = {"email": "carol@example.com", "username": "carol", "password": "correct-horse-battery"}
@@ -118,34 +116,17 @@ def test_concurrent_requests_with_the_same_key_have_one_effect_and_one_answer():
     # given
     alice, bob = AccountFactory(username="alice"), AccountFactory(username="bob")
     token = Token.objects.create(user=alice)
-    barrier = threading.Barrier(6)
-    responses = []
 
     def follow():
-        try:
-            barrier.wait()
-            responses.append(
-                APIClient().post(
-                    f"/api/v1/accounts/{bob.pk}/follow/",
-                    HTTP_AUTHORIZATION=f"Token {token.key}",
-                    HTTP_IDEMPOTENCY_KEY="race",
-                )
-            )
-        finally:
-            connection.close()
+        return APIClient().post(
+            f"/api/v1/accounts/{bob.pk}/follow/", HTTP_AUTHORIZATION=f"Token {token.key}", HTTP_IDEMPOTENCY_KEY="race"
+        )
 
     # when
-    threads = [threading.Thread(target=follow) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    responses = run_concurrently([follow] * 6)
 
     # then
-    assert len(responses) == 6
-    assert {(response.status_code, response.content) for response in responses} == {
-        (201, responses[0].content)
-    }
+    assert {(response.status_code, response.content) for response in responses} == {(201, responses[0].content)}
     assert sum("Idempotent-Replayed" not in response for response in responses) == 1
     assert Follow.objects.count() == 1
     assert StoredEvent.objects.filter(type="AccountFollowed").count() == 1
@@ -155,23 +136,10 @@ def test_concurrent_requests_with_the_same_key_have_one_effect_and_one_answer():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_registrations_with_the_same_key_create_one_account():
-    barrier = threading.Barrier(4)
-    responses = []
-
     def register():
-        try:
-            barrier.wait()
-            responses.append(
-                APIClient().post("/api/v1/accounts/", REGISTRATION, format="json", HTTP_IDEMPOTENCY_KEY="signup")
-            )
-        finally:
-            connection.close()
+        return APIClient().post("/api/v1/accounts/", REGISTRATION, format="json", HTTP_IDEMPOTENCY_KEY="signup")
 
-    threads = [threading.Thread(target=register) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    responses = run_concurrently([register] * 4)
 
     assert [response.status_code for response in responses] == [201] * 4
     assert len({response.content for response in responses}) == 1
