@@ -28,7 +28,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from messaging import idempotency
 from messaging.bus import dispatch
 from messaging.http import CORRELATION_HEADER
-from messaging.messages import Command, Rejection, Result
+from messaging.messages import Command, IdempotencyKeyReused, Rejection, Result
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -152,9 +152,10 @@ def execute(request, command: Command, *, render: Render) -> Response:
             if stored is None:
                 stored, _ = _store(actor_id, key, fingerprint, _answer(result, render))
     if stored.request_fingerprint != fingerprint:
-        return Response(
-            error("idempotency_key_reused", "This idempotency key was already used for a different request."),
-            status=refusal_status("idempotency_key_reused"),
+        return refused(
+            IdempotencyKeyReused(
+                code="idempotency_key_reused", reason="This idempotency key was already used for a different request."
+            )
         )
     return Response(json.loads(stored.body), status=stored.status, headers={REPLAYED_HEADER: "true"})
 

@@ -67,7 +67,7 @@ def stored_response(actor_id: UUID | None, key: str) -> IdempotentResponse | Non
 
 
 def store_response(
-    *, actor_id: UUID | None, key: str, request_fingerprint: str, status: int, body
+    *, actor_id: UUID | None, key: str, request_fingerprint: str, status: int, body: str
 ) -> tuple[IdempotentResponse, bool]:
     """Store the answer for this key unless one is there already.
 

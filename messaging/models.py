@@ -103,7 +103,7 @@ class IdempotentResponse(models.Model):
     idempotency_key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64, help_text="Keyed hash of method, path and body.")
     status = models.PositiveSmallIntegerField()
-    body = models.JSONField()
+    body = models.TextField(help_text="The JSON body as it was sent.")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
                 ('idempotency_key', models.CharField(max_length=255)),
                 ('request_fingerprint', models.CharField(help_text='Keyed hash of method, path and body.', max_length=64)),
                 ('status', models.PositiveSmallIntegerField()),
-                ('body', models.JSONField()),
+                ('body', models.TextField(help_text='The JSON body as it was sent.')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
