@@ -37,13 +37,19 @@ _VALID_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 # --- Refusals ---------------------------------------------------------------
 
 REFUSAL_STATUS = {
-    "account_not_found": 404,
+    # kernel
     "idempotency_key_reused": 422,
+    # accounts
+    "account_not_found": 404,
+    "account_already_exists": 409,
+    "account_inactive": 409,
+    "cannot_follow_self": 409,
+    "cannot_block_self": 409,
+    "blocked": 409,
+    "follow_limit_reached": 409,
 }
-"""The HTTP status of a rejection code. Every code not listed here is a
-conflict with the current state of things: 409 (``account_already_exists``,
-``cannot_follow_self``, ``blocked``, ``account_inactive``,
-``follow_limit_reached``, ``cannot_block_self``...)."""
+"""The HTTP status of each rejection code; a code missing here is taken as
+a conflict with the current state of things (409)."""
 
 
 def refusal_status(code: str) -> int:
