@@ -44,10 +44,10 @@ class RegistrationInput(serializers.Serializer):
     )
 
     def validate_email(self, value) -> Email:
-        return _value(Email, value)
+        return Email(value)
 
     def validate_username(self, value) -> Username:
-        return _value(Username, value)
+        return Username(value)
 
     def validate(self, attrs):
         candidate = Account(email=str(attrs["email"]), username=str(attrs["username"]))
@@ -71,13 +71,6 @@ class SignInInput(AuthTokenSerializer):
         if not attrs["user"].is_active:
             raise serializers.ValidationError("Unable to log in with provided credentials.", code="authorization")
         return attrs
-
-
-def _value(value_type, raw):
-    try:
-        return value_type(raw)
-    except DjangoValidationError as invalid:
-        raise serializers.ValidationError(invalid.messages) from None
 
 
 # --- Output -------------------------------------------------------------------
