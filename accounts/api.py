@@ -17,7 +17,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from config.api import RegistrationThrottle, SignInThrottle, errors, execute
+from config.api import RegistrationThrottle, SignInThrottle, errors, execute, validated
 from config.rest import JSONParser
 
 from . import queries
@@ -129,9 +129,8 @@ class AccountViewSet(viewsets.GenericViewSet):
     @extend_schema(parameters=[_SEARCH], responses={200: AccountOutput(many=True), **errors(400)})
     def list(self, request):
         """Search the directory by username."""
-        query = SearchInput(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        page = self.paginate_queryset(queries.search_accounts(query.validated_data.get("search", "")))
+        query = validated(SearchInput, request.query_params)
+        page = self.paginate_queryset(queries.search_accounts(query.get("search", "")))
         return self.get_paginated_response(self._accounts(page))
 
     @extend_schema(
@@ -140,7 +139,7 @@ class AccountViewSet(viewsets.GenericViewSet):
     )
     def create(self, request):
         """Register an account (anyone; throttled)."""
-        data = _valid(RegistrationInput, request.data)
+        data = validated(RegistrationInput, request.data)
         command = RegisterAccount(email=data["email"], username=data["username"], password=data["password"])
         return execute(
             request, command, render=lambda result: Response(self._account(result.events[0].account_id, own=True), 201)
@@ -260,12 +259,6 @@ class TokenView(ObtainAuthToken):
     serializer_class = SignInInput
     parser_classes = [JSONParser]
     throttle_classes = [SignInThrottle]
-
-
-def _valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 router = SimpleRouter(use_regex_path=False)

@@ -106,6 +106,13 @@ class RegistrationThrottle(_PerAddressThrottle):
 Render = Callable[[Result], Response]
 
 
+def validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    """``data`` checked by an input serializer; invalid fields answer 400."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 def execute(request, command: Command, *, render: Render) -> Response:
     """Dispatch ``command`` for ``request`` and answer with its outcome.
 

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, viewsets
 from rest_framework.routers import SimpleRouter
 
-from config.api import errors
+from config.api import errors, validated
 
 from . import queries
 
@@ -33,11 +33,8 @@ class EventViewSet(viewsets.GenericViewSet):
     @extend_schema(parameters=[EventFilter], responses={200: StoredEventOutput(many=True), **errors(400)})
     def list(self, request):
         """Stored events, optionally of one correlation id and one type."""
-        query = EventFilter(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        events = queries.stored_events(
-            correlation_id=query.validated_data.get("correlation_id"), event_type=query.validated_data.get("type")
-        )
+        query = validated(EventFilter, request.query_params)
+        events = queries.stored_events(correlation_id=query.get("correlation_id"), event_type=query.get("type"))
         return self.get_paginated_response(StoredEventOutput(self.paginate_queryset(events), many=True).data)
 
 
