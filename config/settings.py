@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "messaging",
     "accounts",
+    "catalog",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +89,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 FOLLOW_LIMIT = env.int("FOLLOW_LIMIT", default=5000)
+
+# --- Catalog --------------------------------------------------------------
+# Copies a newly added book is stocked with (by the policy on BookAdded).
+INITIAL_STOCK = env.int("INITIAL_STOCK", default=10)
 
 # --- Messaging kernel -----------------------------------------------------
 # A failing policy delivery is retried with exponential backoff
