@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "messaging",
     "accounts",
     "catalog",
+    "orders",
 ]
 
 MIDDLEWARE = [
