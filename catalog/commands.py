@@ -10,7 +10,12 @@ from .values import Isbn, Money
 
 @dataclass(frozen=True, kw_only=True)
 class AddBook(Command):
-    """Put a book in the catalog; its stock follows (policy on ``BookAdded``)."""
+    """Put a book in the catalog; its stock follows (policy on ``BookAdded``).
+
+    On the shell: ``price=12.50`` (US dollars) or ``price="12.50 EUR"``; the
+    ISBN with or without hyphens. Later commands may name the book
+    ``book_id=isbn:9780743273565``.
+    """
 
     title: str
     author: str

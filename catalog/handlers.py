@@ -82,7 +82,9 @@ def add_book(command: AddBook) -> list[Event]:
 
 def stock_new_book(command: StockNewBook) -> list[Event]:
     if not 0 <= command.quantity <= Inventory.MAX_ON_HAND:
-        raise _refuse(CatalogCommandRejected, "invalid_quantity", "Initial stock is 0 or more.")
+        raise _refuse(
+            CatalogCommandRejected, "invalid_quantity", f"Initial stock is 0 to {Inventory.MAX_ON_HAND} copies."
+        )
     inventory = _require_inventory(command.book_id)
     if inventory.initial_stock_received:
         return []

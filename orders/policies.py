@@ -37,6 +37,8 @@ def _mail_customer(order_id: UUID, customer_id: UUID, what: str, news: str) -> N
         raise LookupError(f"order {order_id}: its customer {customer_id} does not exist")
     order = queries.order(order_id)
     lines = [f"  {item.quantity} x {item.title}, {item.unit_price} each" for item in order.items]
-    body = "\n".join([f"Hello {customer.username},", "", news, "", *lines, f"Total: {order.total}", "", f"Order {order_id}"])
+    body = "\n".join(
+        [f"Hello {customer.username},", "", news, "", *lines, f"Total: {order.total}", "", f"Order {order_id}"]
+    )
     # Django 6.1 sends through MAILERS["default"] and raises on failure by default.
     send_mail(f"Your order {str(order_id)[:8]} is {what}", body, None, [customer.email])

@@ -99,6 +99,13 @@ def test_initial_stock_counts_once_per_book(scenario):
     assert figures(book) == (4, 0)
 
 
+def test_a_negative_initial_stock_is_refused(scenario):
+    book = BookFactory(inventory__on_hand=0, inventory__initial_stock_received=False)
+
+    scenario.when(StockNewBook(book_id=book.pk, quantity=-1)).then_rejected("invalid_quantity")
+    assert figures(book) == (0, 0)
+
+
 def test_restocking_adds_to_what_is_on_hand(scenario):
     book = BookFactory(inventory__on_hand=4, inventory__reserved=1)
 
