@@ -1,5 +1,6 @@
 """Read side of the accounts context, for interfaces and other contexts."""
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from .models import Account
@@ -11,3 +12,22 @@ def account_id_for_username(username: str) -> UUID:
     if account_id is None:
         raise LookupError(f"no account is named {username!r}")
     return account_id
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    account_id: UUID
+    username: str
+    email: str
+    is_active: bool
+    is_staff: bool
+
+
+def account_summary(account_id: UUID) -> AccountSummary | None:
+    """Who an account is (for other contexts: an order's customer, who may act on it), or ``None``."""
+    row = (
+        Account.objects.filter(pk=account_id)
+        .values_list("pk", "username", "email", "is_active", "is_staff")
+        .first()
+    )
+    return AccountSummary(*row) if row else None
