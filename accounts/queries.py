@@ -32,6 +32,25 @@ def account_id_for_username(username: str) -> UUID:
     return account_id
 
 
+@dataclass(frozen=True)
+class AccountSummary:
+    account_id: UUID
+    username: str
+    email: str
+    is_active: bool
+    is_staff: bool
+
+
+def account_summary(account_id: UUID) -> AccountSummary | None:
+    """Who an account is (for other contexts: an order's customer, who may act on it), or ``None``."""
+    row = (
+        Account.objects.filter(pk=account_id)
+        .values_list("pk", "username", "email", "is_active", "is_staff")
+        .first()
+    )
+    return AccountSummary(*row) if row else None
+
+
 def account_exists(account_id: UUID) -> bool:
     return Account.objects.filter(pk=account_id).exists()
 
@@ -81,7 +100,7 @@ def relationship(viewer_id: UUID, other_id: UUID) -> Relationship | None:
     return Relationship(**row) if row else None
 
 
-def _count(side: str) -> Subquery:
+def _count(side: str) -> Coalesce:
     rows = Follow.objects.filter(**{side: OuterRef("pk")}).order_by().values(side).annotate(total=Count("pk"))
     return Coalesce(Subquery(rows.values("total"), output_field=IntegerField()), 0)
 
