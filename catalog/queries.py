@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 
 from .models import Book, Reservation
 from .values import Isbn, Money
@@ -28,9 +29,17 @@ class BookView:
 
 def book(book_id: UUID) -> BookView | None:
     """One book with its stock figures, or ``None``."""
-    row = Book.objects.select_related("inventory").filter(pk=book_id).first()
-    if row is None:
-        return None
+    row = books().filter(pk=book_id).first()
+    return book_view(row) if row else None
+
+
+def books() -> QuerySet[Book]:
+    """Every book with its inventory, by title and author, for a page of
+    them; ``book_view`` turns each row into what the read side shows."""
+    return Book.objects.select_related("inventory").order_by("title", "author", "pk")
+
+
+def book_view(row: Book) -> BookView:
     return BookView(
         book_id=row.pk,
         title=row.title,

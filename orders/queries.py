@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from django.db.models import QuerySet
+
 from catalog.values import Money
 
 from .models import Order
@@ -22,9 +24,18 @@ class OrderView:
 
 def order(order_id: UUID) -> OrderView | None:
     """One order with its items, or ``None``."""
-    row = Order.objects.prefetch_related("items").filter(pk=order_id).first()
-    if row is None:
-        return None
+    row = orders().filter(pk=order_id).first()
+    return order_view(row) if row else None
+
+
+def orders(*, customer_id: UUID | None = None) -> QuerySet[Order]:
+    """Orders with their items, newest first, of one customer or of all;
+    ``order_view`` turns each row into what the read side shows."""
+    rows = Order.objects.prefetch_related("items").order_by("-placed_at", "pk")
+    return rows if customer_id is None else rows.filter(customer_id=customer_id)
+
+
+def order_view(row: Order) -> OrderView:
     return OrderView(
         order_id=row.pk,
         customer_id=row.customer_id,
