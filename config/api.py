@@ -47,6 +47,20 @@ REFUSAL_STATUS = {
     "cannot_block_self": 409,
     "blocked": 409,
     "follow_limit_reached": 409,
+    # catalog
+    "book_not_found": 404,
+    "invalid_book": 400,
+    "invalid_price": 400,
+    "invalid_quantity": 400,
+    "duplicate_isbn": 409,
+    # orders
+    "order_not_found": 404,
+    "empty_order": 400,
+    "too_many_items": 400,
+    "duplicate_book": 400,
+    "mixed_currencies": 409,
+    "insufficient_stock": 409,
+    "invalid_transition": 409,
 }
 """The HTTP status of each rejection code; a code missing here is taken as
 a conflict with the current state of things (409)."""
