@@ -21,7 +21,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.api import RegistrationThrottle, SignInThrottle
-from tests.factories import AccountFactory, FollowFactory
+from messaging import bus
+from tests.factories import AccountFactory, BookFactory, FollowFactory
+from tests.stock import place
 
 
 def test_the_schema_is_openapi_3_and_names_every_route(db, anonymous):
@@ -43,6 +45,14 @@ def test_the_schema_is_openapi_3_and_names_every_route(db, anonymous):
         "/api/v1/accounts/{id}/followers/",
         "/api/v1/accounts/{id}/following/",
         "/api/v1/accounts/{id}/relationship/",
+        "/api/v1/books/",
+        "/api/v1/books/{id}/",
+        "/api/v1/books/{id}/restock/",
+        "/api/v1/orders/",
+        "/api/v1/orders/{id}/",
+        "/api/v1/orders/{id}/confirm/",
+        "/api/v1/orders/{id}/ship/",
+        "/api/v1/orders/{id}/cancel/",
         "/api/v1/events/",
     } <= set(schema["paths"])
 
@@ -87,11 +97,16 @@ def connection_kept_open():
     "operation", [result.ok() for result in SCHEMA.get_all_operations()], ids=lambda operation: operation.label
 )
 def test_no_input_breaks_the_api_or_its_schema(db, unthrottled, connection_kept_open, operation):
-    # given: some accounts and follows to find, one of them named in the path, and a staff token
+    # given: an account with follows, a book and an order, one of them named in the path; a staff token
+    staff = AccountFactory(is_staff=True)
+    token = Token.objects.create(user=staff)
     follow = FollowFactory()
     FollowFactory(follower=follow.followee)
-    token = Token.objects.create(user=AccountFactory(is_staff=True))
-    in_path = {"id": str(follow.followee.pk)} if "{id}" in operation.path else None
+    book = BookFactory()
+    order = bus.dispatch(place(staff, (book, 1))).events[0]
+    named = {"accounts": follow.followee.pk, "books": book.pk, "orders": order.order_id}
+    resource = operation.path.split("/")[3]
+    in_path = {"id": str(named[resource])} if "{id}" in operation.path else None
 
     # when / then
     @given(case=operation.as_strategy(path_parameters=in_path))
