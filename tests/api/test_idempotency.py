@@ -5,9 +5,11 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Follow
+from catalog.queries import book as book_view
 from messaging.models import IdempotentResponse, StoredEvent
+from orders.models import Order
 from tests.concurrency import run_concurrently
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, BookFactory
 
 REGISTRATION = {"email": "carol@example.com", "username": "carol", "password": "correct-horse-battery"}
 
@@ -144,3 +146,16 @@ def test_concurrent_registrations_with_the_same_key_create_one_account():
     assert [response.status_code for response in responses] == [201] * 4
     assert len({response.content for response in responses}) == 1
     assert Account.objects.count() == 1
+
+
+def test_a_repeated_order_is_placed_once_and_holds_its_copies_once(alice, signed_in):
+    book = BookFactory(inventory__on_hand=5)
+    body = {"items": [{"book_id": str(book.pk), "quantity": 2}]}
+    client = signed_in(alice)
+
+    first = client.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="order-1")
+    again = client.post("/api/v1/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="order-1")
+
+    assert (first.status_code, again.status_code, again.content) == (201, 201, first.content)
+    assert Order.objects.count() == 1
+    assert book_view(book.pk).available == 3
