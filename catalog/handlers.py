@@ -8,7 +8,7 @@ is raised as ``Refused``; the bus rolls back and records it.
 import uuid
 from decimal import Decimal
 
-from messaging.messages import Event, Refused, Rejection
+from messaging.messages import Event, Rejection
 
 from . import repositories as catalog
 from . import reservations
@@ -22,34 +22,29 @@ MAX_RESTOCK = 10_000
 MAX_DESCRIPTION = 10_000
 
 
-def _refuse(rejection: type[Rejection], code: str, reason: str) -> Refused:
-    return Refused(rejection(code=code, reason=reason))
-
 
 def _require_text(value: str, name: str, max_length: int) -> str:
     text = value.strip()
     if not text or len(text) > max_length:
-        raise _refuse(BookRejected, "invalid_book", f"A book's {name} is 1 to {max_length} characters.")
+        raise BookRejected.refuse("invalid_book", f"A book's {name} is 1 to {max_length} characters.")
     return text
 
 
 def _require_price(price: Money, rejection: type[Rejection]) -> None:
     if price.amount > MAX_PRICE:
-        raise _refuse(rejection, "invalid_price", f"A price is at most {MAX_PRICE} {price.currency}.")
+        raise rejection.refuse("invalid_price", f"A price is at most {MAX_PRICE} {price.currency}.")
 
 
 def _require_inventory(book_id: uuid.UUID) -> Inventory:
     inventory = catalog.lock_inventory(book_id)
     if inventory is None:
-        raise _refuse(CatalogCommandRejected, "book_not_found", "No such book.")
+        raise CatalogCommandRejected.refuse("book_not_found", "No such book.")
     return inventory
 
 
 def _require_room(inventory: Inventory, quantity: int) -> None:
     if inventory.on_hand + quantity > Inventory.MAX_ON_HAND:
-        raise _refuse(
-            CatalogCommandRejected,
-            "invalid_quantity",
+        raise CatalogCommandRejected.refuse("invalid_quantity",
             f"A book's stock is at most {Inventory.MAX_ON_HAND}; it has {inventory.on_hand} on hand.",
         )
 
@@ -58,10 +53,10 @@ def add_book(command: AddBook) -> list[Event]:
     title = _require_text(command.title, "title", 200)
     author = _require_text(command.author, "author", 150)
     if len(command.description) > MAX_DESCRIPTION:
-        raise _refuse(BookRejected, "invalid_book", f"A description is at most {MAX_DESCRIPTION} characters.")
+        raise BookRejected.refuse("invalid_book", f"A description is at most {MAX_DESCRIPTION} characters.")
     _require_price(command.price, BookRejected)
     isbn = str(command.isbn) if command.isbn else None
-    duplicate = _refuse(BookRejected, "duplicate_isbn", f"A book with ISBN {isbn} is already in the catalog.")
+    duplicate = BookRejected.refuse("duplicate_isbn", f"A book with ISBN {isbn} is already in the catalog.")
     if isbn and catalog.isbn_taken(isbn):
         raise duplicate
 
@@ -82,8 +77,7 @@ def add_book(command: AddBook) -> list[Event]:
 
 def stock_new_book(command: StockNewBook) -> list[Event]:
     if not 0 <= command.quantity <= Inventory.MAX_ON_HAND:
-        raise _refuse(
-            CatalogCommandRejected, "invalid_quantity", f"Initial stock is 0 to {Inventory.MAX_ON_HAND} copies."
+        raise CatalogCommandRejected.refuse("invalid_quantity", f"Initial stock is 0 to {Inventory.MAX_ON_HAND} copies."
         )
     inventory = _require_inventory(command.book_id)
     if inventory.initial_stock_received:
@@ -98,7 +92,7 @@ def stock_new_book(command: StockNewBook) -> list[Event]:
 
 def restock_book(command: RestockBook) -> list[Event]:
     if not 1 <= command.quantity <= MAX_RESTOCK:
-        raise _refuse(CatalogCommandRejected, "invalid_quantity", f"Restock 1 to {MAX_RESTOCK} copies at a time.")
+        raise CatalogCommandRejected.refuse("invalid_quantity", f"Restock 1 to {MAX_RESTOCK} copies at a time.")
     inventory = _require_inventory(command.book_id)
     _require_room(inventory, command.quantity)
 
@@ -111,7 +105,7 @@ def change_book_price(command: ChangeBookPrice) -> list[Event]:
     _require_price(command.price, CatalogCommandRejected)
     book = catalog.lock_book(command.book_id)
     if book is None:
-        raise _refuse(CatalogCommandRejected, "book_not_found", "No such book.")
+        raise CatalogCommandRejected.refuse("book_not_found", "No such book.")
     previous = book.price
     if previous == command.price:
         return []

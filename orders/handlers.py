@@ -12,7 +12,7 @@ import uuid
 from accounts.queries import AccountSummary, account_summary
 from catalog import queries as catalog
 from catalog import reservations
-from messaging.messages import Event, Refused, Rejection
+from messaging.messages import Event
 
 from . import repositories as orders
 from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
@@ -24,32 +24,28 @@ MAX_LINES = 50
 MAX_QUANTITY = 100
 
 
-def _refuse(rejection: type[Rejection], code: str, reason: str) -> Refused:
-    return Refused(rejection(code=code, reason=reason))
-
 
 def _require_customer(actor_id: uuid.UUID | None) -> AccountSummary:
     if actor_id is None:
-        raise _refuse(OrderRejected, "customer_required", "An order is placed by a signed-in customer.")
+        raise OrderRejected.refuse("customer_required", "An order is placed by a signed-in customer.")
     customer = account_summary(actor_id)
     if customer is None:
-        raise _refuse(OrderRejected, "account_not_found", "No such account.")
+        raise OrderRejected.refuse("account_not_found", "No such account.")
     if not customer.is_active:
-        raise _refuse(OrderRejected, "account_inactive", f"{customer.username} is deactivated.")
+        raise OrderRejected.refuse("account_inactive", f"{customer.username} is deactivated.")
     return customer
 
 
 def _require_valid_lines(lines: tuple[OrderLine, ...]) -> None:
     if not lines:
-        raise _refuse(OrderRejected, "empty_order", "An order has at least one item.")
+        raise OrderRejected.refuse("empty_order", "An order has at least one item.")
     if len(lines) > MAX_LINES:
-        raise _refuse(OrderRejected, "too_many_items", f"An order has at most {MAX_LINES} different books.")
+        raise OrderRejected.refuse("too_many_items", f"An order has at most {MAX_LINES} different books.")
     if len({line.book_id for line in lines}) < len(lines):
-        raise _refuse(OrderRejected, "duplicate_book", "Each book appears once in an order, with its quantity.")
+        raise OrderRejected.refuse("duplicate_book", "Each book appears once in an order, with its quantity.")
     for line in lines:
         if not 1 <= line.quantity <= MAX_QUANTITY:
-            raise _refuse(
-                OrderRejected, "invalid_quantity", f"Order 1 to {MAX_QUANTITY} copies of a book, not {line.quantity}."
+            raise OrderRejected.refuse("invalid_quantity", f"Order 1 to {MAX_QUANTITY} copies of a book, not {line.quantity}."
             )
 
 
@@ -57,9 +53,9 @@ def _priced(lines: tuple[OrderLine, ...], books: dict[uuid.UUID, catalog.PricedB
     """The lines with the catalog's title and current price; every book known, one currency."""
     for line in lines:
         if line.book_id not in books:
-            raise _refuse(OrderRejected, "book_not_found", f"No book has the id {line.book_id}.")
+            raise OrderRejected.refuse("book_not_found", f"No book has the id {line.book_id}.")
     if len({book.price.currency for book in books.values()}) > 1:
-        raise _refuse(OrderRejected, "mixed_currencies", "Books priced in different currencies go in separate orders.")
+        raise OrderRejected.refuse("mixed_currencies", "Books priced in different currencies go in separate orders.")
     return tuple(
         OrderedItem(
             book_id=line.book_id,
@@ -84,9 +80,7 @@ def place_order(command: PlaceOrder) -> list[Event]:
     try:
         reserved = reservations.hold(order_id, {item.book_id: item.quantity for item in items})
     except reservations.InsufficientStock as shortage:
-        raise _refuse(
-            OrderRejected,
-            "insufficient_stock",
+        raise OrderRejected.refuse("insufficient_stock",
             f"Only {shortage.available} of “{shortage.title}” ({shortage.book_id}) available; "
             f"{shortage.requested} requested.",
         ) from None
@@ -97,15 +91,13 @@ def place_order(command: PlaceOrder) -> list[Event]:
 def _require_order(order_id: uuid.UUID) -> Order:
     order = orders.lock(order_id)
     if order is None:
-        raise _refuse(OrderChangeRejected, "order_not_found", "No such order.")
+        raise OrderChangeRejected.refuse("order_not_found", "No such order.")
     return order
 
 
 def _require_transition(order: Order, status: Order.Status) -> None:
     if not order.can_become(status):
-        raise _refuse(
-            OrderChangeRejected,
-            "invalid_transition",
+        raise OrderChangeRejected.refuse("invalid_transition",
             f"A {order.get_status_display()} order cannot become {status.label}.",
         )
 
@@ -117,7 +109,7 @@ def _require_may_cancel(order: Order, actor_id: uuid.UUID | None) -> None:
         return
     actor = account_summary(actor_id)
     if actor is None or not (actor.is_active and actor.is_staff):
-        raise _refuse(OrderChangeRejected, "order_not_found", "No such order.")
+        raise OrderChangeRejected.refuse("order_not_found", "No such order.")
 
 
 def _move(order: Order, status: Order.Status) -> None:

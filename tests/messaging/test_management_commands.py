@@ -60,7 +60,7 @@ def test_bad_input_exits_2_with_a_readable_message(db, args, message):
 
 @pytest.mark.django_db(transaction=True)
 def test_trace_prints_the_causal_tree():
-    alice, bob = AccountFactory(username="alice"), AccountFactory(username="bob")
+    AccountFactory(username="alice"), AccountFactory(username="bob")
     send("FollowAccount", "follower_id=@alice", "followee_id=@bob")
     blocked, _ = send("BlockAccount", "blocker_id=@bob", "blocked_id=@alice")
 
