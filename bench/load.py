@@ -19,6 +19,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -42,7 +43,7 @@ def main() -> int:
     if args.short:
         args.seconds, args.clients, args.workers, args.accounts = 4, 4, 2, 12
 
-    with throwaway_cluster() as database_url:
+    with throwaway_cluster() as database_url, tempfile.TemporaryDirectory(prefix="load-static-") as static_root:
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -53,8 +54,10 @@ def main() -> int:
             "EMAIL_URL": "dummymail://",  # mails go nowhere
             "THROTTLE_RATE_AUTH": "100000/min",
             "THROTTLE_RATE_REGISTRATION": "100000/min",
+            "STATIC_ROOT": static_root,
         }
         manage(env, "migrate", "--no-input", "-v0")
+        manage(env, "collectstatic", "--no-input", "-v0")
         books = seed_books(env)
         with gunicorn(env, args.workers) as base:
             users = [register(base, i) for i in range(args.accounts)]
@@ -96,7 +99,7 @@ class gunicorn:
     def __enter__(self) -> str:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), "--access-logfile", "/dev/null"],
+             "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), "--access-logfile", "/dev/null", "--log-level", "warning"],
             cwd=ROOT, env=self.env,
         )
         deadline = time.monotonic() + 30
