@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from uuid import UUID
 
-from .models import Account
+from .models import Account, AccountStats
 
 
 def account_id_for_username(username: str) -> UUID:
@@ -31,3 +31,10 @@ def account_summary(account_id: UUID) -> AccountSummary | None:
         .first()
     )
     return AccountSummary(*row) if row else None
+
+
+def follow_counts(account_id: UUID) -> tuple[int, int]:
+    """(followers, following) of an account, from the projection: one row read,
+    whatever the size of the graph. No row yet reads as none."""
+    row = AccountStats.objects.filter(account_id=account_id).values_list("followers_count", "following_count").first()
+    return row or (0, 0)
