@@ -94,6 +94,52 @@ def append(command: Command, events: list[Event]) -> tuple[list[Event], list[Ope
     return stamped, [Opened(ids[event.event_id, policy.name], event, policy.name) for event, policy in subscribed]
 
 
+def append_applied(caused: list[tuple[Command, Event]]) -> None:
+    """Store events whose policies' effects the caller has already written
+    (bulk seeding), each with the command that produced it; their deliveries
+    are recorded done. Outside a command, so nothing is delivered later."""
+    now = timezone.now()
+    stamped = [
+        (command, dataclasses.replace(event, command_id=command.command_id, correlation_id=command.command_id))
+        for command, event in caused
+    ]
+    _insert(
+        StoredEvent,
+        [
+            {
+                "event_id": event.event_id,
+                "type": event.type_name(),
+                "version": event.version,
+                "payload": event.payload(),
+                "is_rejection": False,
+                "occurred_at": event.occurred_at,
+                "command_id": command.command_id,
+                "command_type": command.type_name(),
+                "correlation_id": command.command_id,
+                "causation_id": None,
+                "policy": "",
+            }
+            for command, event in stamped
+        ],
+    )
+    done = [
+        {
+            "event": event.event_id,
+            "policy": policy.name,
+            "status": Delivery.Status.DONE,
+            "attempts": 1,
+            "next_attempt_at": now,
+            "last_error": "",
+            "created_at": now,
+            "delivered_at": now,
+        }
+        for _, event in stamped
+        for policy in registry.policies_for(event)
+    ]
+    if done:
+        _insert(Delivery, done)
+
+
 def load(row: StoredEvent) -> Event:
     """Rebuild the event a row stores, upcasting an older payload first."""
     event_type = registry.events[row.type]
