@@ -2,7 +2,9 @@
 the bare-ORM floor.
 
 The floor makes the same row writes, one transaction per command as the
-pipeline has (the policy's command included), with the reads the rules need
+pipeline has (the policy's command included; the follower counts the
+projector keeps are written in the same transaction as the follows), with
+the reads the rules need
 to make them correctly (locks, the block and limit checks, the stock check,
 what a mail says), and sends the same mails. It has no events, no
 deliveries, no savepoints, no middleware and no value objects.
@@ -17,10 +19,10 @@ from decimal import Decimal
 from django.contrib.auth.hashers import make_password
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from accounts.commands import BlockAccount, FollowAccount, RegisterAccount
-from accounts.models import Account, Block, Follow
+from accounts.models import Account, AccountStats, Block, Follow
 from accounts.values import Email, Password, Username
 from catalog.commands import AddBook
 from catalog.models import Book, Inventory, Reservation
@@ -59,7 +61,13 @@ def _floor_register(email: str, username: str) -> uuid.UUID:
         if Account.objects.filter(Q(email__iexact=email) | Q(username__iexact=username)).exists():
             raise AssertionError(f"{username} is taken")
         account = Account.objects.create(email=email, username=username, password=make_password(PASSWORD))
+        AccountStats.objects.create(account=account)
     return account.pk
+
+
+def _count(follower, followee, step: int) -> None:
+    AccountStats.objects.filter(pk=follower).update(following_count=F("following_count") + step)
+    AccountStats.objects.filter(pk=followee).update(followers_count=F("followers_count") + step)
 
 
 def _lock_pair(first, second):
@@ -78,13 +86,16 @@ def workshop_floor(tag: str, n: int) -> int:
         if not Follow.objects.filter(follower_id=first, followee_id=second).exists():
             assert Follow.objects.filter(follower_id=first).count() < 5000
             Follow.objects.create(follower_id=first, followee_id=second)
+            _count(first, second, 1)
     with transaction.atomic():
         _lock_pair(first, second)
         if not Block.objects.filter(blocker_id=second, blocked_id=first).exists():
             Block.objects.create(blocker_id=second, blocked_id=first)
     with transaction.atomic():
         _lock_pair(first, second)
-        Follow.objects.filter(Q(follower_id=first, followee_id=second) | Q(follower_id=second, followee_id=first)).delete()
+        for follower, followee in ((first, second), (second, first)):
+            if Follow.objects.filter(follower_id=follower, followee_id=followee).delete()[0]:
+                _count(follower, followee, -1)
     return COMMANDS_PER_FLOW
 
 
