@@ -1,14 +1,15 @@
 """Read side of the accounts context, for interfaces and other contexts.
 
 Every account read for display carries ``followers_count`` and
-``following_count``, computed by correlated subqueries in the same query,
-so a page of accounts costs one query whatever its size.
+``following_count``, read from the ``AccountStats`` projection in the same
+query, so a page of accounts costs one query whatever its size or the
+graph's.
 """
 
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case, Exists, OuterRef, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 
 from .models import Account, Block, Follow
@@ -100,10 +101,8 @@ def relationship(viewer_id: UUID, other_id: UUID) -> Relationship | None:
     return Relationship(**row) if row else None
 
 
-def _count(side: str) -> Coalesce:
-    rows = Follow.objects.filter(**{side: OuterRef("pk")}).order_by().values(side).annotate(total=Count("pk"))
-    return Coalesce(Subquery(rows.values("total"), output_field=IntegerField()), 0)
-
-
 def _with_counts(accounts: QuerySet[Account]) -> QuerySet[Account]:
-    return accounts.annotate(followers_count=_count("followee"), following_count=_count("follower"))
+    """Each account with its counts from the projection (one join; no row reads as 0)."""
+    return accounts.annotate(
+        followers_count=Coalesce("stats__followers_count", 0), following_count=Coalesce("stats__following_count", 0)
+    )
