@@ -136,6 +136,8 @@ def deliver_all(delivery_ids: Iterable[int], *, dispatch: Dispatch) -> Counter:
     for delivery_id in delivery_ids:
         outcomes[deliver(delivery_id, dispatch=dispatch) or "skipped"] += 1
     return outcomes
+
+
 def claim_due(limit: int) -> list[int]:
     """Claim up to ``limit`` open deliveries whose time has come, oldest first.
 

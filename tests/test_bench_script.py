@@ -1,0 +1,20 @@
+"""The benchmark runs end to end in its short mode (figures come from a full run)."""
+
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+pytestmark = pytest.mark.postgres  # it starts its own cluster; once per suite run is enough
+
+
+def test_the_benchmark_in_short_mode_prints_its_table_for_every_database():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--short"], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=600
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    for database in ("SQLite file", "SQLite tmpfs", "PostgreSQL"):
+        assert database in result.stdout
+    assert "bookshelf" in result.stdout and "workshop" in result.stdout
