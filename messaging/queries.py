@@ -4,6 +4,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from django.db.models import Count, Min, OuterRef, Subquery
+
 from .models import Delivery, StoredEvent
 
 
@@ -101,3 +103,20 @@ def _branch(last: bool, top: bool = False) -> str:
 
 def _inner(prefix: str, last: bool, top: bool = False) -> str:
     return "" if top else prefix + ("    " if last else "│   ")
+
+
+def recent_requests(limit: int = 20) -> list[dict]:
+    """The latest correlation ids with the command that started each, newest
+    first: ``correlation_id``, ``command_type``, ``started`` and ``events``
+    (how many events the whole request stored). One query."""
+    everything = StoredEvent.objects.filter(correlation_id=OuterRef("correlation_id")).order_by()
+    return list(
+        StoredEvent.objects.filter(causation_id__isnull=True)
+        .values("correlation_id", "command_type")
+        .annotate(
+            started=Min("occurred_at"),
+            first=Min("position"),
+            events=Subquery(everything.values("correlation_id").annotate(n=Count("pk")).values("n")),
+        )
+        .order_by("-first")[:limit]
+    )
