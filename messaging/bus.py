@@ -14,6 +14,7 @@ policy join the delivery's transaction instead.
 """
 
 import dataclasses
+from collections import Counter
 from functools import partial
 
 from django.db import transaction
@@ -57,7 +58,7 @@ def deliver(delivery_id: int) -> str | None:
     return delivery.deliver(delivery_id, dispatch=dispatch)
 
 
-def deliver_all(delivery_ids) -> dict:
+def deliver_all(delivery_ids) -> Counter:
     """Attempt several deliveries; one failing never stops the others."""
     return delivery.deliver_all(delivery_ids, dispatch=dispatch)
 

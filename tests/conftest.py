@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 from django.db import connection
 
@@ -25,3 +27,13 @@ def fast_password_hashing(settings):
 def scenario(django_capture_on_commit_callbacks):
     """Given / when / then on the real bus; see ``messaging.testing``."""
     return Scenario(django_capture_on_commit_callbacks)
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    """The real registry, with whatever a test registers undone afterwards."""
+    from messaging.registry import registry
+
+    for name, value in vars(registry).items():
+        monkeypatch.setattr(registry, name, copy.deepcopy(value))
+    return registry

@@ -1,11 +1,15 @@
+import logging
 import signal
 import time
+from collections import Counter
 
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from messaging import bus
 from messaging.delivery import due_deliveries
+
+logger = logging.getLogger("messaging.relay")
 
 
 class Command(BaseCommand):
@@ -22,28 +26,39 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, loop, batch, interval, **options):
-        self.stopping = False
-        if loop:
-            signal.signal(signal.SIGTERM, self._stop)
-            signal.signal(signal.SIGINT, self._stop)
-        totals = {}
-        while True:
+        if not loop:
+            totals = self._round(batch)[1]
+        else:
+            totals = self._loop(batch, interval)
+        self.stdout.write(f"relay finished: {_describe(totals) if totals else 'nothing was due'}")
+
+    def _round(self, batch) -> tuple[int, Counter]:
+        ids = due_deliveries(batch)
+        outcomes = bus.deliver_all(ids) if ids else Counter()
+        if outcomes:
+            self.stdout.write(_describe(outcomes))
+        return len(ids), outcomes
+
+    def _loop(self, batch, interval) -> Counter:
+        """Poll until told to stop; a lost database connection is reopened on
+        the next round instead of ending the worker."""
+        stopping = []
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stopping.append(True))
+        totals = Counter()
+        while not stopping:
             close_old_connections()
-            ids = due_deliveries(batch)
-            outcomes = bus.deliver_all(ids) if ids else {}
-            for status, count in outcomes.items():
-                totals[status] = totals.get(status, 0) + count
-            if outcomes:
-                self.stdout.write(self._describe(outcomes))
-            if not loop or self.stopping:
-                break
-            if len(ids) < batch:
-                time.sleep(interval)  # a SIGTERM during the sleep ends the loop right after it
-        self.stdout.write(f"relay finished: {self._describe(totals) if totals else 'nothing was due'}")
+            try:
+                claimed, outcomes = self._round(batch)
+            except (OperationalError, InterfaceError) as error:
+                logger.warning("database unavailable (%s); retrying in %.0fs", error, interval)
+                connection.close()
+                claimed, outcomes = 0, Counter()
+            totals += outcomes
+            if claimed < batch and not stopping:
+                time.sleep(interval)
+        return totals
 
-    def _stop(self, signum, frame):
-        self.stopping = True
 
-    @staticmethod
-    def _describe(outcomes) -> str:
-        return ", ".join(f"{count} {status}" for status, count in sorted(outcomes.items()))
+def _describe(outcomes) -> str:
+    return ", ".join(f"{count} {status}" for status, count in sorted(outcomes.items()))

@@ -1,0 +1,162 @@
+"""Delivery guarantees: exactly-once effects, isolation, retry, dead letter, relay."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from accounts.commands import BlockAccount, FollowAccount
+from accounts.events import AccountBlocked
+from accounts.models import Follow
+from messaging import bus, delivery
+from messaging.models import Delivery
+from messaging.testing import subscribed
+from tests.factories import AccountFactory, FollowFactory
+
+SPY = "tests.spy"
+
+
+class FlakyPolicy:
+    """Fails ``failures`` times, then records each event it handled."""
+
+    def __init__(self, failures: int):
+        self.failures = failures
+        self.handled = []
+
+    def __call__(self, event):
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("the mail server is down")
+        self.handled.append(event.event_id)
+
+
+def make_due(delivery_row: Delivery) -> None:
+    Delivery.objects.filter(pk=delivery_row.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+
+def relay():
+    call_command("relay_events", stdout=open("/dev/null", "w"))
+
+
+@pytest.fixture
+def pair(db):
+    alice, bob = AccountFactory(), AccountFactory()
+    FollowFactory(follower=alice, followee=bob)
+    return alice, bob
+
+
+def test_a_failing_policy_leaves_the_command_committed_and_other_policies_done(pair, scenario):
+    alice, bob = pair
+    flaky = FlakyPolicy(failures=1)
+
+    with subscribed(AccountBlocked, flaky, name=SPY):
+        outcome = scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+
+    outcome.then_events(AccountBlocked).then_deliveries(done=1, failed=1)
+    failed = Delivery.objects.get(policy=SPY)
+    assert (failed.attempts, failed.last_error) == (1, "ConnectionError: the mail server is down")
+    assert failed.next_attempt_at > timezone.now()
+    assert not Follow.objects.exists()  # the other policy still ran
+
+
+def test_a_failed_delivery_is_retried_by_the_relay_and_applied_exactly_once(pair, scenario):
+    alice, bob = pair
+    flaky = FlakyPolicy(failures=1)
+    with subscribed(AccountBlocked, flaky, name=SPY):
+        scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+        failed = Delivery.objects.get(policy=SPY)
+
+        relay()  # not due yet: nothing happens
+        assert flaky.handled == []
+
+        make_due(failed)
+        relay()
+        relay()
+        bus.deliver(failed.pk)
+
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts, failed.last_error) == ("done", 2, "")
+    assert flaky.handled == [failed.event_id]
+
+
+def test_retries_back_off_exponentially(pair, scenario, settings):
+    settings.MESSAGING_RETRY_BASE_SECONDS = 10
+    alice, bob = pair
+    with subscribed(AccountBlocked, FlakyPolicy(failures=5), name=SPY):
+        scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+        row = Delivery.objects.get(policy=SPY)
+        delays = []
+        for _ in range(3):
+            row.refresh_from_db()
+            delays.append((row.next_attempt_at - timezone.now()).total_seconds())
+            make_due(row)
+            bus.deliver(row.pk)
+
+    assert [round(delay, -1) for delay in delays] == [10, 20, 40]
+
+
+def test_a_policy_failing_every_time_is_dead_lettered_and_an_operator_retry_delivers_it(pair, scenario, settings):
+    settings.MESSAGING_MAX_ATTEMPTS = 3
+    alice, bob = pair
+    flaky = FlakyPolicy(failures=3)
+    with subscribed(AccountBlocked, flaky, name=SPY):
+        scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+        row = Delivery.objects.get(policy=SPY)
+        for _ in range(5):
+            make_due(row)
+            relay()
+        row.refresh_from_db()
+        assert (row.status, row.attempts) == ("dead", 3)
+        assert flaky.handled == []
+
+        assert delivery.reopen([row.pk]) == 1
+        relay()
+
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == ("done", 1)
+    assert flaky.handled == [row.event_id]
+
+
+def test_a_crash_between_commit_and_delivery_is_recovered_by_the_relay(pair):
+    """In a test transaction the on-commit callbacks never run: exactly what
+    a process killed right after its commit leaves behind."""
+    alice, bob = pair
+
+    bus.dispatch(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+    assert Follow.objects.exists()
+    assert Delivery.objects.get().status == "pending"
+
+    relay()
+
+    assert not Follow.objects.exists()
+    assert Delivery.objects.get().status == "done"
+
+
+def test_delivering_a_done_delivery_again_changes_nothing(pair, scenario):
+    alice, bob = pair
+    outcome = scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+    done = Delivery.objects.get()
+    events_before = len(outcome.cascade)
+
+    assert bus.deliver(done.pk) is None
+    relay()
+
+    assert len(outcome.cascade) == events_before
+
+
+def test_a_policy_effect_that_fails_midway_leaves_none_of_its_writes(pair, scenario):
+    """The policy's commands and its delivery record commit together: a
+    policy that dispatched one command and then raised undoes that command."""
+    alice, bob = pair
+    carol = AccountFactory()
+
+    def follow_then_fail(event):
+        yield FollowAccount(follower_id=carol.pk, followee_id=alice.pk)
+        raise RuntimeError("half way")
+
+    with subscribed(AccountBlocked, follow_then_fail, name=SPY):
+        scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+
+    assert not Follow.objects.filter(follower=carol).exists()
+    assert Delivery.objects.get(policy=SPY).status == "failed"

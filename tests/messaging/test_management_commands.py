@@ -1,0 +1,80 @@
+"""send_command, relay_events and trace from the shell."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import Follow
+from tests.factories import AccountFactory
+
+
+def send(*args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("send_command", *args, stdout=out, stderr=err)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+@pytest.mark.django_db(transaction=True)  # real commits, as on the shell: policies run on commit
+def test_the_workshop_story_from_the_shell():
+    (registered,) = send("RegisterAccount", "email=Alice@Example.com", "username=alice", "password=pw-12345678")
+    send("RegisterAccount", "email=bob@example.com", "username=bob", "password=pw-12345678")
+
+    send("FollowAccount", "follower_id=@alice", "followee_id=@bob")
+    blocked, removed = send("BlockAccount", "blocker_id=@bob", "blocked_id=@alice")
+    with pytest.raises(CommandError, match="refused: blocked") as refusal:
+        send("FollowAccount", "follower_id=@alice", "followee_id=@bob")
+
+    assert registered["type"] == "AccountRegistered" and registered["payload"]["email"] == "alice@example.com"
+    assert (blocked["type"], removed["type"], removed["payload"]["reason"]) == (
+        "AccountBlocked", "FollowRemoved", "blocked",
+    )
+    assert removed["causation_id"] == blocked["event_id"]
+    assert refusal.value.returncode == 1
+    assert not Follow.objects.exists()
+
+
+def test_an_unknown_command_exits_2_listing_the_known_ones(db):
+    with pytest.raises(CommandError, match="known commands: BlockAccount, DeactivateAccount") as error:
+        send("FlyToTheMoon")
+    assert error.value.returncode == 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["FollowAccount", "follower_id=12", "followee_id=@x"], "follower_id: 12 is not a valid UUID"),
+        (["FollowAccount", "follower_id=@nobody"], "no account is named 'nobody'"),
+        (["FollowAccount", "mood=happy"], "has no field 'mood'"),
+        (["FollowAccount"], "FollowAccount needs: follower_id, followee_id"),
+        (["RegisterAccount", "email=nope", "username=al", "password=x"], "email: Enter a valid e-mail address."),
+        (["FollowAccount", "oops"], "expected field=value"),
+    ],
+)
+def test_bad_input_exits_2_with_a_readable_message(db, args, message):
+    with pytest.raises(CommandError, match=message) as error:
+        send(*args)
+    assert error.value.returncode == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_trace_prints_the_causal_tree():
+    alice, bob = AccountFactory(username="alice"), AccountFactory(username="bob")
+    send("FollowAccount", "follower_id=@alice", "followee_id=@bob")
+    blocked, _ = send("BlockAccount", "blocker_id=@bob", "blocked_id=@alice")
+
+    out = io.StringIO()
+    call_command("trace", blocked["correlation_id"], stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("BlockAccount (command ")
+    assert lines[1].startswith("└── AccountBlocked v1")
+    assert lines[2].strip().startswith("└── policy accounts.policies.remove_follows_on_block [done, 1 attempt(s)]")
+    assert lines[3].strip().startswith("└── SeverFollows (command ")
+    assert lines[4].strip().startswith("└── FollowRemoved v1") and "reason=blocked" in lines[4]
+
+
+def test_trace_of_an_unknown_correlation_id_says_so(db):
+    with pytest.raises(CommandError, match="No events stored"):
+        call_command("trace", "00000000-0000-4000-8000-000000000000")
