@@ -65,10 +65,11 @@ def trace_link(correlation_id) -> str:
 class StoredEventAdmin(ReadOnlyAdmin):
     """Filter by correlation id with ``?correlation_id=<uuid>`` (the trace page links here)."""
 
-    list_display = ["position", "type", "is_rejection", "command_type", "occurred_at", "trace"]
+    list_display = ["position", "type", "command_type", "trace", "occurred_at"]
     list_filter = ["type", "is_rejection", "command_type", "policy"]
     search_fields = ["type", "command_type", "correlation_id", "event_id", "command_id"]
     readonly_fields = ["trace"]
+    ordering = ["-position"]
     list_per_page = 50
 
     @admin.display(description="correlation (trace)")
@@ -80,11 +81,12 @@ class StoredEventAdmin(ReadOnlyAdmin):
 class DeliveryAdmin(ReadOnlyAdmin):
     """Filter by correlation id with ``?event__correlation_id=<uuid>``."""
 
-    list_display = ["pk", "policy", "event_type", "status", "attempts", "next_attempt_at", "delivered_at", "trace"]
+    list_display = ["pk", "policy", "event_type", "status", "attempts", "trace", "next_attempt_at"]
     list_filter = ["status", "policy", "event__type"]
     search_fields = ["policy", "event__type", "event__correlation_id", "last_error"]
     list_select_related = ["event"]
     readonly_fields = ["event_type", "trace"]
+    ordering = ["-pk"]
     actions = ["retry"]
 
     def lookup_allowed(self, lookup, value, request=None):

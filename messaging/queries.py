@@ -4,7 +4,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from django.db.models import Count, Min, OuterRef, Subquery
+from django.db.models import Count, Min, OuterRef, Q, Subquery
 
 from .models import Delivery, StoredEvent
 
@@ -107,8 +107,9 @@ def _inner(prefix: str, last: bool, top: bool = False) -> str:
 
 def recent_requests(limit: int = 20) -> list[dict]:
     """The latest correlation ids with the command that started each, newest
-    first: ``correlation_id``, ``command_type``, ``started`` and ``events``
-    (how many events the whole request stored). One query."""
+    first: ``correlation_id``, ``command_type``, ``started``, ``refused``
+    (whether that command was refused) and ``events`` (how many events the
+    whole request stored). One query."""
     everything = StoredEvent.objects.filter(correlation_id=OuterRef("correlation_id")).order_by()
     return list(
         StoredEvent.objects.filter(causation_id__isnull=True)
@@ -116,6 +117,7 @@ def recent_requests(limit: int = 20) -> list[dict]:
         .annotate(
             started=Min("occurred_at"),
             first=Min("position"),
+            refused=Count("pk", filter=Q(is_rejection=True)),
             events=Subquery(everything.values("correlation_id").annotate(n=Count("pk")).values("n")),
         )
         .order_by("-first")[:limit]
