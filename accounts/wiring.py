@@ -2,7 +2,7 @@
 
 from messaging.registry import Registry
 
-from . import commands, events, handlers, policies, queries
+from . import commands, events, handlers, invariants, policies, queries
 
 
 def register(registry: Registry) -> None:
@@ -23,3 +23,6 @@ def register(registry: Registry) -> None:
     registry.subscribe(events.AccountDeactivated, policies.remove_follows_on_deactivation)
 
     registry.register_reference("@", queries.account_id_for_username)
+
+    registry.register_invariant(invariants.no_follow_across_a_block)
+    registry.register_invariant(invariants.no_follow_of_an_inactive_account)

@@ -17,6 +17,7 @@ import dataclasses
 from collections import Counter
 from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 
 from . import delivery, idempotency, middleware, store
@@ -48,7 +49,7 @@ def handle(command: Command) -> Result:
 def record(command: Command, events: list[Event]) -> Result:
     """Append ``events`` for ``command`` and schedule their deliveries on commit."""
     stamped, delivery_ids = store.append(command, events)
-    if delivery_ids:
+    if delivery_ids and settings.MESSAGING_DELIVER_ON_COMMIT:
         transaction.on_commit(partial(deliver_all, delivery_ids), robust=True)
     return Result(command, stamped)
 

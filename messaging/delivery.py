@@ -87,13 +87,28 @@ def deliver_all(delivery_ids: Iterable[int], *, dispatch: Dispatch) -> Counter:
     return outcomes
 
 
-def due_deliveries(limit: int) -> list[int]:
-    """Ids of open deliveries whose time has come, oldest first."""
-    return list(
-        Delivery.objects.filter(status__in=_OPEN, next_attempt_at__lte=timezone.now())
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+def claim_due(limit: int) -> list[int]:
+    """Claim up to ``limit`` open deliveries whose time has come, oldest first.
+
+    Claiming leases them: their ``next_attempt_at`` moves ``MESSAGING_LEASE_SECONDS``
+    ahead, so other relay workers pass them by while this one works through
+    them, and take them over if it dies. Rows another worker is claiming
+    right now are skipped (``SKIP LOCKED``). Deliveries are found by status
+    and time, never by an "after the last id seen" cursor: ids commit out of
+    order, and an event committed late must still be delivered.
+    """
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status__in=_OPEN, next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        Delivery.objects.filter(pk__in=ids).update(
+            next_attempt_at=now + timedelta(seconds=settings.MESSAGING_LEASE_SECONDS)
+        )
+    return ids
 
 
 def reopen(delivery_ids: Iterable[int]) -> int:

@@ -14,6 +14,7 @@ from .messages import Command, Event
 Handler = Callable[[Command], list[Event]]
 PolicyFunction = Callable[[Event], Iterable[Command] | None]
 Upcaster = Callable[[dict], dict]
+Invariant = Callable[[], Iterable[str]]
 
 
 class RegistryError(Exception):
@@ -48,6 +49,7 @@ class Registry:
         self.subscriptions: dict[type[Event], list[Policy]] = {}
         self.upcasters: dict[tuple[str, int], Upcaster] = {}
         self.references: dict[str, Callable[[str], object]] = {}
+        self.invariants: list[Invariant] = []
 
     # --- registration -------------------------------------------------
     def register_handler(self, command_type: type[Command], handler: Handler) -> None:
@@ -105,6 +107,11 @@ class Registry:
         if prefix in self.references:
             raise RegistryError(f"the reference prefix {prefix!r} is taken")
         self.references[prefix] = resolve
+
+    def register_invariant(self, check: Invariant) -> None:
+        """Add a consistency rule for ``check_invariants``: ``check()`` yields
+        one line per violation, nothing when the rule holds."""
+        self.invariants.append(check)
 
     # --- lookup -------------------------------------------------------
     def handler_for(self, command: Command) -> Handler:

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from messaging import bus
-from messaging.delivery import due_deliveries
+from messaging.delivery import claim_due
 
 logger = logging.getLogger("messaging.relay")
 
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         self.stdout.write(f"relay finished: {_describe(totals) if totals else 'nothing was due'}")
 
     def _round(self, batch) -> tuple[int, Counter]:
-        ids = due_deliveries(batch)
+        ids = claim_due(batch)
         outcomes = bus.deliver_all(ids) if ids else Counter()
         if outcomes:
             self.stdout.write(_describe(outcomes))

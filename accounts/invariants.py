@@ -1,0 +1,24 @@
+"""Consistency rules of the social graph, checked by ``manage.py check_invariants``."""
+
+from collections.abc import Iterator
+
+from django.db.models import Exists, OuterRef, Q
+
+from .models import Block, Follow
+
+
+def no_follow_across_a_block() -> Iterator[str]:
+    """No follow exists between two accounts where either blocks the other."""
+    blocks = Block.objects.filter(
+        Q(blocker=OuterRef("follower"), blocked=OuterRef("followee"))
+        | Q(blocker=OuterRef("followee"), blocked=OuterRef("follower"))
+    )
+    for follower, followee in Follow.objects.filter(Exists(blocks)).values_list("follower", "followee"):
+        yield f"{follower} follows {followee} although there is a block between them"
+
+
+def no_follow_of_an_inactive_account() -> Iterator[str]:
+    """A deactivated account neither follows nor is followed."""
+    inactive = Follow.objects.filter(Q(follower__is_active=False) | Q(followee__is_active=False))
+    for follower, followee in inactive.values_list("follower", "followee"):
+        yield f"{follower} follows {followee} although one of them is deactivated"

@@ -1,0 +1,87 @@
+"""Production serving: the deploy checks pass, gunicorn serves with whitenoise."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from django.conf import settings
+
+from tests.subprocesses import database_url
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": "a-long-random-production-secret-" + "x" * 40,
+    "ALLOWED_HOSTS": "shop.example.com,127.0.0.1",
+    "EMAIL_URL": "smtp://mail.example.com:25",
+    "SECURE_SSL_REDIRECT": "true",
+    "SESSION_COOKIE_SECURE": "true",
+    "CSRF_COOKIE_SECURE": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "SECURE_HSTS_PRELOAD": "true",
+}
+
+
+def manage(*args, env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR, env={**os.environ, **env}, capture_output=True, text=True,
+    )
+
+
+def test_production_settings_pass_the_deploy_checks():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_development_defaults_do_not_pass_them():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env={"DEBUG": "true"})
+
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr or "DEBUG" in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_serves_pages_and_hashed_static_files(tmp_path):
+    env = {
+        **PRODUCTION,
+        "SECURE_SSL_REDIRECT": "false",
+        "STATIC_ROOT": str(tmp_path / "static"),
+        "DATABASE_URL": database_url(),
+    }
+    assert manage("collectstatic", "--no-input", env=env).returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi",
+         "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "/dev/null"],
+        cwd=settings.BASE_DIR, env={**os.environ, **env}, stderr=subprocess.PIPE,
+    )
+    try:
+        login = _get(f"http://127.0.0.1:{port}/admin/login/")
+        css = next(line for line in login.splitlines() if "admin/css/base" in line)
+        href = css.split('href="')[1].split('"')[0]
+        assert href.startswith("/static/admin/css/base.") and href.count(".") == 2  # a hashed name
+        assert "body" in _get(f"http://127.0.0.1:{port}{href}")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _get(url: str) -> str:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
