@@ -1,8 +1,10 @@
 """Browser tests: Playwright drives Debian's Chromium against a live server.
 
-Playwright's sync API runs an event loop in the test thread, which makes
-Django refuse ORM calls there (``SynchronousOnlyOperation``); the tests only
-use the ORM between browser steps, never concurrently, so they allow it.
+While Playwright's sync API is started, an event loop runs in the test
+thread, which makes Django refuse ORM calls there (``SynchronousOnlyOperation``).
+The tests only use the ORM between browser steps, never concurrently, so
+``DJANGO_ALLOW_ASYNC_UNSAFE`` is set for as long as the browser runs (one per
+module), and unset afterwards so no other test or subprocess inherits it.
 """
 
 import os
@@ -11,8 +13,6 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
-
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -39,11 +39,12 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: run scripts/setup (it installs Debian's chromium package)")
-    with sync_playwright() as playwright:
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
