@@ -34,9 +34,9 @@ class AccountAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Block the selected accounts (you block them)", permissions=["operate"])
     def block(self, request, queryset):
+        me = request.user.pk
         commands = (
-            (account.username, BlockAccount(blocker_id=request.user.pk, blocked_id=account.pk, actor_id=request.user.pk))
-            for account in queryset
+            (account.username, BlockAccount(blocker_id=me, blocked_id=account.pk, actor_id=me)) for account in queryset
         )
         dispatch_each(self, request, commands, "You block {count} account(s) now.")
 

@@ -44,7 +44,8 @@ def dispatch_each(model_admin, request, commands: Iterable[tuple[str, Command]],
     for label, command in commands:
         result = bus.dispatch(command)
         if result.rejection:
-            model_admin.message_user(request, f"Refused for {label}: {refusal_message(result.rejection)}", messages.ERROR)
+            refusal = f"Refused for {label}: {refusal_message(result.rejection)}"
+            model_admin.message_user(request, refusal, messages.ERROR)
         else:
             succeeded += 1
     if succeeded:

@@ -5,6 +5,7 @@ from uuid import uuid4
 
 import factory
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Account, Block, Follow
@@ -242,9 +243,10 @@ def test_block_dispatches_block_account_and_its_policy_removes_the_follows(
 @pytest.mark.parametrize(
     "given, action, event_type, command_type",
     [
-        (lambda alice, bob: FollowFactory(follower=alice, followee=bob), "unfollow", "FollowRemoved", "UnfollowAccount"),
-        (lambda alice, bob: FollowFactory(follower=bob, followee=alice), "remove_follower", "FollowRemoved", "RemoveFollower"),
-        (lambda alice, bob: BlockFactory(blocker=alice, blocked=bob), "unblock", "AccountUnblocked", "UnblockAccount"),
+        (lambda me, bob: FollowFactory(follower=me, followee=bob), "unfollow", "FollowRemoved", "UnfollowAccount"),
+        (lambda me, bob: FollowFactory(follower=bob, followee=me), "remove_follower", "FollowRemoved",
+         "RemoveFollower"),
+        (lambda me, bob: BlockFactory(blocker=me, blocked=bob), "unblock", "AccountUnblocked", "UnblockAccount"),
     ],
 )
 def test_each_undoing_button_dispatches_its_command(client, alice, bob, given, action, event_type, command_type):
@@ -274,4 +276,13 @@ def test_the_buttons_need_a_post_a_login_a_known_action_and_a_key(client, bob):
     assert client.post(relationship_url(bob, "befriend"), key()).status_code == 404
     response = client.post(relationship_url(bob, "follow"), {}, follow=True)
     assert "That form was incomplete." in response.text
+    assert not StoredEvent.objects.exists()
+
+
+def test_writes_without_a_csrf_token_are_refused(alice, bob):
+    signed_in, visitor = Client(enforce_csrf_checks=True), Client(enforce_csrf_checks=True)
+    signed_in.force_login(alice)
+
+    assert signed_in.post(relationship_url(bob, "follow"), key()).status_code == 403
+    assert visitor.post(reverse("accounts:sign_up"), sign_up_data()).status_code == 403
     assert not StoredEvent.objects.exists()

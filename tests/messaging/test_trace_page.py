@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.commands import BlockAccount, FollowAccount
+from accounts.models import Account
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -79,3 +80,14 @@ def test_the_trace_pages_are_for_staff_only(client, name, args):
 
     assert anonymous.status_code == 302 and anonymous.url.startswith(reverse("accounts:log_in"))
     assert signed_in.status_code == 403
+
+
+def test_a_refused_command_is_drawn_as_refused_and_marked_in_the_index(staff_client, block_story, scenario):
+    alice, bob = Account.objects.get(username="alice"), Account.objects.get(username="bob")
+    refused = scenario.when(FollowAccount(follower_id=alice.pk, followee_id=bob.pk)).then_rejected("blocked")
+
+    trace = staff_client.get(reverse("messaging:trace", args=[refused.result.command.correlation_id]))
+    index = staff_client.get(reverse("messaging:trace_index"))
+
+    assert "FollowRejected" in trace.text and 'class="kind rejection"' in trace.text
+    assert index.context["recent"][0]["refused"] == 1
