@@ -26,10 +26,13 @@ def block_story(scenario):
     return scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
 
 
-def test_the_trace_draws_command_events_policy_with_its_status_and_the_command_it_issued(staff_client, block_story):
+def test_the_trace_draws_command_events_policy_with_its_status_and_the_command_it_issued(
+    staff_client, block_story, django_assert_max_num_queries
+):
     correlation_id = block_story.result.command.correlation_id
 
-    response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
+    with django_assert_max_num_queries(4):  # session, user, events, deliveries
+        response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
 
     assert response.status_code == 200
     assert "messaging/trace.html" in [t.name for t in response.templates]
