@@ -10,7 +10,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
-from messaging.messages import Event, Refused, Rejection
+from messaging.messages import Event, Rejection
 
 from . import repositories as accounts
 from .commands import (
@@ -41,28 +41,24 @@ from .events import (
 from .models import Account
 
 
-def _refuse(rejection: type[Rejection], code: str, reason: str) -> Refused:
-    return Refused(rejection(code=code, reason=reason))
-
-
 def _require_active(account: Account | None, rejection: type[Rejection]) -> Account:
     if account is None:
-        raise _refuse(rejection, "account_not_found", "No such account.")
+        raise rejection.refuse("account_not_found", "No such account.")
     if not account.is_active:
-        raise _refuse(rejection, "account_inactive", f"{account.username} is deactivated.")
+        raise rejection.refuse("account_inactive", f"{account.username} is deactivated.")
     return account
 
 
 def _require_exists(account_id: uuid.UUID, rejection: type[Rejection] = AccountCommandRejected) -> Account:
     account = accounts.get(account_id)
     if account is None:
-        raise _refuse(rejection, "account_not_found", "No such account.")
+        raise rejection.refuse("account_not_found", "No such account.")
     return account
 
 
 def register_account(command: RegisterAccount) -> list[Event]:
     email, username = str(command.email), str(command.username)
-    already = _refuse(RegistrationRejected, "account_already_exists", "That e-mail or username is already taken.")
+    already = RegistrationRejected.refuse("account_already_exists", "That e-mail or username is already taken.")
     if accounts.is_taken(email, username):
         raise already
     account_id = uuid.uuid4()
@@ -86,18 +82,17 @@ def grant_staff(command: GrantStaff) -> list[Event]:
 
 def follow_account(command: FollowAccount) -> list[Event]:
     if command.follower_id == command.followee_id:
-        raise _refuse(FollowRejected, "cannot_follow_self", "You cannot follow yourself.")
+        raise FollowRejected.refuse("cannot_follow_self", "You cannot follow yourself.")
 
     follower, followee = accounts.lock_pair(command.follower_id, command.followee_id)
     _require_active(follower, FollowRejected)
     _require_active(followee, FollowRejected)
     if accounts.block_between(follower.pk, followee.pk):
-        raise _refuse(FollowRejected, "blocked", f"You cannot follow {followee.username}: there is a block between you.")
+        raise FollowRejected.refuse("blocked", f"You cannot follow {followee.username}: there is a block between you.")
     if accounts.is_following(follower.pk, followee.pk):
         return []
     if accounts.following_count(follower.pk) >= settings.FOLLOW_LIMIT:
-        raise _refuse(
-            FollowRejected, "follow_limit_reached", f"You already follow {settings.FOLLOW_LIMIT} accounts, the limit."
+        raise FollowRejected.refuse("follow_limit_reached", f"You already follow {settings.FOLLOW_LIMIT} accounts, the limit."
         )
 
     accounts.add_follow(follower.pk, followee.pk)
@@ -120,12 +115,12 @@ def remove_follower(command: RemoveFollower) -> list[Event]:
 
 def block_account(command: BlockAccount) -> list[Event]:
     if command.blocker_id == command.blocked_id:
-        raise _refuse(BlockRejected, "cannot_block_self", "You cannot block yourself.")
+        raise BlockRejected.refuse("cannot_block_self", "You cannot block yourself.")
 
     blocker, blocked = accounts.lock_pair(command.blocker_id, command.blocked_id)
     _require_active(blocker, BlockRejected)
     if blocked is None:
-        raise _refuse(BlockRejected, "account_not_found", "No such account.")
+        raise BlockRejected.refuse("account_not_found", "No such account.")
     if accounts.is_blocking(blocker.pk, blocked.pk):
         return []
 
@@ -143,7 +138,7 @@ def unblock_account(command: UnblockAccount) -> list[Event]:
 def deactivate_account(command: DeactivateAccount) -> list[Event]:
     account = accounts.lock(command.account_id)
     if account is None:
-        raise _refuse(AccountCommandRejected, "account_not_found", "No such account.")
+        raise AccountCommandRejected.refuse("account_not_found", "No such account.")
     if not account.is_active:
         return []
     account.is_active = False

@@ -17,6 +17,25 @@ def account_id_for_username(username: str) -> UUID:
     return account_id
 
 
+@dataclass(frozen=True)
+class AccountSummary:
+    account_id: UUID
+    username: str
+    email: str
+    is_active: bool
+    is_staff: bool
+
+
+def account_summary(account_id: UUID) -> AccountSummary | None:
+    """Who an account is (for other contexts: an order's customer, who may act on it), or ``None``."""
+    row = (
+        Account.objects.filter(pk=account_id)
+        .values_list("pk", "username", "email", "is_active", "is_staff")
+        .first()
+    )
+    return AccountSummary(*row) if row else None
+
+
 def _count(rows, field: str):
     """How many ``rows`` point at the outer account through ``field``, as one subquery."""
     counted = rows.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")

@@ -5,6 +5,7 @@ DEBUG on, mail to the console. Production sets the variables listed in the
 README.
 """
 
+import sys
 from pathlib import Path
 
 import environ
@@ -47,6 +48,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "messaging",
     "accounts",
+    "catalog",
+    "orders",
 ]
 
 MIDDLEWARE = [
@@ -109,6 +112,10 @@ LOGIN_URL = "accounts:log_in"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
+# --- Catalog --------------------------------------------------------------
+# Copies a newly added book is stocked with (by the policy on BookAdded).
+INITIAL_STOCK = env.int("INITIAL_STOCK", default=10)
+
 # --- Messaging kernel -----------------------------------------------------
 # A failing policy delivery is retried with exponential backoff
 # (base * 2**(attempt-1) seconds) and dead-lettered after this many attempts.
@@ -146,24 +153,25 @@ STORAGES = {
 # --- Mail -----------------------------------------------------------------
 # EMAIL_URL (e.g. smtp+tls://user:pass@host:587) becomes Django 6.1's MAILERS.
 _mail = env.email_url("EMAIL_URL", default="consolemail://")
-_smtp_options = {
-    "host": _mail.get("EMAIL_HOST"),
-    "port": _mail.get("EMAIL_PORT"),
-    "username": _mail.get("EMAIL_HOST_USER"),
-    "password": _mail.get("EMAIL_HOST_PASSWORD"),
-    "use_tls": _mail.get("EMAIL_USE_TLS"),
-    "use_ssl": _mail.get("EMAIL_USE_SSL"),
-}
-MAILERS = {
-    "default": {
-        "BACKEND": _mail["EMAIL_BACKEND"],
-        "OPTIONS": (
-            {key: value for key, value in _smtp_options.items() if value}
-            if _mail["EMAIL_BACKEND"].endswith("smtp.EmailBackend")
-            else {}
-        ),
+if _mail["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
+    _mailer_options = {
+        option: _mail.get(setting)
+        for option, setting in [
+            ("host", "EMAIL_HOST"),
+            ("port", "EMAIL_PORT"),
+            ("username", "EMAIL_HOST_USER"),
+            ("password", "EMAIL_HOST_PASSWORD"),
+            ("use_tls", "EMAIL_USE_TLS"),
+            ("use_ssl", "EMAIL_USE_SSL"),
+        ]
+        if _mail.get(setting)
     }
-}
+elif _mail["EMAIL_BACKEND"].endswith("console.EmailBackend"):
+    # To stderr, so that mails never mix with what send_command prints on stdout.
+    _mailer_options = {"stream": sys.stderr}
+else:
+    _mailer_options = {}
+MAILERS = {"default": {"BACKEND": _mail["EMAIL_BACKEND"], "OPTIONS": _mailer_options}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@localhost")
 
 # --- REST API -------------------------------------------------------------

@@ -65,10 +65,12 @@ def deliver_all(delivery_ids) -> Counter:
 
 
 def in_transaction(command: Command, call_next: Next) -> Result:
-    """Open the command's transaction: durable at the top, nested inside a
-    delivery so that the policy's effects and its delivery record commit
-    together."""
-    with transaction.atomic(durable=current_cause.get() is None):
+    """Open the command's transaction: durable at the top. Inside a delivery
+    the command joins the delivery's transaction, so the policy's effects and
+    its delivery record commit together; the delivery's savepoint around the
+    policy already undoes them on failure, so no savepoint of its own."""
+    top_level = current_cause.get() is None
+    with transaction.atomic(durable=top_level, savepoint=top_level):
         return call_next(command)
 
 

@@ -90,6 +90,11 @@ class Rejection(Event):
     code: str
     reason: str
 
+    @classmethod
+    def refuse(cls, code: str, reason: str) -> "Refused":
+        """The exception a handler raises to refuse: ``raise FollowRejected.refuse("blocked", "...")``."""
+        return Refused(cls(code=code, reason=reason))
+
 
 class Refused(Exception):
     """Raised by a handler (or a rule it calls) to refuse its command.

@@ -107,14 +107,15 @@ def _scalar(annotation, value):
                 return False
             raise ValueError
         if annotation is int:
-            if isinstance(value, bool):
-                raise ValueError
-            return int(value)
+            number = int(value)
+            if isinstance(value, bool) or (not isinstance(value, str) and number != value):
+                raise ValueError  # True is no count, and 2.5 is not 2
+            return number
         if annotation is str:
             if not isinstance(value, str):
                 raise ValueError
             return value
-    except (ValueError, TypeError, InvalidOperation, AttributeError):
+    except (ValueError, TypeError, OverflowError, InvalidOperation, AttributeError):
         name = getattr(annotation, "__name__", str(annotation))
         raise ValidationError(f"{value!r} is not a valid {name}") from None
     raise TypeError(f"no conversion for {annotation!r}")

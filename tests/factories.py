@@ -1,8 +1,11 @@
 """Factories for the rows tests start from ("given some state")."""
 
+from decimal import Decimal
+
 import factory
 
 from accounts.models import Account, Block, Follow
+from catalog.models import Book, Inventory
 
 
 class AccountFactory(factory.django.DjangoModelFactory):
@@ -29,3 +32,30 @@ class BlockFactory(factory.django.DjangoModelFactory):
 
     blocker = factory.SubFactory(AccountFactory)
     blocked = factory.SubFactory(AccountFactory)
+
+
+# --- catalog -----------------------------------------------------------------
+
+
+class BookFactory(factory.django.DjangoModelFactory):
+    """A book already stocked: ``BookFactory(inventory__on_hand=3)``."""
+
+    class Meta:
+        model = Book
+        skip_postgeneration_save = True
+
+    title = factory.Sequence(lambda n: f"Book {n}")
+    author = "A. Writer"
+    price_amount = Decimal("12.99")
+    price_currency = "USD"
+    inventory = factory.RelatedFactory("tests.factories.InventoryFactory", factory_related_name="book")
+
+
+class InventoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Inventory
+
+    book = factory.SubFactory(BookFactory, inventory=None)
+    on_hand = 10
+    reserved = 0
+    initial_stock_received = True

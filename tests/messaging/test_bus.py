@@ -36,7 +36,7 @@ def test_a_second_handler_for_one_command_type_is_a_clear_error(scratch_registry
 
 
 def test_dispatching_a_command_nobody_handles_is_a_clear_error(db):
-    with pytest.raises(UnknownCommand, match="unknown command 'FollowThenRefuse'; known commands: BlockAccount"):
+    with pytest.raises(UnknownCommand, match="unknown command .FollowThenRefuse.; known commands: .*BlockAccount"):
         bus.dispatch(FollowThenRefuse(follower_id=AccountFactory().pk, followee_id=AccountFactory().pk))
 
 

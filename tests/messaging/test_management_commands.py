@@ -36,7 +36,7 @@ def test_the_workshop_story_from_the_shell():
 
 
 def test_an_unknown_command_exits_2_listing_the_known_ones(db):
-    with pytest.raises(CommandError, match="known commands: BlockAccount, DeactivateAccount") as error:
+    with pytest.raises(CommandError, match="known commands: .*BlockAccount, .*DeactivateAccount") as error:
         send("FlyToTheMoon")
     assert error.value.returncode == 2
 
@@ -60,7 +60,7 @@ def test_bad_input_exits_2_with_a_readable_message(db, args, message):
 
 @pytest.mark.django_db(transaction=True)
 def test_trace_prints_the_causal_tree():
-    alice, bob = AccountFactory(username="alice"), AccountFactory(username="bob")
+    AccountFactory(username="alice"), AccountFactory(username="bob")
     send("FollowAccount", "follower_id=@alice", "followee_id=@bob")
     blocked, _ = send("BlockAccount", "blocker_id=@bob", "blocked_id=@alice")
 

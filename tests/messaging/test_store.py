@@ -5,10 +5,12 @@ from uuid import UUID, uuid4
 
 from django.utils import timezone
 
+from accounts.commands import FollowAccount
 from accounts.events import AccountFollowed
 from messaging import store
 from messaging.messages import Event
 from messaging.models import StoredEvent
+from tests.factories import AccountFactory
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,9 +23,6 @@ class BookReviewed(Event):
 
 
 def test_a_stored_event_reads_back_equal_to_what_was_appended(db, scenario):
-    from tests.factories import AccountFactory
-    from accounts.commands import FollowAccount
-
     alice, bob = AccountFactory(), AccountFactory()
     outcome = scenario.when(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))
 

@@ -1,5 +1,6 @@
 import dataclasses
 import json
+from decimal import Decimal
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
@@ -75,7 +76,8 @@ class Command(BaseCommand):
         except LookupError as error:
             raise CommandError(f"{name}: {error}", returncode=2) from None
         try:
-            value = json.loads(raw) if annotation is not str and isinstance(raw, str) else raw
+            # parse_float: 12.50 on the shell means exactly 12.50, never a float
+            value = json.loads(raw, parse_float=Decimal) if annotation is not str and isinstance(raw, str) else raw
         except json.JSONDecodeError:
             value = raw
         try:

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class CatalogConfig(AppConfig):
+    name = "catalog"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from messaging.registry import registry
+
+        from . import wiring
+
+        wiring.register(registry)

@@ -1,0 +1,20 @@
+"""Every route into and out of the orders context, in one place."""
+
+from messaging.registry import Registry
+
+from . import commands, events, handlers, invariants, policies
+
+
+def register(registry: Registry) -> None:
+    registry.register_handler(commands.PlaceOrder, handlers.place_order)
+    registry.register_handler(commands.ConfirmOrder, handlers.confirm_order)
+    registry.register_handler(commands.ShipOrder, handlers.ship_order)
+    registry.register_handler(commands.CancelOrder, handlers.cancel_order)
+
+    registry.register_events_of(events)
+
+    registry.subscribe(events.OrderCancelled, policies.release_stock_on_cancel)
+    registry.subscribe(events.OrderConfirmed, policies.mail_confirmation)
+    registry.subscribe(events.OrderShipped, policies.mail_shipment)
+
+    registry.register_invariant(invariants.open_orders_hold_exactly_their_stock)

@@ -1,0 +1,141 @@
+"""Placing an order: prices from the catalog, stock held for every line or none."""
+
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from catalog.commands import ChangeBookPrice
+from catalog.events import StockReserved
+from catalog.values import Money
+from messaging.serialization import from_primitive
+from orders.commands import PlaceOrder
+from orders.events import OrderPlaced
+from orders.handlers import MAX_LINES, MAX_QUANTITY
+from orders.models import Order
+from orders.queries import order as order_view
+from orders.values import OrderedItem, OrderLine
+from tests.factories import AccountFactory, BookFactory
+from tests.stock import figures, place
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice():
+    return AccountFactory(username="alice")
+
+
+def test_an_order_holds_its_copies_and_records_the_catalog_title_and_price(scenario, alice):
+    gatsby = BookFactory(title="The Great Gatsby", price_amount=Decimal("12.99"))
+    dune = BookFactory(title="Dune", price_amount=Decimal("9.50"))
+
+    outcome = scenario.when(place(alice, (gatsby, 2), (dune, 1)))
+
+    outcome.then_events(OrderPlaced, StockReserved, StockReserved)
+    placed = order_view(outcome.events[0].order_id)
+    assert (placed.customer_id, placed.status, placed.total) == (alice.pk, "PENDING", Money(Decimal("35.48")))
+    assert set(placed.items) == {
+        OrderedItem(book_id=gatsby.pk, title="The Great Gatsby", quantity=2, unit_price=Money(Decimal("12.99"))),
+        OrderedItem(book_id=dune.pk, title="Dune", quantity=1, unit_price=Money(Decimal("9.50"))),
+    }
+    assert (figures(gatsby), figures(dune)) == ((10, 2), (10, 1))
+
+
+def test_an_order_keeps_the_price_it_was_placed_at(scenario, alice):
+    gatsby = BookFactory(price_amount=Decimal("12.99"))
+    (placed,) = scenario.given(place(alice, (gatsby, 1)))
+
+    scenario.given(ChangeBookPrice(book_id=gatsby.pk, price=Money(Decimal("20.00"))))
+
+    assert order_view(placed.events[0].order_id).total == Money(Decimal("12.99"))
+
+
+def test_a_client_cannot_send_a_price_with_an_order_line():
+    with pytest.raises(ValidationError, match="unknown field"):
+        from_primitive(
+            tuple[OrderLine, ...], [{"book_id": str(uuid4()), "quantity": 1, "unit_price": "0.01"}]
+        )
+
+
+def test_an_order_for_more_than_is_available_is_refused_naming_the_book_and_what_is_left(scenario, alice):
+    gatsby = BookFactory(title="The Great Gatsby", inventory__on_hand=5, inventory__reserved=2)
+
+    outcome = scenario.when(place(alice, (gatsby, 4)))
+
+    outcome.then_rejected("insufficient_stock")
+    assert "Only 3 of “The Great Gatsby”" in outcome.result.rejection.reason
+    assert figures(gatsby) == (5, 2)
+    assert not Order.objects.exists()
+
+
+def test_a_multi_book_order_holds_nothing_when_one_book_is_short(scenario, alice):
+    plenty, scarce, more = BookFactory(), BookFactory(inventory__on_hand=1), BookFactory()
+
+    scenario.when(place(alice, (plenty, 2), (scarce, 2), (more, 1))).then_rejected("insufficient_stock")
+
+    assert [figures(book) for book in (plenty, scarce, more)] == [(10, 0), (1, 0), (10, 0)]
+    assert not Order.objects.exists()
+
+
+def test_an_order_with_an_unknown_book_is_refused_and_holds_nothing(scenario, alice):
+    known = BookFactory()
+    unknown = OrderLine(book_id=uuid4(), quantity=1)
+
+    outcome = scenario.when(
+        PlaceOrder(items=(OrderLine(book_id=known.pk, quantity=1), unknown), actor_id=alice.pk)
+    )
+
+    outcome.then_rejected("book_not_found")
+    assert figures(known) == (10, 0)
+
+
+@pytest.mark.parametrize("quantity", [0, -1, MAX_QUANTITY + 1])
+def test_a_quantity_below_one_or_above_the_bound_is_refused(scenario, alice, quantity):
+    book = BookFactory(inventory__on_hand=1000)
+
+    scenario.when(place(alice, (book, quantity))).then_rejected("invalid_quantity")
+
+
+def test_an_empty_order_is_refused(scenario, alice):
+    scenario.when(PlaceOrder(items=(), actor_id=alice.pk)).then_rejected("empty_order")
+
+
+def test_an_order_of_too_many_different_books_is_refused(scenario, alice):
+    books = [BookFactory() for _ in range(MAX_LINES + 1)]
+
+    scenario.when(place(alice, *[(book, 1) for book in books])).then_rejected("too_many_items")
+
+
+def test_the_same_book_twice_in_one_order_is_refused(scenario, alice):
+    book = BookFactory()
+
+    scenario.when(place(alice, (book, 1), (book, 2))).then_rejected("duplicate_book")
+
+
+def test_books_priced_in_different_currencies_are_not_ordered_together(scenario, alice):
+    dollars, euros = BookFactory(), BookFactory(price_currency="EUR")
+
+    scenario.when(place(alice, (dollars, 1), (euros, 1))).then_rejected("mixed_currencies")
+    assert (figures(dollars), figures(euros)) == ((10, 0), (10, 0))
+
+
+def test_an_order_without_a_signed_in_customer_is_refused(scenario):
+    book = BookFactory()
+
+    scenario.when(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=1),))).then_rejected("customer_required")
+
+
+def test_an_order_by_an_unknown_account_is_refused(scenario):
+    book = BookFactory()
+    command = PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=1),), actor_id=uuid4())
+
+    scenario.when(command).then_rejected("account_not_found")
+
+
+def test_an_order_by_a_deactivated_account_is_refused(scenario):
+    book, gone = BookFactory(), AccountFactory(is_active=False)
+
+    scenario.when(place(gone, (book, 1))).then_rejected("account_inactive")
+    assert figures(book) == (10, 0)
