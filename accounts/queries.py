@@ -99,3 +99,9 @@ def relationship(viewer_id: UUID, other_id: UUID) -> Relationship:
         blocking=viewer_id in blocks,
         blocked_by=other_id in blocks,
     )
+
+
+def username_of(account_id: OuterRef) -> Subquery:
+    """The username of the account ``account_id`` names (e.g. ``OuterRef("customer_id")``),
+    as a subquery other contexts annotate their rows with."""
+    return Subquery(Account.objects.filter(pk=account_id).values("username")[:1])

@@ -7,7 +7,6 @@ result as a message on the next page.
 
 from typing import NamedTuple
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_POST
 from messaging import bus
 from messaging.forms import IdempotentForm
 from messaging.messages import Command
-from messaging.pages import report
+from messaging.pages import report, report_invalid
 
 from . import queries
 from .commands import BlockAccount, FollowAccount, RegisterAccount, RemoveFollower, UnblockAccount, UnfollowAccount
@@ -98,7 +97,7 @@ def change_relationship(request, username, action):
     account = _account_or_404(username)
     form = IdempotentForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "That form was incomplete. Please try again.")
+        report_invalid(request, form)
         return redirect("accounts:profile", account.username)
     chosen = RELATIONSHIP_ACTIONS[action]
     command = chosen.command(

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
+from django.db.models import F, Q, QuerySet
 
 from .models import Book, Reservation
 from .values import Isbn, Money
@@ -75,3 +76,12 @@ def held_stock() -> dict[tuple[UUID, UUID], int]:
     """Stock held for orders and not yet shipped or released: (order id, book id) -> quantity."""
     held = Reservation.objects.filter(status=Reservation.Status.HELD)
     return {(order_id, book_id): quantity for order_id, book_id, quantity in held.values_list("order_id", "book_id", "quantity")}
+
+
+def books(search: str = "") -> QuerySet[Book]:
+    """Books whose title, author or ISBN contains ``search``, by title, each
+    with ``available`` (the stock shown to customers). One query a page."""
+    rows = Book.objects.annotate(available=F("inventory__on_hand") - F("inventory__reserved"))
+    if search:
+        rows = rows.filter(Q(title__icontains=search) | Q(author__icontains=search) | Q(isbn__icontains=search))
+    return rows.order_by("title", "author", "pk")

@@ -32,6 +32,16 @@ def report(request, result: Result, done: str) -> bool:
     return True
 
 
+def report_invalid(request, form) -> None:
+    """Tell the person why a form the next page does not show again was not accepted."""
+    for name, errors in form.errors.items():
+        field = form.fields.get(name)
+        if field is None or field.widget.is_hidden:
+            messages.error(request, "That form was incomplete. Please try again.")
+        else:
+            messages.error(request, f"{field.label or name.capitalize()}: {' '.join(errors)}")
+
+
 def staff_required(view):
     """Sign-in first (a redirect to the login page), then 403 for non-staff."""
 

@@ -4,6 +4,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from django.db.models import OuterRef, QuerySet
+
+from accounts.queries import username_of
 from catalog.values import Money
 
 from .models import Order
@@ -41,3 +44,17 @@ def order(order_id: UUID) -> OrderView | None:
         total=row.total,
         placed_at=row.placed_at,
     )
+
+
+def orders_of(customer_id: UUID) -> QuerySet[Order]:
+    """A customer's orders, newest first, with their items (two queries a page)."""
+    return Order.objects.filter(customer_id=customer_id).prefetch_related("items").order_by("-placed_at", "pk")
+
+
+def all_orders(status: str = "") -> QuerySet[Order]:
+    """Every order (or those with ``status``), newest first, with their items
+    and ``customer_username`` (two queries a page)."""
+    rows = Order.objects.annotate(customer_username=username_of(OuterRef("customer_id")))
+    if status:
+        rows = rows.filter(status=status)
+    return rows.prefetch_related("items").order_by("-placed_at", "pk")
