@@ -41,6 +41,7 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="module")
 def browser():
+    """Debian's Chromium, headless, one per test module."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: run scripts/setup (it installs Debian's chromium package)")
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
@@ -56,8 +57,8 @@ def open_page(browser, live_server, request):
     every page opened is screenshotted into test-artifacts/ if the test fails."""
     pages: list[Page] = []
 
-    def open_page(path: str = "/", *, width: int = 1280, height: int = 900) -> Page:
-        context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": height})
+    def open_page(path: str = "/") -> Page:
+        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
         context.set_default_timeout(10_000)
         page = context.new_page()
         page.goto(path)
@@ -74,12 +75,3 @@ def open_page(browser, live_server, request):
             page.screenshot(path=ARTIFACTS / f"{name}-{index}.png", full_page=True)
     for page in pages:
         page.context.close()
-
-
-def log_in(page: Page, username: str, password: str) -> None:
-    """Log in through the login page, from wherever ``page`` is."""
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password:", exact=True).fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()

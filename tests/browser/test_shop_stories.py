@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 from messaging import bus
 from orders.commands import PlaceOrder
 from orders.values import OrderLine
-from tests.browser.conftest import log_in
+from tests.browser.steps import log_in
 from tests.factories import AccountFactory, BookFactory
 
 PASSWORD = "a sturdy passphrase"

@@ -3,7 +3,7 @@ sees the follow gone."""
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import log_in
+from tests.browser.steps import log_in
 from tests.factories import AccountFactory
 
 
