@@ -1,5 +1,6 @@
 """Read side of the kernel: the stored log and the causal tree of a request."""
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -27,6 +28,16 @@ class PolicyNode:
 class EventNode:
     event: StoredEvent
     policies: list[PolicyNode] = field(default_factory=list)
+
+    @property
+    def fields(self) -> list[tuple[str, str]]:
+        """The payload as (name, text) pairs, nested values as compact JSON. (A
+        template cannot iterate a payload dict itself: a key such as ``items``
+        hides the method.)"""
+        return [
+            (name, value if isinstance(value, str) else json.dumps(value, separators=(", ", ": ")))
+            for name, value in self.event.payload.items()
+        ]
 
 
 def causal_tree(correlation_id: UUID) -> list[CommandNode]:

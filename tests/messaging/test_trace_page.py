@@ -7,7 +7,9 @@ from django.urls import reverse
 
 from accounts.commands import BlockAccount, FollowAccount
 from accounts.models import Account
-from tests.factories import AccountFactory
+from orders.commands import PlaceOrder
+from orders.values import OrderLine
+from tests.factories import AccountFactory, BookFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +96,14 @@ def test_a_refused_command_is_drawn_as_refused_and_marked_in_the_index(staff_cli
 
     assert "FollowRejected" in trace.text and 'class="kind rejection"' in trace.text
     assert index.context["recent"][0]["refused"] == 1
+
+
+def test_a_payload_with_nested_values_and_a_key_named_items_is_drawn(staff_client, scenario):
+    customer, book = AccountFactory(), BookFactory(title="Dune")
+    [placed] = scenario.given(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=2),), actor_id=customer.pk))
+
+    response = staff_client.get(reverse("messaging:trace", args=[placed.command.correlation_id]))
+
+    assert response.status_code == 200
+    assert "OrderPlaced" in response.text and "StockReserved" in response.text
+    assert "&quot;title&quot;: &quot;Dune&quot;" in response.text
