@@ -76,6 +76,7 @@ def people(request):
 
 @login_required
 def profile(request, username):
+    """An account with its counts, how it relates to the viewer, and the buttons that fit."""
     account = _account_or_404(username)
     return render(
         request,
@@ -109,12 +110,14 @@ def change_relationship(request, username, action):
 
 @login_required
 def followers(request, username):
+    """Who follows the account, a page at a time."""
     account = _account_or_404(username)
     return _people_of(request, account, queries.followers(account.pk), f"People who follow {account.username}")
 
 
 @login_required
 def following(request, username):
+    """Whom the account follows, a page at a time."""
     account = _account_or_404(username)
     return _people_of(request, account, queries.following(account.pk), f"People {account.username} follows")
 

@@ -59,6 +59,7 @@ def staff_books(request):
 @require_POST
 @staff_required
 def restock(request, book_id):
+    """Add copies to a book's stock, from the console's list."""
     form = RestockForm(request.POST)
     if form.is_valid():
         quantity = form.cleaned_data["quantity"]
