@@ -6,7 +6,7 @@ from messaging.admin import ReadOnlyAdmin, dispatch_each
 
 from . import queries
 from .commands import BlockAccount, DeactivateAccount
-from .models import Account, Block, Follow
+from .models import Account, AccountStats, Block, Follow
 
 
 @admin.register(Account)
@@ -63,3 +63,12 @@ class BlockAdmin(ReadOnlyAdmin):
     list_filter = ["created_at"]
     search_fields = ["blocker__username", "blocked__username"]
     list_select_related = ["blocker", "blocked"]
+
+
+@admin.register(AccountStats)
+class AccountStatsAdmin(ReadOnlyAdmin):
+    """The follower counts projection (``rebuild_projections`` rebuilds it)."""
+
+    list_display = ["account", "followers_count", "following_count"]
+    search_fields = ["account__username"]
+    list_select_related = ["account"]

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from django.db.models import Exists, OuterRef, Q
 
+from . import projections
 from .models import Block, Follow
 
 
@@ -22,3 +23,10 @@ def no_follow_of_an_inactive_account() -> Iterator[str]:
     inactive = Follow.objects.filter(Q(follower__is_active=False) | Q(followee__is_active=False))
     for follower, followee in inactive.values_list("follower", "followee"):
         yield f"{follower} follows {followee} although one of them is deactivated"
+
+
+def follow_counts_match_the_follows() -> Iterator[str]:
+    """The projected follower and following counts are those of the ``Follow``
+    rows (once deliveries have settled)."""
+    for account_id, projected, true in projections.drift():
+        yield f"account {account_id}: counts (followers, following) are {projected}, the follows say {true}"

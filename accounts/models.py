@@ -84,3 +84,19 @@ class Block(models.Model):
 
     def __str__(self):
         return f"{self.blocker_id} blocks {self.blocked_id}"
+
+
+class AccountStats(models.Model):
+    """Follower and following counts of one account: a read model, kept by
+    the projector in ``projections.py`` and rebuilt from ``Follow`` by
+    ``manage.py rebuild_projections``. An account without a row has none."""
+
+    account = models.OneToOneField(Account, primary_key=True, on_delete=models.CASCADE, related_name="stats")
+    followers_count = models.IntegerField(default=0)
+    following_count = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "account stats"
+
+    def __str__(self):
+        return f"{self.account_id}: {self.followers_count} followers, {self.following_count} following"

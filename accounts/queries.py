@@ -1,12 +1,28 @@
-"""Read side of the accounts context, for interfaces and other contexts."""
+"""Read side of the accounts context, for interfaces and other contexts.
+
+Every account read for display carries ``followers_count`` and
+``following_count``, read from the ``AccountStats`` projection in the same
+query, so a page of accounts costs one query whatever its size or the
+graph's.
+"""
 
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Exists, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
 from .models import Account, Block, Follow
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """How one account stands towards another, seen from the first."""
+
+    following: bool
+    followed_by: bool
+    blocking: bool
+    blocked_by: bool
 
 
 def account_id_for_username(username: str) -> UUID:
@@ -36,72 +52,78 @@ def account_summary(account_id: UUID) -> AccountSummary | None:
     return AccountSummary(*row) if row else None
 
 
-def _count(rows, field: str):
-    """How many ``rows`` point at the outer account through ``field``, as one subquery."""
-    counted = rows.filter(**{field: OuterRef("pk")}).order_by().values(field).annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(counted), 0)
+def account_exists(account_id: UUID) -> bool:
+    return Account.objects.filter(pk=account_id).exists()
 
 
-def with_counts(accounts: QuerySet[Account]) -> QuerySet[Account]:
-    """``accounts`` with ``followers_count`` and ``following_count``, counted in the same query."""
+def account(account_id: UUID) -> Account | None:
+    """One account with its counts, or ``None``."""
+    return _with_counts(Account.objects.filter(pk=account_id)).first()
+
+
+def search_accounts(text: str = "") -> QuerySet[Account]:
+    """Accounts whose username contains ``text`` (any case), those starting
+    with it first, then by username; every account when ``text`` is empty."""
+    accounts = Account.objects.order_by("username")
+    if text:
+        accounts = (
+            accounts.filter(username__icontains=text)
+            .annotate(rank=Case(When(username__istartswith=text, then=Value(0)), default=Value(1)))
+            .order_by("rank", "username")
+        )
+    return _with_counts(accounts)
+
+
+def followers_of(account_id: UUID) -> QuerySet[Account]:
+    """The accounts following ``account_id``, by username."""
+    return _with_counts(Account.objects.filter(following_set__followee_id=account_id).order_by("username"))
+
+
+def followed_by(account_id: UUID) -> QuerySet[Account]:
+    """The accounts ``account_id`` follows, by username."""
+    return _with_counts(Account.objects.filter(follower_set__follower_id=account_id).order_by("username"))
+
+
+def relationship(viewer_id: UUID, other_id: UUID) -> Relationship | None:
+    """How ``viewer_id`` stands towards ``other_id`` (one query); ``None`` if
+    ``other_id`` names no account."""
+    row = (
+        Account.objects.filter(pk=other_id)
+        .annotate(
+            following=Exists(Follow.objects.filter(follower_id=viewer_id, followee=OuterRef("pk"))),
+            followed_by=Exists(Follow.objects.filter(follower=OuterRef("pk"), followee_id=viewer_id)),
+            blocking=Exists(Block.objects.filter(blocker_id=viewer_id, blocked=OuterRef("pk"))),
+            blocked_by=Exists(Block.objects.filter(blocker=OuterRef("pk"), blocked_id=viewer_id)),
+        )
+        .values("following", "followed_by", "blocking", "blocked_by")
+        .first()
+    )
+    return Relationship(**row) if row else None
+
+
+def _with_counts(accounts: QuerySet[Account]) -> QuerySet[Account]:
+    """Each account with its counts from the projection (one join; no row reads as 0)."""
     return accounts.annotate(
-        followers_count=_count(Follow.objects.all(), "followee"),
-        following_count=_count(Follow.objects.all(), "follower"),
+        followers_count=Coalesce("stats__followers_count", 0), following_count=Coalesce("stats__following_count", 0)
     )
 
 
 def directory(search: str = "") -> QuerySet[Account]:
-    """Active accounts whose username contains ``search``, by username, with counts."""
-    accounts = Account.objects.filter(is_active=True)
-    if search:
-        accounts = accounts.filter(username__icontains=search)
-    return with_counts(accounts).order_by("username")
+    """``search_accounts``, active accounts only: the people directory."""
+    return search_accounts(search).filter(is_active=True)
 
 
 def profile(username: str) -> Account | None:
     """The account named ``username`` (any case), with its counts; ``None`` if none."""
-    return with_counts(Account.objects.filter(username__iexact=username)).first()
-
-
-def followers(account_id: UUID) -> QuerySet[Account]:
-    """Who follows the account, most recent first, with counts."""
-    return with_counts(Account.objects.filter(following_set__followee_id=account_id)).order_by(
-        "-following_set__created_at", "username"
-    )
-
-
-def following(account_id: UUID) -> QuerySet[Account]:
-    """Whom the account follows, most recent first, with counts."""
-    return with_counts(Account.objects.filter(follower_set__follower_id=account_id)).order_by(
-        "-follower_set__created_at", "username"
-    )
-
-
-@dataclass(frozen=True)
-class Relationship:
-    """Between a viewer and another account, seen from the viewer's side."""
-
-    following: bool = False
-    followed_by: bool = False
-    blocking: bool = False
-    blocked_by: bool = False
-
-
-def relationship(viewer_id: UUID, other_id: UUID) -> Relationship:
-    """Follows and blocks both ways between two accounts, in two queries."""
-    pair = Q(follower_id=viewer_id, followee_id=other_id) | Q(follower_id=other_id, followee_id=viewer_id)
-    follows = set(Follow.objects.filter(pair).values_list("follower_id", flat=True))
-    pair = Q(blocker_id=viewer_id, blocked_id=other_id) | Q(blocker_id=other_id, blocked_id=viewer_id)
-    blocks = set(Block.objects.filter(pair).values_list("blocker_id", flat=True))
-    return Relationship(
-        following=viewer_id in follows,
-        followed_by=other_id in follows,
-        blocking=viewer_id in blocks,
-        blocked_by=other_id in blocks,
-    )
+    return _with_counts(Account.objects.filter(username__iexact=username)).first()
 
 
 def username_of(account_id: OuterRef) -> Subquery:
     """The username of the account ``account_id`` names (e.g. ``OuterRef("customer_id")``),
     as a subquery other contexts annotate their rows with."""
     return Subquery(Account.objects.filter(pk=account_id).values("username")[:1])
+
+
+def with_counts(accounts: QuerySet[Account]) -> QuerySet[Account]:
+    """``accounts``, each with ``followers_count`` and ``following_count`` (for the admin's lists)."""
+    return _with_counts(accounts)

@@ -112,14 +112,14 @@ def change_relationship(request, username, action):
 def followers(request, username):
     """Who follows the account, a page at a time."""
     account = _account_or_404(username)
-    return _people_of(request, account, queries.followers(account.pk), f"People who follow {account.username}")
+    return _people_of(request, account, queries.followers_of(account.pk), f"People who follow {account.username}")
 
 
 @login_required
 def following(request, username):
     """Whom the account follows, a page at a time."""
     account = _account_or_404(username)
-    return _people_of(request, account, queries.following(account.pk), f"People {account.username} follows")
+    return _people_of(request, account, queries.followed_by(account.pk), f"People {account.username} follows")
 
 
 def _people_of(request, account: Account, accounts, title: str):

@@ -2,7 +2,7 @@
 
 from messaging.registry import Registry
 
-from . import commands, events, handlers, invariants, policies, queries
+from . import commands, events, handlers, invariants, policies, projections, queries
 
 
 def register(registry: Registry) -> None:
@@ -21,8 +21,12 @@ def register(registry: Registry) -> None:
 
     registry.subscribe(events.AccountBlocked, policies.remove_follows_on_block)
     registry.subscribe(events.AccountDeactivated, policies.remove_follows_on_deactivation)
+    registry.subscribe(events.AccountRegistered, projections.open_stats)
+    registry.subscribe(events.AccountFollowed, projections.count_follow)
+    registry.subscribe(events.FollowRemoved, projections.count_unfollow)
 
     registry.register_reference("@", queries.account_id_for_username)
 
     registry.register_invariant(invariants.no_follow_across_a_block)
     registry.register_invariant(invariants.no_follow_of_an_inactive_account)
+    registry.register_invariant(invariants.follow_counts_match_the_follows)

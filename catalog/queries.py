@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from .models import Book, Reservation
 from .values import Isbn, Money
@@ -29,9 +29,17 @@ class BookView:
 
 def book(book_id: UUID) -> BookView | None:
     """One book with its stock figures, or ``None``."""
-    row = Book.objects.select_related("inventory").filter(pk=book_id).first()
-    if row is None:
-        return None
+    row = books().filter(pk=book_id).first()
+    return book_view(row) if row else None
+
+
+def books() -> QuerySet[Book]:
+    """Every book with its inventory, by title and author, for a page of
+    them; ``book_view`` turns each row into what the read side shows."""
+    return Book.objects.select_related("inventory").order_by("title", "author", "pk")
+
+
+def book_view(row: Book) -> BookView:
     return BookView(
         book_id=row.pk,
         title=row.title,
@@ -78,10 +86,8 @@ def held_stock() -> dict[tuple[UUID, UUID], int]:
     return {(order_id, book_id): quantity for order_id, book_id, quantity in held.values_list("order_id", "book_id", "quantity")}
 
 
-def books(search: str = "") -> QuerySet[Book]:
-    """Books whose title, author or ISBN contains ``search``, by title, each
-    with ``available`` (the stock shown to customers). One query a page."""
-    rows = Book.objects.annotate(available=F("inventory__on_hand") - F("inventory__reserved"))
-    if search:
-        rows = rows.filter(Q(title__icontains=search) | Q(author__icontains=search) | Q(isbn__icontains=search))
-    return rows.order_by("title", "author", "pk")
+def search_books(text: str = "") -> QuerySet[Book]:
+    """``books()`` whose title, author or ISBN contains ``text`` (all when empty)."""
+    if not text:
+        return books()
+    return books().filter(Q(title__icontains=text) | Q(author__icontains=text) | Q(isbn__icontains=text))

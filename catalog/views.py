@@ -73,4 +73,4 @@ def restock(request, book_id):
 def _search_and_page(request):
     form = BookSearchForm(request.GET)
     search = form.cleaned_data["q"] if form.is_valid() else ""
-    return search, Paginator(queries.books(search), PAGE_SIZE).get_page(request.GET.get("page"))
+    return search, Paginator(queries.search_books(search), PAGE_SIZE).get_page(request.GET.get("page"))

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "messaging",
     "accounts",
     "catalog",
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "messaging.http.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -175,17 +177,36 @@ MAILERS = {"default": {"BACKEND": _mail["EMAIL_BACKEND"], "OPTIONS": _mailer_opt
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@localhost")
 
 # --- REST API -------------------------------------------------------------
+# Token authentication comes first so that a request without credentials
+# gets 401 with "WWW-Authenticate: Token" (DRF answers with the first
+# class's header), not 403.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["config.rest.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "config.rest.Pagination",
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "config.api.ApiSchema",
+    # Per client address; a load test raises them through the environment.
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": env.str("THROTTLE_RATE_AUTH", default="20/min"),
+        "registration": env.str("THROTTLE_RATE_REGISTRATION", default="20/hour"),
+    },
 }
+# How long a request repeating an Idempotency-Key waits for the first
+# request's answer to be stored before rendering it itself.
+API_IDEMPOTENCY_WAIT_SECONDS = env.float("API_IDEMPOTENCY_WAIT_SECONDS", default=5.0)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bookshelf and social graph API",
     "VERSION": "1.0.0",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Logging --------------------------------------------------------------

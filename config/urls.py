@@ -1,8 +1,18 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from messaging.pages import staff_required
+
+api = [
+    path("", include("accounts.api")),
+    path("", include("catalog.api")),
+    path("", include("orders.api")),
+    path("", include("messaging.api")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
@@ -12,4 +22,5 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("trace/", include("messaging.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include(api)),
 ]

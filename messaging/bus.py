@@ -48,9 +48,9 @@ def handle(command: Command) -> Result:
 
 def record(command: Command, events: list[Event]) -> Result:
     """Append ``events`` for ``command`` and schedule their deliveries on commit."""
-    stamped, delivery_ids = store.append(command, events)
-    if delivery_ids and settings.MESSAGING_DELIVER_ON_COMMIT:
-        transaction.on_commit(partial(deliver_all, delivery_ids), robust=True)
+    stamped, opened = store.append(command, events)
+    if opened and settings.MESSAGING_DELIVER_ON_COMMIT:
+        transaction.on_commit(partial(deliver_opened, opened), robust=True)
     return Result(command, stamped)
 
 
@@ -62,6 +62,11 @@ def deliver(delivery_id: int) -> str | None:
 def deliver_all(delivery_ids) -> Counter:
     """Attempt several deliveries; one failing never stops the others."""
     return delivery.deliver_all(delivery_ids, dispatch=dispatch)
+
+
+def deliver_opened(opened: list[store.Opened]) -> Counter:
+    """Attempt the deliveries a commit just opened (what ``record`` schedules)."""
+    return delivery.deliver_opened(opened, dispatch=dispatch)
 
 
 def in_transaction(command: Command, call_next: Next) -> Result:

@@ -1,11 +1,17 @@
 """Running policies for committed events, exactly once each, with retries.
 
-Each delivery runs in its own transaction: the delivery row is locked
-(``SKIP LOCKED``, so concurrent relays never take the same one), the policy
-runs and the commands it returns are dispatched, and the row is marked done,
-all in that one transaction. If the policy raises, its effects roll back to
-a savepoint and the row records the failure with the next attempt time; after
-``MESSAGING_MAX_ATTEMPTS`` attempts it is dead-lettered.
+Each delivery runs in its own transaction: the delivery row is claimed, the
+policy runs and the commands it returns are dispatched, and the row is
+marked done, all in that one transaction. If the policy raises, its effects
+roll back to a savepoint and the row records the failure with the next
+attempt time; after ``MESSAGING_MAX_ATTEMPTS`` attempts it is dead-lettered.
+
+Two ways in. The relay (``deliver`` by id) locks the row with ``SKIP
+LOCKED``, so concurrent relays never take the same one, and reads the event
+back from the store. Right after a commit (``deliver_opened``) the event is
+still in memory, and one conditional UPDATE claims the row and marks it
+done at once: it matches only an open, due row, and holds the row's lock
+until the transaction ends, so a relay skips it; a failure overwrites it.
 """
 
 import logging
@@ -14,12 +20,12 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import store
 from .context import Cause, caused_by, correlated
-from .messages import Command
+from .messages import Command, Event
 from .models import Delivery
 from .registry import registry
 
@@ -42,32 +48,77 @@ def deliver(delivery_id: int, *, dispatch: Dispatch) -> str | None:
         if delivery is None:
             return None
         event = store.load(delivery.event)
+        delivery.attempts += 1
         with correlated(event.correlation_id):
-            try:
-                policy = registry.policies[delivery.policy]
-                with transaction.atomic(), caused_by(Cause(event.correlation_id, event.event_id, policy.name)):
-                    for command in policy(event) or ():
-                        dispatch(command)
-            except Exception as error:
-                _record_failure(delivery, error)
-            else:
+            error = _run(event, delivery.policy, dispatch)
+            if error is None:
                 delivery.status = Delivery.Status.DONE
-                delivery.attempts += 1
                 delivery.delivered_at = timezone.now()
                 delivery.last_error = ""
-                logger.debug("delivered %s to %s", delivery.event.type, delivery.policy)
+            else:
+                _record_failure(delivery, event, error)
             delivery.save(update_fields=["status", "attempts", "delivered_at", "last_error", "next_attempt_at"])
         return delivery.status
 
 
-def _record_failure(delivery: Delivery, error: Exception) -> None:
-    delivery.attempts += 1
+def deliver_opened(opened: Iterable["store.Opened"], *, dispatch: Dispatch) -> Counter:
+    """Attempt deliveries just opened, with their events in hand; one failing
+    never stops the others."""
+    outcomes = Counter()
+    for delivery in opened:
+        outcomes[_deliver_opened(delivery, dispatch) or "skipped"] += 1
+    return outcomes
+
+
+def _deliver_opened(opened: "store.Opened", dispatch: Dispatch) -> str | None:
+    with transaction.atomic(durable=True):
+        if not _claim_as_done(opened.delivery_id):
+            return None
+        with correlated(opened.event.correlation_id):
+            error = _run(opened.event, opened.policy, dispatch)
+            if error is None:
+                return Delivery.Status.DONE
+            delivery = Delivery.objects.get(pk=opened.delivery_id)  # attempts counts this one already
+            _record_failure(delivery, opened.event, error)
+            delivery.delivered_at = None
+            delivery.save(update_fields=["status", "delivered_at", "last_error", "next_attempt_at"])
+        return delivery.status
+
+
+def _claim_as_done(delivery_id: int) -> bool:
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} "
+            "SET status = %s, attempts = attempts + 1, delivered_at = %s, last_error = '' "
+            "WHERE id = %s AND status IN (%s, %s) AND next_attempt_at <= %s",
+            [Delivery.Status.DONE, now, delivery_id, *_OPEN, now],
+        )
+        return cursor.rowcount == 1
+
+
+def _run(event: Event, policy_name: str, dispatch: Dispatch) -> Exception | None:
+    """Run the policy and dispatch its commands in a savepoint; the error, if
+    it raised (its effects undone)."""
+    try:
+        policy = registry.policies[policy_name]
+        with transaction.atomic(), caused_by(Cause(event.correlation_id, event.event_id, policy.name)):
+            for command in policy(event) or ():
+                dispatch(command)
+    except Exception as error:
+        return error
+    logger.debug("delivered %s to %s", event.type_name(), policy_name)
+    return None
+
+
+def _record_failure(delivery: Delivery, event: Event, error: Exception) -> None:
+    """Mark the attempt (already counted) failed, or dead after the last one."""
     delivery.last_error = f"{type(error).__name__}: {error}"
     if delivery.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
         delivery.status = Delivery.Status.DEAD
         logger.error(
             "dead-lettered %s to %s after %d attempts: %s",
-            delivery.event.type, delivery.policy, delivery.attempts, delivery.last_error,
+            event.type_name(), delivery.policy, delivery.attempts, delivery.last_error,
         )
     else:
         delivery.status = Delivery.Status.FAILED
@@ -75,7 +126,7 @@ def _record_failure(delivery: Delivery, error: Exception) -> None:
         delivery.next_attempt_at = timezone.now() + timedelta(seconds=backoff)
         logger.warning(
             "delivery of %s to %s failed (attempt %d, retry in %.0fs): %s",
-            delivery.event.type, delivery.policy, delivery.attempts, backoff, delivery.last_error,
+            event.type_name(), delivery.policy, delivery.attempts, backoff, delivery.last_error,
         )
 
 
@@ -85,8 +136,6 @@ def deliver_all(delivery_ids: Iterable[int], *, dispatch: Dispatch) -> Counter:
     for delivery_id in delivery_ids:
         outcomes[deliver(delivery_id, dispatch=dispatch) or "skipped"] += 1
     return outcomes
-
-
 def claim_due(limit: int) -> list[int]:
     """Claim up to ``limit`` open deliveries whose time has come, oldest first.
 

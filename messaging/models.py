@@ -88,3 +88,28 @@ class ProcessedCommand(models.Model):
 
     def __str__(self):
         return f"{self.command_type} [{self.idempotency_key}]"
+
+
+class IdempotentResponse(models.Model):
+    """The HTTP answer given to a request sent with an ``Idempotency-Key``.
+
+    The command's own key row (``ProcessedCommand``) is what keeps a repeat
+    from having a second effect; this row keeps what was answered, so a
+    repeat gets the same status and body. See ``config.api`` for why it is
+    written right after the command's transaction rather than inside it.
+    """
+
+    actor = models.CharField(max_length=36, blank=True, help_text="Account id, empty for anonymous.")
+    idempotency_key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64, help_text="Keyed hash of method, path and body.")
+    status = models.PositiveSmallIntegerField()
+    body = models.TextField(help_text="The JSON body as it was sent.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["actor", "idempotency_key"], name="one_response_per_idempotency_key")
+        ]
+
+    def __str__(self):
+        return f"{self.status} [{self.idempotency_key}]"

@@ -5,9 +5,20 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from django.db.models import Count, Min, OuterRef, Q, Subquery
+from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
 
 from .models import Delivery, StoredEvent
+
+
+def stored_events(*, correlation_id: UUID | None = None, event_type: str | None = None) -> QuerySet[StoredEvent]:
+    """The event log in order, optionally narrowed to one correlation id
+    and one event type."""
+    events = StoredEvent.objects.order_by("position")
+    if correlation_id is not None:
+        events = events.filter(correlation_id=correlation_id)
+    if event_type:
+        events = events.filter(type=event_type)
+    return events
 
 
 @dataclass

@@ -25,9 +25,18 @@ class OrderView:
 
 def order(order_id: UUID) -> OrderView | None:
     """One order with its items, or ``None``."""
-    row = Order.objects.prefetch_related("items").filter(pk=order_id).first()
-    if row is None:
-        return None
+    row = orders().filter(pk=order_id).first()
+    return order_view(row) if row else None
+
+
+def orders(*, customer_id: UUID | None = None) -> QuerySet[Order]:
+    """Orders with their items, newest first, of one customer or of all;
+    ``order_view`` turns each row into what the read side shows."""
+    rows = Order.objects.prefetch_related("items").order_by("-placed_at", "pk")
+    return rows if customer_id is None else rows.filter(customer_id=customer_id)
+
+
+def order_view(row: Order) -> OrderView:
     return OrderView(
         order_id=row.pk,
         customer_id=row.customer_id,
@@ -46,15 +55,8 @@ def order(order_id: UUID) -> OrderView | None:
     )
 
 
-def orders_of(customer_id: UUID) -> QuerySet[Order]:
-    """A customer's orders, newest first, with their items (two queries a page)."""
-    return Order.objects.filter(customer_id=customer_id).prefetch_related("items").order_by("-placed_at", "pk")
-
-
-def all_orders(status: str = "") -> QuerySet[Order]:
-    """Every order (or those with ``status``), newest first, with their items
-    and ``customer_username`` (two queries a page)."""
-    rows = Order.objects.annotate(customer_username=username_of(OuterRef("customer_id")))
-    if status:
-        rows = rows.filter(status=status)
-    return rows.prefetch_related("items").order_by("-placed_at", "pk")
+def orders_for_staff(status: str = "") -> QuerySet[Order]:
+    """``orders()`` of every customer (or those with ``status``), each with
+    its ``customer_username``; two queries a page."""
+    rows = orders().annotate(customer_username=username_of(OuterRef("customer_id")))
+    return rows.filter(status=status) if status else rows

@@ -58,7 +58,7 @@ def place_order(request):
 @login_required
 def my_orders(request):
     """The signed-in customer's orders, newest first, with a cancel button where it applies."""
-    page = Paginator(queries.orders_of(request.user.pk), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(queries.orders(customer_id=request.user.pk), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "orders/my_orders.html",
@@ -89,7 +89,7 @@ def staff_orders(request):
     status = request.GET.get("status", "")
     if status not in Order.Status.values:
         status = ""
-    page = Paginator(queries.all_orders(status), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(queries.orders_for_staff(status), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "orders/staff_orders.html",

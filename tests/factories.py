@@ -5,6 +5,7 @@ from decimal import Decimal
 import factory
 
 from accounts.models import Account, Block, Follow
+from accounts.projections import recount
 from catalog.models import Book, Inventory
 
 
@@ -21,9 +22,16 @@ class AccountFactory(factory.django.DjangoModelFactory):
 class FollowFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Follow
+        skip_postgeneration_save = True
 
     follower = factory.SubFactory(AccountFactory)
     followee = factory.SubFactory(AccountFactory)
+
+    @factory.post_generation
+    def counted(follow, create, extracted, **kwargs):
+        """A follow made outside the pipeline is counted as the projector would."""
+        if create:
+            recount([follow.follower_id, follow.followee_id])
 
 
 class BlockFactory(factory.django.DjangoModelFactory):

@@ -48,7 +48,7 @@ def test_anyone_sees_the_books_with_their_stock_searchable_and_paged(client, dja
     assert "catalog/books.html" in [t.name for t in response.templates]
     assert response.context["page"].paginator.count == 22 and len(response.context["page"]) == 20
     [dune] = found.context["page"]
-    assert dune.available == 5 and "5 in stock" in found.text
+    assert dune.inventory.available == 5 and "5 in stock" in found.text
 
 
 def test_a_book_page_shows_its_stock_and_offers_the_order_form_to_the_signed_in(client):

@@ -162,4 +162,4 @@ def test_after_a_real_commit_the_policies_have_run_before_dispatch_returns():
     bus.dispatch(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
 
     assert not Follow.objects.exists()
-    assert Delivery.objects.get().status == Delivery.Status.DONE
+    assert Delivery.objects.get(policy="accounts.policies.remove_follows_on_block").status == Delivery.Status.DONE

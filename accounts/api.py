@@ -1,0 +1,267 @@
+"""REST endpoints of the accounts context: registration, sign-in tokens,
+the directory and the social graph.
+
+Writes build a command with the actor from authentication and go through
+``config.api.execute``; reads go through ``accounts.queries``.
+"""
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import permissions, serializers, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from config.api import RegistrationThrottle, SignInThrottle, errors, execute, validated
+from config.rest import JSONParser
+
+from . import queries
+from .commands import (
+    BlockAccount,
+    DeactivateAccount,
+    FollowAccount,
+    RegisterAccount,
+    RemoveFollower,
+    UnblockAccount,
+    UnfollowAccount,
+)
+from .models import Account
+from .values import Email, Password, Username
+
+# --- Input --------------------------------------------------------------------
+
+
+class RegistrationInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    username = serializers.RegexField(r"^[A-Za-z0-9_]{3,30}$", max_length=30)  # Username's rule, for the schema
+    password = serializers.CharField(
+        min_length=8, max_length=128, trim_whitespace=False, style={"input_type": "password"}
+    )
+
+    def validate_email(self, value) -> Email:
+        return Email(value)
+
+    def validate_username(self, value) -> Username:
+        return Username(value)
+
+    def validate(self, attrs):
+        candidate = Account(email=str(attrs["email"]), username=str(attrs["username"]))
+        try:
+            validate_password(attrs["password"], candidate)
+        except DjangoValidationError as invalid:
+            raise serializers.ValidationError({"password": invalid.messages}) from None
+        return {**attrs, "password": Password(attrs["password"])}
+
+
+class SearchInput(serializers.Serializer):
+    search = serializers.CharField(required=False, allow_blank=True, max_length=30)
+
+
+class SignInInput(AuthTokenSerializer):
+    """DRF's username + password check, refusing a deactivated account
+    whatever authentication backend is configured."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if not attrs["user"].is_active:
+            raise serializers.ValidationError("Unable to log in with provided credentials.", code="authorization")
+        return attrs
+
+
+# --- Output -------------------------------------------------------------------
+
+
+class AccountOutput(serializers.Serializer):
+    """An account as others see it; ``email`` only for the account itself and staff."""
+
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+    is_active = serializers.BooleanField()
+    followers_count = serializers.IntegerField()
+    following_count = serializers.IntegerField()
+    date_joined = serializers.DateTimeField()
+    email = serializers.EmailField(required=False)
+
+    def to_representation(self, account):
+        data = super().to_representation(account)
+        viewer = self.context.get("viewer")
+        if not (self.context.get("own") or viewer.is_staff or viewer.pk == account.pk):
+            del data["email"]
+        return data
+
+
+class RelationshipOutput(serializers.Serializer):
+    """How the caller stands towards an account."""
+
+    following = serializers.BooleanField()
+    followed_by = serializers.BooleanField()
+    blocking = serializers.BooleanField()
+    blocked_by = serializers.BooleanField()
+
+
+class TokenOutput(serializers.Serializer):
+    token = serializers.CharField()
+
+
+# --- Views --------------------------------------------------------------------
+
+_SEARCH = OpenApiParameter("search", str, description="Part of a username, any case; names starting with it first.")
+
+
+class AccountViewSet(viewsets.GenericViewSet):
+    """People and the social graph between them."""
+
+    lookup_value_converter = "uuid"
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [permissions.AllowAny()]
+        return [permissions.IsAuthenticated()]
+
+    def get_throttles(self):
+        return [RegistrationThrottle()] if self.action == "create" else []
+
+    @extend_schema(parameters=[_SEARCH], responses={200: AccountOutput(many=True), **errors(400)})
+    def list(self, request):
+        """Search the directory by username."""
+        query = validated(SearchInput, request.query_params)
+        page = self.paginate_queryset(queries.search_accounts(query.get("search", "")))
+        return self.get_paginated_response(self._accounts(page))
+
+    @extend_schema(
+        request=RegistrationInput,
+        responses={201: AccountOutput, **errors(400, 409, conflict="account_already_exists")},
+    )
+    def create(self, request):
+        """Register an account (anyone; throttled)."""
+        data = validated(RegistrationInput, request.data)
+        command = RegisterAccount(email=data["email"], username=data["username"], password=data["password"])
+        return execute(
+            request, command, render=lambda result: Response(self._account(result.events[0].account_id, own=True), 201)
+        )
+
+    @extend_schema(responses={200: AccountOutput, **errors(404)})
+    def retrieve(self, request, pk):
+        """One account."""
+        return Response(self._account(pk))
+
+    @extend_schema(responses={200: AccountOutput})
+    @action(detail=False)
+    def me(self, request):
+        """The signed-in account, with its e-mail."""
+        return Response(self._account(request.user.pk))
+
+    @extend_schema(request=None, responses={200: AccountOutput})
+    @action(detail=False, methods=["post"], url_path="me/deactivate")
+    def deactivate(self, request):
+        """Deactivate the signed-in account: its follows in and out go, and
+        its token and session stop authenticating."""
+        command = DeactivateAccount(account_id=request.user.pk)
+        return execute(request, command, render=lambda result: Response(self._account(request.user.pk, own=True)))
+
+    @extend_schema(
+        request=None,
+        responses={
+            201: RelationshipOutput,
+            200: RelationshipOutput,
+            **errors(404, 409, conflict="cannot_follow_self, blocked, account_inactive, follow_limit_reached"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def follow(self, request, pk):
+        """Follow an account: 201 when the follow is new, 200 when it was there."""
+        return self._relate(request, pk, FollowAccount(follower_id=request.user.pk, followee_id=pk), created=201)
+
+    @extend_schema(request=None, responses={200: RelationshipOutput, **errors(404)})
+    @action(detail=True, methods=["post"])
+    def unfollow(self, request, pk):
+        """Stop following an account (200 whether or not you were)."""
+        return self._relate(request, pk, UnfollowAccount(follower_id=request.user.pk, followee_id=pk))
+
+    @extend_schema(request=None, responses={200: RelationshipOutput, **errors(404)})
+    @action(detail=True, methods=["post"], url_path="remove-follower")
+    def remove_follower(self, request, pk):
+        """Make an account stop following you (200 whether or not it did)."""
+        return self._relate(request, pk, RemoveFollower(account_id=request.user.pk, follower_id=pk))
+
+    @extend_schema(
+        request=None,
+        responses={201: RelationshipOutput, 200: RelationshipOutput, **errors(404, 409, conflict="cannot_block_self")},
+    )
+    @action(detail=True, methods=["post"])
+    def block(self, request, pk):
+        """Block an account; the follows between you end. 201 when new, 200 when it was there."""
+        return self._relate(request, pk, BlockAccount(blocker_id=request.user.pk, blocked_id=pk), created=201)
+
+    @extend_schema(request=None, responses={200: RelationshipOutput, **errors(404)})
+    @action(detail=True, methods=["post"])
+    def unblock(self, request, pk):
+        """Lift a block (200 whether or not there was one)."""
+        return self._relate(request, pk, UnblockAccount(blocker_id=request.user.pk, blocked_id=pk))
+
+    @extend_schema(responses={200: AccountOutput(many=True), **errors(404)})
+    @action(detail=True)
+    def followers(self, request, pk):
+        """The accounts following this one, by username."""
+        return self._page(pk, queries.followers_of)
+
+    @extend_schema(responses={200: AccountOutput(many=True), **errors(404)})
+    @action(detail=True)
+    def following(self, request, pk):
+        """The accounts this one follows, by username."""
+        return self._page(pk, queries.followed_by)
+
+    @extend_schema(responses={200: RelationshipOutput, **errors(404)})
+    @action(detail=True)
+    def relationship(self, request, pk):
+        """How you stand towards this account."""
+        relationship = queries.relationship(request.user.pk, pk)
+        if relationship is None:
+            raise NotFound("No such account.")
+        return Response(RelationshipOutput(relationship).data)
+
+    def _relate(self, request, pk, command, *, created: int = 200) -> Response:
+        def render(result):
+            relationship = queries.relationship(request.user.pk, pk)
+            return Response(RelationshipOutput(relationship).data, status=created if result.events else 200)
+
+        return execute(request, command, render=render)
+
+    def _page(self, pk, accounts_of) -> Response:
+        if not queries.account_exists(pk):
+            raise NotFound("No such account.")
+        return self.get_paginated_response(self._accounts(self.paginate_queryset(accounts_of(pk))))
+
+    def _account(self, account_id, *, own: bool = False) -> dict:
+        account = queries.account(account_id)
+        if account is None:
+            raise NotFound("No such account.")
+        return AccountOutput(account, context={"viewer": self.request.user, "own": own}).data
+
+    def _accounts(self, accounts) -> list:
+        return AccountOutput(accounts, many=True, context={"viewer": self.request.user}).data
+
+
+@extend_schema_view(post=extend_schema(request=SignInInput, responses={200: TokenOutput, **errors(400)}))
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for the account's API token
+    (``Authorization: Token <token>``); throttled per client address.
+
+    Asking again returns the same token, so an ``Idempotency-Key`` needs no
+    stored answer here, and none is kept: the answer is a credential.
+    """
+
+    serializer_class = SignInInput
+    parser_classes = [JSONParser]
+    throttle_classes = [SignInThrottle]
+
+
+router = SimpleRouter(use_regex_path=False)
+router.register("accounts", AccountViewSet, basename="account")
+
+urlpatterns = [path("auth/token/", TokenView.as_view(), name="auth-token"), *router.urls]

@@ -1,0 +1,168 @@
+"""Fill the database with demo data: accounts, follows, books, orders.
+
+Through the bus by default, command by command, as the product would.
+``--bulk`` writes the accounts and follows in batches instead: the same
+rows (accounts, follows, their counts) and the same events, stored with
+their deliveries recorded done, since the batch writes the projector's
+effects itself. Books and orders always go through the bus. Every account's
+password is ``demo-password``.
+"""
+
+import random
+import sys
+import time
+import uuid
+from decimal import Decimal
+
+from django.contrib.auth.hashers import make_password
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.commands import FollowAccount, RegisterAccount
+from accounts.events import AccountFollowed, AccountRegistered
+from accounts.models import Account, AccountStats, Follow
+from accounts.values import Email, Password, Username
+from catalog.commands import AddBook
+from catalog.values import Money
+from messaging import bus, store
+from orders.commands import PlaceOrder
+from orders.values import OrderLine
+
+PASSWORD = "demo-password"
+BATCH = 1000
+
+
+class Progress:
+    """A one-line progress bar on stderr."""
+
+    def __init__(self, label: str, total: int):
+        self.label, self.total, self.done, self.started = label, total, 0, time.monotonic()
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+        if self.done == self.total or self.done % max(1, self.total // 100) == 0:
+            filled = 30 * self.done // max(1, self.total)
+            rate = self.done / max(time.monotonic() - self.started, 1e-9)
+            sys.stderr.write(
+                f"\r{self.label:8} [{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} ({rate:.0f}/s)"
+            )
+            if self.done == self.total:
+                sys.stderr.write("\n")
+
+
+class Command(BaseCommand):
+    help = "Seed demo accounts, follows, books and orders (through the bus; --bulk for large volumes)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--accounts", type=int, default=100)
+        parser.add_argument("--follows", type=int, default=500, help="in all, between random accounts")
+        parser.add_argument("--books", type=int, default=20)
+        parser.add_argument("--orders", type=int, default=50)
+        parser.add_argument("--bulk", action="store_true", help="accounts and follows in batches, not command by command")
+        parser.add_argument("--seed", type=int, default=1, help="of the random pairs, so a run can be repeated")
+
+    def handle(self, *args, accounts, follows, books, orders, bulk, seed, **options):
+        rng = random.Random(seed)
+        tag = uuid.uuid4().hex[:6]
+        names = [f"demo_{tag}_{n}" for n in range(accounts)]
+        seed_accounts = self._accounts_in_bulk if bulk else self._accounts_by_bus
+        ids = seed_accounts(names)
+        pairs = _distinct_pairs(rng, ids, follows)
+        (self._follows_in_bulk if bulk else self._follows_by_bus)(pairs)
+        book_ids = self._books(books)
+        self._orders(rng, ids, book_ids, orders)
+        self.stdout.write(f"seeded {len(ids)} accounts, {len(pairs)} follows, {len(book_ids)} books, {orders} orders")
+
+    def _accounts_by_bus(self, names: list[str]) -> list[uuid.UUID]:
+        progress, ids = Progress("accounts", len(names)), []
+        for name in names:
+            ids.append(_ok(bus.dispatch(_register(name))).account_id)
+            progress.advance()
+        return ids
+
+    def _accounts_in_bulk(self, names: list[str]) -> list[uuid.UUID]:
+        progress, ids, password = Progress("accounts", len(names)), [], make_password(PASSWORD)
+        for start in range(0, len(names), BATCH):
+            batch = [(uuid.uuid4(), name) for name in names[start : start + BATCH]]
+            with transaction.atomic():
+                Account.objects.bulk_create(
+                    Account(id=pk, username=name, email=f"{name}@example.com", password=password) for pk, name in batch
+                )
+                AccountStats.objects.bulk_create(AccountStats(account_id=pk) for pk, _ in batch)
+                store.append_applied(
+                    [
+                        (_register(name), AccountRegistered(account_id=pk, email=f"{name}@example.com", username=name))
+                        for pk, name in batch
+                    ]
+                )
+            ids += [pk for pk, _ in batch]
+            progress.advance(len(batch))
+        return ids
+
+    def _follows_by_bus(self, pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
+        progress = Progress("follows", len(pairs))
+        for follower, followee in pairs:
+            _ok(bus.dispatch(FollowAccount(follower_id=follower, followee_id=followee)))
+            progress.advance()
+
+    def _follows_in_bulk(self, pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
+        progress = Progress("follows", len(pairs))
+        followers, following = {}, {}
+        for start in range(0, len(pairs), BATCH):
+            batch = pairs[start : start + BATCH]
+            with transaction.atomic():
+                Follow.objects.bulk_create(Follow(follower_id=a, followee_id=b) for a, b in batch)
+                store.append_applied(
+                    [
+                        (FollowAccount(follower_id=a, followee_id=b), AccountFollowed(follower_id=a, followee_id=b))
+                        for a, b in batch
+                    ]
+                )
+            for a, b in batch:
+                following[a] = following.get(a, 0) + 1
+                followers[b] = followers.get(b, 0) + 1
+            progress.advance(len(batch))
+        counted = set(followers) | set(following)
+        with transaction.atomic():
+            rows = AccountStats.objects.filter(pk__in=counted) if len(counted) < 30000 else AccountStats.objects.all()
+            changed = []
+            for row in rows.iterator(chunk_size=5000):
+                if row.pk in counted:
+                    row.followers_count += followers.get(row.pk, 0)
+                    row.following_count += following.get(row.pk, 0)
+                    changed.append(row)
+            AccountStats.objects.bulk_update(changed, ["followers_count", "following_count"], batch_size=BATCH)
+
+    def _books(self, count: int) -> list[uuid.UUID]:
+        progress, ids = Progress("books", count), []
+        for n in range(count):
+            ids.append(_ok(bus.dispatch(AddBook(title=f"Demo book {n}", author="Demo", price=Money(Decimal("9.99"))))).book_id)
+            progress.advance()
+        return ids
+
+    def _orders(self, rng: random.Random, customers: list, books: list, count: int) -> None:
+        progress = Progress("orders", count)
+        for _ in range(count):
+            line = OrderLine(book_id=rng.choice(books), quantity=1)
+            bus.dispatch(PlaceOrder(items=(line,), actor_id=rng.choice(customers)))  # a sold-out book is refused
+            progress.advance()
+
+
+def _register(name: str) -> RegisterAccount:
+    return RegisterAccount(email=Email(f"{name}@example.com"), username=Username(name), password=Password(PASSWORD))
+
+
+def _distinct_pairs(rng: random.Random, ids: list, count: int) -> list[tuple]:
+    """``count`` random (follower, followee) pairs, none twice, nobody following themselves."""
+    count = min(count, len(ids) * (len(ids) - 1))
+    pairs = set()
+    while len(pairs) < count:
+        a, b = rng.choice(ids), rng.choice(ids)
+        if a != b:
+            pairs.add((a, b))
+    return sorted(pairs, key=lambda pair: rng.random())
+
+
+def _ok(result):
+    assert result.ok, result.rejection
+    return result.events[0]

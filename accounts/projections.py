@@ -1,0 +1,85 @@
+"""The follower and following counts (``AccountStats``), projected from the
+follow events.
+
+The projector is subscribed like any policy, so the kernel runs it exactly
+once per event, in the delivery's transaction: the counts move in the same
+commit that marks the delivery done. It writes its rows directly instead of
+issuing commands: the counts are the read side, derived from facts already
+recorded, with no rule to check and no fact of their own to add to the log.
+"""
+
+from collections.abc import Iterable, Iterator
+from uuid import UUID
+
+from django.db.models import Count, F, Q
+
+from .events import AccountFollowed, AccountRegistered, FollowRemoved
+from .models import Account, AccountStats, Follow
+
+
+def open_stats(event: AccountRegistered) -> None:
+    AccountStats.objects.get_or_create(account_id=event.account_id)
+
+
+def count_follow(event: AccountFollowed) -> None:
+    _move(event.follower_id, following=1)
+    _move(event.followee_id, followers=1)
+
+
+def count_unfollow(event: FollowRemoved) -> None:
+    _move(event.follower_id, following=-1)
+    _move(event.followee_id, followers=-1)
+
+
+def _move(account_id: UUID, *, followers: int = 0, following: int = 0) -> None:
+    """Add to an account's counts; a missing row (an account made by
+    ``createsuperuser``) starts from zero."""
+    changes = {"followers_count": F("followers_count") + followers, "following_count": F("following_count") + following}
+    if not AccountStats.objects.filter(account_id=account_id).update(**changes):
+        AccountStats.objects.get_or_create(account_id=account_id)
+        AccountStats.objects.filter(account_id=account_id).update(**changes)
+
+
+def true_counts(account_ids: Iterable[UUID] | None = None) -> Iterator[tuple[UUID, int, int]]:
+    """(account, followers, following) counted from the ``Follow`` rows."""
+    accounts, follows = Account.objects.all(), Follow.objects.all()
+    if account_ids is not None:
+        account_ids = list(account_ids)
+        accounts = accounts.filter(pk__in=account_ids)
+        follows = follows.filter(Q(follower__in=account_ids) | Q(followee__in=account_ids))
+    followers = dict(follows.values_list("followee").annotate(n=Count("id")).order_by())
+    following = dict(follows.values_list("follower").annotate(n=Count("id")).order_by())
+    for account_id in accounts.values_list("pk", flat=True).order_by().iterator(chunk_size=5000):
+        yield account_id, followers.get(account_id, 0), following.get(account_id, 0)
+
+
+def drift() -> Iterator[tuple[UUID, tuple[int, int], tuple[int, int]]]:
+    """(account, projected counts, true counts) wherever they differ."""
+    projected = {
+        account_id: (followers, following)
+        for account_id, followers, following in AccountStats.objects.values_list(
+            "account_id", "followers_count", "following_count"
+        )
+    }
+    for account_id, followers, following in true_counts():
+        if projected.get(account_id, (0, 0)) != (followers, following):
+            yield account_id, projected.get(account_id, (0, 0)), (followers, following)
+
+
+def rebuild() -> int:
+    """Set every account's counts from the ``Follow`` rows; how many were wrong."""
+    wrong = list(drift())
+    for account_id, _, (followers, following) in wrong:
+        AccountStats.objects.update_or_create(
+            account_id=account_id, defaults={"followers_count": followers, "following_count": following}
+        )
+    return len(wrong)
+
+
+def recount(account_ids: Iterable[UUID]) -> None:
+    """Set these accounts' counts from the ``Follow`` rows (for rows written
+    outside the pipeline: test factories, bulk seeding)."""
+    for account_id, followers, following in true_counts(account_ids):
+        AccountStats.objects.update_or_create(
+            account_id=account_id, defaults={"followers_count": followers, "following_count": following}
+        )

@@ -1,0 +1,1 @@
+"""The benchmark: ``python -m bench`` (``--short`` in CI). See docs/performance.md."""

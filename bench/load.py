@@ -1,0 +1,220 @@
+"""A bounded mixed load against gunicorn on a throwaway PostgreSQL cluster.
+
+    .venv/bin/python -m bench.load [--seconds 30] [--clients 8] [--workers 4] [--short]
+
+Starts its own PostgreSQL cluster and gunicorn on 127.0.0.1 (nothing else
+is ever contacted), seeds accounts and books through the bus, then lets
+client threads send a mix of reads and writes (browse books and profiles,
+follow, block, unblock, order, cancel) until the time is up. Prints
+requests per second, p50/p95/p99 latency per kind of request, the number of
+5xx answers (must be 0) and the result of ``check_invariants`` (must pass);
+exits 1 if either fails. Stops by itself.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+from tests.pg_cluster import throwaway_cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "load-test-password-1"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=30, help="how long the load runs (default 30)")
+    parser.add_argument("--clients", type=int, default=8, help="client threads (default 8)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
+    parser.add_argument("--accounts", type=int, default=40, help="accounts to seed (default 40)")
+    parser.add_argument("--short", action="store_true", help="a few seconds, to prove it works (CI)")
+    args = parser.parse_args()
+    if args.short:
+        args.seconds, args.clients, args.workers, args.accounts = 4, 4, 2, 12
+
+    with throwaway_cluster() as database_url, tempfile.TemporaryDirectory(prefix="load-static-") as static_root:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "DEBUG": "false",
+            "SECRET_KEY": "load-test-" + uuid.uuid4().hex * 2,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "MESSAGING_LOG_LEVEL": "WARNING",
+            "EMAIL_URL": "dummymail://",  # mails go nowhere
+            "THROTTLE_RATE_AUTH": "100000/min",
+            "THROTTLE_RATE_REGISTRATION": "100000/min",
+            "STATIC_ROOT": static_root,
+        }
+        manage(env, "migrate", "--no-input", "-v0")
+        manage(env, "collectstatic", "--no-input", "-v0")
+        books = seed_books(env)
+        with gunicorn(env, args.workers) as base:
+            users = [register(base, i) for i in range(args.accounts)]
+            stats = run_load(base, users, books, args.seconds, args.clients)
+        invariants = manage(env, "check_invariants", check=False)
+    return report(stats, args.seconds, invariants)
+
+
+def manage(env, *command, check=True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if check and result.returncode != 0:
+        sys.exit(f"manage.py {' '.join(command)} failed:\n{result.stderr}")
+    return result
+
+
+def seed_books(env) -> list[str]:
+    ids = []
+    for n in range(5):
+        out = manage(env, "send_command", "AddBook", f"title=Load test book {n}", "author=Bench", "price=9.99").stdout
+        ids.append(json.loads(out.splitlines()[0])["payload"]["book_id"])
+    for book_id in ids:
+        manage(env, "send_command", "RestockBook", f"book_id={book_id}", "quantity=1000")
+    return ids
+
+
+class gunicorn:
+    """gunicorn on a free loopback port for the duration of a ``with`` block."""
+
+    def __init__(self, env, workers):
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.env, self.workers = env, workers
+
+    def __enter__(self) -> str:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi",
+             "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), "--access-logfile", "/dev/null", "--log-level", "warning"],
+            cwd=ROOT, env=self.env,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                Client(f"127.0.0.1:{self.port}").request("GET", "/api/v1/books/")
+                return f"127.0.0.1:{self.port}"
+            except OSError:
+                time.sleep(0.2)
+        self.process.kill()
+        sys.exit("gunicorn did not start")
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+class Client:
+    """One keep-alive HTTP connection, with a token once signed in."""
+
+    def __init__(self, host, token=None):
+        self.host, self.token = host, token
+        self.connection = http.client.HTTPConnection(host, timeout=30)
+
+    def request(self, method, path, body=None, headers=None) -> tuple[int, dict | None]:
+        headers = {"Content-Type": "application/json", **(headers or {})}
+        if self.token:
+            headers["Authorization"] = f"Token {self.token}"
+        try:
+            self.connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+            response = self.connection.getresponse()
+            raw = response.read()
+        except (http.client.HTTPException, ConnectionError):
+            self.connection.close()
+            self.connection = http.client.HTTPConnection(self.host, timeout=30)
+            raise
+        return response.status, (json.loads(raw) if raw and response.getheader("Content-Type", "").startswith("application/json") else None)
+
+
+def register(host, n) -> dict:
+    client = Client(host)
+    username = f"load_{n}_{uuid.uuid4().hex[:6]}"
+    status, account = client.request(
+        "POST", "/api/v1/accounts/", {"email": f"{username}@example.com", "username": username, "password": PASSWORD}
+    )
+    assert status == 201, (status, account)
+    status, token = client.request("POST", "/api/v1/auth/token/", {"username": username, "password": PASSWORD})
+    assert status == 200, (status, token)
+    return {"id": account["id"], "token": token["token"]}
+
+
+def run_load(host, users, books, seconds, clients) -> dict:
+    latencies: dict[str, list[float]] = defaultdict(list)
+    statuses: dict[int, int] = defaultdict(int)
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def client_loop(seed):
+        rng = random.Random(seed)
+        me = rng.choice(users)
+        client = Client(host, me["token"])
+        my_orders = []
+        while time.monotonic() < stop_at:
+            other = rng.choice(users)["id"]
+            kind, method, path, body = rng.choice(
+                [
+                    ("read books", "GET", "/api/v1/books/", None),
+                    ("read profile", "GET", f"/api/v1/accounts/{other}/", None),
+                    ("read relationship", "GET", f"/api/v1/accounts/{other}/relationship/", None),
+                    ("follow", "POST", f"/api/v1/accounts/{other}/follow/", {}),
+                    ("follow", "POST", f"/api/v1/accounts/{other}/follow/", {}),
+                    ("block", "POST", f"/api/v1/accounts/{other}/block/", {}),
+                    ("unblock", "POST", f"/api/v1/accounts/{other}/unblock/", {}),
+                    ("order", "POST", "/api/v1/orders/", {"items": [{"book_id": rng.choice(books), "quantity": 1}]}),
+                    ("cancel", "POST", f"/api/v1/orders/{my_orders[-1]}/cancel/" if my_orders else "/api/v1/books/", {}),
+                ]
+            )
+            if kind == "cancel" and not my_orders:
+                continue
+            started = time.perf_counter()
+            try:
+                status, answer = client.request(method, path, body)
+            except (OSError, http.client.HTTPException):
+                status, answer = 599, None  # the connection failed: counted with the server errors
+            elapsed = time.perf_counter() - started
+            if kind == "order" and status == 201:
+                my_orders.append(answer["id"])
+            elif kind == "cancel":
+                my_orders.pop()
+            with lock:
+                latencies[kind].append(elapsed)
+                statuses[status] += 1
+
+    threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"latencies": latencies, "statuses": statuses}
+
+
+def report(stats, seconds, invariants) -> int:
+    latencies, statuses = stats["latencies"], stats["statuses"]
+    total = sum(statuses.values())
+    server_errors = sum(count for status, count in statuses.items() if status >= 500)
+    print(f"{total} requests in {seconds:.0f}s: {total / seconds:.0f} req/s")
+    print(f"{'request':<20}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
+    for kind, values in sorted(latencies.items()):
+        cuts = statistics.quantiles(values, n=100) if len(values) > 1 else values * 99
+        print(f"{kind:<20}{len(values):>8}{cuts[49] * 1000:>10.1f}{cuts[94] * 1000:>10.1f}{cuts[98] * 1000:>10.1f}")
+    print("status codes: " + ", ".join(f"{status}: {count}" for status, count in sorted(statuses.items())))
+    print(f"5xx: {server_errors}")
+    print(f"check_invariants: {(invariants.stdout + invariants.stderr).strip()}")
+    return 0 if server_errors == 0 and invariants.returncode == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

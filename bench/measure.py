@@ -1,0 +1,139 @@
+"""One database's measurements, in a process of its own (Django binds one
+database per process): ``python -m bench.measure '<json config>'``.
+
+Prints one JSON line of results on stdout; progress goes to stderr.
+"""
+
+import json
+import multiprocessing
+import os
+import sys
+import time
+from functools import partial
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core import mail  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, connections  # noqa: E402
+
+from catalog.commands import AddBook  # noqa: E402
+from catalog.values import Money  # noqa: E402
+from messaging import bus, delivery  # noqa: E402
+from messaging.models import Delivery  # noqa: E402
+
+from . import flows  # noqa: E402
+
+
+def _say(text: str) -> None:
+    print(f"  [{os.environ.get('BENCH_LABEL', '?')}] {text}", file=sys.stderr, flush=True)
+
+
+def compare(name: str, pipeline, floor, *, flows_per_round: int, rounds: int) -> dict:
+    """Run pipeline and floor in alternating rounds (so drift hits both
+    alike), after a warm-up; commands/s of each and their ratio."""
+    for run in (pipeline, floor):
+        for n in range(max(2, flows_per_round // 10)):
+            run(f"w{name}", n)
+    elapsed = {"pipeline": 0.0, "floor": 0.0}
+    commands = {"pipeline": 0, "floor": 0}
+    for round_ in range(rounds):
+        for side, run in (("floor", floor), ("pipeline", pipeline)):
+            started = time.perf_counter()
+            for n in range(flows_per_round):
+                commands[side] += run(f"r{round_}", n)
+            elapsed[side] += time.perf_counter() - started
+            mail.outbox = []
+    result = {side: commands[side] / elapsed[side] for side in elapsed}
+    result["ratio"] = result["pipeline"] / result["floor"]
+    _say(f"{name}: pipeline {result['pipeline']:.0f}/s, floor {result['floor']:.0f}/s, ratio {result['ratio']:.2f}")
+    return result
+
+
+def flatness(total_commands: int) -> dict:
+    """The workshop flow through the pipeline, ``total_commands`` commands:
+    throughput of the last tenth over that of the first."""
+    flows_total = total_commands // flows.COMMANDS_PER_FLOW
+    stamps = [time.perf_counter()]
+    for n in range(flows_total):
+        flows.workshop_pipeline("flat", n)
+        stamps.append(time.perf_counter())
+        if n and n % max(1, flows_total // 10) == 0:
+            _say(f"flatness: {n}/{flows_total} flows")
+    tenth = flows_total // 10
+    first = stamps[tenth] - stamps[0]
+    last = stamps[-1] - stamps[-1 - tenth]
+    return {"commands": flows_total * flows.COMMANDS_PER_FLOW, "ratio": first / last}
+
+
+def _relay_worker(batch: int) -> None:
+    connections.close_all()  # a connection of its own, never the parent's
+    while ids := delivery.claim_due(batch):
+        bus.deliver_all(ids)
+    connections.close_all()
+
+
+def relay(deliveries: int, workers: int) -> float:
+    """Leave ``deliveries`` pending (each AddBook opens one), then drain them
+    with ``workers`` processes claiming batches; deliveries/s."""
+    settings.MESSAGING_DELIVER_ON_COMMIT = False
+    for n in range(deliveries):
+        bus.dispatch(AddBook(title=f"Relay {workers}.{n}", author="Bench", price=Money(1)))
+    settings.MESSAGING_DELIVER_ON_COMMIT = True
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    started = time.perf_counter()
+    processes = [context.Process(target=_relay_worker, args=(20,)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+        assert process.exitcode == 0, "a relay worker failed"
+    rate = deliveries / (time.perf_counter() - started)
+    assert not Delivery.objects.exclude(status=Delivery.Status.DONE).exists(), "the relay left deliveries undone"
+    _say(f"relay with {workers} worker(s): {rate:.0f} deliveries/s")
+    return rate
+
+
+def database_version() -> str:
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        return f"SQLite {sqlite3.sqlite_version}"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        return f"PostgreSQL {cursor.fetchone()[0]}"
+
+
+def main(config: dict) -> dict:
+    call_command("migrate", verbosity=0)
+    customer = flows.bookshelf_customer("bench")
+    size = {"flows_per_round": config["flows_per_round"], "rounds": config["rounds"]}
+    results = {
+        "version": database_version(),
+        "bookshelf": compare(
+            "bookshelf",
+            partial(_with_customer, flows.bookshelf_pipeline, customer),
+            partial(_with_customer, flows.bookshelf_floor, customer),
+            **size,
+        ),
+        "workshop": compare("workshop", flows.workshop_pipeline, flows.workshop_floor, **size),
+    }
+    if config.get("flatness"):
+        results["flatness"] = flatness(config["flatness"])
+    if config.get("relay"):
+        results["relay"] = {str(workers): relay(config["relay"], workers) for workers in (1, 4)}
+    return results
+
+
+def _with_customer(run, customer, tag, n):
+    return run(tag, n, customer)
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(json.loads(sys.argv[1]))))

@@ -1,0 +1,13 @@
+"""The product's settings, as the benchmark runs them.
+
+DEBUG off (Django records every query when it is on), a fast password
+hasher (the benchmark measures the pipeline, not PBKDF2, on both sides),
+mail kept in memory and the kernel's log at WARNING.
+"""
+
+from config.settings import *  # noqa: F403
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend", "OPTIONS": {}}}
+LOGGING["loggers"]["messaging"]["level"] = "WARNING"  # noqa: F405

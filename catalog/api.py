@@ -1,0 +1,128 @@
+"""REST endpoints of the catalog context: the books on sale and their stock.
+
+Anyone may browse; staff add books and restock. Writes go through
+``config.api.execute``; reads through ``catalog.queries``.
+"""
+
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from config.api import errors, execute, validated
+
+from . import queries
+from .commands import AddBook, RestockBook
+from .handlers import MAX_RESTOCK
+from .values import Isbn, Money
+
+# --- Input --------------------------------------------------------------------
+
+
+class BookInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    author = serializers.CharField(max_length=150)
+    isbn = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=17)
+    price = serializers.DecimalField(max_digits=11, decimal_places=2, min_value=Decimal(0))
+    currency = serializers.CharField(required=False, default="USD", max_length=3)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+
+    def validate_isbn(self, value) -> Isbn | None:
+        return Isbn(value) if value else None
+
+    def validate_currency(self, value) -> str:
+        return Money.zero(value).currency
+
+    def validate(self, attrs):
+        return {**attrs, "price": Money(attrs["price"], attrs.pop("currency"))}
+
+
+class RestockInput(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_RESTOCK)
+
+
+# --- Output -------------------------------------------------------------------
+
+
+class BookOutput(serializers.Serializer):
+    """A book on sale; ``stock`` is how many copies can still be ordered."""
+
+    id = serializers.UUIDField(source="book_id")
+    title = serializers.CharField()
+    author = serializers.CharField()
+    isbn = serializers.CharField(allow_null=True)
+    price = serializers.DecimalField(max_digits=11, decimal_places=2, source="price.amount")
+    currency = serializers.CharField(source="price.currency")
+    stock = serializers.IntegerField(source="available")
+
+
+# --- Views --------------------------------------------------------------------
+
+
+class BookViewSet(viewsets.GenericViewSet):
+    """The catalog."""
+
+    lookup_value_converter = "uuid"
+
+    def get_permissions(self):
+        if self.action in ("list", "retrieve"):
+            return [permissions.AllowAny()]
+        return [permissions.IsAdminUser()]
+
+    @extend_schema(responses={200: BookOutput(many=True)})
+    def list(self, request):
+        """Every book, by title."""
+        page = self.paginate_queryset(queries.books())
+        return self.get_paginated_response(BookOutput([queries.book_view(row) for row in page], many=True).data)
+
+    @extend_schema(responses={200: BookOutput, **errors(404)})
+    def retrieve(self, request, pk):
+        """One book with its stock."""
+        return Response(_book(pk))
+
+    @extend_schema(
+        request=BookInput,
+        responses={
+            201: BookOutput,
+            **errors(400, 409, bad_request="Invalid fields; invalid_book, invalid_price", conflict="duplicate_isbn"),
+        },
+    )
+    def create(self, request):
+        """Add a book (staff). Its initial stock is there when the answer comes."""
+        data = validated(BookInput, request.data)
+        command = AddBook(
+            title=data["title"],
+            author=data["author"],
+            isbn=data.get("isbn"),
+            price=data["price"],
+            description=data["description"],
+        )
+        return execute(request, command, render=lambda result: Response(_book(result.events[0].book_id), 201))
+
+    @extend_schema(
+        request=RestockInput,
+        responses={200: BookOutput, **errors(400, 404, bad_request="Invalid fields; invalid_quantity")},
+    )
+    @action(detail=True, methods=["post"])
+    def restock(self, request, pk):
+        """Add copies to a book's stock (staff)."""
+        data = validated(RestockInput, request.data)
+        command = RestockBook(book_id=pk, quantity=data["quantity"])
+        return execute(request, command, render=lambda result: Response(_book(pk)))
+
+
+def _book(book_id) -> dict:
+    book = queries.book(book_id)
+    if book is None:
+        raise NotFound("No such book.")
+    return BookOutput(book).data
+
+
+router = SimpleRouter(use_regex_path=False)
+router.register("books", BookViewSet, basename="book")
+
+urlpatterns = router.urls

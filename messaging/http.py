@@ -1,0 +1,35 @@
+"""The kernel's HTTP edge: each request carries one correlation id."""
+
+from uuid import UUID, uuid4
+
+from .context import correlated
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+class CorrelationIdMiddleware:
+    """Read ``X-Correlation-ID`` (a UUID; anything else is replaced by a
+    new one), keep it on ``request.correlation_id`` for the commands the
+    request issues, tag the request's log lines with it and send it back
+    on the response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        correlation_id = parse_uuid(request.headers.get(CORRELATION_HEADER)) or uuid4()
+        request.correlation_id = correlation_id
+        with correlated(correlation_id):
+            response = self.get_response(request)
+        response[CORRELATION_HEADER] = str(correlation_id)
+        return response
+
+
+def parse_uuid(text: str | None) -> UUID | None:
+    """``text`` as a UUID, or ``None`` when it is not one."""
+    if not text or len(text) > 45:
+        return None
+    try:
+        return UUID(text)
+    except ValueError:
+        return None

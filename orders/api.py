@@ -1,0 +1,135 @@
+"""REST endpoints of the orders context: placing orders and moving them on.
+
+A customer sees and cancels their own orders; staff see every order and
+confirm, ship or cancel any. Someone else's order answers 404, as if it did
+not exist. Writes go through ``config.api.execute``; reads through
+``orders.queries``.
+"""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from config.api import errors, execute, validated
+
+from . import queries
+from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
+from .handlers import MAX_LINES, MAX_QUANTITY
+from .values import OrderLine
+
+# --- Input --------------------------------------------------------------------
+
+
+class OrderLineInput(serializers.Serializer):
+    book_id = serializers.UUIDField()
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class OrderInput(serializers.Serializer):
+    items = OrderLineInput(many=True, min_length=1, max_length=MAX_LINES)
+
+
+# --- Output -------------------------------------------------------------------
+
+
+class OrderItemOutput(serializers.Serializer):
+    book_id = serializers.UUIDField()
+    title = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=11, decimal_places=2, source="unit_price.amount")
+
+
+class OrderOutput(serializers.Serializer):
+    """An order; prices are the catalog's when it was placed, in ``currency``."""
+
+    id = serializers.UUIDField(source="order_id")
+    status = serializers.ChoiceField(choices=["PENDING", "CONFIRMED", "SHIPPED", "CANCELLED"])
+    items = OrderItemOutput(many=True)
+    total = serializers.DecimalField(max_digits=11, decimal_places=2, source="total.amount")
+    currency = serializers.CharField(source="total.currency")
+    placed_at = serializers.DateTimeField()
+
+
+# --- Views --------------------------------------------------------------------
+
+_MOVE = errors(404, 409, conflict="invalid_transition")
+
+
+class OrderViewSet(viewsets.GenericViewSet):
+    """Orders."""
+
+    lookup_value_converter = "uuid"
+
+    def get_permissions(self):
+        if self.action in ("confirm", "ship"):
+            return [permissions.IsAdminUser()]
+        return [permissions.IsAuthenticated()]
+
+    @extend_schema(responses={200: OrderOutput(many=True)})
+    def list(self, request):
+        """Your orders, newest first (staff: every order)."""
+        customer_id = None if request.user.is_staff else request.user.pk
+        page = self.paginate_queryset(queries.orders(customer_id=customer_id))
+        return self.get_paginated_response(OrderOutput([queries.order_view(row) for row in page], many=True).data)
+
+    @extend_schema(responses={200: OrderOutput, **errors(404)})
+    def retrieve(self, request, pk):
+        """One of your orders (staff: any order)."""
+        return Response(self._order(pk))
+
+    @extend_schema(
+        request=OrderInput,
+        responses={
+            201: OrderOutput,
+            **errors(
+                400,
+                404,
+                409,
+                bad_request="Invalid fields; duplicate_book",
+                not_found="book_not_found",
+                conflict="insufficient_stock (nothing is reserved), mixed_currencies",
+            ),
+        },
+    )
+    def create(self, request):
+        """Place an order: the copies are reserved at once, or none is."""
+        data = validated(OrderInput, request.data)
+        command = PlaceOrder(items=tuple(OrderLine(**line) for line in data["items"]))
+        return execute(request, command, render=lambda result: Response(self._order(result.events[0].order_id), 201))
+
+    @extend_schema(request=None, responses={200: OrderOutput, **_MOVE})
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk):
+        """Confirm a pending order (staff); the customer is mailed."""
+        return self._move(request, ConfirmOrder(order_id=pk))
+
+    @extend_schema(request=None, responses={200: OrderOutput, **_MOVE})
+    @action(detail=True, methods=["post"])
+    def ship(self, request, pk):
+        """Ship a confirmed order (staff); the customer is mailed."""
+        return self._move(request, ShipOrder(order_id=pk))
+
+    @extend_schema(request=None, responses={200: OrderOutput, **_MOVE})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk):
+        """Cancel your order (staff: any order) before it ships; its copies go back on sale."""
+        return self._move(request, CancelOrder(order_id=pk))
+
+    def _move(self, request, command) -> Response:
+        return execute(request, command, render=lambda result: Response(self._order(command.order_id)))
+
+    def _order(self, order_id) -> dict:
+        order = queries.order(order_id)
+        user = self.request.user
+        if order is None or not (user.is_staff or order.customer_id == user.pk):
+            raise NotFound("No such order.")
+        return OrderOutput(order).data
+
+
+router = SimpleRouter(use_regex_path=False)
+router.register("orders", OrderViewSet, basename="order")
+
+urlpatterns = router.urls

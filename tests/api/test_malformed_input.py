@@ -1,0 +1,106 @@
+"""No request a client can send gets a 500: malformed input answers 4xx."""
+
+import pytest
+
+from accounts.models import Account
+
+REGISTER = "/api/v1/accounts/"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b'{"email": "a@b.c", ', b"\xff\xfe\x00", b"[" * 100_000 + b"]" * 100_000, b"null"],
+)
+def test_a_body_that_is_not_a_json_object_answers_400(db, anonymous, body):
+    response = anonymous.post(REGISTER, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert not Account.objects.exists()
+
+
+def test_bad_json_answers_the_error_shape(db, anonymous):
+    response = anonymous.post(REGISTER, b"{oops", content_type="application/json")
+
+    assert (response.status_code, response.data["code"]) == (400, "parse_error")
+
+
+def test_a_body_that_is_not_json_answers_415(db, anonymous):
+    response = anonymous.post(REGISTER, {"username": "carol"})  # multipart form
+
+    assert (response.status_code, response.data["code"]) == (415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"email": None, "username": None, "password": None},
+        {"email": {"a": 1}, "username": 10**40, "password": True},
+        {"email": "a@b.c", "username": "carol\x00", "password": "correct-horse-battery"},
+        {"email": "a@b.c", "username": "carol", "password": "x" * 10_000},
+        [],
+        "text",
+    ],
+)
+def test_wrong_types_answer_400(db, anonymous, fields):
+    response = anonymous.post(REGISTER, fields, format="json")
+
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/accounts/not-a-uuid/",
+        "/api/v1/accounts/123/follow/",
+        "/api/v1/accounts/00000000-0000-0000-0000-00000000000g/relationship/",
+    ],
+)
+def test_an_invalid_uuid_in_the_path_answers_404(alice, signed_in, path):
+    client = signed_in(alice)
+
+    response = client.post(path) if path.endswith("follow/") else client.get(path)
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"page": 10**30},
+        {"page": "abc"},
+        {"page": -1},
+        {"page": 0},
+    ],
+)
+def test_an_absurd_page_answers_404(alice, signed_in, query):
+    response = signed_in(alice).get("/api/v1/accounts/", query)
+
+    assert (response.status_code, response.data["code"]) == (404, "not_found")
+
+
+@pytest.mark.parametrize("query", [{"page_size": "abc"}, {"page_size": -5}, {"page_size": 10**30}])
+def test_an_absurd_page_size_falls_back_to_a_bounded_one(alice, signed_in, query):
+    response = signed_in(alice).get("/api/v1/accounts/", query)
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("search", ["\x00", "x" * 31])
+def test_an_impossible_search_answers_400(alice, signed_in, search):
+    response = signed_in(alice).get("/api/v1/accounts/", {"search": search})
+
+    assert response.status_code == 400
+    assert "search" in response.data
+
+
+@pytest.mark.parametrize("query", [{"correlation_id": "nope"}, {"type": "\x00"}, {"type": "x" * 101}])
+def test_an_invalid_event_filter_answers_400(staff, signed_in, query):
+    response = signed_in(staff).get("/api/v1/events/", query)
+
+    assert response.status_code == 400
+
+
+def test_a_wrong_method_answers_405(alice, signed_in):
+    response = signed_in(alice).delete(f"/api/v1/accounts/{alice.pk}/")
+
+    assert (response.status_code, response.data["code"]) == (405, "method_not_allowed")

@@ -1,0 +1,80 @@
+"""Who may call what: anonymous, the owner, another user, staff.
+
+Each row names an endpoint acting on the owner's account (``{owner}``), a
+book (``{book}``) or the owner's order (``{order}``), and the status each
+caller gets. Sign-in is needed everywhere but registration, tokens, the
+catalog and the schema: without it the answer is 401. Staff-only rows
+answer 403 to others; someone else's order answers 404.
+"""
+
+import pytest
+from rest_framework.test import APIClient
+
+from messaging import bus
+from tests.factories import AccountFactory, BookFactory
+from tests.stock import place
+
+PASSWORD = "correct-horse-battery"
+REGISTRATION = {"email": "new@example.com", "username": "newcomer", "password": PASSWORD}
+BOOK = {"title": "Dune", "author": "Frank Herbert", "price": "9.99"}
+
+# method, path, body, then the status for each of CALLERS in turn
+MATRIX = [
+    ("get", "/api/v1/accounts/", None, 401, 200, 200, 200),
+    ("post", "/api/v1/accounts/", REGISTRATION, 201, 201, 201, 201),
+    ("get", "/api/v1/accounts/{owner}/", None, 401, 200, 200, 200),
+    ("get", "/api/v1/accounts/me/", None, 401, 200, 200, 200),
+    ("post", "/api/v1/accounts/me/deactivate/", None, 401, 200, 200, 200),
+    ("post", "/api/v1/accounts/{owner}/follow/", None, 401, 409, 201, 201),
+    ("post", "/api/v1/accounts/{owner}/unfollow/", None, 401, 200, 200, 200),
+    ("post", "/api/v1/accounts/{owner}/remove-follower/", None, 401, 200, 200, 200),
+    ("post", "/api/v1/accounts/{owner}/block/", None, 401, 409, 201, 201),
+    ("post", "/api/v1/accounts/{owner}/unblock/", None, 401, 200, 200, 200),
+    ("get", "/api/v1/accounts/{owner}/followers/", None, 401, 200, 200, 200),
+    ("get", "/api/v1/accounts/{owner}/following/", None, 401, 200, 200, 200),
+    ("get", "/api/v1/accounts/{owner}/relationship/", None, 401, 200, 200, 200),
+    ("post", "/api/v1/auth/token/", {"username": "owner", "password": PASSWORD}, 200, 200, 200, 200),
+    ("get", "/api/v1/books/", None, 200, 200, 200, 200),
+    ("post", "/api/v1/books/", BOOK, 401, 403, 403, 201),
+    ("get", "/api/v1/books/{book}/", None, 200, 200, 200, 200),
+    ("post", "/api/v1/books/{book}/restock/", {"quantity": 1}, 401, 403, 403, 200),
+    ("post", "/api/v1/orders/", "one copy of {book}", 401, 201, 201, 201),
+    ("get", "/api/v1/orders/", None, 401, 200, 200, 200),
+    ("get", "/api/v1/orders/{order}/", None, 401, 200, 404, 200),
+    ("post", "/api/v1/orders/{order}/confirm/", None, 401, 403, 403, 200),
+    ("post", "/api/v1/orders/{order}/ship/", None, 401, 403, 403, 409),
+    ("post", "/api/v1/orders/{order}/cancel/", None, 401, 200, 404, 200),
+    ("get", "/api/v1/events/", None, 401, 403, 403, 200),
+    ("get", "/api/v1/schema/", None, 200, 200, 200, 200),
+    ("get", "/api/v1/docs/", None, 200, 200, 200, 200),
+]
+CALLERS = ["anonymous", "owner", "other", "staff"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "caller", "expected"),
+    [
+        pytest.param(method, path, body, caller, statuses[index], id=f"{method} {path} as {caller}")
+        for method, path, body, *statuses in MATRIX
+        for index, caller in enumerate(CALLERS)
+    ],
+)
+def test_each_caller_gets_the_status_the_contract_gives(db, method, path, body, caller, expected):
+    # given
+    owner = AccountFactory(username="owner")
+    callers = {"owner": owner, "other": AccountFactory(), "staff": AccountFactory(is_staff=True)}
+    book = BookFactory()
+    order = bus.dispatch(place(owner, (book, 1))).events[0]
+    client = APIClient()
+    if caller != "anonymous":
+        client.force_authenticate(callers[caller])
+    if body == "one copy of {book}":
+        body = {"items": [{"book_id": str(book.pk), "quantity": 1}]}
+
+    # when
+    response = getattr(client, method)(
+        path.format(owner=owner.pk, book=book.pk, order=order.order_id), body, format="json"
+    )
+
+    # then
+    assert response.status_code == expected, getattr(response, "data", response.content[:200])
