@@ -9,7 +9,7 @@ graph's.
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.db.models import Case, Exists, OuterRef, QuerySet, Value, When
+from django.db.models import Case, Exists, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
 from .models import Account, Block, Follow
@@ -106,3 +106,24 @@ def _with_counts(accounts: QuerySet[Account]) -> QuerySet[Account]:
     return accounts.annotate(
         followers_count=Coalesce("stats__followers_count", 0), following_count=Coalesce("stats__following_count", 0)
     )
+
+
+def directory(search: str = "") -> QuerySet[Account]:
+    """``search_accounts``, active accounts only: the people directory."""
+    return search_accounts(search).filter(is_active=True)
+
+
+def profile(username: str) -> Account | None:
+    """The account named ``username`` (any case), with its counts; ``None`` if none."""
+    return _with_counts(Account.objects.filter(username__iexact=username)).first()
+
+
+def username_of(account_id: OuterRef) -> Subquery:
+    """The username of the account ``account_id`` names (e.g. ``OuterRef("customer_id")``),
+    as a subquery other contexts annotate their rows with."""
+    return Subquery(Account.objects.filter(pk=account_id).values("username")[:1])
+
+
+def with_counts(accounts: QuerySet[Account]) -> QuerySet[Account]:
+    """``accounts``, each with ``followers_count`` and ``following_count`` (for the admin's lists)."""
+    return _with_counts(accounts)

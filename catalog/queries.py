@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from .models import Book, Reservation
 from .values import Isbn, Money
@@ -84,3 +84,10 @@ def held_stock() -> dict[tuple[UUID, UUID], int]:
     """Stock held for orders and not yet shipped or released: (order id, book id) -> quantity."""
     held = Reservation.objects.filter(status=Reservation.Status.HELD)
     return {(order_id, book_id): quantity for order_id, book_id, quantity in held.values_list("order_id", "book_id", "quantity")}
+
+
+def search_books(text: str = "") -> QuerySet[Book]:
+    """``books()`` whose title, author or ISBN contains ``text`` (all when empty)."""
+    if not text:
+        return books()
+    return books().filter(Q(title__icontains=text) | Q(author__icontains=text) | Q(isbn__icontains=text))

@@ -1,10 +1,11 @@
 """Read side of the kernel: the stored log and the causal tree of a request."""
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
 
 from .models import Delivery, StoredEvent
 
@@ -38,6 +39,16 @@ class PolicyNode:
 class EventNode:
     event: StoredEvent
     policies: list[PolicyNode] = field(default_factory=list)
+
+    @property
+    def fields(self) -> list[tuple[str, str]]:
+        """The payload as (name, text) pairs, nested values as compact JSON. (A
+        template cannot iterate a payload dict itself: a key such as ``items``
+        hides the method.)"""
+        return [
+            (name, value if isinstance(value, str) else json.dumps(value, separators=(", ", ": ")))
+            for name, value in self.event.payload.items()
+        ]
 
 
 def causal_tree(correlation_id: UUID) -> list[CommandNode]:
@@ -114,3 +125,22 @@ def _branch(last: bool, top: bool = False) -> str:
 
 def _inner(prefix: str, last: bool, top: bool = False) -> str:
     return "" if top else prefix + ("    " if last else "│   ")
+
+
+def recent_requests(limit: int = 20) -> list[dict]:
+    """The latest correlation ids with the command that started each, newest
+    first: ``correlation_id``, ``command_type``, ``started``, ``refused``
+    (whether that command was refused) and ``events`` (how many events the
+    whole request stored). One query."""
+    everything = StoredEvent.objects.filter(correlation_id=OuterRef("correlation_id")).order_by()
+    return list(
+        StoredEvent.objects.filter(causation_id__isnull=True)
+        .values("correlation_id", "command_type")
+        .annotate(
+            started=Min("occurred_at"),
+            first=Min("position"),
+            refused=Count("pk", filter=Q(is_rejection=True)),
+            events=Subquery(everything.values("correlation_id").annotate(n=Count("pk")).values("n")),
+        )
+        .order_by("-first")[:limit]
+    )

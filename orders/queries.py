@@ -4,8 +4,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet
 
+from accounts.queries import username_of
 from catalog.values import Money
 
 from .models import Order
@@ -52,3 +53,10 @@ def order_view(row: Order) -> OrderView:
         total=row.total,
         placed_at=row.placed_at,
     )
+
+
+def orders_for_staff(status: str = "") -> QuerySet[Order]:
+    """``orders()`` of every customer (or those with ``status``), each with
+    its ``customer_username``; two queries a page."""
+    rows = orders().annotate(customer_username=username_of(OuterRef("customer_id")))
+    return rows.filter(status=status) if status else rows

@@ -1,0 +1,46 @@
+"""Forms of the accounts pages. Each cleans its input into value objects."""
+
+from django import forms
+from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
+from django.core.exceptions import ValidationError
+
+from messaging.forms import IdempotentForm
+
+from .models import Account
+from .values import Email, Password, Username
+
+
+class SignUpForm(IdempotentForm):
+    username = forms.CharField(max_length=30, help_text="3 to 30 letters, digits or underscores.")
+    email = forms.EmailField(label="E-mail")
+    password = forms.CharField(widget=forms.PasswordInput, help_text=password_validators_help_text_html())
+    password_again = forms.CharField(label="Password (again)", widget=forms.PasswordInput)
+
+    def clean_username(self) -> Username:
+        return Username(self.cleaned_data["username"])
+
+    def clean_email(self) -> Email:
+        return Email(self.cleaned_data["email"])
+
+    def clean(self):
+        cleaned = super().clean()
+        password, again = cleaned.get("password"), cleaned.get("password_again")
+        if password is None or again is None:
+            return cleaned
+        if password != again:
+            self.add_error("password_again", "The two passwords differ.")
+            return cleaned
+        # An unsaved account, only so the validators can compare the password
+        # with the username and e-mail.
+        would_be = Account(username=str(cleaned.get("username", "")), email=str(cleaned.get("email", "")))
+        try:
+            validate_password(password, would_be)
+        except ValidationError as error:
+            self.add_error("password", error)
+        else:
+            cleaned["password"] = Password(password)
+        return cleaned
+
+
+class PeopleSearchForm(forms.Form):
+    q = forms.CharField(label="Search people", required=False, max_length=30)

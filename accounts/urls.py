@@ -1,0 +1,17 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("signup/", views.sign_up, name="sign_up"),
+    path("login/", auth_views.LoginView.as_view(template_name="accounts/log_in.html"), name="log_in"),
+    path("logout/", auth_views.LogoutView.as_view(), name="log_out"),
+    path("people/", views.people, name="people"),
+    path("people/<str:username>/", views.profile, name="profile"),
+    path("people/<str:username>/followers/", views.followers, name="followers"),
+    path("people/<str:username>/following/", views.following, name="following"),
+    path("people/<str:username>/<slug:action>/", views.change_relationship, name="change_relationship"),
+]

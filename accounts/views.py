@@ -1,0 +1,134 @@
+"""Pages of the accounts context: sign-up, the people directory, profiles.
+
+Each write parses its form, builds one command with the signed-in account
+as actor and the form's idempotency key, dispatches it and reports the
+result as a message on the next page.
+"""
+
+from typing import NamedTuple
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from messaging import bus
+from messaging.forms import IdempotentForm
+from messaging.messages import Command
+from messaging.pages import report, report_invalid
+
+from . import queries
+from .commands import BlockAccount, FollowAccount, RegisterAccount, RemoveFollower, UnblockAccount, UnfollowAccount
+from .forms import PeopleSearchForm, SignUpForm
+from .models import Account
+
+PAGE_SIZE = 20
+
+
+class RelationshipAction(NamedTuple):
+    """A button on a profile: the command it sends, which of its fields
+    name the signed-in account and the profile's, and what to say when done."""
+
+    command: type[Command]
+    mine: str
+    theirs: str
+    done: str
+
+
+RELATIONSHIP_ACTIONS = {
+    "follow": RelationshipAction(FollowAccount, "follower_id", "followee_id", "You follow {name} now."),
+    "unfollow": RelationshipAction(UnfollowAccount, "follower_id", "followee_id", "You no longer follow {name}."),
+    "block": RelationshipAction(
+        BlockAccount, "blocker_id", "blocked_id", "You block {name}; follows between you are gone."
+    ),
+    "unblock": RelationshipAction(UnblockAccount, "blocker_id", "blocked_id", "You no longer block {name}."),
+    "remove_follower": RelationshipAction(RemoveFollower, "account_id", "follower_id", "{name} no longer follows you."),
+}
+
+
+def sign_up(request):
+    """Register through ``RegisterAccount``, then on to the login page."""
+    form = SignUpForm(request.POST or None)
+    if form.is_valid():
+        data = form.cleaned_data
+        command = RegisterAccount(
+            email=data["email"],
+            username=data["username"],
+            password=data["password"],
+            actor_id=request.user.pk,
+            idempotency_key=form.key,
+        )
+        if report(request, bus.dispatch(command), f"Welcome, {data['username']}! Log in with your new account."):
+            return redirect("accounts:log_in")
+        form.renew_key()
+    return render(request, "accounts/sign_up.html", {"form": form})
+
+
+@login_required
+def people(request):
+    """Active accounts, searchable by username, a page at a time."""
+    form = PeopleSearchForm(request.GET)
+    search = form.cleaned_data["q"] if form.is_valid() else ""
+    page = Paginator(queries.directory(search), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "accounts/people.html", {"form": form, "page": page, "search": search})
+
+
+@login_required
+def profile(request, username):
+    """An account with its counts, how it relates to the viewer, and the buttons that fit."""
+    account = _account_or_404(username)
+    return render(
+        request,
+        "accounts/profile.html",
+        {
+            "account": account,
+            "relationship": queries.relationship(request.user.pk, account.pk),
+            "forms": {action: IdempotentForm() for action in RELATIONSHIP_ACTIONS},
+        },
+    )
+
+
+@require_POST
+@login_required
+def change_relationship(request, username, action):
+    """Follow, unfollow, block, unblock or remove a follower, from a profile's button."""
+    if action not in RELATIONSHIP_ACTIONS:
+        raise Http404(f"No action {action!r}.")
+    account = _account_or_404(username)
+    form = IdempotentForm(request.POST)
+    if not form.is_valid():
+        report_invalid(request, form)
+        return redirect("accounts:profile", account.username)
+    chosen = RELATIONSHIP_ACTIONS[action]
+    command = chosen.command(
+        **{chosen.mine: request.user.pk, chosen.theirs: account.pk}, actor_id=request.user.pk, idempotency_key=form.key
+    )
+    report(request, bus.dispatch(command), chosen.done.format(name=account.username))
+    return redirect("accounts:profile", account.username)
+
+
+@login_required
+def followers(request, username):
+    """Who follows the account, a page at a time."""
+    account = _account_or_404(username)
+    return _people_of(request, account, queries.followers_of(account.pk), f"People who follow {account.username}")
+
+
+@login_required
+def following(request, username):
+    """Whom the account follows, a page at a time."""
+    account = _account_or_404(username)
+    return _people_of(request, account, queries.followed_by(account.pk), f"People {account.username} follows")
+
+
+def _people_of(request, account: Account, accounts, title: str):
+    page = Paginator(accounts, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "accounts/people_of.html", {"account": account, "page": page, "title": title})
+
+
+def _account_or_404(username: str) -> Account:
+    account = queries.profile(username)
+    if account is None:
+        raise Http404(f"No account is named {username!r}.")
+    return account

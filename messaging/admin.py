@@ -1,0 +1,120 @@
+"""The event log, deliveries and idempotency records, for inspection.
+
+Rows here are facts: nobody edits them. ``ReadOnlyAdmin`` and
+``dispatch_each`` are shared with the other apps' admins, whose changes go
+through actions that dispatch commands.
+"""
+
+from collections.abc import Iterable
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
+from django.urls import reverse
+from django.utils.html import format_html
+
+from . import bus, delivery
+from .messages import Command
+from .models import Delivery, ProcessedCommand, StoredEvent
+from .pages import refusal_message
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows shown, never added, edited or deleted here: an edit would bypass
+    the rules and leave no event. Actions (allowed with the model's "change"
+    permission) dispatch commands instead."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_operate_permission(self, request):
+        codename = get_permission_codename("change", self.opts)
+        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
+
+
+def dispatch_each(model_admin, request, commands: Iterable[tuple[str, Command]], done: str) -> None:
+    """Dispatch one command per selected row (``(label, command)`` pairs);
+    report how many went through, and each refusal with its row's label."""
+    succeeded = 0
+    for label, command in commands:
+        result = bus.dispatch(command)
+        if result.rejection:
+            refusal = f"Refused for {label}: {refusal_message(result.rejection)}"
+            model_admin.message_user(request, refusal, messages.ERROR)
+        else:
+            succeeded += 1
+    if succeeded:
+        model_admin.message_user(request, done.format(count=succeeded), messages.SUCCESS)
+
+
+def trace_link(correlation_id) -> str:
+    """The correlation id, shortened, linking to its trace page."""
+    return format_html(
+        '<a href="{}" title="Trace {}">{}…</a>',
+        reverse("messaging:trace", args=[correlation_id]),
+        correlation_id,
+        str(correlation_id)[:8],
+    )
+
+
+@admin.register(StoredEvent)
+class StoredEventAdmin(ReadOnlyAdmin):
+    """Filter by correlation id with ``?correlation_id=<uuid>`` (the trace page links here)."""
+
+    list_display = ["position", "type", "command_type", "trace", "occurred_at"]
+    list_filter = ["type", "is_rejection", "command_type", "policy"]
+    search_fields = ["type", "command_type", "correlation_id", "event_id", "command_id"]
+    readonly_fields = ["trace"]
+    ordering = ["-position"]
+    list_per_page = 50
+
+    @admin.display(description="correlation (trace)")
+    def trace(self, event: StoredEvent) -> str:
+        return trace_link(event.correlation_id)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    """Filter by correlation id with ``?event__correlation_id=<uuid>``."""
+
+    list_display = ["pk", "policy", "event_type", "status", "attempts", "trace", "next_attempt_at"]
+    list_filter = ["status", "policy", "event__type"]
+    search_fields = ["policy", "event__type", "event__correlation_id", "last_error"]
+    list_select_related = ["event"]
+    readonly_fields = ["event_type", "trace"]
+    ordering = ["-pk"]
+    actions = ["retry"]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup == "event__correlation_id" or super().lookup_allowed(lookup, value, request)
+
+    @admin.display(description="event", ordering="event__type")
+    def event_type(self, row: Delivery) -> str:
+        return row.event.type
+
+    @admin.display(description="correlation (trace)")
+    def trace(self, row: Delivery) -> str:
+        return trace_link(row.event.correlation_id)
+
+    @admin.action(description="Retry the selected dead-lettered deliveries", permissions=["operate"])
+    def retry(self, request, queryset):
+        dead = list(queryset.filter(status=Delivery.Status.DEAD).values_list("pk", flat=True))
+        if not dead:
+            self.message_user(request, "None of the selected deliveries is dead-lettered.", messages.WARNING)
+            return
+        delivery.reopen(dead)
+        outcomes = bus.deliver_all(dead)
+        summary = ", ".join(f"{count} {status}" for status, count in sorted(outcomes.items()))
+        self.message_user(request, f"Retried {len(dead)} dead-lettered deliveries: {summary}.", messages.SUCCESS)
+
+
+@admin.register(ProcessedCommand)
+class ProcessedCommandAdmin(ReadOnlyAdmin):
+    list_display = ["command_type", "idempotency_key", "actor", "created_at"]
+    list_filter = ["command_type"]
+    search_fields = ["idempotency_key", "actor", "command_type"]

@@ -1,0 +1,55 @@
+"""What every page view shares: the staff check and how a command's result
+is told to the person who sent it."""
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+
+from .messages import Rejection, Result
+
+# Codes whose reason is not written for the person at the page; every other
+# refusal shows its own reason.
+PAGE_MESSAGES = {
+    "idempotency_key_reused": "That form was already used for something else. Please try again.",
+    "account_not_found": "That account does not exist.",
+}
+
+
+def refusal_message(rejection: Rejection) -> str:
+    """The sentence a page (or the admin) shows for a refused command."""
+    return PAGE_MESSAGES.get(rejection.code, rejection.reason)
+
+
+def report(request, result: Result, done: str) -> bool:
+    """Tell the person what their command did, as one message on the next
+    page; ``True`` when it was not refused."""
+    if result.rejection:
+        messages.error(request, refusal_message(result.rejection))
+        return False
+    messages.success(request, done)
+    return True
+
+
+def report_invalid(request, form) -> None:
+    """Tell the person why a form the next page does not show again was not accepted."""
+    for name, errors in form.errors.items():
+        field = form.fields.get(name)
+        if field is None or field.widget.is_hidden:
+            messages.error(request, "That form was incomplete. Please try again.")
+        else:
+            messages.error(request, f"{field.label or name.capitalize()}: {' '.join(errors)}")
+
+
+def staff_required(view):
+    """Sign-in first (a redirect to the login page), then 403 for non-staff."""
+
+    @login_required
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return guarded

@@ -1,0 +1,120 @@
+"""Pages of orders: placing one from a book's page, the customer's orders
+with cancel, and the staff console's orders (confirm, ship)."""
+
+from typing import NamedTuple
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from messaging import bus
+from messaging.forms import IdempotentForm
+from messaging.messages import Command
+from messaging.pages import report, report_invalid, staff_required
+
+from . import queries
+from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
+from .forms import PlaceOrderForm
+from .models import ALLOWED_FROM, Order
+from .values import OrderLine
+
+PAGE_SIZE = 20
+
+
+class StaffAction(NamedTuple):
+    command: type[Command]
+    done: str
+
+
+STAFF_ACTIONS = {
+    "confirm": StaffAction(ConfirmOrder, "Order confirmed; the customer is told by mail."),
+    "ship": StaffAction(ShipOrder, "Order shipped; the customer is told by mail."),
+}
+
+
+@require_POST
+@login_required
+def place_order(request):
+    """Order copies of one book (the form on the book's page)."""
+    form = PlaceOrderForm(request.POST)
+    if not form.is_valid():
+        report_invalid(request, form)
+        book_id = form.cleaned_data.get("book_id")
+        return redirect("catalog:book", book_id) if book_id else redirect("catalog:books")
+    data = form.cleaned_data
+    command = PlaceOrder(
+        items=(OrderLine(book_id=data["book_id"], quantity=data["quantity"]),),
+        actor_id=request.user.pk,
+        idempotency_key=form.key,
+    )
+    if report(request, bus.dispatch(command), "Order placed. It is pending until the shop confirms it."):
+        return redirect("orders:mine")
+    return redirect("catalog:book", data["book_id"])
+
+
+@login_required
+def my_orders(request):
+    """The signed-in customer's orders, newest first, with a cancel button where it applies."""
+    page = Paginator(queries.orders(customer_id=request.user.pk), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "orders/my_orders.html",
+        {
+            "page": page,
+            "rows": [(order, IdempotentForm()) for order in page],
+            "cancellable": ALLOWED_FROM[Order.Status.CANCELLED],
+        },
+    )
+
+
+@require_POST
+@login_required
+def cancel_order(request, order_id):
+    """Cancel an order; the handler lets only its customer (or staff) do it."""
+    form = IdempotentForm(request.POST)
+    if form.is_valid():
+        command = CancelOrder(order_id=order_id, actor_id=request.user.pk, idempotency_key=form.key)
+        report(request, bus.dispatch(command), "Order cancelled; its copies are back on sale.")
+    else:
+        report_invalid(request, form)
+    return redirect("orders:mine")
+
+
+@staff_required
+def staff_orders(request):
+    """The console's orders, filtered by status, with confirm and ship buttons."""
+    status = request.GET.get("status", "")
+    if status not in Order.Status.values:
+        status = ""
+    page = Paginator(queries.orders_for_staff(status), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "orders/staff_orders.html",
+        {
+            "page": page,
+            "rows": [(order, IdempotentForm()) for order in page],
+            "status": status,
+            "statuses": Order.Status.choices,
+            "confirmable": ALLOWED_FROM[Order.Status.CONFIRMED],
+            "shippable": ALLOWED_FROM[Order.Status.SHIPPED],
+        },
+    )
+
+
+@require_POST
+@staff_required
+def change_order(request, order_id, action):
+    """Confirm or ship an order from the console, then back to the same list."""
+    if action not in STAFF_ACTIONS:
+        raise Http404(f"No action {action!r}.")
+    form = IdempotentForm(request.POST)
+    if form.is_valid():
+        command = STAFF_ACTIONS[action].command(order_id=order_id, actor_id=request.user.pk, idempotency_key=form.key)
+        report(request, bus.dispatch(command), STAFF_ACTIONS[action].done)
+    else:
+        report_invalid(request, form)
+    back = reverse("orders:staff_orders")
+    return redirect(f"{back}?{request.GET.urlencode()}" if request.GET else back)

@@ -1,0 +1,109 @@
+"""The staff trace page: the causal tree of one correlation id."""
+
+from uuid import uuid4
+
+import pytest
+from django.urls import reverse
+
+from accounts.commands import BlockAccount, FollowAccount
+from accounts.models import Account
+from orders.commands import PlaceOrder
+from orders.values import OrderLine
+from tests.factories import AccountFactory, BookFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(AccountFactory(username="operator", is_staff=True))
+    return client
+
+
+@pytest.fixture
+def block_story(scenario):
+    """Alice follows Bob, then Bob blocks Alice; the block's outcome."""
+    alice, bob = AccountFactory(username="alice"), AccountFactory(username="bob")
+    scenario.given(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))
+    return scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+
+
+def test_the_trace_draws_command_events_policy_with_its_status_and_the_command_it_issued(
+    staff_client, block_story, django_assert_max_num_queries
+):
+    correlation_id = block_story.result.command.correlation_id
+
+    with django_assert_max_num_queries(4):  # session, user, events, deliveries
+        response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
+
+    assert response.status_code == 200
+    assert "messaging/trace.html" in [t.name for t in response.templates]
+    [root] = response.context["roots"]
+    [blocked] = root.events
+    [policy] = blocked.policies
+    [severed] = policy.commands
+    assert (root.command_type, blocked.event.type) == ("BlockAccount", "AccountBlocked")
+    assert (policy.delivery.policy, policy.delivery.status) == ("accounts.policies.remove_follows_on_block", "done")
+    assert (severed.command_type, severed.events[0].event.type) == ("SeverFollows", "FollowRemoved")
+    for text in ("BlockAccount", "AccountBlocked", "remove_follows_on_block", "SeverFollows", "FollowRemoved"):
+        assert text in response.text
+
+
+def test_a_correlation_id_with_no_events_is_404(staff_client):
+    assert staff_client.get(reverse("messaging:trace", args=[uuid4()])).status_code == 404
+
+
+def test_the_index_lists_the_latest_requests_with_links_to_their_traces(staff_client, block_story):
+    correlation_id = block_story.result.command.correlation_id
+
+    response = staff_client.get(reverse("messaging:trace_index"))
+
+    assert response.status_code == 200
+    assert "messaging/trace_index.html" in [t.name for t in response.templates]
+    latest = response.context["recent"][0]
+    assert (latest["command_type"], latest["events"]) == ("BlockAccount", 2)
+    assert reverse("messaging:trace", args=[correlation_id]) in response.text
+
+
+def test_the_index_looks_a_correlation_id_up(staff_client):
+    correlation_id = uuid4()
+
+    found = staff_client.get(reverse("messaging:trace_index"), {"correlation_id": str(correlation_id)})
+    malformed = staff_client.get(reverse("messaging:trace_index"), {"correlation_id": "not-a-uuid"})
+
+    assert found.status_code == 302 and found.url == reverse("messaging:trace", args=[correlation_id])
+    assert malformed.status_code == 200 and "Enter a valid UUID." in malformed.text
+
+
+@pytest.mark.parametrize("name, args", [("trace_index", []), ("trace", [uuid4()])])
+def test_the_trace_pages_are_for_staff_only(client, name, args):
+    url = reverse(f"messaging:{name}", args=args)
+
+    anonymous = client.get(url)
+    client.force_login(AccountFactory())
+    signed_in = client.get(url)
+
+    assert anonymous.status_code == 302 and anonymous.url.startswith(reverse("accounts:log_in"))
+    assert signed_in.status_code == 403
+
+
+def test_a_refused_command_is_drawn_as_refused_and_marked_in_the_index(staff_client, block_story, scenario):
+    alice, bob = Account.objects.get(username="alice"), Account.objects.get(username="bob")
+    refused = scenario.when(FollowAccount(follower_id=alice.pk, followee_id=bob.pk)).then_rejected("blocked")
+
+    trace = staff_client.get(reverse("messaging:trace", args=[refused.result.command.correlation_id]))
+    index = staff_client.get(reverse("messaging:trace_index"))
+
+    assert "FollowRejected" in trace.text and 'class="kind rejection"' in trace.text
+    assert index.context["recent"][0]["refused"] == 1
+
+
+def test_a_payload_with_nested_values_and_a_key_named_items_is_drawn(staff_client, scenario):
+    customer, book = AccountFactory(), BookFactory(title="Dune")
+    [placed] = scenario.given(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=2),), actor_id=customer.pk))
+
+    response = staff_client.get(reverse("messaging:trace", args=[placed.command.correlation_id]))
+
+    assert response.status_code == 200
+    assert "OrderPlaced" in response.text and "StockReserved" in response.text
+    assert "&quot;title&quot;: &quot;Dune&quot;" in response.text
