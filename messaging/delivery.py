@@ -6,9 +6,10 @@ marked done, all in that one transaction. If the policy raises, its effects
 roll back to a savepoint and the row records the failure with the next
 attempt time; after ``MESSAGING_MAX_ATTEMPTS`` attempts it is dead-lettered.
 
-Two ways in. The relay (``deliver`` by id) locks the row with ``SKIP
-LOCKED``, so concurrent relays never take the same one, and reads the event
-back from the store. Right after a commit (``deliver_opened``) the event is
+Two ways in. The relay claims due rows in batches (``claim_due``: ``SKIP
+LOCKED`` and a lease, so concurrent relays never take the same ones), then
+``deliver`` locks each row, re-checks that it is still open, and reads the
+event back from the store. Right after a commit (``deliver_opened``) the event is
 still in memory, and one conditional UPDATE claims the row and marks it
 done at once: it matches only an open, due row, and holds the row's lock
 until the transaction ends, so a relay skips it; a failure overwrites it.
@@ -37,10 +38,15 @@ _OPEN = (Delivery.Status.PENDING, Delivery.Status.FAILED)
 
 def deliver(delivery_id: int, *, dispatch: Dispatch) -> str | None:
     """Attempt one delivery; return its new status, or ``None`` if it was not
-    open (already done, dead, or being delivered by another worker)."""
+    open (already done or dead, perhaps by another worker just now).
+
+    The row lock waits rather than skips: a relay worker delivers rows its
+    lease gave it, and the lock it may meet is brief (another worker's claim
+    touching the row, or the on-commit path finishing it). Skipping would
+    strand the row until its lease ran out."""
     with transaction.atomic(durable=True):
         delivery = (
-            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            Delivery.objects.select_for_update(of=("self",))
             .select_related("event")
             .filter(pk=delivery_id, status__in=_OPEN)
             .first()
