@@ -7,7 +7,7 @@ them, then passed to ``EXPLAIN``): a page and its ``COUNT``, the prefetch
 of an order page's items, the relay's claim of due deliveries.
 """
 
-import uuid
+import itertools
 from datetime import timedelta
 from decimal import Decimal
 
@@ -48,7 +48,7 @@ def seed() -> dict:
     """A few thousand rows in every big table, then ``ANALYZE``; the ids the reads start from."""
     call_command("seed_demo", "--bulk", "--accounts=3000", "--follows=30000", "--books=0", "--orders=0", stdout=None)
     customers = list(Account.objects.values_list("pk", flat=True)[:1000])
-    Block.objects.bulk_create(Block(blocker_id=a, blocked_id=b) for a, b in zip(customers[1:], customers[2:]))
+    Block.objects.bulk_create(Block(blocker_id=a, blocked_id=b) for a, b in itertools.pairwise(customers))
     books = Book.objects.bulk_create(
         Book(title=f"Title {n % 700}", author=f"Author {n}", price_amount=Decimal("9.99")) for n in range(3000)
     )
