@@ -59,8 +59,9 @@ class Account(AbstractBaseUser, PermissionsMixin):
 class Follow(models.Model):
     """``follower`` follows ``followee``."""
 
-    follower = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="following_set")
-    followee = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="follower_set")
+    # Each side is the first column of an index below, which serves it alone too.
+    follower = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="following_set", db_index=False)
+    followee = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="follower_set", db_index=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -74,8 +75,9 @@ class Follow(models.Model):
 class Block(models.Model):
     """``blocker`` blocks ``blocked``."""
 
-    blocker = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="blocking_set")
-    blocked = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="blocked_by_set")
+    # Each side is the first column of an index below, which serves it alone too.
+    blocker = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="blocking_set", db_index=False)
+    blocked = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="blocked_by_set", db_index=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -20,14 +20,21 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+from bench import load
 from tests.pg_cluster import throwaway_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+READS_BEGIN, READS_END = "<!-- bench:reads:begin -->", "<!-- bench:reads:end -->"
+HTTP_BEGIN, HTTP_END = "<!-- bench:http:begin -->", "<!-- bench:http:end -->"
 
 FULL = {"flows_per_round": 250, "rounds": 4, "flatness": 100_000, "relay": 2000}
 SHORT = {"flows_per_round": 5, "rounds": 1, "flatness": 200, "relay": 20}
+READS_FULL = {"accounts": 100_000, "follows": 1_000_000, "samples": 300}
+READS_SHORT = {"accounts": 200, "follows": 1000, "samples": 50}
+HTTP_FULL = {"seconds": 30, "clients": 8, "workers": 4, "accounts": 40}
+HTTP_SHORT = {"seconds": 4, "clients": 4, "workers": 2, "accounts": 12}
 
 
 def measure(label: str, database_url: str, config: dict) -> dict:
@@ -84,31 +91,99 @@ def table(results: dict[str, dict]) -> str:
     return "\n".join(rows)
 
 
-def write_doc(text: str) -> None:
+def reads_table(results: dict[str, dict]) -> str:
+    rows = ["| read, in process | database | accounts | follows | p50 (ms) | p95 (ms) |", "|---|---|---:|---:|---:|---:|"]
+    seeds = []
+    for label, result in results.items():
+        if "reads" not in result:
+            continue
+        reads = result["reads"]
+        for name in ("profile", "relationship", "followers page"):
+            figures = reads[name]
+            rows.append(
+                f"| {name} | {label} | {reads['accounts']:,} | {reads['follows']:,} "
+                f"| {figures['p50']:.2f} | {figures['p95']:.2f} |"
+            )
+        seeds.append(
+            f"| bulk seed on {label} (`seed_demo --bulk`), {reads['accounts']:,} accounts and {reads['follows']:,} "
+            f"follows (s) | {reads['seed_seconds']:.0f} |"
+        )
+    return "\n".join([*rows, "", "| measure | figure |", "|---|---:|", *seeds])
+
+
+def http(size: dict) -> str:
+    """The mixed load of ``bench.load`` against gunicorn on 127.0.0.1, its own cluster; a table."""
+    print("measuring HTTP through gunicorn...", file=sys.stderr, flush=True)
+    stats, invariants = load.load(size["seconds"], size["clients"], size["workers"], size["accounts"])
+    if invariants.returncode != 0:
+        sys.exit(f"check_invariants failed after the load:\n{invariants.stdout}{invariants.stderr}")
+    found = load.figures(stats, size["seconds"])
+    setting = f"{size['clients']} clients, {size['workers']} gunicorn workers, {size['seconds']:.0f} s, PostgreSQL"
+    rows = ["| HTTP through gunicorn on 127.0.0.1 | figure |", "|---|---:|"]
+    rows.append(f"| mixed reads and writes ({setting}): requests/s | {found['req_s']:.0f} |")
+    for kind, label in (("read profile", "read: GET accounts/{id}/"), ("follow", "write: POST accounts/{id}/follow/")):
+        cuts = found[kind]
+        rows.append(
+            f"| {label}, p50 / p95 / p99 (ms, {cuts['count']} requests) "
+            f"| {cuts['p50']:.1f} / {cuts['p95']:.1f} / {cuts['p99']:.1f} |"
+        )
+    rows.append(f"| 5xx answers | {found['5xx']} |")
+    return "\n".join(rows)
+
+
+def write_doc(text: str, begin: str = BEGIN, end: str = END) -> None:
     doc = DOC.read_text()
-    start, end = doc.index(BEGIN) + len(BEGIN), doc.index(END)
-    DOC.write_text(doc[:start] + "\n" + text + "\n" + doc[end:])
+    start, stop = doc.index(begin) + len(begin), doc.index(end)
+    DOC.write_text(doc[:start] + "\n" + text + "\n" + doc[stop:])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--short", action="store_true", help="a few flows per database: proves it works, in seconds")
+    parser.add_argument(
+        "--only", choices=["flows", "reads", "http"],
+        help="one section: the flows, flatness and relay; the reads at scale; or HTTP through gunicorn",
+    )
+    parser.add_argument("--reads-accounts", type=int, help="accounts for the reads at scale (default 100,000)")
+    parser.add_argument("--reads-follows", type=int, help="follows for the reads at scale (default 1,000,000)")
     args = parser.parse_args()
     config = SHORT if args.short else FULL
+    if args.only == "reads":
+        config = {**config, "flows_per_round": 0, "flatness": 0, "relay": 0}
+    reads = {**(READS_SHORT if args.short else READS_FULL)}
+    reads.update({k: v for k, v in (("accounts", args.reads_accounts), ("follows", args.reads_follows)) if v})
 
     results = {}
-    (ROOT / "var").mkdir(exist_ok=True)
-    results["SQLite file"] = measure("SQLite file", sqlite_url(ROOT / "var"), {**config, "relay": 0})
-    with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
-        results["SQLite tmpfs"] = measure("SQLite tmpfs", sqlite_url(Path(shm)), {**config, "flatness": 0, "relay": 0})
+    if args.only == "http":
+        text = http(HTTP_SHORT if args.short else HTTP_FULL)
+        print(text)
+        if not args.short:
+            write_doc(f"Measured {date.today().isoformat()} on {machine([])}.\n\n{text}", HTTP_BEGIN, HTTP_END)
+        return
+    if args.only != "reads":
+        (ROOT / "var").mkdir(exist_ok=True)
+        results["SQLite file"] = measure("SQLite file", sqlite_url(ROOT / "var"), {**config, "relay": 0})
+        with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
+            results["SQLite tmpfs"] = measure(
+                "SQLite tmpfs", sqlite_url(Path(shm)), {**config, "flatness": 0, "relay": 0}
+            )
     with throwaway_cluster() as url:
-        results["PostgreSQL"] = measure("PostgreSQL", url, {**config, "flatness": 0})
+        pg_config = {**config, "flatness": 0, "reads": reads if args.only != "flows" else None}
+        results["PostgreSQL"] = measure("PostgreSQL", url, pg_config)
 
-    versions = [results["SQLite file"]["version"], results["PostgreSQL"]["version"]]
-    text = f"Measured {date.today().isoformat()} on {machine(versions)}.\n\n{table(results)}"
-    print(text)
+    versions = [result["version"] for result in results.values()]
+    header = f"Measured {date.today().isoformat()} on {machine(sorted(set(versions)))}."
+    flows_text = f"{header}\n\n{table(results)}" if args.only != "reads" else None
+    reads_text = f"{header}\n\n{reads_table(results)}" if args.only != "flows" else None
+    http_text = http(HTTP_SHORT if args.short else HTTP_FULL) if args.only is None else None
+    print("\n\n".join(text for text in (flows_text, reads_text, http_text) if text))
     if not args.short:
-        write_doc(text)
+        if flows_text:
+            write_doc(flows_text)
+        if reads_text:
+            write_doc(reads_text, READS_BEGIN, READS_END)
+        if http_text:
+            write_doc(f"{header}\n\n{http_text}", HTTP_BEGIN, HTTP_END)
         print(f"\nwritten into {DOC.relative_to(ROOT)}", file=sys.stderr)
 
 

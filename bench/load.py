@@ -42,7 +42,13 @@ def main() -> int:
     args = parser.parse_args()
     if args.short:
         args.seconds, args.clients, args.workers, args.accounts = 4, 4, 2, 12
+    stats, invariants = load(args.seconds, args.clients, args.workers, args.accounts)
+    return report(stats, args.seconds, invariants)
 
+
+def load(seconds: float, clients: int, workers: int, accounts: int) -> tuple[dict, subprocess.CompletedProcess]:
+    """Run the mixed load on a fresh cluster; the latencies and statuses
+    seen, and the result of ``check_invariants`` afterwards."""
     with throwaway_cluster() as database_url, tempfile.TemporaryDirectory(prefix="load-static-") as static_root:
         env = {
             **os.environ,
@@ -59,11 +65,11 @@ def main() -> int:
         manage(env, "migrate", "--no-input", "-v0")
         manage(env, "collectstatic", "--no-input", "-v0")
         books = seed_books(env)
-        with gunicorn(env, args.workers) as base:
-            users = [register(base, i) for i in range(args.accounts)]
-            stats = run_load(base, users, books, args.seconds, args.clients)
+        with gunicorn(env, workers) as base:
+            users = [register(base, i) for i in range(accounts)]
+            stats = run_load(base, users, books, seconds, clients)
         invariants = manage(env, "check_invariants", check=False)
-    return report(stats, args.seconds, invariants)
+    return stats, invariants
 
 
 def manage(env, *command, check=True) -> subprocess.CompletedProcess:
@@ -199,6 +205,23 @@ def run_load(host, users, books, seconds, clients) -> dict:
     for thread in threads:
         thread.join()
     return {"latencies": latencies, "statuses": statuses}
+
+
+def figures(stats, seconds, *, read="read profile", write="follow") -> dict:
+    """req/s over the whole mix, p50/p95/p99 (ms) of one read and one write, the 5xx count."""
+    latencies, statuses = stats["latencies"], stats["statuses"]
+
+    def cuts(kind):
+        values = latencies[kind]
+        found = statistics.quantiles(values, n=100) if len(values) > 1 else values * 99
+        return {"count": len(values), "p50": found[49] * 1000, "p95": found[94] * 1000, "p99": found[98] * 1000}
+
+    return {
+        "req_s": sum(statuses.values()) / seconds,
+        read: cuts(read),
+        write: cuts(write),
+        "5xx": sum(count for status, count in statuses.items() if status >= 500),
+    }
 
 
 def report(stats, seconds, invariants) -> int:

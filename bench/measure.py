@@ -27,7 +27,7 @@ from catalog.values import Money  # noqa: E402
 from messaging import bus, delivery  # noqa: E402
 from messaging.models import Delivery  # noqa: E402
 
-from . import flows  # noqa: E402
+from . import flows, reads  # noqa: E402
 
 
 def _say(text: str) -> None:
@@ -112,10 +112,19 @@ def database_version() -> str:
 
 def main(config: dict) -> dict:
     call_command("migrate", verbosity=0)
+    results = {"version": database_version()}
+    if config.get("flows_per_round"):
+        results.update(compare_flows(config))
+    if config.get("reads"):
+        results["reads"] = reads.measure(**config["reads"])
+        _say(f"reads: {results['reads']}")
+    return results
+
+
+def compare_flows(config: dict) -> dict:
     customer = flows.bookshelf_customer("bench")
     size = {"flows_per_round": config["flows_per_round"], "rounds": config["rounds"]}
     results = {
-        "version": database_version(),
         "bookshelf": compare(
             "bookshelf",
             partial(_with_customer, flows.bookshelf_pipeline, customer),

@@ -24,6 +24,7 @@ class Book(models.Model):
     class Meta:
         ordering = ["title", "author"]
         constraints = [models.CheckConstraint(condition=Q(price_amount__gte=0), name="book_price_not_negative")]
+        indexes = [models.Index(fields=["title", "author", "id"], name="book_catalog_order")]  # the catalog page
 
     def __str__(self):
         return f"{self.title} ({self.author})"

@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import store
@@ -156,16 +157,23 @@ def claim_due(limit: int) -> list[int]:
     """
     now = timezone.now()
     with transaction.atomic(durable=True):
-        ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(status__in=_OPEN, next_attempt_at__lte=now)
-            .order_by("next_attempt_at", "pk")
-            .values_list("pk", flat=True)[:limit]
-        )
+        ids = list(due(now, limit))
         Delivery.objects.filter(pk__in=ids).update(
             next_attempt_at=now + timedelta(seconds=settings.MESSAGING_LEASE_SECONDS)
         )
     return ids
+
+
+def due(now, limit: int) -> QuerySet:
+    """The ids of up to ``limit`` open deliveries due at ``now``, oldest
+    first, locked as they are read and skipping rows locked already (the
+    query ``claim_due`` runs)."""
+    return (
+        Delivery.objects.select_for_update(skip_locked=True)
+        .filter(status__in=_OPEN, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def reopen(delivery_ids: Iterable[int]) -> int:

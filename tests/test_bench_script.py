@@ -18,3 +18,4 @@ def test_the_benchmark_in_short_mode_prints_its_table_for_every_database():
     for database in ("SQLite file", "SQLite tmpfs", "PostgreSQL"):
         assert database in result.stdout
     assert "bookshelf" in result.stdout and "workshop" in result.stdout
+    assert all(read in result.stdout for read in ("profile", "relationship", "followers page"))
