@@ -19,7 +19,7 @@ class AccountManager(BaseUserManager):
     use_in_migrations = True
 
     def get_by_natural_key(self, username):
-        return self.get(username__iexact=username)
+        return self.get(username__lower=username.lower())
 
     def create_user(self, username, email, password=None, **extra):
         account = self.model(username=username, email=self.normalize_email(email).lower(), **extra)

@@ -27,7 +27,7 @@ class Relationship:
 
 def account_id_for_username(username: str) -> UUID:
     """The id of the account with this username (any case); ``LookupError`` if none."""
-    account_id = Account.objects.filter(username__iexact=username).values_list("pk", flat=True).first()
+    account_id = Account.objects.filter(username__lower=username.lower()).values_list("pk", flat=True).first()
     if account_id is None:
         raise LookupError(f"no account is named {username!r}")
     return account_id
@@ -115,7 +115,7 @@ def directory(search: str = "") -> QuerySet[Account]:
 
 def profile(username: str) -> Account | None:
     """The account named ``username`` (any case), with its counts; ``None`` if none."""
-    return _with_counts(Account.objects.filter(username__iexact=username)).first()
+    return _with_counts(Account.objects.filter(username__lower=username.lower())).first()
 
 
 def username_of(account_id: OuterRef) -> Subquery:

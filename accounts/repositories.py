@@ -33,7 +33,7 @@ def lock_pair(first_id: UUID, second_id: UUID) -> tuple[Account | None, Account 
 
 
 def is_taken(email: str, username: str) -> bool:
-    return Account.objects.filter(Q(email__iexact=email) | Q(username__iexact=username)).exists()
+    return Account.objects.filter(Q(email__lower=email.lower()) | Q(username__lower=username.lower())).exists()
 
 
 def add(*, account_id: UUID, email: str, username: str, password_hash: str) -> None:

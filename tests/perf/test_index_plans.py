@@ -75,6 +75,7 @@ def seed() -> dict:
     popular = Follow.objects.values_list("followee_id", flat=True).order_by("followee_id").first()
     return {
         "viewer": customers[0],
+        "username": Account.objects.values_list("username", flat=True).get(pk=customers[0]),
         "popular": popular,
         "correlation": StoredEvent.objects.values_list("correlation_id", flat=True).order_by("-position").first(),
     }
@@ -89,6 +90,10 @@ def hot_reads(ids: dict) -> dict:
 
     return {
         "profile": lambda: accounts.account(popular),
+        "sign-in and @username lookup": lambda: (
+            Account.objects.get_by_natural_key(ids["username"].upper()),
+            accounts.account_id_for_username(ids["username"]),
+        ),
         "relationship": lambda: accounts.relationship(viewer, popular),
         "followers page": page(accounts.followers_of(popular)),
         "following page": page(accounts.followed_by(viewer)),
