@@ -13,8 +13,11 @@ from .values import Email, Password, Username
 class SignUpForm(IdempotentForm):
     username = forms.CharField(max_length=30, help_text="3 to 30 letters, digits or underscores.")
     email = forms.EmailField(label="E-mail")
-    password = forms.CharField(widget=forms.PasswordInput, help_text=password_validators_help_text_html())
-    password_again = forms.CharField(label="Password (again)", widget=forms.PasswordInput)
+    # Not stripped: the login form does not strip either, so spaces typed here still work there.
+    password = forms.CharField(
+        widget=forms.PasswordInput, strip=False, max_length=128, help_text=password_validators_help_text_html()
+    )
+    password_again = forms.CharField(label="Password (again)", widget=forms.PasswordInput, strip=False, max_length=128)
 
     def clean_username(self) -> Username:
         return Username(self.cleaned_data["username"])

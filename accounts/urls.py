@@ -10,8 +10,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="accounts/log_in.html"), name="log_in"),
     path("logout/", auth_views.LogoutView.as_view(), name="log_out"),
     path("people/", views.people, name="people"),
-    path("people/<str:username>/", views.profile, name="profile"),
-    path("people/<str:username>/followers/", views.followers, name="followers"),
-    path("people/<str:username>/following/", views.following, name="following"),
-    path("people/<str:username>/<slug:action>/", views.change_relationship, name="change_relationship"),
+    path("people/<slug:username>/", views.profile, name="profile"),
+    path("people/<slug:username>/followers/", views.followers, name="followers"),
+    path("people/<slug:username>/following/", views.following, name="following"),
+    path("people/<slug:username>/<slug:action>/", views.change_relationship, name="change_relationship"),
 ]

@@ -13,10 +13,9 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from messaging import bus
 from messaging.forms import IdempotentForm
 from messaging.messages import Command
-from messaging.pages import report, report_invalid
+from messaging.pages import dispatch_for, report, report_invalid
 
 from . import queries
 from .commands import BlockAccount, FollowAccount, RegisterAccount, RemoveFollower, UnblockAccount, UnfollowAccount
@@ -59,7 +58,7 @@ def sign_up(request):
             actor_id=request.user.pk,
             idempotency_key=form.key,
         )
-        if report(request, bus.dispatch(command), f"Welcome, {data['username']}! Log in with your new account."):
+        if report(request, dispatch_for(request, command), f"Welcome, {data['username']}! Log in with your new account."):
             return redirect("accounts:log_in")
         form.renew_key()
     return render(request, "accounts/sign_up.html", {"form": form})
@@ -104,7 +103,7 @@ def change_relationship(request, username, action):
     command = chosen.command(
         **{chosen.mine: request.user.pk, chosen.theirs: account.pk}, actor_id=request.user.pk, idempotency_key=form.key
     )
-    report(request, bus.dispatch(command), chosen.done.format(name=account.username))
+    report(request, dispatch_for(request, command), chosen.done.format(name=account.username))
     return redirect("accounts:profile", account.username)
 
 

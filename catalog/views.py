@@ -6,8 +6,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from messaging import bus
-from messaging.pages import report, report_invalid, staff_required
+from messaging.pages import dispatch_for, report, report_invalid, staff_required
 from orders.forms import PlaceOrderForm
 
 from . import queries
@@ -47,7 +46,7 @@ def staff_books(request):
             actor_id=request.user.pk,
             idempotency_key=form.key,
         )
-        result = bus.dispatch(command)
+        result = dispatch_for(request, command)
         if report(request, result, f"Added “{data['title']}”; its stock arrives with it."):
             return redirect("catalog:book", result.events[0].book_id)
         form.renew_key()
@@ -64,7 +63,7 @@ def restock(request, book_id):
     if form.is_valid():
         quantity = form.cleaned_data["quantity"]
         command = RestockBook(book_id=book_id, quantity=quantity, actor_id=request.user.pk, idempotency_key=form.key)
-        report(request, bus.dispatch(command), f"Restocked {quantity} cop{'y' if quantity == 1 else 'ies'}.")
+        report(request, dispatch_for(request, command), f"Restocked {quantity} cop{'y' if quantity == 1 else 'ies'}.")
     else:
         report_invalid(request, form)
     return redirect("catalog:staff_books")

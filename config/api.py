@@ -179,11 +179,7 @@ def execute(request, command: Command, *, render: Render) -> Response:
             if stored is None:
                 stored, _ = _store(actor_id, key, fingerprint, _answer(result, render))
     if stored.request_fingerprint != fingerprint:
-        return refused(
-            IdempotencyKeyReused(
-                code="idempotency_key_reused", reason="This idempotency key was already used for a different request."
-            )
-        )
+        return refused(IdempotencyKeyReused.now())
     return Response(json.loads(stored.body), status=stored.status, headers={REPLAYED_HEADER: "true"})
 
 

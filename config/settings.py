@@ -176,6 +176,12 @@ else:
 MAILERS = {"default": {"BACKEND": _mail["EMAIL_BACKEND"], "OPTIONS": _mailer_options}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@localhost")
 
+# --- Cache ----------------------------------------------------------------
+# The API's throttles count in the cache: with several gunicorn workers, give
+# them a shared one (e.g. CACHE_URL=dbcache://throttle_cache after
+# `manage.py createcachetable`, or a Redis URL), or each counts on its own.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
 # --- REST API -------------------------------------------------------------
 # Token authentication comes first so that a request without credentials
 # gets 401 with "WWW-Authenticate: Token" (DRF answers with the first
@@ -190,6 +196,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "config.rest.Pagination",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "config.api.ApiSchema",
+    # The client address a throttle counts by is the socket's, unless this many
+    # trusted proxies (the TLS terminator: 1) put it in X-Forwarded-For; never
+    # the header a client sends itself.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     # Per client address; a load test raises them through the environment.
     "DEFAULT_THROTTLE_RATES": {
         "auth": env.str("THROTTLE_RATE_AUTH", default="20/min"),

@@ -14,8 +14,8 @@ from django.utils.html import format_html
 
 from . import bus, delivery
 from .messages import Command
-from .models import Delivery, ProcessedCommand, StoredEvent
-from .pages import refusal_message
+from .models import Delivery, IdempotentResponse, ProcessedCommand, StoredEvent
+from .pages import dispatch_for, refusal_message
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -42,7 +42,7 @@ def dispatch_each(model_admin, request, commands: Iterable[tuple[str, Command]],
     report how many went through, and each refusal with its row's label."""
     succeeded = 0
     for label, command in commands:
-        result = bus.dispatch(command)
+        result = dispatch_for(request, command)
         if result.rejection:
             refusal = f"Refused for {label}: {refusal_message(result.rejection)}"
             model_admin.message_user(request, refusal, messages.ERROR)
@@ -118,3 +118,12 @@ class ProcessedCommandAdmin(ReadOnlyAdmin):
     list_display = ["command_type", "idempotency_key", "actor", "created_at"]
     list_filter = ["command_type"]
     search_fields = ["idempotency_key", "actor", "command_type"]
+
+
+@admin.register(IdempotentResponse)
+class IdempotentResponseAdmin(ReadOnlyAdmin):
+    """The stored HTTP answers replayed for a repeated ``Idempotency-Key``."""
+
+    list_display = ["idempotency_key", "actor", "status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["idempotency_key", "actor"]

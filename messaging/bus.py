@@ -93,15 +93,7 @@ def deduplicate(command: Command, call_next: Next) -> Result:
         return result
     if idempotency.matches(previous, command):
         return Result(command, store.load_many(previous.event_ids), replayed=True)
-    return record(
-        command,
-        [
-            IdempotencyKeyReused(
-                code="idempotency_key_reused",
-                reason="This idempotency key was already used for a different request.",
-            )
-        ],
-    )
+    return record(command, [IdempotencyKeyReused.now()])
 
 
 def _with_metadata(command: Command) -> Command:

@@ -54,16 +54,20 @@ def deliver(delivery_id: int, *, dispatch: Dispatch) -> str | None:
         )
         if delivery is None:
             return None
-        event = store.load(delivery.event)
         delivery.attempts += 1
-        with correlated(event.correlation_id):
-            error = _run(event, delivery.policy, dispatch)
+        with correlated(delivery.event.correlation_id):
+            try:
+                event = store.load(delivery.event)
+            except Exception as unreadable:  # e.g. no upcaster for its version: retried, then dead-lettered
+                error = unreadable
+            else:
+                error = _run(event, delivery.policy, dispatch)
             if error is None:
                 delivery.status = Delivery.Status.DONE
                 delivery.delivered_at = timezone.now()
                 delivery.last_error = ""
             else:
-                _record_failure(delivery, event, error)
+                _record_failure(delivery, delivery.event.type, error)
             delivery.save(update_fields=["status", "attempts", "delivered_at", "last_error", "next_attempt_at"])
         return delivery.status
 
@@ -86,7 +90,7 @@ def _deliver_opened(opened: "store.Opened", dispatch: Dispatch) -> str | None:
             if error is None:
                 return Delivery.Status.DONE
             delivery = Delivery.objects.get(pk=opened.delivery_id)  # attempts counts this one already
-            _record_failure(delivery, opened.event, error)
+            _record_failure(delivery, opened.event.type_name(), error)
             delivery.delivered_at = None
             delivery.save(update_fields=["status", "delivered_at", "last_error", "next_attempt_at"])
         return delivery.status
@@ -118,14 +122,14 @@ def _run(event: Event, policy_name: str, dispatch: Dispatch) -> Exception | None
     return None
 
 
-def _record_failure(delivery: Delivery, event: Event, error: Exception) -> None:
+def _record_failure(delivery: Delivery, event_type: str, error: Exception) -> None:
     """Mark the attempt (already counted) failed, or dead after the last one."""
     delivery.last_error = f"{type(error).__name__}: {error}"
     if delivery.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
         delivery.status = Delivery.Status.DEAD
         logger.error(
             "dead-lettered %s to %s after %d attempts: %s",
-            event.type_name(), delivery.policy, delivery.attempts, delivery.last_error,
+            event_type, delivery.policy, delivery.attempts, delivery.last_error,
         )
     else:
         delivery.status = Delivery.Status.FAILED
@@ -133,7 +137,7 @@ def _record_failure(delivery: Delivery, event: Event, error: Exception) -> None:
         delivery.next_attempt_at = timezone.now() + timedelta(seconds=backoff)
         logger.warning(
             "delivery of %s to %s failed (attempt %d, retry in %.0fs): %s",
-            event.type_name(), delivery.policy, delivery.attempts, backoff, delivery.last_error,
+            event_type, delivery.policy, delivery.attempts, backoff, delivery.last_error,
         )
 
 

@@ -112,6 +112,10 @@ class Refused(Exception):
 class IdempotencyKeyReused(Rejection):
     """An idempotency key came back with a different command."""
 
+    @classmethod
+    def now(cls) -> "IdempotencyKeyReused":
+        return cls(code="idempotency_key_reused", reason="This idempotency key was already used for a different request.")
+
 
 @dataclass
 class Result:

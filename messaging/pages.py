@@ -1,13 +1,15 @@
 """What every page view shares: the staff check and how a command's result
 is told to the person who sent it."""
 
+import dataclasses
 from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
-from .messages import Rejection, Result
+from . import bus
+from .messages import Command, Rejection, Result
 
 # Codes whose reason is not written for the person at the page; every other
 # refusal shows its own reason.
@@ -15,6 +17,12 @@ PAGE_MESSAGES = {
     "idempotency_key_reused": "That form was already used for something else. Please try again.",
     "account_not_found": "That account does not exist.",
 }
+
+
+def dispatch_for(request, command: Command) -> Result:
+    """Dispatch a command a page or an admin action built, under the request's
+    correlation id, so the id in the response header leads to its trace."""
+    return bus.dispatch(dataclasses.replace(command, correlation_id=getattr(request, "correlation_id", None)))
 
 
 def refusal_message(rejection: Rejection) -> str:

@@ -81,7 +81,19 @@ def build(cls, data: dict):
     unknown = set(data) - names
     if unknown:
         raise ValidationError(f"unknown field(s) for {cls.__name__}: {', '.join(sorted(unknown))}")
+    missing = [name for name in required_fields(cls) if name not in data]
+    if missing:
+        raise ValidationError(f"{cls.__name__} needs: {', '.join(missing)}")
     return cls(**{name: from_primitive(hints[name], raw) for name, raw in data.items()})
+
+
+def required_fields(cls) -> list[str]:
+    """The fields of dataclass ``cls`` that have no default."""
+    return [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
 
 
 def _scalar(annotation, value):

@@ -10,10 +10,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from messaging import bus
 from messaging.forms import IdempotentForm
 from messaging.messages import Command
-from messaging.pages import report, report_invalid, staff_required
+from messaging.pages import dispatch_for, report, report_invalid, staff_required
 
 from . import queries
 from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
@@ -50,7 +49,7 @@ def place_order(request):
         actor_id=request.user.pk,
         idempotency_key=form.key,
     )
-    if report(request, bus.dispatch(command), "Order placed. It is pending until the shop confirms it."):
+    if report(request, dispatch_for(request, command), "Order placed. It is pending until the shop confirms it."):
         return redirect("orders:mine")
     return redirect("catalog:book", data["book_id"])
 
@@ -77,7 +76,7 @@ def cancel_order(request, order_id):
     form = IdempotentForm(request.POST)
     if form.is_valid():
         command = CancelOrder(order_id=order_id, actor_id=request.user.pk, idempotency_key=form.key)
-        report(request, bus.dispatch(command), "Order cancelled; its copies are back on sale.")
+        report(request, dispatch_for(request, command), "Order cancelled; its copies are back on sale.")
     else:
         report_invalid(request, form)
     return redirect("orders:mine")
@@ -113,7 +112,7 @@ def change_order(request, order_id, action):
     form = IdempotentForm(request.POST)
     if form.is_valid():
         command = STAFF_ACTIONS[action].command(order_id=order_id, actor_id=request.user.pk, idempotency_key=form.key)
-        report(request, bus.dispatch(command), STAFF_ACTIONS[action].done)
+        report(request, dispatch_for(request, command), STAFF_ACTIONS[action].done)
     else:
         report_invalid(request, form)
     back = reverse("orders:staff_orders")

@@ -88,6 +88,18 @@ def test_signing_up_registers_through_the_bus_and_leads_to_the_login_page(client
     assert Account.objects.get(username="carol").check_password("a sturdy passphrase")
 
 
+def test_a_password_signed_up_with_surrounding_spaces_logs_in_as_typed(client):
+    client.post(reverse("accounts:sign_up"), sign_up_data(password=" a sturdy passphrase ", password_again=" a sturdy passphrase "))
+
+    assert Client().login(username="carol", password=" a sturdy passphrase ")
+
+
+def test_a_profile_address_that_is_no_username_is_not_found(client):
+    client.force_login(AccountFactory())
+
+    assert client.get("/people/bob%00/").status_code == 404
+
+
 def test_a_double_submitted_sign_up_registers_once(client):
     data = sign_up_data()
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError
 
-from catalog.commands import AddBook, ChangeBookPrice, RestockBook, StockNewBook
+from catalog.commands import AddBook, ChangeBookPrice, ReleaseStock, RestockBook, StockNewBook
 from catalog.events import BookAdded, BookPriceChanged, BookRestocked, BookStocked
 from catalog.models import Book, Inventory
 from catalog.queries import book as book_view
@@ -170,3 +170,8 @@ def test_the_database_refuses_more_reserved_than_on_hand():
     inventory.reserved = 3
     with pytest.raises(IntegrityError):
         inventory.save()
+
+
+def test_stock_is_released_only_by_cancelling_its_order(db, scenario):
+    """Released by hand, an open order would later ship copies it no longer holds."""
+    scenario.when(ReleaseStock(order_id=uuid4())).then_rejected("policy_only")

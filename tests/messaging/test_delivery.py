@@ -1,5 +1,6 @@
 """Delivery guarantees: exactly-once effects, isolation, retry, dead letter, relay."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from accounts.commands import BlockAccount, FollowAccount
 from accounts.events import AccountBlocked
 from accounts.models import Follow
 from messaging import bus, delivery
-from messaging.models import Delivery
+from messaging.models import Delivery, StoredEvent
 from messaging.testing import subscribed
 from tests.factories import AccountFactory, FollowFactory
 
@@ -161,3 +162,35 @@ def test_a_policy_effect_that_fails_midway_leaves_none_of_its_writes(pair, scena
 
     assert not Follow.objects.filter(follower=carol).exists()
     assert Delivery.objects.get(policy=SPY).status == "failed"
+
+
+def test_an_event_the_code_can_no_longer_read_fails_its_delivery_without_stopping_the_relay(pair, scenario, settings):
+    settings.MESSAGING_MAX_ATTEMPTS = 2
+    alice, bob = pair
+    unreadable = StoredEvent.objects.create(
+        event_id=uuid.uuid4(), type="RetiredEventType", version=1, payload={}, occurred_at=timezone.now(),
+        command_id=uuid.uuid4(), command_type="RetiredCommand", correlation_id=uuid.uuid4(),
+    )
+    stuck = Delivery.objects.create(event=unreadable, policy="accounts.policies.remove_follows_on_block")
+    bus.dispatch(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))  # its delivery waits for the relay
+
+    relay()
+    make_due(stuck)
+    relay()
+
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.attempts) == ("dead", 2)
+    assert stuck.last_error.startswith("KeyError")
+    assert not Follow.objects.exists()  # the other delivery went through
+
+
+def test_one_relay_run_delivers_everything_due_batch_after_batch(db):
+    pairs = [(AccountFactory(), AccountFactory()) for _ in range(3)]
+    for alice, bob in pairs:
+        FollowFactory(follower=alice, followee=bob)
+        bus.dispatch(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))  # deliveries left to the relay
+
+    call_command("relay_events", "--batch", "1", stdout=open("/dev/null", "w"))
+
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"done"}
+    assert not Follow.objects.exists()

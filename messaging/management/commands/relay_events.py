@@ -27,7 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, loop, batch, interval, **options):
         if not loop:
-            totals = self._round(batch)[1]
+            totals = self._drain(batch)
         else:
             totals = self._loop(batch, interval)
         self.stdout.write(f"relay finished: {_describe(totals) if totals else 'nothing was due'}")
@@ -38,6 +38,15 @@ class Command(BaseCommand):
         if outcomes:
             self.stdout.write(_describe(outcomes))
         return len(ids), outcomes
+
+    def _drain(self, batch) -> Counter:
+        """Round after round until what is due is done (or failed, waiting for its retry)."""
+        totals = Counter()
+        while True:
+            claimed, outcomes = self._round(batch)
+            totals += outcomes
+            if claimed < batch:
+                return totals
 
     def _loop(self, batch, interval) -> Counter:
         """Poll until told to stop; a lost database connection is reopened on

@@ -10,7 +10,7 @@ from messaging import bus
 from messaging.messages import COMMAND_METADATA
 from messaging.models import StoredEvent
 from messaging.registry import UnknownCommand, registry
-from messaging.serialization import field_types, from_primitive
+from messaging.serialization import field_types, from_primitive, required_fields
 
 
 class Command(BaseCommand):
@@ -59,7 +59,7 @@ class Command(BaseCommand):
                     f"{command_type.__name__} has no field {name!r}; its fields: {', '.join(own)}", returncode=2
                 )
             values[name] = self._parse(hints[name], name, raw)
-        missing = [name for name, f in own.items() if name not in values and _required(f)]
+        missing = [name for name in required_fields(command_type) if name in own and name not in values]
         if missing:
             raise CommandError(f"{command_type.__name__} needs: {', '.join(missing)}", returncode=2)
         for name, raw in (("actor_id", metadata["actor"]), ("correlation_id", metadata["correlation_id"])):
@@ -92,10 +92,6 @@ class Command(BaseCommand):
             return []
         first = StoredEvent.objects.get(event_id=result.events[0].event_id)
         return StoredEvent.objects.filter(correlation_id=first.correlation_id, position__gte=first.position)
-
-
-def _required(f: dataclasses.Field) -> bool:
-    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
 def _as_json(row: StoredEvent) -> dict:
