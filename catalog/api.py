@@ -17,7 +17,7 @@ from config.api import errors, execute, validated
 
 from . import queries
 from .commands import AddBook, RestockBook
-from .handlers import MAX_RESTOCK
+from .handlers import MAX_DESCRIPTION, MAX_RESTOCK
 from .values import Isbn, Money
 
 # --- Input --------------------------------------------------------------------
@@ -29,7 +29,7 @@ class BookInput(serializers.Serializer):
     isbn = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=17)
     price = serializers.DecimalField(max_digits=11, decimal_places=2, min_value=Decimal(0))
     currency = serializers.CharField(required=False, default="USD", max_length=3)
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=10_000)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=MAX_DESCRIPTION)
 
     def validate_isbn(self, value) -> Isbn | None:
         return Isbn(value) if value else None

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 
 from messaging.forms import IdempotentForm
 
+from .handlers import MAX_DESCRIPTION, MAX_RESTOCK
 from .values import CURRENCIES, Isbn, Money
 
 
@@ -18,7 +19,7 @@ class AddBookForm(IdempotentForm):
     isbn = forms.CharField(label="ISBN", required=False, max_length=40, help_text="ISBN-10 or ISBN-13; optional.")
     price = forms.DecimalField(min_value=0, max_digits=11, decimal_places=2)
     currency = forms.ChoiceField(choices=[(code, code) for code in sorted(CURRENCIES)], initial="USD")
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=10_000)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=MAX_DESCRIPTION)
 
     def clean_isbn(self) -> Isbn | None:
         return Isbn(self.cleaned_data["isbn"]) if self.cleaned_data["isbn"] else None
@@ -34,7 +35,7 @@ class AddBookForm(IdempotentForm):
 
 
 class QuantityForm(forms.Form):
-    quantity = forms.IntegerField(min_value=1, max_value=10_000, initial=10)
+    quantity = forms.IntegerField(min_value=1, max_value=MAX_RESTOCK, initial=10)
 
 
 class RestockForm(IdempotentForm, QuantityForm):

@@ -55,7 +55,8 @@ def record(command: Command, events: list[Event]) -> Result:
 
 
 def deliver(delivery_id: int) -> str | None:
-    """Attempt one delivery, dispatching the policy's commands on this bus."""
+    """Attempt one delivery, dispatching the policy's commands on this bus
+    (what the relay does for each row it claimed; tests call it directly)."""
     return delivery.deliver(delivery_id, dispatch=dispatch)
 
 

@@ -4,7 +4,9 @@ from django import forms
 
 from messaging.forms import IdempotentForm
 
+from .handlers import MAX_QUANTITY
+
 
 class PlaceOrderForm(IdempotentForm):
     book_id = forms.UUIDField(widget=forms.HiddenInput)
-    quantity = forms.IntegerField(min_value=1, max_value=100, initial=1)
+    quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY, initial=1)
