@@ -144,3 +144,11 @@ def recent_requests(limit: int = 20) -> list[dict]:
         )
         .order_by("-first")[:limit]
     )
+
+
+def open_deliveries(*policies: str) -> int:
+    """How many deliveries to these policies (by name) are not done yet
+    (pending, or failed and waiting for a retry)."""
+    return Delivery.objects.filter(
+        policy__in=policies, status__in=[Delivery.Status.PENDING, Delivery.Status.FAILED]
+    ).count()

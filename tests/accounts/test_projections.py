@@ -9,6 +9,7 @@ from accounts import projections
 from accounts.commands import BlockAccount, FollowAccount, UnfollowAccount
 from accounts.models import Account, AccountStats, Follow
 from accounts.queries import account
+from messaging import bus
 from tests.factories import AccountFactory
 from tests.test_check_invariants import check
 
@@ -67,3 +68,15 @@ def test_rebuild_corrects_the_drift_and_says_how_much(db):
     assert out.getvalue().strip() == "follow counts: corrected 2 account(s)"
     assert (counts(alice), counts(bob)) == ((0, 1), (1, 0))
     assert list(projections.drift()) == []
+
+
+def test_rebuild_waits_for_open_count_deliveries_which_would_count_twice(db):
+    alice, bob = AccountFactory(), AccountFactory()
+    bus.dispatch(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))  # its count delivery waits for the relay
+
+    with pytest.raises(CommandError, match="1 follow-count deliveries are not done yet"):
+        call_command("rebuild_projections", stdout=io.StringIO())
+
+    call_command("relay_events", stdout=io.StringIO())
+    call_command("rebuild_projections", stdout=io.StringIO())
+    assert (counts(alice), counts(bob)) == ((0, 1), (1, 0))
