@@ -21,6 +21,12 @@ COMMAND_METADATA = ("command_id", "correlation_id", "causation_id", "actor_id", 
 EVENT_METADATA = ("event_id", "occurred_at", "command_id", "correlation_id", "causation_id")
 
 
+def _payload(message, metadata: tuple[str, ...]) -> dict:
+    return {
+        f.name: to_primitive(getattr(message, f.name)) for f in dataclasses.fields(message) if f.name not in metadata
+    }
+
+
 @dataclass(frozen=True, kw_only=True)
 class Command:
     """An intent to change state, handled by exactly one handler.
@@ -45,11 +51,7 @@ class Command:
 
     def payload(self) -> dict:
         """The command's own fields as JSON primitives (metadata left out)."""
-        return {
-            f.name: to_primitive(getattr(self, f.name))
-            for f in dataclasses.fields(self)
-            if f.name not in COMMAND_METADATA
-        }
+        return _payload(self, COMMAND_METADATA)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,11 +74,7 @@ class Event:
 
     def payload(self) -> dict:
         """The event's own fields as JSON primitives (metadata left out)."""
-        return {
-            f.name: to_primitive(getattr(self, f.name))
-            for f in dataclasses.fields(self)
-            if f.name not in EVENT_METADATA
-        }
+        return _payload(self, EVENT_METADATA)
 
 
 @dataclass(frozen=True, kw_only=True)
