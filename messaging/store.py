@@ -50,25 +50,7 @@ def append(command: Command, events: list[Event]) -> tuple[list[Event], list[Ope
         for event in events
     ]
     command_type, policy = command.type_name(), cause.policy if cause else ""
-    _insert(
-        StoredEvent,
-        [
-            {
-                "event_id": event.event_id,
-                "type": event.type_name(),
-                "version": event.version,
-                "payload": event.payload(),
-                "is_rejection": isinstance(event, Rejection),
-                "occurred_at": event.occurred_at,
-                "command_id": command.command_id,
-                "command_type": command_type,
-                "correlation_id": command.correlation_id,
-                "causation_id": command.causation_id,
-                "policy": policy,
-            }
-            for event in stamped
-        ],
-    )
+    _insert(StoredEvent, [_event_row(event, command_type, policy) for event in stamped])
     subscribed = [(event, policy) for event in stamped for policy in registry.policies_for(event)]
     if not subscribed:
         return stamped, []
@@ -103,25 +85,7 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
         (command, dataclasses.replace(event, command_id=command.command_id, correlation_id=command.command_id))
         for command, event in caused
     ]
-    _insert(
-        StoredEvent,
-        [
-            {
-                "event_id": event.event_id,
-                "type": event.type_name(),
-                "version": event.version,
-                "payload": event.payload(),
-                "is_rejection": False,
-                "occurred_at": event.occurred_at,
-                "command_id": command.command_id,
-                "command_type": command.type_name(),
-                "correlation_id": command.command_id,
-                "causation_id": None,
-                "policy": "",
-            }
-            for command, event in stamped
-        ],
-    )
+    _insert(StoredEvent, [_event_row(event, command.type_name()) for command, event in stamped])
     done = [
         {
             "event": event.event_id,
@@ -151,6 +115,23 @@ def load(row: StoredEvent) -> Event:
 def load_many(event_ids) -> list[Event]:
     """Events by id, in the order they were stored."""
     return [load(row) for row in StoredEvent.objects.filter(event_id__in=event_ids)]
+
+
+def _event_row(event: Event, command_type: str, policy: str = "") -> dict:
+    """The ``StoredEvent`` columns of an event already stamped with its command's metadata."""
+    return {
+        "event_id": event.event_id,
+        "type": event.type_name(),
+        "version": event.version,
+        "payload": event.payload(),
+        "is_rejection": isinstance(event, Rejection),
+        "occurred_at": event.occurred_at,
+        "command_id": event.command_id,
+        "command_type": command_type,
+        "correlation_id": event.correlation_id,
+        "causation_id": event.causation_id,
+        "policy": policy,
+    }
 
 
 @cache
