@@ -39,6 +39,12 @@ class Delivery(models.Model):
     Created with the event, in the same transaction; marked ``DONE`` in the
     same transaction as the policy's effects, which is what makes each
     (event, policy) pair take effect exactly once.
+
+    A delivery of an *outside effect* (``outside``: a mail, a call out) is
+    never run inside a transaction: it is leased, run, then marked done, so
+    it takes effect at least once. ``lease`` names the worker's claim that
+    owns the row until ``next_attempt_at``; a worker whose lease was taken
+    over no longer touches the row.
     """
 
     class Status(models.TextChoices):
@@ -46,6 +52,7 @@ class Delivery(models.Model):
         FAILED = "failed", "failed, will retry"
         DONE = "done", "done"
         DEAD = "dead", "dead-lettered"
+        DISCARDED = "discarded", "discarded by an operator"
 
     event = models.ForeignKey(  # served by the (event, policy) unique index: no index of its own to write
         StoredEvent, on_delete=models.PROTECT, to_field="event_id", related_name="deliveries", db_index=False
@@ -57,6 +64,8 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    outside = models.BooleanField(default=False, help_text="An effect outside the database (mail): at least once.")
+    lease = models.UUIDField(null=True, blank=True, help_text="The claim of the worker that owns the row.")
 
     class Meta:
         verbose_name_plural = "deliveries"
