@@ -183,5 +183,14 @@ def due(now, limit: int) -> QuerySet:
 def reopen(delivery_ids: Iterable[int]) -> int:
     """Give dead-lettered deliveries a fresh set of attempts (an operator's retry)."""
     return Delivery.objects.filter(pk__in=list(delivery_ids), status=Delivery.Status.DEAD).update(
-        status=Delivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error=""
+        status=Delivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error="", lease=None
+    )
+
+
+def discard(delivery_ids: Iterable[int]) -> int:
+    """Give up on dead-lettered deliveries (an operator's decision): the row
+    stays, marked discarded, so the ledger still shows the event was seen
+    and what became of it; it is never delivered."""
+    return Delivery.objects.filter(pk__in=list(delivery_ids), status=Delivery.Status.DEAD).update(
+        status=Delivery.Status.DISCARDED, lease=None
     )
