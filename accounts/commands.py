@@ -70,7 +70,20 @@ class SeverFollows(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class SeverAllFollows(Command):
-    """Remove every follow in and out of an account (issued by a policy)."""
+    """Remove every follow in and out of an account (issued by a policy): at
+    once when they fit in one batch, otherwise by scheduling batches."""
 
     account_id: UUID
     reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeverFollowBatch(Command):
+    """Remove the follows in and out of an account whose row ids run from
+    ``first_follow`` to ``last_follow`` (issued by a policy, one per
+    ``FollowBatchScheduled``)."""
+
+    account_id: UUID
+    reason: str
+    first_follow: int
+    last_follow: int

@@ -35,6 +35,30 @@ class FollowRemoved(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class FollowBatchScheduled(Event):
+    """Part of severing every follow of an account, left to a delivery of
+    its own: the follows in or out of ``account_id`` whose row ids run from
+    ``first_follow`` to ``last_follow``."""
+
+    account_id: UUID
+    reason: str
+    first_follow: int
+    last_follow: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowsSevered(Event):
+    """A batch of follows in and out of ``account_id`` ended, for ``reason``
+    (``account_deactivated``): ``followers`` no longer follow it, and it no
+    longer follows ``followees``."""
+
+    account_id: UUID
+    reason: str
+    followers: tuple[UUID, ...]
+    followees: tuple[UUID, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class AccountBlocked(Event):
     blocker_id: UUID
     blocked_id: UUID

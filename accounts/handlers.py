@@ -5,6 +5,7 @@ the repositories, derive the events from the rules, update state. A refusal
 is raised as ``Refused``; the bus rolls back and records it.
 """
 
+import math
 import uuid
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from .commands import (
     RegisterAccount,
     RemoveFollower,
     SeverAllFollows,
+    SeverFollowBatch,
     SeverFollows,
     UnblockAccount,
     UnfollowAccount,
@@ -33,8 +35,10 @@ from .events import (
     AccountRegistered,
     AccountUnblocked,
     BlockRejected,
+    FollowBatchScheduled,
     FollowRejected,
     FollowRemoved,
+    FollowsSevered,
     RegistrationRejected,
     StaffGranted,
 )
@@ -159,9 +163,34 @@ def sever_follows(command: SeverFollows) -> list[Event]:
 
 
 def sever_all_follows(command: SeverAllFollows) -> list[Event]:
-    accounts.lock(command.account_id)
+    return _sever_batch(command.account_id, command.reason)
+
+
+def sever_follow_batch(command: SeverFollowBatch) -> list[Event]:
+    return _sever_batch(command.account_id, command.reason, command.first_follow, command.last_follow)
+
+
+def _sever_batch(account_id: uuid.UUID, reason: str, first: int | None = None, last: int | None = None) -> list[Event]:
+    """Remove the account's follows from ``first`` to ``last`` if they fit in
+    one batch (``FANOUT_BATCH_SIZE``), as one ``FollowsSevered``; otherwise
+    split them into at most half a batch of sibling parts, each scheduled
+    as its own event and so delivered, exactly once, in its own transaction.
+    Parts larger than a batch split again when delivered, so no transaction
+    writes more than about a batch of rows, whatever the account's size."""
+    accounts.lock(account_id)
+    follow_ids = accounts.follow_ids_of(account_id, first, last)
+    size = settings.FANOUT_BATCH_SIZE
+    if len(follow_ids) <= size:
+        removed = accounts.remove_follows(follow_ids)
+        if not removed:
+            return []
+        followers = tuple(follower for follower, followee in removed if followee == account_id)
+        followees = tuple(followee for follower, followee in removed if follower == account_id)
+        return [FollowsSevered(account_id=account_id, reason=reason, followers=followers, followees=followees)]
+    part = max(size, math.ceil(len(follow_ids) / max(1, size // 2)))
     return [
-        FollowRemoved(follower_id=follower_id, followee_id=followee_id, reason=command.reason)
-        for follower_id, followee_id in accounts.follows_of(command.account_id)
-        if accounts.remove_follow(follower_id, followee_id)
+        FollowBatchScheduled(
+            account_id=account_id, reason=reason, first_follow=ids[0], last_follow=ids[-1]
+        )
+        for ids in (follow_ids[start : start + part] for start in range(0, len(follow_ids), part))
     ]

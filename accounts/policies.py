@@ -1,7 +1,7 @@
 """Consequences of accounts events, run after the event's transaction commits."""
 
-from .commands import SeverAllFollows, SeverFollows
-from .events import AccountBlocked, AccountDeactivated
+from .commands import SeverAllFollows, SeverFollowBatch, SeverFollows
+from .events import AccountBlocked, AccountDeactivated, FollowBatchScheduled
 
 
 def remove_follows_on_block(event: AccountBlocked):
@@ -12,3 +12,12 @@ def remove_follows_on_block(event: AccountBlocked):
 def remove_follows_on_deactivation(event: AccountDeactivated):
     """A deactivated account neither follows nor is followed."""
     return [SeverAllFollows(account_id=event.account_id, reason="account_deactivated")]
+
+
+def sever_follow_batch(event: FollowBatchScheduled):
+    """Each scheduled part of a large severance runs in a delivery of its own."""
+    return [
+        SeverFollowBatch(
+            account_id=event.account_id, reason=event.reason, first_follow=event.first_follow, last_follow=event.last_follow
+        )
+    ]

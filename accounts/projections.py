@@ -13,7 +13,7 @@ from uuid import UUID
 
 from django.db.models import Count, F, Q
 
-from .events import AccountFollowed, AccountRegistered, FollowRemoved
+from .events import AccountFollowed, AccountRegistered, FollowRemoved, FollowsSevered
 from .models import Account, AccountStats, Follow
 
 
@@ -29,6 +29,25 @@ def count_follow(event: AccountFollowed) -> None:
 def count_unfollow(event: FollowRemoved) -> None:
     _move(event.follower_id, following=-1)
     _move(event.followee_id, followers=-1)
+
+
+def count_severed(event: FollowsSevered) -> None:
+    """A batch of follows ends: the counts move once for the whole batch (a
+    few statements over at most a batch of rows)."""
+    others = set(event.followers) | set(event.followees)
+    AccountStats.objects.bulk_create(
+        [AccountStats(account_id=account_id) for account_id in {event.account_id, *others}], ignore_conflicts=True
+    )
+    # Rows locked in one order, so two batches sharing accounts queue instead of deadlocking.
+    list(
+        AccountStats.objects.select_for_update()
+        .filter(account_id__in=[event.account_id, *others])
+        .order_by("account_id")
+        .values_list("pk", flat=True)
+    )
+    _move(event.account_id, followers=-len(event.followers), following=-len(event.followees))
+    AccountStats.objects.filter(account_id__in=event.followers).update(following_count=F("following_count") - 1)
+    AccountStats.objects.filter(account_id__in=event.followees).update(followers_count=F("followers_count") - 1)
 
 
 def _move(account_id: UUID, *, followers: int = 0, following: int = 0) -> None:

@@ -66,13 +66,25 @@ def remove_follow(follower_id: UUID, followee_id: UUID) -> bool:
     return deleted > 0
 
 
-def follows_of(account_id: UUID) -> list[tuple[UUID, UUID]]:
-    """Every (follower, followee) pair in or out of the account."""
-    return list(
-        Follow.objects.filter(Q(follower_id=account_id) | Q(followee_id=account_id)).values_list(
-            "follower_id", "followee_id"
-        )
-    )
+def follow_ids_of(account_id: UUID, first: int | None = None, last: int | None = None) -> list[int]:
+    """The row ids of the follows in or out of the account, in order, from
+    ``first`` to ``last`` when given."""
+    follows = Follow.objects.filter(Q(follower_id=account_id) | Q(followee_id=account_id))
+    if first is not None:
+        follows = follows.filter(pk__gte=first)
+    if last is not None:
+        follows = follows.filter(pk__lte=last)
+    return list(follows.order_by("pk").values_list("pk", flat=True))
+
+
+def remove_follows(follow_ids: list[int]) -> list[tuple[UUID, UUID]]:
+    """Delete these follows (a bounded batch); the (follower, followee) pairs
+    of those that still existed. Their rows are locked first, so a
+    concurrent unfollow of one of them either went before or finds it gone."""
+    follows = Follow.objects.select_for_update().filter(pk__in=follow_ids)
+    pairs = list(follows.values_list("pk", "follower_id", "followee_id"))
+    Follow.objects.filter(pk__in=[pk for pk, _, _ in pairs]).delete()
+    return [(follower, followee) for _, follower, followee in pairs]
 
 
 def block_between(first_id: UUID, second_id: UUID) -> bool:

@@ -16,14 +16,17 @@ def register(registry: Registry) -> None:
     registry.register_handler(commands.DeactivateAccount, handlers.deactivate_account)
     registry.register_handler(commands.SeverFollows, handlers.sever_follows)
     registry.register_handler(commands.SeverAllFollows, handlers.sever_all_follows)
+    registry.register_handler(commands.SeverFollowBatch, handlers.sever_follow_batch)
 
     registry.register_events_of(events)
 
     registry.subscribe(events.AccountBlocked, policies.remove_follows_on_block)
     registry.subscribe(events.AccountDeactivated, policies.remove_follows_on_deactivation)
+    registry.subscribe(events.FollowBatchScheduled, policies.sever_follow_batch)
     registry.subscribe(events.AccountRegistered, projections.open_stats)
     registry.subscribe(events.AccountFollowed, projections.count_follow)
     registry.subscribe(events.FollowRemoved, projections.count_unfollow)
+    registry.subscribe(events.FollowsSevered, projections.count_severed)
 
     registry.register_reference("@", queries.account_id_for_username)
 

@@ -73,8 +73,8 @@ def flatness(total_commands: int) -> dict:
 
 def _relay_worker(batch: int) -> None:
     connections.close_all()  # a connection of its own, never the parent's
-    while ids := delivery.claim_due(batch):
-        bus.deliver_all(ids)
+    while (claim := delivery.claim_due(batch)).ids:
+        bus.deliver_claimed(claim)
     connections.close_all()
 
 

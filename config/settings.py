@@ -99,6 +99,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+    # A hung statement, lock wait or forgotten open transaction ends with an
+    # error instead of holding locks for ever (web and workers alike). In
+    # milliseconds; 0 turns one off.
+    _guards = {
+        "statement_timeout": env.int("PG_STATEMENT_TIMEOUT_MS", default=30_000),
+        "lock_timeout": env.int("PG_LOCK_TIMEOUT_MS", default=10_000),
+        "idle_in_transaction_session_timeout": env.int("PG_IDLE_IN_TRANSACTION_TIMEOUT_MS", default=60_000),
+    }
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = " ".join(
+        f"-c {name}={value}" for name, value in _guards.items()
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts -------------------------------------------------------------
@@ -130,6 +141,13 @@ MESSAGING_DELIVER_ON_COMMIT = env.bool("MESSAGING_DELIVER_ON_COMMIT", default=Tr
 # How long a relay worker holds the deliveries it claimed before another
 # worker may take them over (a worker that died mid-batch).
 MESSAGING_LEASE_SECONDS = env.float("MESSAGING_LEASE_SECONDS", default=60.0)
+# The on-commit path delivers at most this many rows per top-level commit,
+# cascades included (a fan-out's batches); the relay delivers the rest, so a
+# request does a bounded amount of work before it answers.
+MESSAGING_DELIVER_ON_COMMIT_LIMIT = env.int("MESSAGING_DELIVER_ON_COMMIT_LIMIT", default=20)
+# Rows one batch of a fan-out writes (severing every follow of a deactivated
+# account): each batch is its own delivery and transaction.
+FANOUT_BATCH_SIZE = env.int("FANOUT_BATCH_SIZE", default=300)
 
 # --- Internationalisation -------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -154,9 +172,18 @@ STORAGES = {
 
 # --- Mail -----------------------------------------------------------------
 # EMAIL_URL (e.g. smtp+tls://user:pass@host:587) becomes Django 6.1's MAILERS.
+# Mail leaves through the outbox (messaging.outbox), sent by the relay
+# workers outside any transaction; a send gives up after EMAIL_TIMEOUT
+# seconds and is retried, and a worker's lease on a mail outlasts several.
+# (Django 6.1 refuses an EMAIL_TIMEOUT setting beside MAILERS: the variable
+# goes straight into the mailer's options.)
+_email_timeout = env.float("EMAIL_TIMEOUT", default=10.0)
+MESSAGING_OUTSIDE_LEASE_SECONDS = env.float("MESSAGING_OUTSIDE_LEASE_SECONDS", default=max(60.0, 6 * _email_timeout))
+# The domain of the Message-ID each queued mail carries (the same on every resend).
+EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="shop.localhost")
 _mail = env.email_url("EMAIL_URL", default="consolemail://")
 if _mail["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
-    _mailer_options = {
+    _mailer_options = {"timeout": _email_timeout} | {
         option: _mail.get(setting)
         for option, setting in [
             ("host", "EMAIL_HOST"),

@@ -65,6 +65,11 @@ def deliver_all(delivery_ids) -> Counter:
     return delivery.deliver_all(delivery_ids, dispatch=dispatch)
 
 
+def deliver_claimed(claim: delivery.Claim) -> Counter:
+    """Attempt the deliveries a relay round claimed, those it still owns."""
+    return delivery.deliver_all(claim.ids, dispatch=dispatch, lease=claim.lease)
+
+
 def deliver_opened(opened: list[store.Opened]) -> Counter:
     """Attempt the deliveries a commit just opened (what ``record`` schedules)."""
     return delivery.deliver_opened(opened, dispatch=dispatch)

@@ -1,28 +1,45 @@
-"""Running policies for committed events, exactly once each, with retries.
+"""Running policies for committed events, with retries and dead letters.
 
-Each delivery runs in its own transaction: the delivery row is claimed, the
-policy runs and the commands it returns are dispatched, and the row is
-marked done, all in that one transaction. If the policy raises, its effects
-roll back to a savepoint and the row records the failure with the next
-attempt time; after ``MESSAGING_MAX_ATTEMPTS`` attempts it is dead-lettered.
+A policy of the database runs exactly once per event: the delivery row is
+locked, the policy runs and the commands it returns are dispatched, and the
+row is marked done, all in one transaction. If the policy raises, its
+effects roll back to a savepoint and the row records the failure with the
+next attempt time; after ``MESSAGING_MAX_ATTEMPTS`` attempts it is
+dead-lettered.
 
-Two ways in. The relay claims due rows in batches (``claim_due``: ``SKIP
-LOCKED`` and a lease, so concurrent relays never take the same ones), then
-``deliver`` locks each row, re-checks that it is still open, and reads the
-event back from the store. Right after a commit (``deliver_opened``) the event is
-still in memory, and one conditional UPDATE claims the row and marks it
-done at once: it matches only an open, due row, and holds the row's lock
-until the transaction ends, so a relay skips it; a failure overwrites it.
+A policy with an effect outside the database (``outside``: a mail) never
+runs inside a transaction, where it would hold the write lock for as long
+as the other side takes. Its row is leased in one short transaction, the
+effect runs with no transaction open, and the row is marked done in
+another: at least once, since a crash between the effect and the mark
+repeats it. ``Permanent`` failures (a refused address) dead-letter at once.
+
+Three ways in. The relay claims due rows in batches (``claim_due``: ``SKIP
+LOCKED`` and a lease with an owner, so concurrent relays never take the
+same ones) and delivers what its claim owns (``deliver_claimed``): a row
+whose lease another worker has taken over since is left alone. Right after
+a commit (``deliver_opened``) the event is still in memory, and one
+conditional UPDATE claims the row and marks it done at once: it matches
+only an open, due row, and holds the row's lock until the transaction ends,
+so a relay skips it; a failure overwrites it. That path delivers at most
+``MESSAGING_DELIVER_ON_COMMIT_LIMIT`` rows per commit, cascades included,
+and never an outside effect: the request that committed answers after a
+bounded amount of work and the relay takes the rest. Anyone else (an
+operator's retry, a test) calls ``deliver`` on a row that is due.
 """
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import timedelta
+from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from . import store
@@ -37,47 +54,132 @@ Dispatch = Callable[[Command], object]
 _OPEN = (Delivery.Status.PENDING, Delivery.Status.FAILED)
 
 
-def deliver(delivery_id: int, *, dispatch: Dispatch) -> str | None:
-    """Attempt one delivery; return its new status, or ``None`` if it was not
-    open (already done or dead, perhaps by another worker just now).
+class Permanent(Exception):
+    """Raised by an outside effect when trying again cannot help (the mail
+    server refused the address): the delivery is dead-lettered at once."""
 
-    The row lock waits rather than skips: a relay worker delivers rows its
-    lease gave it, and the lock it may meet is brief (another worker's claim
-    touching the row, or the on-commit path finishing it). Skipping would
-    strand the row until its lease ran out."""
+
+@dataclass(frozen=True)
+class Claim:
+    """Deliveries one relay round leased: ``lease`` owns ``ids`` until the
+    lease runs out or another worker takes them over."""
+
+    lease: UUID
+    ids: list[int] = field(default_factory=list)
+
+
+def deliver(delivery_id: int, *, dispatch: Dispatch, lease: UUID | None = None) -> str | None:
+    """Attempt one delivery; return its new status, or ``None`` if it was not
+    this caller's to deliver: no longer open (done or dead, perhaps by
+    another worker just now), leased by someone else, or not yet due.
+
+    With ``lease``, the row must still belong to that claim (checked under
+    the row lock); without, it must be due (a retry's backoff is never
+    skipped). The row lock waits rather than skips: the lock a worker may
+    meet on a row it leased is brief (another worker's claim touching the
+    row, or the on-commit path finishing it)."""
+    owned = Q(lease=lease) if lease is not None else Q(next_attempt_at__lte=timezone.now())
     with transaction.atomic(durable=True):
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
             .select_related("event")
-            .filter(pk=delivery_id, status__in=_OPEN)
+            .filter(owned, pk=delivery_id, status__in=_OPEN, outside=False)
             .first()
         )
-        if delivery is None:
+        if delivery is not None:
+            delivery.attempts += 1
+            delivery.lease = None
+            with correlated(delivery.event.correlation_id):
+                try:
+                    event = store.load(delivery.event)
+                except Exception as unreadable:  # e.g. no upcaster for its version: retried, then dead-lettered
+                    error = unreadable
+                else:
+                    error = _run(event, delivery.policy, dispatch)
+                if error is None:
+                    delivery.status = Delivery.Status.DONE
+                    delivery.delivered_at = timezone.now()
+                    delivery.last_error = ""
+                else:
+                    _record_failure(delivery, delivery.event.type, error)
+                fields = ["status", "attempts", "delivered_at", "last_error", "next_attempt_at", "lease"]
+                delivery.save(update_fields=fields)
+            return delivery.status
+    return _deliver_outside(delivery_id, owned)
+
+
+def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
+    """Lease, run outside any transaction, then mark: at least once."""
+    lease = uuid4()
+    until = timezone.now() + timedelta(seconds=settings.MESSAGING_OUTSIDE_LEASE_SECONDS)
+    with transaction.atomic(durable=True):
+        taken = Delivery.objects.filter(owned, pk=delivery_id, status__in=_OPEN).update(
+            lease=lease, next_attempt_at=until, attempts=F("attempts") + 1
+        )
+    if not taken:
+        return None
+    delivery = Delivery.objects.select_related("event").get(pk=delivery_id)
+    with correlated(delivery.event.correlation_id):
+        try:
+            policy = registry.policies[delivery.policy]
+            event = store.load(delivery.event)
+            if policy(event):
+                raise TypeError(f"{policy.name} has an outside effect: it may not issue commands")
+        except Exception as error:
+            _record_failure(delivery, delivery.event.type, error)
+        else:
+            delivery.status, delivery.delivered_at, delivery.last_error = Delivery.Status.DONE, timezone.now(), ""
+            logger.debug("delivered %s to %s", delivery.event.type, delivery.policy)
+        with transaction.atomic(durable=True):
+            marked = Delivery.objects.filter(pk=delivery_id, lease=lease, status__in=_OPEN).update(
+                status=delivery.status,
+                delivered_at=delivery.delivered_at,
+                last_error=delivery.last_error,
+                next_attempt_at=delivery.next_attempt_at,
+                lease=None,
+            )
+        if not marked:
+            logger.warning(
+                "delivery %s to %s outlived its lease: another worker may repeat it (MESSAGING_OUTSIDE_LEASE_SECONDS)",
+                delivery.event.type,
+                delivery.policy,
+            )
             return None
-        delivery.attempts += 1
-        with correlated(delivery.event.correlation_id):
-            try:
-                event = store.load(delivery.event)
-            except Exception as unreadable:  # e.g. no upcaster for its version: retried, then dead-lettered
-                error = unreadable
-            else:
-                error = _run(event, delivery.policy, dispatch)
-            if error is None:
-                delivery.status = Delivery.Status.DONE
-                delivery.delivered_at = timezone.now()
-                delivery.last_error = ""
-            else:
-                _record_failure(delivery, delivery.event.type, error)
-            delivery.save(update_fields=["status", "attempts", "delivered_at", "last_error", "next_attempt_at"])
-        return delivery.status
+    return delivery.status
+
+
+_on_commit_budget: ContextVar[list[int] | None] = ContextVar("on_commit_budget", default=None)
+
+
+@contextmanager
+def _budget() -> Iterator[list[int]]:
+    """The deliveries the on-commit path may still attempt, shared by the
+    cascade one top-level commit sets off (nested commits run their
+    callbacks inside the outer ones, in this same context)."""
+    budget = _on_commit_budget.get()
+    if budget is not None:
+        yield budget
+        return
+    budget = [settings.MESSAGING_DELIVER_ON_COMMIT_LIMIT]
+    token = _on_commit_budget.set(budget)
+    try:
+        yield budget
+    finally:
+        _on_commit_budget.reset(token)
 
 
 def deliver_opened(opened: Iterable["store.Opened"], *, dispatch: Dispatch) -> Counter:
     """Attempt deliveries just opened, with their events in hand; one failing
-    never stops the others."""
+    never stops the others. Outside effects, and whatever exceeds the
+    commit's budget, are left pending for the relay."""
     outcomes = Counter()
-    for delivery in opened:
-        outcomes[_deliver_opened(delivery, dispatch) or "skipped"] += 1
+    with _budget() as budget:
+        for delivery in opened:
+            if delivery.outside or budget[0] <= 0:
+                outcomes["left to the relay"] += 1
+                continue
+            budget[0] -= 1
+            outcomes[_deliver_opened(delivery, dispatch) or "skipped"] += 1
     return outcomes
 
 
@@ -123,12 +225,13 @@ def _run(event: Event, policy_name: str, dispatch: Dispatch) -> Exception | None
 
 
 def _record_failure(delivery: Delivery, event_type: str, error: Exception) -> None:
-    """Mark the attempt (already counted) failed, or dead after the last one."""
+    """Mark the attempt (already counted) failed, or dead after the last one
+    or a permanent failure."""
     delivery.last_error = f"{type(error).__name__}: {error}"
-    if delivery.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
+    if delivery.attempts >= settings.MESSAGING_MAX_ATTEMPTS or isinstance(error, Permanent):
         delivery.status = Delivery.Status.DEAD
         logger.error(
-            "dead-lettered %s to %s after %d attempts: %s",
+            "dead-lettered %s to %s after %d attempt(s): %s",
             event_type, delivery.policy, delivery.attempts, delivery.last_error,
         )
     else:
@@ -141,43 +244,44 @@ def _record_failure(delivery: Delivery, event_type: str, error: Exception) -> No
         )
 
 
-def deliver_all(delivery_ids: Iterable[int], *, dispatch: Dispatch) -> Counter:
+def deliver_all(delivery_ids: Iterable[int], *, dispatch: Dispatch, lease: UUID | None = None) -> Counter:
     """Attempt each delivery in turn; one failing never stops the others."""
     outcomes = Counter()
     for delivery_id in delivery_ids:
-        outcomes[deliver(delivery_id, dispatch=dispatch) or "skipped"] += 1
+        outcomes[deliver(delivery_id, dispatch=dispatch, lease=lease) or "skipped"] += 1
     return outcomes
 
 
-def claim_due(limit: int) -> list[int]:
-    """Claim up to ``limit`` open deliveries whose time has come, oldest first.
+def claim_due(limit: int, *, outside: bool | None = None) -> Claim:
+    """Lease up to ``limit`` open deliveries whose time has come, oldest
+    first (only outside effects, or only the others, when ``outside`` says).
 
-    Claiming leases them: their ``next_attempt_at`` moves ``MESSAGING_LEASE_SECONDS``
-    ahead, so other relay workers pass them by while this one works through
-    them, and take them over if it dies. Rows another worker is claiming
-    right now are skipped (``SKIP LOCKED``). Deliveries are found by status
-    and time, never by an "after the last id seen" cursor: ids commit out of
-    order, and an event committed late must still be delivered.
+    The lease moves their ``next_attempt_at`` ``MESSAGING_LEASE_SECONDS``
+    ahead (``MESSAGING_OUTSIDE_LEASE_SECONDS`` for outside effects, longer
+    than the slowest send), so other relay workers pass them by while this
+    one works through them, and take them over if it dies; a takeover gives
+    them a new owner, so the first worker, should it wake up, leaves them
+    alone. Rows another worker is claiming right now are skipped (``SKIP
+    LOCKED``). Deliveries are found by status and time, never by an "after
+    the last id seen" cursor: ids commit out of order, and an event
+    committed late must still be delivered.
     """
-    now = timezone.now()
+    now, lease = timezone.now(), uuid4()
     with transaction.atomic(durable=True):
-        ids = list(due(now, limit))
-        Delivery.objects.filter(pk__in=ids).update(
-            next_attempt_at=now + timedelta(seconds=settings.MESSAGING_LEASE_SECONDS)
-        )
-    return ids
+        ids = list(due(now, limit, outside=outside))
+        seconds = settings.MESSAGING_OUTSIDE_LEASE_SECONDS if outside else settings.MESSAGING_LEASE_SECONDS
+        Delivery.objects.filter(pk__in=ids).update(next_attempt_at=now + timedelta(seconds=seconds), lease=lease)
+    return Claim(lease, ids)
 
 
-def due(now, limit: int) -> QuerySet:
+def due(now, limit: int, *, outside: bool | None = None) -> QuerySet:
     """The ids of up to ``limit`` open deliveries due at ``now``, oldest
     first, locked as they are read and skipping rows locked already (the
     query ``claim_due`` runs)."""
-    return (
-        Delivery.objects.select_for_update(skip_locked=True)
-        .filter(status__in=_OPEN, next_attempt_at__lte=now)
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    found = Delivery.objects.select_for_update(skip_locked=True).filter(status__in=_OPEN, next_attempt_at__lte=now)
+    if outside is not None:
+        found = found.filter(outside=outside)
+    return found.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]
 
 
 def reopen(delivery_ids: Iterable[int]) -> int:

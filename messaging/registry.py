@@ -29,12 +29,14 @@ class UnknownCommand(RegistryError):
 
 @dataclass(frozen=True)
 class Policy:
-    """A consequence of an event: a function returning the commands to issue
-    (or doing its one outside-world job, such as sending a mail)."""
+    """A consequence of an event: a function returning the commands to issue,
+    or, when ``outside``, doing one job outside the database (sending a
+    mail), which the kernel runs outside any transaction, at least once."""
 
     name: str
     event_type: type[Event]
     function: PolicyFunction
+    outside: bool = False
 
     def __call__(self, event: Event):
         return self.function(event)
@@ -80,9 +82,13 @@ class Registry:
             )
         )
 
-    def subscribe(self, event_type: type[Event], function: PolicyFunction, *, name: str | None = None) -> Policy:
-        """Run ``function`` after every committed ``event_type``, exactly once each."""
-        policy = Policy(name or f"{function.__module__}.{function.__qualname__}", event_type, function)
+    def subscribe(
+        self, event_type: type[Event], function: PolicyFunction, *, name: str | None = None, outside: bool = False
+    ) -> Policy:
+        """Run ``function`` after every committed ``event_type``: exactly once
+        each, in a transaction of its own; or, ``outside``, at least once and
+        outside any transaction (it must not touch the database's rows)."""
+        policy = Policy(name or f"{function.__module__}.{function.__qualname__}", event_type, function, outside)
         if policy.name in self.policies:
             raise RegistryError(f"policy {policy.name!r} is already subscribed")
         self.register_events(event_type)

@@ -1,9 +1,11 @@
 """The event store: appending events with their deliveries, reading them back.
 
 This module is the only code that writes ``StoredEvent`` and creates
-``Delivery`` rows. It writes them with one hand-written multi-row INSERT
-each, not ``bulk_create``: every command appends, and compiling the ORM's
-INSERT cost more than running it.
+``Delivery`` rows. It writes them with hand-written multi-row INSERTs, not
+``bulk_create``: every command appends, and compiling the ORM's INSERT cost
+more than running it. Each INSERT fits the backend's parameter limit (read
+per connection: SQLite's can be lowered at run time) and at most
+``ROWS_PER_STATEMENT`` rows.
 """
 
 import dataclasses
@@ -20,6 +22,8 @@ from .models import Delivery, StoredEvent
 from .registry import registry
 from .serialization import build
 
+ROWS_PER_STATEMENT = 500
+
 
 @dataclass(frozen=True)
 class Opened:
@@ -28,6 +32,7 @@ class Opened:
     delivery_id: int
     event: Event
     policy: str
+    outside: bool = False
 
 
 def append(command: Command, events: list[Event]) -> tuple[list[Event], list[Opened]]:
@@ -66,6 +71,7 @@ def append(command: Command, events: list[Event]) -> tuple[list[Event], list[Ope
                 "next_attempt_at": now,
                 "last_error": "",
                 "created_at": now,
+                "outside": policy.outside,
             }
             for event, policy in subscribed
         ],
@@ -73,7 +79,9 @@ def append(command: Command, events: list[Event]) -> tuple[list[Event], list[Ope
     )
     # RETURNING gives no order on SQLite: match the ids up by their natural key.
     ids = {(_uuid(event_id), policy): pk for pk, event_id, policy in returned}
-    return stamped, [Opened(ids[event.event_id, policy.name], event, policy.name) for event, policy in subscribed]
+    return stamped, [
+        Opened(ids[event.event_id, policy.name], event, policy.name, policy.outside) for event, policy in subscribed
+    ]
 
 
 def append_applied(caused: list[tuple[Command, Event]]) -> None:
@@ -96,6 +104,7 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
             "last_error": "",
             "created_at": now,
             "delivered_at": now,
+            "outside": policy.outside,
         }
         for _, event in stamped
         for policy in registry.policies_for(event)
@@ -140,22 +149,27 @@ def _fields(model, names: tuple[str, ...]):
 
 
 def _insert(model, rows: list[dict], returning: tuple[str, ...] = ()) -> list[tuple]:
-    """INSERT ``rows`` (dicts with the same keys, in the same order) in one
-    statement, each value prepared by its field as the ORM would."""
+    """INSERT ``rows`` (dicts with the same keys, in the same order), as few
+    statements as the parameter limit allows, each value prepared by its
+    field as the ORM would."""
     names = tuple(rows[0])
     fields = _fields(model, names)
     quote = connection.ops.quote_name
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
-        f"VALUES {', '.join([placeholders] * len(rows))}"
+    head = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) VALUES "
     )
-    if returning:
-        sql += f" RETURNING {', '.join(quote(field.column) for field in _fields(model, returning))}"
-    params = [field.get_db_prep_save(row[name], connection) for row in rows for name, field in zip(names, fields)]
+    tail = f" RETURNING {', '.join(quote(field.column) for field in _fields(model, returning))}" if returning else ""
+    size = max(1, min(ROWS_PER_STATEMENT, connection.ops.bulk_batch_size(fields, rows)))
+    returned = []
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if returning else []
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            params = [field.get_db_prep_save(row[name], connection) for row in chunk for name, field in zip(names, fields)]
+            cursor.execute(head + ", ".join([placeholders] * len(chunk)) + tail, params)
+            if returning:
+                returned += cursor.fetchall()
+    return returned
 
 
 def _uuid(value) -> UUID:

@@ -14,9 +14,12 @@
 have run by the time it returns.
 """
 
+import io
 from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
+
+from django.core.management import call_command
 
 from . import bus, store
 from .messages import Command, Event, Result
@@ -96,9 +99,9 @@ class Scenario:
 
 
 @contextmanager
-def subscribed(event_type: type[Event], function: PolicyFunction, *, name: str | None = None):
+def subscribed(event_type: type[Event], function: PolicyFunction, *, name: str | None = None, outside: bool = False):
     """Subscribe a policy for the duration of a test."""
-    policy = registry.subscribe(event_type, function, name=name)
+    policy = registry.subscribe(event_type, function, name=name, outside=outside)
     try:
         yield policy
     finally:
@@ -107,3 +110,11 @@ def subscribed(event_type: type[Event], function: PolicyFunction, *, name: str |
 
 def _names(events) -> list[str]:
     return [type(event).__name__ for event in events]
+
+
+def relay() -> str:
+    """Run ``relay_events`` once, as a relay worker's round would (it sends
+    the outbox's mail, which no request does); what it printed."""
+    out = io.StringIO()
+    call_command("relay_events", stdout=out, stderr=io.StringIO())
+    return out.getvalue()

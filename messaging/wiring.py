@@ -1,10 +1,15 @@
-"""The kernel's own events and consistency rule."""
+"""The kernel's own routes: its events, the mail outbox, its consistency rule."""
 
 from messaging.registry import Registry
 
-from . import invariants, messages
+from . import invariants, messages, outbox
 
 
 def register(registry: Registry) -> None:
     registry.register_events(messages.IdempotencyKeyReused)
+
+    registry.register_handler(outbox.QueueMail, outbox.queue_mail)
+    registry.register_events(outbox.MailQueued)
+    registry.subscribe(outbox.MailQueued, outbox.send_queued_mail, outside=True)
+
     registry.register_invariant(invariants.every_event_has_its_deliveries)

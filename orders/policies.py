@@ -1,16 +1,15 @@
 """Consequences of orders events, run after the event's transaction commits.
 
-The mail policies do their one outside-world job and return nothing. If the
-mail cannot be sent they raise: the order's new status stands, and the
-delivery is retried and in the end dead-lettered by the kernel.
+The mail policies write the customer's mail and queue it in the kernel's
+outbox; the relay sends it later, outside any transaction, so neither the
+order's new status nor the request that set it waits for the mail server.
 """
 
 from uuid import UUID
 
-from django.core.mail import send_mail
-
 from accounts.queries import account_summary
 from catalog.commands import ReleaseStock
+from messaging.outbox import QueueMail
 
 from . import queries
 from .events import OrderCancelled, OrderConfirmed, OrderShipped
@@ -21,17 +20,17 @@ def release_stock_on_cancel(event: OrderCancelled):
     return [ReleaseStock(order_id=event.order_id)]
 
 
-def mail_confirmation(event: OrderConfirmed) -> None:
+def mail_confirmation(event: OrderConfirmed):
     """Tell the customer their order is confirmed."""
-    _mail_customer(event.order_id, event.customer_id, "confirmed", "We have confirmed your order; it ships soon.")
+    return [_mail_customer(event.order_id, event.customer_id, "confirmed", "We have confirmed your order; it ships soon.")]
 
 
-def mail_shipment(event: OrderShipped) -> None:
+def mail_shipment(event: OrderShipped):
     """Tell the customer their order is on its way."""
-    _mail_customer(event.order_id, event.customer_id, "shipped", "Your order is on its way.")
+    return [_mail_customer(event.order_id, event.customer_id, "shipped", "Your order is on its way.")]
 
 
-def _mail_customer(order_id: UUID, customer_id: UUID, what: str, news: str) -> None:
+def _mail_customer(order_id: UUID, customer_id: UUID, what: str, news: str) -> QueueMail:
     customer = account_summary(customer_id)
     if customer is None:
         raise LookupError(f"order {order_id}: its customer {customer_id} does not exist")
@@ -40,5 +39,4 @@ def _mail_customer(order_id: UUID, customer_id: UUID, what: str, news: str) -> N
     body = "\n".join(
         [f"Hello {customer.username},", "", news, "", *lines, f"Total: {order.total}", "", f"Order {order_id}"]
     )
-    # Django 6.1 sends through MAILERS["default"] and raises on failure by default.
-    send_mail(f"Your order {str(order_id)[:8]} is {what}", body, None, [customer.email])
+    return QueueMail(to=customer.email, subject=f"Your order {str(order_id)[:8]} is {what}", body=body)

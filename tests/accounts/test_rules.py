@@ -20,6 +20,7 @@ from accounts.events import (
     AccountRegistered,
     AccountUnblocked,
     FollowRemoved,
+    FollowsSevered,
 )
 from accounts.models import Account, Block, Follow
 from accounts.values import Email, Password, Username
@@ -254,8 +255,9 @@ def test_deactivation_removes_every_follow_in_and_out(db, scenario):
 
     outcome = scenario.when(DeactivateAccount(account_id=alice.pk))
 
-    outcome.then_cascade(AccountDeactivated, FollowRemoved, FollowRemoved)
-    assert {e.reason for e in outcome.cascade[1:]} == {"account_deactivated"}
+    outcome.then_cascade(AccountDeactivated, FollowsSevered)
+    severed = outcome.cascade[1]
+    assert (severed.reason, severed.followers, severed.followees) == ("account_deactivated", (carol.pk,), (bob.pk,))
     assert list(Follow.objects.values_list("follower", "followee")) == [(bob.pk, carol.pk)]
     alice.refresh_from_db()
     assert not alice.is_active

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import Book
+from messaging.testing import relay
 from orders.models import Order
 from tests.factories import AccountFactory, BookFactory
 from tests.stock import figures
@@ -28,14 +29,16 @@ def test_the_bookshelf_story_from_the_shell(mailoutbox):
     (placed, reserved) = send("PlaceOrder", f"items={items}", "--actor=@alice")
     order_id = placed["payload"]["order_id"]
     send("ConfirmOrder", f"order_id={order_id}")
-    (shipped, stock_shipped) = send("ShipOrder", f"order_id={order_id}")
+    (shipped, stock_shipped, mail_queued) = send("ShipOrder", f"order_id={order_id}")
 
     assert placed["payload"]["items"][0]["unit_price"] == {"amount": "12.99", "currency": "USD"}
-    assert [reserved["type"], shipped["type"], stock_shipped["type"]] == [
-        "StockReserved", "OrderShipped", "StockShipped"
+    assert [reserved["type"], shipped["type"], stock_shipped["type"], mail_queued["type"]] == [
+        "StockReserved", "OrderShipped", "StockShipped", "MailQueued"
     ]
     assert Order.objects.get().status == "SHIPPED"
     assert figures(book) == (8, 0)
+    assert mailoutbox == []  # the relay sends them
+    relay()
     assert len(mailoutbox) == 2
 
 

@@ -163,9 +163,9 @@ def test_four_relay_workers_drain_thousands_of_deliveries_applying_each_once(scr
     def worker():
         while True:
             committed = late_committed.is_set()  # read before claiming: then the claim sees it
-            ids = delivery.claim_due(50)
-            if ids:
-                bus.deliver_all(ids)
+            claim = delivery.claim_due(50)
+            if claim.ids:
+                bus.deliver_claimed(claim)
             elif committed:
                 return
             else:

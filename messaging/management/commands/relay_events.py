@@ -24,8 +24,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--interval", type=float, default=1.0, help="Seconds to sleep when nothing is due (default 1)."
         )
+        parser.add_argument(
+            "--only",
+            choices=["database", "outside"],
+            help="Deliver only the database's policies, or only outside effects such as mail (default: both), "
+            "so that a slow mail server never delays the database's policies.",
+        )
 
-    def handle(self, *args, loop, batch, interval, **options):
+    def handle(self, *args, loop, batch, interval, only, **options):
+        self.lanes = {"database": [False], "outside": [True]}.get(only, [False, True])
         if not loop:
             totals = self._drain(batch)
         else:
@@ -33,11 +40,16 @@ class Command(BaseCommand):
         self.stdout.write(f"relay finished: {_describe(totals) if totals else 'nothing was due'}")
 
     def _round(self, batch) -> tuple[int, Counter]:
-        ids = claim_due(batch)
-        outcomes = bus.deliver_all(ids) if ids else Counter()
+        """One claim per lane: the database's policies first, then outside effects."""
+        claimed, outcomes = 0, Counter()
+        for outside in self.lanes:
+            claim = claim_due(batch, outside=outside)
+            if claim.ids:
+                outcomes += bus.deliver_claimed(claim)
+            claimed = max(claimed, len(claim.ids))
         if outcomes:
             self.stdout.write(_describe(outcomes))
-        return len(ids), outcomes
+        return claimed, outcomes
 
     def _drain(self, batch) -> Counter:
         """Round after round until what is due is done (or failed, waiting for its retry)."""
