@@ -34,17 +34,15 @@ def count_unfollow(event: FollowRemoved) -> None:
 def count_severed(event: FollowsSevered) -> None:
     """A batch of follows ends: the counts move once for the whole batch (a
     few statements over at most a batch of rows)."""
-    others = set(event.followers) | set(event.followees)
-    AccountStats.objects.bulk_create(
-        [AccountStats(account_id=account_id) for account_id in {event.account_id, *others}], ignore_conflicts=True
-    )
-    # Rows locked in one order, so two batches sharing accounts queue instead of deadlocking.
-    list(
+    touched = {event.account_id, *event.followers, *event.followees}
+    # Locked in one order, so that two batches sharing accounts queue instead of deadlocking.
+    counted = set(
         AccountStats.objects.select_for_update()
-        .filter(account_id__in=[event.account_id, *others])
+        .filter(account_id__in=touched)
         .order_by("account_id")
-        .values_list("pk", flat=True)
+        .values_list("account_id", flat=True)
     )
+    AccountStats.objects.bulk_create([AccountStats(account_id=account_id) for account_id in touched - counted])
     _move(event.account_id, followers=-len(event.followers), following=-len(event.followees))
     AccountStats.objects.filter(account_id__in=event.followers).update(following_count=F("following_count") - 1)
     AccountStats.objects.filter(account_id__in=event.followees).update(followers_count=F("followers_count") - 1)

@@ -112,9 +112,9 @@ def _names(events) -> list[str]:
     return [type(event).__name__ for event in events]
 
 
-def relay() -> str:
+def relay(*options: str) -> str:
     """Run ``relay_events`` once, as a relay worker's round would (it sends
     the outbox's mail, which no request does); what it printed."""
     out = io.StringIO()
-    call_command("relay_events", stdout=out, stderr=io.StringIO())
+    call_command("relay_events", *options, stdout=out, stderr=io.StringIO())
     return out.getvalue()

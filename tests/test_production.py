@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from tests.subprocesses import database_url
 
@@ -85,3 +86,27 @@ def _get(url: str) -> str:
                 raise
             time.sleep(0.2)
 
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgresql_sessions_end_hung_statements_lock_waits_and_idle_transactions():
+    with connection.cursor() as cursor:
+        shown = []
+        for name in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"):
+            cursor.execute(f"SHOW {name}")
+            shown.append(cursor.fetchone()[0])
+
+    assert shown == ["30s", "10s", "1min"]
+
+
+@pytest.mark.postgres
+def test_the_postgresql_guards_come_from_the_environment():
+    result = manage(
+        "shell", "--verbosity", "0", "-c", "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS']['options'])",
+        env={"DATABASE_URL": database_url(), "PG_STATEMENT_TIMEOUT_MS": "5000", "PG_LOCK_TIMEOUT_MS": "0"},
+    )
+
+    assert result.stdout.split() == [
+        "-c", "statement_timeout=5000", "-c", "lock_timeout=0", "-c", "idle_in_transaction_session_timeout=60000"
+    ]

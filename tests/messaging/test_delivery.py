@@ -194,3 +194,39 @@ def test_one_relay_run_delivers_everything_due_batch_after_batch(db):
 
     assert set(Delivery.objects.values_list("status", flat=True)) == {"done"}
     assert not Follow.objects.exists()
+
+
+@pytest.mark.parametrize("outside", [False, True], ids=["database policy", "outside effect"])
+def test_a_worker_whose_lease_was_taken_over_leaves_the_row_to_its_new_owner(pair, settings, outside):
+    """Worker A's lease runs out while it stalls; worker B takes the row
+    over and fails it (a retry is now due later). When A wakes up, it must
+    neither run the policy again nor skip the backoff B set."""
+    settings.MESSAGING_DELIVER_ON_COMMIT = False
+    alice, bob = pair
+    flaky = FlakyPolicy(failures=5)
+    with subscribed(AccountBlocked, flaky, name=SPY, outside=outside):
+        bus.dispatch(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+        row = Delivery.objects.get(policy=SPY)
+        stale = delivery.claim_due(10)
+        make_due(row)  # A's lease has run out
+        fresh = delivery.claim_due(10)
+        assert row.pk in stale.ids and row.pk in fresh.ids and stale.lease != fresh.lease
+
+        assert bus.deliver_claimed(delivery.Claim(fresh.lease, [row.pk])) == {"failed": 1}
+        assert bus.deliver_claimed(delivery.Claim(stale.lease, [row.pk])) == {"skipped": 1}
+
+    row.refresh_from_db()
+    assert (row.status, row.attempts, flaky.failures) == ("failed", 1, 4)
+    assert row.next_attempt_at > timezone.now()
+
+
+def test_an_outside_effect_is_never_run_by_the_commit_that_opened_it(pair, scenario):
+    alice, bob = pair
+    sent = []
+    with subscribed(AccountBlocked, lambda event: sent.append(event.event_id), name=SPY, outside=True):
+        scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+        assert sent == [] and Delivery.objects.get(policy=SPY).status == "pending"
+        relay()
+
+    row = Delivery.objects.get(policy=SPY)
+    assert (row.status, row.outside, len(sent)) == ("done", True, 1)

@@ -52,12 +52,14 @@ class Command(BaseCommand):
         return claimed, outcomes
 
     def _drain(self, batch) -> Counter:
-        """Round after round until what is due is done (or failed, waiting for its retry)."""
+        """Round after round until nothing is due: what was due is done or
+        failed (waiting for its retry), and so is what its deliveries opened
+        (the batches of a fan-out, when nothing delivered them on commit)."""
         totals = Counter()
         while True:
             claimed, outcomes = self._round(batch)
             totals += outcomes
-            if claimed < batch:
+            if not claimed:
                 return totals
 
     def _loop(self, batch, interval) -> Counter:
