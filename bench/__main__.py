@@ -29,8 +29,8 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 READS_BEGIN, READS_END = "<!-- bench:reads:begin -->", "<!-- bench:reads:end -->"
 HTTP_BEGIN, HTTP_END = "<!-- bench:http:begin -->", "<!-- bench:http:end -->"
 
-FULL = {"flows_per_round": 250, "rounds": 4, "flatness": 100_000, "relay": 2000}
-SHORT = {"flows_per_round": 5, "rounds": 1, "flatness": 200, "relay": 20}
+FULL = {"flows_per_round": 250, "rounds": 4, "flatness": 100_000, "relay": 2000, "fanout": 30_000}
+SHORT = {"flows_per_round": 5, "rounds": 1, "flatness": 200, "relay": 20, "fanout": 700}
 READS_FULL = {"accounts": 100_000, "follows": 1_000_000, "samples": 300}
 READS_SHORT = {"accounts": 200, "follows": 1000, "samples": 50}
 HTTP_FULL = {"seconds": 30, "clients": 8, "workers": 4, "accounts": 40}
@@ -88,6 +88,16 @@ def table(results: dict[str, dict]) -> str:
             )
         for workers, rate in result.get("relay", {}).items():
             rows.append(f"| relay on {label}, {workers} worker(s) (deliveries/s) | {rate:.0f} |")
+        if "fanout" in result:
+            fan = result["fanout"]
+            about = f"deactivating an account with {fan['follows']:,} follows on {label} (batches of {fan['batch']})"
+            rows += [
+                f"| {about}: the request answers (s) | {fan['answered_s']:.2f} |",
+                f"| {about}: every follow gone (s) | {fan['settled_s']:.2f} |",
+                f"| {about}: longest transaction (ms) | {fan['longest_transaction_ms']:.0f} |",
+                f"| {about}: another writer's worst wait / p50 (ms, {fan['writes']} writes) "
+                f"| {fan['writer_worst_wait_ms']:.0f} / {fan['writer_p50_ms']:.1f} |",
+            ]
     return "\n".join(rows)
 
 
@@ -149,7 +159,7 @@ def main() -> None:
     args = parser.parse_args()
     config = SHORT if args.short else FULL
     if args.only == "reads":
-        config = {**config, "flows_per_round": 0, "flatness": 0, "relay": 0}
+        config = {**config, "flows_per_round": 0, "flatness": 0, "relay": 0, "fanout": 0}
     reads = {**(READS_SHORT if args.short else READS_FULL)}
     reads.update({k: v for k, v in (("accounts", args.reads_accounts), ("follows", args.reads_follows)) if v})
 
@@ -165,7 +175,7 @@ def main() -> None:
         results["SQLite file"] = measure("SQLite file", sqlite_url(ROOT / "var"), {**config, "relay": 0})
         with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
             results["SQLite tmpfs"] = measure(
-                "SQLite tmpfs", sqlite_url(Path(shm)), {**config, "flatness": 0, "relay": 0}
+                "SQLite tmpfs", sqlite_url(Path(shm)), {**config, "flatness": 0, "relay": 0, "fanout": 0}
             )
     with throwaway_cluster() as url:
         pg_config = {**config, "flatness": 0, "reads": reads if args.only != "flows" else None}

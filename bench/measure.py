@@ -27,7 +27,7 @@ from catalog.values import Money  # noqa: E402
 from messaging import bus, delivery  # noqa: E402
 from messaging.models import Delivery  # noqa: E402
 
-from . import flows, reads  # noqa: E402
+from . import fanout, flows, reads  # noqa: E402
 
 
 def _say(text: str) -> None:
@@ -115,6 +115,9 @@ def main(config: dict) -> dict:
     results = {"version": database_version()}
     if config.get("flows_per_round"):
         results.update(compare_flows(config))
+    if config.get("fanout"):
+        results["fanout"] = fanout.measure(config["fanout"])
+        _say(f"fan-out: {results['fanout']}")
     if config.get("reads"):
         results["reads"] = reads.measure(**config["reads"])
         _say(f"reads: {results['reads']}")
