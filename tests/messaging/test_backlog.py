@@ -76,7 +76,12 @@ def test_deliveries_filter_by_age(db):
 
 @pytest.mark.parametrize(
     ("text", "age"),
-    [("45s", timedelta(seconds=45)), ("30m", timedelta(minutes=30)), ("2h", timedelta(hours=2)), ("1d", timedelta(days=1))],
+    [
+        ("45s", timedelta(seconds=45)),
+        ("30m", timedelta(minutes=30)),
+        ("2h", timedelta(hours=2)),
+        ("1d", timedelta(days=1)),
+    ],
 )
 def test_an_age_is_a_number_and_a_unit(text, age):
     assert queries.parse_age(text) == age
