@@ -217,6 +217,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Orders and deliveries both have a "status": each its own enum, by name.
+    "ENUM_NAME_OVERRIDES": {"DeliveryStatusEnum": "messaging.models.Delivery.Status"},
 }
 
 # --- Logging --------------------------------------------------------------
