@@ -35,6 +35,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 if env.bool("TRUST_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# A load balancer probes the health endpoints over plain HTTP. (They are
+# answered before SecurityMiddleware anyway, see messaging.health; this keeps
+# them answering if the middleware order changes.)
+SECURE_REDIRECT_EXEMPT = [r"^health(/|$)"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -54,6 +58,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: answers /health/ and /health/live/ for any Host header, before
+    # anything validates it against ALLOWED_HOSTS or redirects to HTTPS.
+    "messaging.health.HealthMiddleware",
     "messaging.http.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -130,6 +137,11 @@ MESSAGING_DELIVER_ON_COMMIT = env.bool("MESSAGING_DELIVER_ON_COMMIT", default=Tr
 # How long a relay worker holds the deliveries it claimed before another
 # worker may take them over (a worker that died mid-batch).
 MESSAGING_LEASE_SECONDS = env.float("MESSAGING_LEASE_SECONDS", default=60.0)
+
+# --- Health ---------------------------------------------------------------
+# How long /health/ reuses its last answer (per process), so that frequent
+# polling by load balancers stays cheap.
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5.0)
 
 # --- Internationalisation -------------------------------------------------
 LANGUAGE_CODE = "en-us"
