@@ -35,6 +35,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 if env.bool("TRUST_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# A load balancer probes the health endpoints over plain HTTP. (They are
+# answered before SecurityMiddleware anyway, see messaging.health; this keeps
+# them answering if the middleware order changes.)
+SECURE_REDIRECT_EXEMPT = [r"^health(/|$)"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -54,6 +58,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: answers /health/ and /health/live/ for any Host header, before
+    # anything validates it against ALLOWED_HOSTS or redirects to HTTPS.
+    "messaging.health.HealthMiddleware",
     "messaging.http.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -148,6 +155,11 @@ MESSAGING_DELIVER_ON_COMMIT_LIMIT = env.int("MESSAGING_DELIVER_ON_COMMIT_LIMIT",
 # Rows one batch of a fan-out writes (severing every follow of a deactivated
 # account): each batch is its own delivery and transaction.
 FANOUT_BATCH_SIZE = env.int("FANOUT_BATCH_SIZE", default=300)
+
+# --- Health ---------------------------------------------------------------
+# How long /health/ reuses its last answer (per process), so that frequent
+# polling by load balancers stays cheap.
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=5.0)
 
 # --- Internationalisation -------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -244,6 +256,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Orders and deliveries both have a "status": each its own enum, by name.
+    "ENUM_NAME_OVERRIDES": {"DeliveryStatusEnum": "messaging.models.Delivery.Status"},
 }
 
 # --- Logging --------------------------------------------------------------

@@ -14,6 +14,8 @@ api = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
+# /health/ and /health/live/ are answered by messaging.health.HealthMiddleware,
+# first in MIDDLEWARE, before the Host header is validated: not routed here.
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("staff/", staff_required(TemplateView.as_view(template_name="staff_console.html")), name="staff_console"),

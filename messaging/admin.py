@@ -82,13 +82,13 @@ class StoredEventAdmin(ReadOnlyAdmin):
 class DeliveryAdmin(ReadOnlyAdmin):
     """Filter by correlation id with ``?event__correlation_id=<uuid>``."""
 
-    list_display = ["pk", "policy", "event_type", "status", "attempts", "trace", "next_attempt_at"]
-    list_filter = ["status", "policy", "event__type"]
+    list_display = ["pk", "policy", "event_type", "status", "attempts", "outside", "trace", "next_attempt_at"]
+    list_filter = ["status", "outside", "policy", "event__type"]
     search_fields = ["policy", "event__type", "event__correlation_id", "last_error"]
     list_select_related = ["event"]
     readonly_fields = ["event_type", "trace"]
     ordering = ["-pk"]
-    actions = ["retry"]
+    actions = ["retry", "discard"]
 
     def lookup_allowed(self, lookup, value, request=None):
         return lookup == "event__correlation_id" or super().lookup_allowed(lookup, value, request)
@@ -111,6 +111,18 @@ class DeliveryAdmin(ReadOnlyAdmin):
         outcomes = bus.deliver_all(dead)
         summary = ", ".join(f"{count} {status}" for status, count in sorted(outcomes.items()))
         self.message_user(request, f"Retried {len(dead)} dead-lettered deliveries: {summary}.", messages.SUCCESS)
+
+    @admin.action(description="Discard the selected dead-lettered deliveries", permissions=["operate"])
+    def discard(self, request, queryset):
+        """Give up on the selected dead letters: the rows stay, marked discarded."""
+        dead = list(queryset.filter(status=Delivery.Status.DEAD).values_list("pk", flat=True))
+        if not dead:
+            self.message_user(request, "None of the selected deliveries is dead-lettered.", messages.WARNING)
+            return
+        discarded = delivery.discard(dead)
+        self.message_user(
+            request, f"Discarded {discarded} dead-lettered deliveries; they stay listed as discarded.", messages.SUCCESS
+        )
 
 
 @admin.register(ProcessedCommand)

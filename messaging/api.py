@@ -1,12 +1,19 @@
-"""REST endpoint of the kernel: the stored event log, for staff."""
+"""REST endpoints of the kernel, for staff: the stored event log, and the
+deliveries of events to policies with what an operator does to a dead
+letter (retry it once its fault is fixed, or discard it)."""
 
-from drf_spectacular.utils import extend_schema
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from config.api import errors, validated
 
-from . import queries
+from . import bus, delivery, queries
+from .models import Delivery
 
 
 class EventFilter(serializers.Serializer):
@@ -38,7 +45,123 @@ class EventViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(StoredEventOutput(self.paginate_queryset(events), many=True).data)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{1,7}[smhd]$", "example": "30m"})
+class AgeField(serializers.CharField):
+    """An age such as ``45s``, ``30m``, ``2h`` or ``1d`` (``queries.parse_age``,
+    whose pattern bounds its length), as a ``timedelta``."""
+
+    def to_internal_value(self, data):
+        try:
+            return queries.parse_age(super().to_internal_value(data))
+        except ValueError as invalid:
+            raise serializers.ValidationError(str(invalid)) from None
+
+
+class DeliveryFilter(serializers.Serializer):
+    status = serializers.MultipleChoiceField(
+        choices=Delivery.Status.choices, required=False, help_text="Only these statuses (repeat the parameter)."
+    )
+    policy = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    event_type = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    older_than = AgeField(required=False, help_text="Only deliveries opened longer ago: 45s, 30m, 2h, 1d.")
+    correlation_id = serializers.UUIDField(required=False)
+
+
+class DeliveryOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    status = serializers.ChoiceField(choices=Delivery.Status.choices)
+    policy = serializers.CharField()
+    event_type = serializers.CharField(source="event.type")
+    event_id = serializers.UUIDField(source="event.event_id")
+    correlation_id = serializers.UUIDField(source="event.correlation_id")
+    attempts = serializers.IntegerField()
+    outside = serializers.BooleanField(help_text="An effect outside the database (mail): at least once.")
+    created_at = serializers.DateTimeField()
+    next_attempt_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField(allow_blank=True)
+    trace = serializers.SerializerMethodField(help_text="The page of the request's causal tree.")
+
+    def get_trace(self, row: Delivery) -> str:
+        return reverse("messaging:trace", args=[row.event.correlation_id])
+
+
+class DeliveryDetailOutput(DeliveryOutput):
+    payload = serializers.JSONField(source="event.payload", help_text="The event's payload.")
+
+
+_NOT_DEAD = errors(404, 409, conflict="not_dead_lettered")
+
+
+class DeliveryViewSet(viewsets.GenericViewSet):
+    """Deliveries of events to policies, newest first (staff only)."""
+
+    permission_classes = [permissions.IsAdminUser]
+    lookup_value_converter = "int"
+
+    @extend_schema(parameters=[DeliveryFilter], responses={200: DeliveryOutput(many=True), **errors(400)})
+    def list(self, request):
+        """Deliveries, optionally narrowed by status, policy, event type, age and correlation id."""
+        query = validated(DeliveryFilter, request.query_params)
+        rows = queries.deliveries(
+            statuses=query.get("status", ()),
+            policy=query.get("policy"),
+            event_type=query.get("event_type"),
+            older_than=query.get("older_than"),
+            correlation_id=query.get("correlation_id"),
+        )
+        return self.get_paginated_response(DeliveryOutput(self.paginate_queryset(rows), many=True).data)
+
+    @extend_schema(responses={200: DeliveryDetailOutput, **errors(404)})
+    def retrieve(self, request, pk):
+        """One delivery, with its event's payload."""
+        return Response(DeliveryDetailOutput(self._delivery(pk)).data)
+
+    @extend_schema(request=None, responses={200: DeliveryOutput, **_NOT_DEAD})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk):
+        """Retry a dead letter once its fault is fixed: fresh attempts, the first one now.
+        Answers the delivery as that attempt left it."""
+        row = self._dead(pk)
+        delivery.reopen([row.pk])
+        bus.deliver_all([row.pk])
+        return Response(DeliveryOutput(self._delivery(pk)).data)
+
+    @extend_schema(request=None, responses={200: DeliveryOutput, **_NOT_DEAD})
+    @action(detail=True, methods=["post"])
+    def discard(self, request, pk):
+        """Give up on a dead letter: the row stays, marked discarded, never delivered."""
+        row = self._dead(pk)
+        delivery.discard([row.pk])
+        return Response(DeliveryOutput(self._delivery(pk)).data)
+
+    def _delivery(self, pk) -> Delivery:
+        row = queries.deliveries().filter(pk=pk).first()
+        if row is None:
+            raise NotFound("No such delivery.")
+        return row
+
+    def _dead(self, pk) -> Delivery:
+        row = self._delivery(pk)
+        if row.status != Delivery.Status.DEAD:
+            raise NotDeadLettered(row)
+        return row
+
+
+class NotDeadLettered(APIException):
+    """Only a dead letter can be retried or discarded by an operator: 409
+    ``not_dead_lettered`` (``config.api.exception_handler`` gives it the
+    ``{code, detail}`` shape)."""
+
+    status_code = 409
+    default_code = "not_dead_lettered"
+
+    def __init__(self, row: Delivery):
+        super().__init__(f"delivery {row.pk} is {row.status}, not dead-lettered")
+
+
 router = SimpleRouter(use_regex_path=False)
 router.register("events", EventViewSet, basename="event")
+router.register("deliveries", DeliveryViewSet, basename="delivery")
 
 urlpatterns = router.urls

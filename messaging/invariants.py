@@ -1,4 +1,4 @@
-"""The kernel's own consistency rule, checked by ``manage.py check_invariants``."""
+"""The kernel's own consistency rules, checked by ``manage.py check_invariants``."""
 
 from collections.abc import Iterator
 
@@ -18,3 +18,15 @@ def every_event_has_its_deliveries() -> Iterator[str]:
         )
         for event_id in missing:
             yield f"event {event_id} ({policy.event_type.type_name()}) has no delivery for {policy.name}"
+
+
+def no_delivery_is_dead_lettered() -> Iterator[str]:
+    """No dead letter waits unseen: each one is a consequence that never took
+    effect until an operator retries it (after fixing its fault) or discards
+    it. A discarded delivery was an operator's decision, not a violation."""
+    dead = Delivery.objects.filter(status=Delivery.Status.DEAD).select_related("event").order_by("pk")
+    for row in dead.iterator():
+        yield (
+            f"delivery {row.pk} ({row.event.type} -> {row.policy}) is dead-lettered: {row.last_error}; "
+            "retry or discard it with manage.py deliveries"
+        )

@@ -1,11 +1,15 @@
 """Read side of the kernel: the stored log and the causal tree of a request."""
 
 import json
+import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from uuid import UUID
 
 from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from .models import Delivery, StoredEvent
 
@@ -146,9 +150,94 @@ def recent_requests(limit: int = 20) -> list[dict]:
     )
 
 
+_OPEN = (Delivery.Status.PENDING, Delivery.Status.FAILED)
+
+
 def open_deliveries(*policies: str) -> int:
     """How many deliveries to these policies (by name) are not done yet
     (pending, or failed and waiting for a retry)."""
-    return Delivery.objects.filter(
-        policy__in=policies, status__in=[Delivery.Status.PENDING, Delivery.Status.FAILED]
-    ).count()
+    return Delivery.objects.filter(policy__in=policies, status__in=_OPEN).count()
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What the outbox holds besides finished work, for an operator.
+
+    ``pending`` and ``failed`` (waiting for their retry) are open; ``due``
+    counts the open ones whose time has come; ``oldest_due_seconds`` is how
+    long the longest waiting of those has been due (``None`` when nothing
+    is), which is how far behind delivery is; ``dead`` need an operator."""
+
+    pending: int
+    failed: int
+    dead: int
+    due: int
+    oldest_due_seconds: int | None
+
+
+def backlog() -> Backlog:
+    """The outbox at a glance, in one aggregate query. It reads only rows
+    that are not done or discarded, through the ``delivery_due`` index on
+    (status, next_attempt_at), so it stays cheap however many deliveries
+    are done. A row a relay worker has leased is not due (its lease moved
+    ``next_attempt_at`` ahead): it is being worked on."""
+    now = timezone.now()
+    due = Q(status__in=_OPEN, next_attempt_at__lte=now)
+    figures = Delivery.objects.filter(status__in=[*_OPEN, Delivery.Status.DEAD]).aggregate(
+        pending=Count("pk", filter=Q(status=Delivery.Status.PENDING)),
+        failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
+        dead=Count("pk", filter=Q(status=Delivery.Status.DEAD)),
+        due=Count("pk", filter=due),
+        oldest_due=Min("next_attempt_at", filter=due),
+    )
+    oldest = figures.pop("oldest_due")
+    return Backlog(**figures, oldest_due_seconds=None if oldest is None else int((now - oldest).total_seconds()))
+
+
+def dead_letters() -> int:
+    """How many deliveries are dead-lettered, waiting for an operator's retry
+    or discard (served by the ``delivery_due`` index)."""
+    return Delivery.objects.filter(status=Delivery.Status.DEAD).count()
+
+
+def deliveries(
+    *,
+    statuses: Iterable[str] = (),
+    policy: str | None = None,
+    event_type: str | None = None,
+    older_than: timedelta | None = None,
+    correlation_id: UUID | None = None,
+) -> QuerySet[Delivery]:
+    """Deliveries with their events, newest first, narrowed by any of: their
+    statuses, the policy's name, the event's type, an age they are older
+    than (since the delivery was opened), the request's correlation id."""
+    rows = Delivery.objects.select_related("event").order_by("-pk")
+    if statuses:
+        rows = rows.filter(status__in=list(statuses))
+    if policy:
+        rows = rows.filter(policy=policy)
+    if event_type:
+        rows = rows.filter(event__type=event_type)
+    if older_than is not None:
+        rows = rows.filter(created_at__lte=timezone.now() - older_than)
+    if correlation_id is not None:
+        rows = rows.filter(event__correlation_id=correlation_id)
+    return rows
+
+
+_AGE = re.compile(r"(\d{1,7})([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+MAX_AGE = timedelta(days=3650)
+
+
+def parse_age(text: str) -> timedelta:
+    """An age written as a number and a unit: ``45s``, ``30m``, ``2h``,
+    ``1d``; at most ten years (``MAX_AGE``), so that "now minus the age" is
+    always a date. Raises ``ValueError`` with a reason for anything else."""
+    match = _AGE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not an age such as 45s, 30m, 2h or 1d")
+    age = timedelta(**{_UNITS[match[2]]: int(match[1])})
+    if age > MAX_AGE:
+        raise ValueError(f"{text!r} is more than ten years")
+    return age

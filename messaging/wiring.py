@@ -1,4 +1,4 @@
-"""The kernel's own routes: its events, the mail outbox, its consistency rule."""
+"""The kernel's own routes: its events, the mail outbox, its consistency rules."""
 
 from messaging.registry import Registry
 
@@ -13,3 +13,4 @@ def register(registry: Registry) -> None:
     registry.subscribe(outbox.MailQueued, outbox.send_queued_mail, outside=True)
 
     registry.register_invariant(invariants.every_event_has_its_deliveries)
+    registry.register_invariant(invariants.no_delivery_is_dead_lettered)

@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 
 from messaging.testing import Scenario
+from tests.dead_letters import dead_letter
 
 
 def pytest_collection_modifyitems(config, items):
@@ -37,3 +38,10 @@ def scratch_registry(monkeypatch):
     for name, value in vars(registry).items():
         monkeypatch.setattr(registry, name, copy.deepcopy(value))
     return registry
+
+
+@pytest.fixture
+def dead(db, scenario, settings):
+    """A dead-lettered delivery and the service whose fault made it; see
+    ``tests.dead_letters``."""
+    yield from dead_letter(scenario, settings)

@@ -52,3 +52,16 @@ def test_a_reserved_figure_no_order_explains_is_reported(db):
     with pytest.raises(CommandError, match="1 violation") as violation:
         check()
     assert f"book {book.pk}: reserved 4, but reservations hold 0" in violation.value.printed
+
+
+def test_a_dead_letter_is_reported_until_an_operator_discards_it(dead):
+    with pytest.raises(CommandError, match="1 violation") as violation:
+        check()
+    assert (
+        f"delivery {dead.row.pk} (AccountFollowed -> tests.notify_followee) is dead-lettered: "
+        "ConnectionError: the notification service is down; retry or discard it with manage.py deliveries"
+    ) in violation.value.printed
+
+    call_command("deliveries", "discard", str(dead.row.pk), stdout=io.StringIO())
+
+    assert check().startswith("all ")

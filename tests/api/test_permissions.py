@@ -1,8 +1,9 @@
 """Who may call what: anonymous, the owner, another user, staff.
 
 Each row names an endpoint acting on the owner's account (``{owner}``), a
-book (``{book}``) or the owner's order (``{order}``), and the status each
-caller gets. Sign-in is needed everywhere but registration, tokens, the
+book (``{book}``), the owner's order (``{order}``) or a delivery of its
+events (``{delivery}``, pending: staff get 409 for a retry or discard, which
+only a dead letter allows), and the status each caller gets. Sign-in is needed everywhere but registration, tokens, the
 catalog and the schema: without it the answer is 401. Staff-only rows
 answer 403 to others; someone else's order answers 404.
 """
@@ -10,7 +11,9 @@ answer 403 to others; someone else's order answers 404.
 import pytest
 from rest_framework.test import APIClient
 
+from accounts.commands import FollowAccount
 from messaging import bus
+from messaging.models import Delivery
 from tests.factories import AccountFactory, BookFactory
 from tests.stock import place
 
@@ -45,6 +48,10 @@ MATRIX = [
     ("post", "/api/v1/orders/{order}/ship/", None, 401, 403, 403, 409),
     ("post", "/api/v1/orders/{order}/cancel/", None, 401, 200, 404, 200),
     ("get", "/api/v1/events/", None, 401, 403, 403, 200),
+    ("get", "/api/v1/deliveries/", None, 401, 403, 403, 200),
+    ("get", "/api/v1/deliveries/{delivery}/", None, 401, 403, 403, 200),
+    ("post", "/api/v1/deliveries/{delivery}/retry/", None, 401, 403, 403, 409),
+    ("post", "/api/v1/deliveries/{delivery}/discard/", None, 401, 403, 403, 409),
     ("get", "/api/v1/schema/", None, 200, 200, 200, 200),
     ("get", "/api/v1/docs/", None, 200, 200, 200, 200),
 ]
@@ -65,6 +72,8 @@ def test_each_caller_gets_the_status_the_contract_gives(db, method, path, body, 
     callers = {"owner": owner, "other": AccountFactory(), "staff": AccountFactory(is_staff=True)}
     book = BookFactory()
     order = bus.dispatch(place(owner, (book, 1))).events[0]
+    followed = bus.dispatch(FollowAccount(follower_id=AccountFactory().pk, followee_id=AccountFactory().pk)).events[0]
+    delivery = Delivery.objects.get(event_id=followed.event_id)  # pending: no commit runs it in a test transaction
     client = APIClient()
     if caller != "anonymous":
         client.force_authenticate(callers[caller])
@@ -73,7 +82,7 @@ def test_each_caller_gets_the_status_the_contract_gives(db, method, path, body, 
 
     # when
     response = getattr(client, method)(
-        path.format(owner=owner.pk, book=book.pk, order=order.order_id), body, format="json"
+        path.format(owner=owner.pk, book=book.pk, order=order.order_id, delivery=delivery.pk), body, format="json"
     )
 
     # then

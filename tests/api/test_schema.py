@@ -20,8 +20,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from accounts.commands import FollowAccount
 from config.api import RegistrationThrottle, SignInThrottle
 from messaging import bus
+from messaging.models import Delivery
 from tests.factories import AccountFactory, BookFactory, FollowFactory
 from tests.stock import place
 
@@ -54,6 +56,10 @@ def test_the_schema_is_openapi_3_and_names_every_route(db, anonymous):
         "/api/v1/orders/{id}/ship/",
         "/api/v1/orders/{id}/cancel/",
         "/api/v1/events/",
+        "/api/v1/deliveries/",
+        "/api/v1/deliveries/{id}/",
+        "/api/v1/deliveries/{id}/retry/",
+        "/api/v1/deliveries/{id}/discard/",
     } <= set(schema["paths"])
 
 
@@ -97,14 +103,17 @@ def connection_kept_open():
     "operation", [result.ok() for result in SCHEMA.get_all_operations()], ids=lambda operation: operation.label
 )
 def test_no_input_breaks_the_api_or_its_schema(db, unthrottled, connection_kept_open, operation):
-    # given: an account with follows, a book and an order, one of them named in the path; a staff token
+    # given: an account with follows, a book, an order and a delivery, one of them named in the path; a staff token
     staff = AccountFactory(is_staff=True)
     token = Token.objects.create(user=staff)
     follow = FollowFactory()
     FollowFactory(follower=follow.followee)
     book = BookFactory()
     order = bus.dispatch(place(staff, (book, 1))).events[0]
-    named = {"accounts": follow.followee.pk, "books": book.pk, "orders": order.order_id}
+    followed = bus.dispatch(FollowAccount(follower_id=AccountFactory().pk, followee_id=AccountFactory().pk)).events[0]
+    delivery = Delivery.objects.get(event_id=followed.event_id)
+    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.DEAD)  # so retry and discard answer 200 once
+    named = {"accounts": follow.followee.pk, "books": book.pk, "orders": order.order_id, "deliveries": delivery.pk}
     resource = operation.path.split("/")[3]
     in_path = {"id": str(named[resource])} if "{id}" in operation.path else None
 

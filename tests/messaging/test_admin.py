@@ -1,5 +1,5 @@
-"""The kernel's admin: the event log and deliveries, filterable, with a way
-to retry what was dead-lettered."""
+"""The kernel's admin: the event log and deliveries, filterable, with ways
+to retry or discard what was dead-lettered."""
 
 import pytest
 from django.urls import reverse
@@ -80,3 +80,25 @@ def test_deliveries_filter_by_correlation_id(client, operator, scenario):
 
     listed = response.context["cl"].result_list
     assert listed and {delivery.event.correlation_id for delivery in listed} == {correlation_id}
+
+
+def test_discarding_dead_deliveries_keeps_them_marked_discarded(client, operator, dead):
+    done = Delivery.objects.exclude(pk=dead.row.pk).get()  # the follow's own projection: left as it is
+
+    response = client.post(
+        reverse("admin:messaging_delivery_changelist"),
+        {"action": "discard", "_selected_action": [dead.row.pk, done.pk]},
+        follow=True,
+    )
+
+    assert "Discarded 1 dead-lettered deliveries; they stay listed as discarded." in response.text
+    assert Delivery.objects.get(pk=dead.row.pk).status == Delivery.Status.DISCARDED
+    assert Delivery.objects.get(pk=done.pk).status == Delivery.Status.DONE
+    assert dead.service.handled == []
+
+
+def test_the_deliveries_list_shows_and_filters_outside_effects(client, operator, dead):
+    response = client.get(reverse("admin:messaging_delivery_changelist"), {"outside__exact": "0"})
+
+    assert "column-outside" in response.text
+    assert response.context["cl"].result_count == Delivery.objects.count()

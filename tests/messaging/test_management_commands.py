@@ -78,3 +78,21 @@ def test_trace_prints_the_causal_tree():
 def test_trace_of_an_unknown_correlation_id_says_so(db):
     with pytest.raises(CommandError, match="No events stored"):
         call_command("trace", "00000000-0000-4000-8000-000000000000")
+
+
+def relay() -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("relay_events", stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_the_relay_warns_of_standing_dead_letters_and_repeats_them_in_its_summary(dead):
+    out, err = relay()
+
+    advice = "1 dead-lettered deliveries need an operator: manage.py deliveries list --status dead"
+    assert advice in err
+    assert out.splitlines()[-1] == f"relay finished: nothing was due; {advice}"
+
+
+def test_without_dead_letters_the_relay_says_nothing_of_them(db):
+    assert relay() == ("relay finished: nothing was due\n", "")

@@ -6,7 +6,7 @@ from collections import Counter
 from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
-from messaging import bus
+from messaging import bus, queries
 from messaging.delivery import claim_due
 
 logger = logging.getLogger("messaging.relay")
@@ -33,11 +33,20 @@ class Command(BaseCommand):
 
     def handle(self, *args, loop, batch, interval, only, **options):
         self.lanes = {"database": [False], "outside": [True]}.get(only, [False, True])
+        # The relay never retries a dead letter itself: say so, where whoever
+        # runs it (or reads a worker's log) sees it.
+        dead = queries.dead_letters()
+        if dead:
+            self.stderr.write(self.style.WARNING(_dead_letters(dead)))
         if not loop:
             totals = self._drain(batch)
         else:
             totals = self._loop(batch, interval)
-        self.stdout.write(f"relay finished: {_describe(totals) if totals else 'nothing was due'}")
+        summary = _describe(totals) if totals else "nothing was due"
+        dead = queries.dead_letters()
+        if dead:
+            summary += f"; {_dead_letters(dead)}"
+        self.stdout.write(f"relay finished: {summary}")
 
     def _round(self, batch) -> tuple[int, Counter]:
         """One claim per lane: the database's policies first, then outside effects."""
@@ -81,6 +90,10 @@ class Command(BaseCommand):
             if claimed < batch and not stopping:
                 time.sleep(interval)
         return totals
+
+
+def _dead_letters(count: int) -> str:
+    return f"{count} dead-lettered deliveries need an operator: manage.py deliveries list --status dead"
 
 
 def _describe(outcomes) -> str:

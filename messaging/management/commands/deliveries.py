@@ -1,0 +1,343 @@
+"""manage.py deliveries: the outbox for an operator, and the two decisions a
+dead letter waits for: retry it once its fault is fixed, or discard it."""
+
+import argparse
+import json
+from collections import Counter
+from itertools import batched
+
+from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.urls import reverse
+from django.utils import timezone
+
+from messaging import bus, delivery, queries
+from messaging.http import parse_uuid
+from messaging.models import Delivery
+
+# Rows reopened and delivered, or discarded, per round: each round's work is
+# bounded however many dead letters an outage left.
+BATCH = 200
+ERROR_WIDTH = 60
+STATUSES = [status.value for status in Delivery.Status]
+
+EXIT_STATUS = """\
+exit status: 0 done; 1 refused (a delivery named is not dead-lettered) or a retried
+delivery failed again; 2 bad input (an unknown id, a bad filter)."""
+
+EXAMPLES = {
+    "list": """\
+examples:
+  manage.py deliveries list --status dead
+  manage.py deliveries list --status pending,failed --older-than 30m
+  manage.py deliveries list --policy orders.policies.mail_confirmation --limit 10
+  manage.py deliveries list --status dead --json | jq .last_error""",
+    "show": """\
+examples:
+  manage.py deliveries show 12
+  manage.py deliveries show 12 --json""",
+    "retry": """\
+Fix the fault first (the mail server, the bug), then retry: each delivery gets
+a fresh set of attempts and is attempted at once; its outcome is printed.
+
+examples:
+  manage.py deliveries retry 12 13
+  manage.py deliveries retry --all-dead
+  manage.py deliveries retry --all-dead --policy orders.policies.mail_confirmation""",
+    "discard": """\
+Give up on dead letters: the rows stay, marked discarded, and are never
+delivered. Nothing is asked: name the deliveries, or say --all-dead.
+
+examples:
+  manage.py deliveries discard 12
+  manage.py deliveries discard --all-dead --event-type OrderShipped --older-than 7d""",
+}
+
+
+class _Formatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Django's option order, with the examples' lines kept as written."""
+
+
+class Command(BaseCommand):
+    help = (
+        "See the deliveries of events to policies (the outbox) and act on dead letters: list, show, "
+        "retry (after fixing the fault) or discard them. "
+        "`manage.py deliveries <subcommand> --help` shows each one's options and examples."
+    )
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, formatter_class=_Formatter, **kwargs)
+        parser.epilog = f"{EXAMPLES['list']}\n  manage.py deliveries retry --all-dead\n\n{EXIT_STATUS}"
+        return parser
+
+    def add_arguments(self, parser):
+        subcommands = parser.add_subparsers(dest="subcommand", required=True, metavar="{list,show,retry,discard}")
+
+        def subcommand(name, help_text):
+            return subcommands.add_parser(
+                name,
+                help=help_text,
+                description=help_text,
+                epilog=f"{EXAMPLES[name]}\n\n{EXIT_STATUS}",
+                formatter_class=_Formatter,
+            )
+
+        listing = subcommand("list", "Deliveries, newest first, as an aligned table (or JSON lines).")
+        listing.add_argument(
+            "--status",
+            action="append",
+            default=[],
+            metavar="STATUS",
+            help=f"Only these statuses ({', '.join(STATUSES)}); repeat it or give a comma list.",
+        )
+        _add_filters(listing)
+        listing.add_argument("--limit", default="50", help="At most this many rows (default 50).")
+        listing.add_argument(
+            "--json", dest="as_json", action="store_true", help="One JSON object per line, for scripts."
+        )
+
+        show = subcommand("show", "Every field of one delivery, its event's payload and its trace page.")
+        show.add_argument("id", help="The delivery's id.")
+        show.add_argument("--json", dest="as_json", action="store_true", help="As one JSON object.")
+
+        for name, verb in (("retry", "Retry"), ("discard", "Discard")):
+            acting = subcommand(name, f"{verb} dead-lettered deliveries, named by id or all those --all-dead selects.")
+            acting.add_argument("ids", nargs="*", metavar="id", help="Ids of dead-lettered deliveries.")
+            acting.add_argument(
+                "--all-dead", action="store_true", help="Every dead-lettered delivery (narrowed by the filters)."
+            )
+            _add_filters(acting)
+
+    def handle(self, *args, subcommand, **options):
+        getattr(self, f"_{subcommand}")(**options)
+
+    # --- list and show ----------------------------------------------------------
+
+    def _list(self, *, status, limit, as_json, **options):
+        statuses = _statuses(status)
+        limit = _positive(limit, "--limit")
+        rows = list(queries.deliveries(statuses=statuses, **_filters(options))[: limit + 1])
+        more, rows = len(rows) > limit, rows[:limit]
+        if as_json:
+            for row in rows:
+                self.stdout.write(_dumps(_record(row)))
+        else:
+            self._table(rows)
+        if more:
+            self.stderr.write(f"more deliveries match: showing the newest {limit} (--limit to see more)")
+        elif not rows:
+            self.stderr.write("no delivery matches")
+
+    def _table(self, rows: list[Delivery]) -> None:
+        now = timezone.now()
+        header = ("id", "status", "policy", "event", "attempts", "age", "kind", "last error")
+        if not rows:
+            return
+        lines = [header] + [
+            (
+                str(row.pk),
+                row.status,
+                row.policy,
+                row.event.type,
+                str(row.attempts),
+                _age(now - row.created_at),
+                "outside" if row.outside else "db",
+                _truncated(row.last_error),
+            )
+            for row in rows
+        ]
+        widths = [max(len(line[column]) for line in lines) for column in range(len(header) - 1)]
+        for line in lines:
+            cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)] + [line[-1]]
+            self.stdout.write("  ".join(cells).rstrip())
+
+    def _show(self, *, id, as_json, **options):
+        row = self._named([id])[0]
+        if as_json:
+            self.stdout.write(_dumps(_record(row, payload=True)))
+            return
+        event = row.event
+        fields = [
+            ("delivery", row.pk),
+            ("status", f"{row.status} ({row.get_status_display()})"),
+            ("policy", row.policy),
+            ("kind", "outside effect (at least once)" if row.outside else "in the database (exactly once)"),
+            ("attempts", row.attempts),
+            ("created at", row.created_at.isoformat()),
+            ("next attempt at", row.next_attempt_at.isoformat()),
+            ("delivered at", row.delivered_at.isoformat() if row.delivered_at else "-"),
+            ("lease", row.lease or "-"),
+            ("last error", row.last_error or "-"),
+            ("event", f"{event.type} v{event.version} ({event.event_id})"),
+            ("occurred at", event.occurred_at.isoformat()),
+            ("command", f"{event.command_type} ({event.command_id})"),
+            ("correlation id", event.correlation_id),
+            ("causation id", event.causation_id or "-"),
+            ("trace", _trace(row)),
+        ]
+        width = max(len(name) for name, _ in fields) + 1
+        for name, value in fields:
+            self.stdout.write(f"{name + ':':<{width}} {value}")
+        self.stdout.write("payload:")
+        self.stdout.write(json.dumps(event.payload, indent=2, sort_keys=True, default=str))
+
+    # --- retry and discard --------------------------------------------------------
+
+    def _retry(self, *, ids, all_dead, **options):
+        selected = self._dead(ids, all_dead, options)
+        if not selected:
+            self.stdout.write("no dead-lettered delivery matches")
+            return
+        outcomes = Counter()
+        for chunk in batched(selected, BATCH, strict=False):
+            delivery.reopen(chunk)
+            bus.deliver_all(chunk)
+            for row in queries.deliveries().filter(pk__in=chunk).order_by("pk"):
+                outcomes[row.status] += 1
+                error = f": {row.last_error}" if row.status != Delivery.Status.DONE else ""
+                self.stdout.write(f"{_label(row)}: {row.get_status_display()}{error}")
+        self.stdout.write(f"retried {len(selected)} dead-lettered deliveries: {_describe(outcomes)}")
+        failed = len(selected) - outcomes[Delivery.Status.DONE]
+        if failed:
+            raise CommandError(
+                f"{failed} of {len(selected)} failed again; see manage.py deliveries list --status failed,dead",
+                returncode=1,
+            )
+
+    def _discard(self, *, ids, all_dead, **options):
+        selected = self._dead(ids, all_dead, options)
+        if not selected:
+            self.stdout.write("no dead-lettered delivery matches")
+            return
+        discarded = 0
+        for chunk in batched(selected, BATCH, strict=False):
+            delivery.discard(chunk)
+            for row in queries.deliveries(statuses=[Delivery.Status.DISCARDED]).filter(pk__in=chunk).order_by("pk"):
+                discarded += 1
+                self.stdout.write(f"discarded {_label(row)} after {row.attempts} attempt(s): {row.last_error}")
+        self.stdout.write(f"discarded {discarded} dead-lettered deliveries (the rows stay, marked discarded)")
+
+    def _dead(self, ids: list[str], all_dead: bool, options: dict) -> list[int]:
+        """The ids of the dead letters to act on, all checked before any is
+        touched: named ones must exist and be dead-lettered."""
+        filters = _filters(options)
+        if ids and all_dead:
+            raise CommandError("name deliveries by id or say --all-dead, not both", returncode=2)
+        if all_dead:
+            return list(queries.deliveries(statuses=[Delivery.Status.DEAD], **filters).values_list("pk", flat=True))
+        if not ids:
+            raise CommandError("name the deliveries by id, or say --all-dead", returncode=2)
+        if filters:
+            raise CommandError("filters narrow --all-dead; with ids, name exactly the deliveries meant", returncode=2)
+        rows = self._named(ids)
+        not_dead = [f"delivery {row.pk} is {row.status}, not dead-lettered" for row in rows if row.status != "dead"]
+        if not_dead:
+            raise CommandError("; ".join(not_dead), returncode=1)
+        return [row.pk for row in rows]
+
+    @staticmethod
+    def _named(ids: list[str]) -> list[Delivery]:
+        """The deliveries with these ids, in the order given (each once)."""
+        wanted = list(dict.fromkeys(_positive(text, "a delivery id") for text in ids))
+        rows = {row.pk: row for row in queries.deliveries().filter(pk__in=wanted)}
+        unknown = [str(pk) for pk in wanted if pk not in rows]
+        if unknown:
+            raise CommandError(f"no delivery {', '.join(unknown)}", returncode=2)
+        return [rows[pk] for pk in wanted]
+
+
+def _add_filters(parser) -> None:
+    parser.add_argument("--policy", help="Only deliveries to this policy (its full name).")
+    parser.add_argument("--event-type", help="Only deliveries of events of this type, e.g. OrderConfirmed.")
+    parser.add_argument(
+        "--older-than", metavar="AGE", help="Only deliveries opened longer ago than 45s, 30m, 2h, 1d..."
+    )
+    parser.add_argument("--correlation-id", help="Only deliveries of one request's events.")
+
+
+def _filters(options: dict) -> dict:
+    """The filter options, checked, as keyword arguments of ``queries.deliveries``
+    (only those given)."""
+    filters = {}
+    if options.get("policy"):
+        filters["policy"] = options["policy"]
+    if options.get("event_type"):
+        filters["event_type"] = options["event_type"]
+    if options.get("older_than"):
+        try:
+            filters["older_than"] = queries.parse_age(options["older_than"])
+        except ValueError as error:
+            raise CommandError(f"--older-than: {error}", returncode=2) from None
+    if options.get("correlation_id"):
+        filters["correlation_id"] = parse_uuid(options["correlation_id"])
+        if filters["correlation_id"] is None:
+            raise CommandError(f"--correlation-id: {options['correlation_id']!r} is not a UUID", returncode=2)
+    return filters
+
+
+def _statuses(given: list[str]) -> list[str]:
+    statuses = [status.strip() for text in given for status in text.split(",") if status.strip()]
+    unknown = [status for status in statuses if status not in STATUSES]
+    if unknown:
+        raise CommandError(
+            f"--status: no status {', '.join(unknown)}; the statuses: {', '.join(STATUSES)}", returncode=2
+        )
+    return statuses
+
+
+def _positive(text: str, name: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise CommandError(f"{name}: {text!r} is not a positive whole number", returncode=2)
+    return int(text)
+
+
+def _label(row: Delivery) -> str:
+    return f"delivery {row.pk} ({row.event.type} -> {row.policy})"
+
+
+def _trace(row: Delivery) -> str:
+    return reverse("messaging:trace", args=[row.event.correlation_id])
+
+
+def _record(row: Delivery, *, payload: bool = False) -> dict:
+    """A delivery as JSON for scripts (with its event's payload for ``show``)."""
+    event = row.event
+    data = {
+        "id": row.pk,
+        "status": row.status,
+        "policy": row.policy,
+        "event_type": event.type,
+        "event_id": str(event.event_id),
+        "correlation_id": str(event.correlation_id),
+        "attempts": row.attempts,
+        "outside": row.outside,
+        "created_at": row.created_at.isoformat(),
+        "next_attempt_at": row.next_attempt_at.isoformat(),
+        "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
+        "last_error": row.last_error,
+        "trace": _trace(row),
+    }
+    if payload:
+        data["payload"] = event.payload
+    return data
+
+
+def _dumps(data: dict) -> str:
+    return json.dumps(data, default=str)
+
+
+def _age(age) -> str:
+    """A duration the way an operator reads it at a glance: 45s, 12m, 5h, 3d."""
+    seconds = int(age.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _truncated(error: str) -> str:
+    line = " ".join(error.split())
+    return line if len(line) <= ERROR_WIDTH else line[: ERROR_WIDTH - 1] + "…"
+
+
+def _describe(outcomes: Counter) -> str:
+    return ", ".join(f"{count} {status}" for status, count in sorted(outcomes.items()))

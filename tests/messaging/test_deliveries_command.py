@@ -1,0 +1,136 @@
+"""manage.py deliveries: list, show, retry and discard from the shell."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from messaging.models import Delivery
+from tests.dead_letters import POLICY
+
+
+def deliveries(*args) -> tuple[str, str]:
+    """What ``manage.py deliveries ...`` printed on stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    call_command("deliveries", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def refused(*args) -> CommandError:
+    with pytest.raises(CommandError) as error:
+        deliveries(*args)
+    return error.value
+
+
+def test_a_dead_letter_is_listed_in_an_aligned_table(dead):
+    out, _ = deliveries("list", "--status", "dead")
+
+    header, row, *rest = out.splitlines()
+    assert header.split() == ["id", "status", "policy", "event", "attempts", "age", "kind", "last", "error"]
+    assert row.split()[:7] == [str(dead.row.pk), "dead", POLICY, "AccountFollowed", "1", "0s", "db"]
+    assert row.endswith("ConnectionError: the notification service is down")
+    assert header.index("policy") == row.index(POLICY)  # the columns line up
+    assert rest == []
+
+
+def test_a_dead_letter_is_listed_as_json_lines_for_scripts(dead):
+    out, _ = deliveries("list", "--status", "dead", "--json")
+
+    (line,) = out.splitlines()
+    record = json.loads(line)
+    assert record["id"] == dead.row.pk
+    assert (record["status"], record["policy"], record["event_type"]) == ("dead", POLICY, "AccountFollowed")
+    assert record["last_error"] == "ConnectionError: the notification service is down"
+    assert record["trace"] == f"/trace/{dead.row.event.correlation_id}/"
+
+
+def test_statuses_combine_repeated_and_comma_separated(dead):
+    out, _ = deliveries("list", "--status", "dead,pending", "--status", "done", "--json")
+
+    statuses = {json.loads(line)["status"] for line in out.splitlines()}
+    assert statuses == {"dead", "done"}  # the follow's own policies are done; nothing is pending
+
+
+def test_a_listing_cut_by_its_limit_says_so(dead):
+    out, err = deliveries("list", "--limit", "1")
+
+    assert len(out.splitlines()) == 2
+    assert "showing the newest 1" in err
+
+
+def test_show_prints_every_field_the_payload_and_the_trace_page(dead):
+    out, _ = deliveries("show", str(dead.row.pk))
+
+    assert f"delivery:        {dead.row.pk}" in out
+    assert "status:          dead (dead-lettered)" in out
+    assert "last error:      ConnectionError: the notification service is down" in out
+    assert f"event:           AccountFollowed v1 ({dead.row.event_id})" in out
+    assert f"trace:           /trace/{dead.row.event.correlation_id}/" in out
+    assert f'"followee_id": "{dead.row.event.payload["followee_id"]}"' in out
+
+
+def test_retry_after_the_fault_is_fixed_delivers_the_dead_letter_exactly_once(dead):
+    # given
+    dead.service.fix()
+
+    # when
+    out, _ = deliveries("retry", str(dead.row.pk))
+    again = refused("retry", str(dead.row.pk))
+
+    # then
+    assert f"delivery {dead.row.pk} (AccountFollowed -> {POLICY}): done" in out
+    assert "retried 1 dead-lettered deliveries: 1 done" in out
+    assert dead.service.handled == [dead.row.event_id]
+    assert (str(again), again.returncode) == (f"delivery {dead.row.pk} is done, not dead-lettered", 1)
+
+
+def test_a_retry_that_fails_again_prints_the_error_and_exits_1(dead):
+    error = refused("retry", "--all-dead")
+
+    assert error.returncode == 1
+    assert "1 of 1 failed again" in str(error)
+    assert Delivery.objects.get(pk=dead.row.pk).status == Delivery.Status.DEAD  # one attempt allowed: dead again
+
+
+def test_retry_all_dead_takes_the_filters(dead):
+    dead.service.fix()
+
+    out, _ = deliveries("retry", "--all-dead", "--policy", "some.other.policy")
+    assert out == "no dead-lettered delivery matches\n"
+
+    out, _ = deliveries("retry", "--all-dead", "--event-type", "AccountFollowed")
+    assert "1 done" in out
+
+
+def test_discard_keeps_the_row_marked_discarded_and_it_is_no_longer_dead(dead):
+    out, _ = deliveries("discard", str(dead.row.pk))
+
+    dead.row.refresh_from_db()
+    assert dead.row.status == Delivery.Status.DISCARDED
+    assert f"discarded delivery {dead.row.pk} (AccountFollowed -> {POLICY}) after 1 attempt(s)" in out
+    assert deliveries("list", "--status", "dead") == ("", "no delivery matches\n")
+    assert refused("retry", str(dead.row.pk)).returncode == 1
+    assert dead.service.handled == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "999999"], "no delivery 999999"),
+        (["retry", "999999"], "no delivery 999999"),
+        (["discard", "12x"], "'12x' is not a positive whole number"),
+        (["retry"], "name the deliveries by id, or say --all-dead"),
+        (["discard", "1", "--all-dead"], "not both"),
+        (["retry", "1", "--policy", "x"], "filters narrow --all-dead"),
+        (["list", "--status", "lost"], "no status lost; the statuses: pending, failed, done, dead, discarded"),
+        (["list", "--older-than", "soon"], "--older-than: 'soon' is not an age"),
+        (["list", "--correlation-id", "nope"], "--correlation-id: 'nope' is not a UUID"),
+        (["list", "--limit", "0"], "--limit: '0' is not a positive whole number"),
+    ],
+)
+def test_bad_input_exits_2_with_a_readable_message(db, args, message):
+    error = refused(*args)
+
+    assert message in str(error)
+    assert error.returncode == 2
