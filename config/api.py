@@ -39,6 +39,7 @@ _VALID_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 REFUSAL_STATUS = {
     # kernel
     "idempotency_key_reused": 422,
+    "policy_only": 403,  # nobody may send it: only a policy does
     # accounts
     "account_not_found": 404,
     "account_already_exists": 409,
@@ -55,6 +56,7 @@ REFUSAL_STATUS = {
     "duplicate_isbn": 409,
     # orders
     "order_not_found": 404,
+    "customer_required": 403,  # only a signed-in customer places orders; no body fixes that
     "empty_order": 400,
     "too_many_items": 400,
     "duplicate_book": 400,

@@ -6,5 +6,5 @@ from . import invariants, messages
 
 
 def register(registry: Registry) -> None:
-    registry.register_events(messages.IdempotencyKeyReused)
+    registry.register_events(messages.IdempotencyKeyReused, messages.CommandRejected)
     registry.register_invariant(invariants.every_event_has_its_deliveries)
