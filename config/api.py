@@ -43,6 +43,7 @@ REFUSAL_STATUS = {
     # accounts
     "account_not_found": 404,
     "account_already_exists": 409,
+    "weak_password": 400,
     "account_inactive": 409,
     "cannot_follow_self": 409,
     "cannot_block_self": 409,
