@@ -25,11 +25,13 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.clients import client_address
 from messaging import idempotency
 from messaging.bus import dispatch
 from messaging.http import CORRELATION_HEADER
 from messaging.messages import Command, IdempotencyKeyReused, Rejection, Result
 
+API_PREFIX = "/api/"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _VALID_KEY = re.compile(r"[\x20-\x7e]{1,255}")
@@ -78,6 +80,11 @@ def error(code: str, detail: str) -> dict:
     return {"code": code, "detail": detail}
 
 
+def is_api(request) -> bool:
+    """Whether ``request`` is for the API, which answers only JSON."""
+    return request.path_info.startswith(API_PREFIX)
+
+
 def refused(rejection: Rejection) -> Response:
     """The answer to a command the domain refused."""
     return Response(error(rejection.code, rejection.reason), status=refusal_status(rejection.code))
@@ -105,6 +112,9 @@ def exception_handler(exc, context):
 class _PerAddressThrottle(SimpleRateThrottle):
     """Counts requests per client address, signed in or not; the rate is
     ``DEFAULT_THROTTLE_RATES[scope]`` (from the environment, see settings)."""
+
+    def get_ident(self, request):
+        return client_address(request)
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

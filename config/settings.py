@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.sign_in.SignInLimitMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -112,6 +113,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed sign-ins (login page, admin, API token) are limited per username and
+# client address and per client address, counted in the cache; past a limit,
+# that address waits the cool-off (from its last failure). See config.sign_in.
+AUTHENTICATION_BACKENDS = ["config.sign_in.SignInLimitBackend"]
+SIGN_IN_FAILURES_PER_USERNAME = env.int("SIGN_IN_FAILURES_PER_USERNAME", default=5)
+SIGN_IN_FAILURES_PER_ADDRESS = env.int("SIGN_IN_FAILURES_PER_ADDRESS", default=25)
+SIGN_IN_COOL_OFF_SECONDS = env.int("SIGN_IN_COOL_OFF_SECONDS", default=15 * 60)
 FOLLOW_LIMIT = env.int("FOLLOW_LIMIT", default=5000)
 LOGIN_URL = "accounts:log_in"
 LOGIN_REDIRECT_URL = "home"
@@ -180,7 +188,7 @@ MAILERS = {"default": {"BACKEND": _mail["EMAIL_BACKEND"], "OPTIONS": _mailer_opt
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@localhost")
 
 # --- Cache ----------------------------------------------------------------
-# The API's throttles count in the cache: with several gunicorn workers, give
+# The API's throttles and the sign-in limits count in the cache: with several gunicorn workers, give
 # them a shared one (e.g. CACHE_URL=dbcache://throttle_cache after
 # `manage.py createcachetable`, or a Redis URL), or each counts on its own.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
