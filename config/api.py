@@ -149,7 +149,8 @@ def execute(request, command: Command, *, render: Render) -> Response:
     ``render(result)`` builds the answer.
 
     With an ``Idempotency-Key``, the answer is stored and a repeat of the
-    same request (same actor, key, method, path and body) gets it back,
+    same request (same actor, or client address when signed out; key,
+    method, path and body) gets it back,
     status and body, with ``Idempotent-Replayed: true``; a different
     request with the key gets 422 ``idempotency_key_reused``. Two layers
     make this hold:
@@ -168,8 +169,8 @@ def execute(request, command: Command, *, render: Render) -> Response:
       that window does the repeat render the answer from the replayed
       result and store it.
     """
-    key = _idempotency_key(request)
     actor_id = request.user.pk if request.user.is_authenticated else None
+    key = _idempotency_key(request, actor_id)
     command = dataclasses.replace(
         command, actor_id=actor_id, correlation_id=getattr(request, "correlation_id", None), idempotency_key=key
     )
@@ -210,7 +211,15 @@ def _store(actor_id, key: str, fingerprint: str, response: Response):
     )
 
 
-def _idempotency_key(request) -> str | None:
+def _idempotency_key(request, actor_id) -> str | None:
+    """The request's key, in its actor's namespace.
+
+    Signed-out callers have no actor to tell them apart, so their key is
+    scoped by their client address (as the throttles find it): one
+    stranger's key can neither block another's registration nor replay it
+    its answer (which holds the e-mail). The body is no scope: the same key
+    with another body from the same client must still answer 422.
+    """
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         return None
@@ -218,6 +227,9 @@ def _idempotency_key(request) -> str | None:
         raise exceptions.ValidationError(
             {IDEMPOTENCY_HEADER: ["An idempotency key is 1 to 255 printable ASCII characters."]}
         )
+    if actor_id is None:
+        scoped = json.dumps([client_address(request), key])
+        return "anonymous:" + salted_hmac("config.api.anonymous-key", scoped, algorithm="sha256").hexdigest()
     return key
 
 
