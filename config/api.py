@@ -14,8 +14,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, JsonResponse
 from django.utils.crypto import salted_hmac
+from django.views import defaults
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -104,6 +106,35 @@ def exception_handler(exc, context):
     if response is not None and not isinstance(exc, exceptions.ValidationError):
         response.data = error(exc.get_codes(), str(exc.detail))
     return response
+
+
+# --- Errors Django answers before (or instead of) a view -----------------------
+# Named as handler400/404/500 in config.urls: under /api/ they answer the
+# error shape too, elsewhere Django's own pages.
+
+
+def bad_request(request, exception):
+    """400, or 413 for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
+    if not is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        detail = f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        return JsonResponse(error("request_too_large", detail), status=413)
+    return JsonResponse(error("bad_request", "Bad request."), status=400)
+
+
+def page_not_found(request, exception):
+    """404 for an unknown path, or an id in a path that is no id."""
+    if not is_api(request):
+        return defaults.page_not_found(request, exception)
+    return JsonResponse(error("not_found", "Not found."), status=404)
+
+
+def server_error(request):
+    """500: a bug, logged by Django."""
+    if not is_api(request):
+        return defaults.server_error(request)
+    return JsonResponse(error("server_error", "Something went wrong on our side."), status=500)
 
 
 # --- Throttles ----------------------------------------------------------------
