@@ -39,6 +39,16 @@ def test_production_settings_pass_the_deploy_checks():
     assert result.returncode == 0, result.stderr
 
 
+def test_debug_off_with_the_development_secret_key_refuses_to_start():
+    env = {**PRODUCTION}
+    del env["SECRET_KEY"]
+
+    result = manage("check", env=env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DEBUG is off but SECRET_KEY is the development key" in result.stderr
+
+
 def test_the_development_defaults_do_not_pass_them():
     result = manage("check", "--deploy", "--fail-level", "WARNING", env={"DEBUG": "true"})
 
