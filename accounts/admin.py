@@ -1,6 +1,11 @@
-"""Accounts and the social graph, for inspection; block and deactivate as actions."""
+"""Accounts and the social graph, for inspection; block and deactivate as actions.
+API tokens and groups, read-only like every other row."""
 
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
+from django.contrib.auth.models import Group
+from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
+from rest_framework.authtoken.models import TokenProxy
 
 from messaging.admin import ReadOnlyAdmin, dispatch_each
 
@@ -72,3 +77,31 @@ class AccountStatsAdmin(ReadOnlyAdmin):
     list_display = ["account", "followers_count", "following_count"]
     search_fields = ["account__username"]
     list_select_related = ["account"]
+
+
+# Django and DRF register groups and tokens as editable; here they are
+# read-only like every other row, and a token shows only its first characters.
+admin.site.unregister(Group)
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(Group)
+class GroupAdmin(ReadOnlyAdmin, DjangoGroupAdmin):
+    pass
+
+
+@admin.register(TokenProxy)
+class TokenAdmin(ReadOnlyAdmin, DrfTokenAdmin):
+    """Whose token exists and since when; the key itself is a credential, so
+    it is masked. The list is all there is: a token's own page would show
+    its key (its name, in the title and breadcrumbs)."""
+
+    list_display = ["masked_key", "user", "created"]
+    list_display_links = None
+
+    def has_view_permission(self, request, obj=None):
+        return obj is None and super().has_view_permission(request)
+
+    @admin.display(description="key")
+    def masked_key(self, token: TokenProxy) -> str:
+        return f"{token.key[:4]}…"

@@ -5,7 +5,6 @@ Writes build a command with the actor from authentication and go through
 ``config.api.execute``; reads go through ``accounts.queries``.
 """
 
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -30,7 +29,6 @@ from .commands import (
     UnblockAccount,
     UnfollowAccount,
 )
-from .models import Account
 from .values import Email, Password, Username
 
 # --- Input --------------------------------------------------------------------
@@ -50,12 +48,14 @@ class RegistrationInput(serializers.Serializer):
         return Username(value)
 
     def validate(self, attrs):
-        candidate = Account(email=str(attrs["email"]), username=str(attrs["username"]))
+        # The domain's policy (RegisterAccount enforces it), checked here too
+        # so that its messages answer as the password field's errors.
+        password = Password(attrs["password"])
         try:
-            validate_password(attrs["password"], candidate)
+            password.check_strength(username=str(attrs["username"]), email=str(attrs["email"]))
         except DjangoValidationError as invalid:
             raise serializers.ValidationError({"password": invalid.messages}) from None
-        return {**attrs, "password": Password(attrs["password"])}
+        return {**attrs, "password": password}
 
 
 class SearchInput(serializers.Serializer):

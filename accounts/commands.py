@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from uuid import UUID
 
-from messaging.messages import Command
+from messaging.messages import Command, PolicyCommand
 
 from .values import Email, Password, Username
 
@@ -60,7 +60,7 @@ class DeactivateAccount(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SeverFollows(Command):
+class SeverFollows(PolicyCommand):
     """Remove the follows between two accounts, both ways (issued by a policy)."""
 
     account_id: UUID
@@ -69,7 +69,7 @@ class SeverFollows(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SeverAllFollows(Command):
+class SeverAllFollows(PolicyCommand):
     """Remove every follow in and out of an account (issued by a policy): at
     once when they fit in one batch, otherwise by scheduling batches."""
 
@@ -78,7 +78,7 @@ class SeverAllFollows(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SeverFollowBatch(Command):
+class SeverFollowBatch(PolicyCommand):
     """Remove the follows in and out of an account whose row ids run from
     ``first_follow`` to ``last_follow`` (issued by a policy, one per
     ``FollowBatchScheduled``)."""

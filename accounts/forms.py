@@ -1,12 +1,11 @@
 """Forms of the accounts pages. Each cleans its input into value objects."""
 
 from django import forms
-from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
+from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.core.exceptions import ValidationError
 
 from messaging.forms import IdempotentForm
 
-from .models import Account
 from .values import Email, Password, Username
 
 
@@ -33,15 +32,15 @@ class SignUpForm(IdempotentForm):
         if password != again:
             self.add_error("password_again", "The two passwords differ.")
             return cleaned
-        # An unsaved account, only so the validators can compare the password
-        # with the username and e-mail.
-        would_be = Account(username=str(cleaned.get("username", "")), email=str(cleaned.get("email", "")))
+        # The domain's policy (RegisterAccount enforces it), checked here too
+        # so that its messages show on the password field.
+        password = Password(password)
         try:
-            validate_password(password, would_be)
+            password.check_strength(username=str(cleaned.get("username", "")), email=str(cleaned.get("email", "")))
         except ValidationError as error:
             self.add_error("password", error)
         else:
-            cleaned["password"] = Password(password)
+            cleaned["password"] = password
         return cleaned
 
 

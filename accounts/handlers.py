@@ -10,6 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
 
 from messaging.messages import Event, Rejection
 
@@ -62,6 +63,12 @@ def _require_exists(account_id: uuid.UUID, rejection: type[Rejection] = AccountC
 
 def register_account(command: RegisterAccount) -> list[Event]:
     email, username = str(command.email), str(command.username)
+    try:
+        command.password.check_strength(username=username, email=email)
+    except ValidationError as weak:
+        raise RegistrationRejected.refuse("weak_password", " ".join(weak.messages)) from None
+    # One answer whether the e-mail or the username is taken, so it does not
+    # say which: a stranger cannot tell an e-mail is registered from it alone.
     already = RegistrationRejected.refuse("account_already_exists", "That e-mail or username is already taken.")
     if accounts.is_taken(email, username):
         raise already

@@ -4,8 +4,11 @@ and raises ``django.core.exceptions.ValidationError`` with a readable message.""
 import re
 from dataclasses import dataclass, field
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
+
+from .models import Account
 
 _USERNAME = re.compile(r"[A-Za-z0-9_]{3,30}")
 _validate_email = EmailValidator(message="Enter a valid e-mail address.")
@@ -68,6 +71,17 @@ class Password:
     def __post_init__(self):
         if not isinstance(self.value, str) or not self.value:
             raise ValidationError("A password is required.", code="invalid_password")
+
+    def check_strength(self, *, username: str, email: str) -> None:
+        """Django's password validators (``AUTH_PASSWORD_VALIDATORS``) for the
+        account it would protect; ``ValidationError`` with every message.
+
+        The one password policy: the handler enforces it for every interface,
+        and forms and serializers call it to show the messages on their field.
+        """
+        # An unsaved account, only so the validators can compare the password
+        # with the username and e-mail (and name those fields in their messages).
+        validate_password(self.value, Account(username=username, email=email))
 
     def __repr__(self):
         return "Password('********')"

@@ -8,6 +8,9 @@ mail kept in memory and the kernel's log at WARNING.
 from config.settings import *  # noqa: F403
 
 DEBUG = False
+# With DEBUG off the product refuses the development key (config.settings);
+# the benchmark signs nothing anybody keeps, so a fixed key of its own will do.
+SECRET_KEY = "bench-only-key-signing-nothing-kept-" + "b" * 30
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend", "OPTIONS": {}}}
 LOGGING["loggers"]["messaging"]["level"] = "WARNING"  # noqa: F405

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from uuid import UUID
 
-from messaging.messages import Command
+from messaging.messages import Command, PolicyCommand
 
 from .values import Isbn, Money
 
@@ -39,7 +39,7 @@ class ChangeBookPrice(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class StockNewBook(Command):
+class StockNewBook(PolicyCommand):
     """Give a new book its initial stock (issued by a policy on ``BookAdded``).
     Only the first one for a book counts; a repeat changes nothing."""
 
@@ -48,8 +48,10 @@ class StockNewBook(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReleaseStock(Command):
+class ReleaseStock(PolicyCommand):
     """Put back whatever is still held for an order (issued by the orders
-    context's policy on ``OrderCancelled``). A repeat changes nothing."""
+    context's policy on ``OrderCancelled``). A repeat changes nothing.
+    Released by hand, an open order would later ship copies it no longer
+    holds: stock is released by cancelling its order."""
 
     order_id: UUID

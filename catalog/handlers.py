@@ -116,8 +116,4 @@ def change_book_price(command: ChangeBookPrice) -> list[Event]:
 
 
 def release_stock(command: ReleaseStock) -> list[Event]:
-    """Only the policy on ``OrderCancelled`` releases stock: released by hand,
-    an open order would later ship copies it no longer holds."""
-    if command.causation_id is None:
-        raise CatalogCommandRejected.refuse("policy_only", "Stock is released by cancelling its order.")
     return reservations.release(command.order_id)

@@ -14,8 +14,10 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, JsonResponse
 from django.utils.crypto import salted_hmac
+from django.views import defaults
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -25,11 +27,13 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.clients import client_address
 from messaging import idempotency
 from messaging.bus import dispatch
 from messaging.http import CORRELATION_HEADER
 from messaging.messages import Command, IdempotencyKeyReused, Rejection, Result
 
+API_PREFIX = "/api/"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 _VALID_KEY = re.compile(r"[\x20-\x7e]{1,255}")
@@ -39,9 +43,11 @@ _VALID_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 REFUSAL_STATUS = {
     # kernel
     "idempotency_key_reused": 422,
+    "policy_only": 403,  # nobody may send it: only a policy does
     # accounts
     "account_not_found": 404,
     "account_already_exists": 409,
+    "weak_password": 400,
     "account_inactive": 409,
     "cannot_follow_self": 409,
     "cannot_block_self": 409,
@@ -55,6 +61,7 @@ REFUSAL_STATUS = {
     "duplicate_isbn": 409,
     # orders
     "order_not_found": 404,
+    "customer_required": 403,  # only a signed-in customer places orders; no body fixes that
     "empty_order": 400,
     "too_many_items": 400,
     "duplicate_book": 400,
@@ -73,6 +80,11 @@ def refusal_status(code: str) -> int:
 def error(code: str, detail: str) -> dict:
     """The body of every refusal."""
     return {"code": code, "detail": detail}
+
+
+def is_api(request) -> bool:
+    """Whether ``request`` is for the API, which answers only JSON."""
+    return request.path_info.startswith(API_PREFIX)
 
 
 def refused(rejection: Rejection) -> Response:
@@ -96,12 +108,44 @@ def exception_handler(exc, context):
     return response
 
 
+# --- Errors Django answers before (or instead of) a view -----------------------
+# Named as handler400/404/500 in config.urls: under /api/ they answer the
+# error shape too, elsewhere Django's own pages.
+
+
+def bad_request(request, exception):
+    """400, or 413 for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
+    if not is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        detail = f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        return JsonResponse(error("request_too_large", detail), status=413)
+    return JsonResponse(error("bad_request", "Bad request."), status=400)
+
+
+def page_not_found(request, exception):
+    """404 for an unknown path, or an id in a path that is no id."""
+    if not is_api(request):
+        return defaults.page_not_found(request, exception)
+    return JsonResponse(error("not_found", "Not found."), status=404)
+
+
+def server_error(request):
+    """500: a bug, logged by Django."""
+    if not is_api(request):
+        return defaults.server_error(request)
+    return JsonResponse(error("server_error", "Something went wrong on our side."), status=500)
+
+
 # --- Throttles ----------------------------------------------------------------
 
 
 class _PerAddressThrottle(SimpleRateThrottle):
     """Counts requests per client address, signed in or not; the rate is
     ``DEFAULT_THROTTLE_RATES[scope]`` (from the environment, see settings)."""
+
+    def get_ident(self, request):
+        return client_address(request)
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
@@ -136,7 +180,8 @@ def execute(request, command: Command, *, render: Render) -> Response:
     ``render(result)`` builds the answer.
 
     With an ``Idempotency-Key``, the answer is stored and a repeat of the
-    same request (same actor, key, method, path and body) gets it back,
+    same request (same actor, or client address when signed out; key,
+    method, path and body) gets it back,
     status and body, with ``Idempotent-Replayed: true``; a different
     request with the key gets 422 ``idempotency_key_reused``. Two layers
     make this hold:
@@ -155,8 +200,8 @@ def execute(request, command: Command, *, render: Render) -> Response:
       that window does the repeat render the answer from the replayed
       result and store it.
     """
-    key = _idempotency_key(request)
     actor_id = request.user.pk if request.user.is_authenticated else None
+    key = _idempotency_key(request, actor_id)
     command = dataclasses.replace(
         command, actor_id=actor_id, correlation_id=getattr(request, "correlation_id", None), idempotency_key=key
     )
@@ -197,7 +242,15 @@ def _store(actor_id, key: str, fingerprint: str, response: Response):
     )
 
 
-def _idempotency_key(request) -> str | None:
+def _idempotency_key(request, actor_id) -> str | None:
+    """The request's key, in its actor's namespace.
+
+    Signed-out callers have no actor to tell them apart, so their key is
+    scoped by their client address (as the throttles find it): one
+    stranger's key can neither block another's registration nor replay it
+    its answer (which holds the e-mail). The body is no scope: the same key
+    with another body from the same client must still answer 422.
+    """
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         return None
@@ -205,6 +258,9 @@ def _idempotency_key(request) -> str | None:
         raise exceptions.ValidationError(
             {IDEMPOTENCY_HEADER: ["An idempotency key is 1 to 255 printable ASCII characters."]}
         )
+    if actor_id is None:
+        scoped = json.dumps([client_address(request), key])
+        return "anonymous:" + salted_hmac("config.api.anonymous-key", scoped, algorithm="sha256").hexdigest()
     return key
 
 

@@ -7,6 +7,8 @@ Every value can be overridden from the environment (``WEB_CONCURRENCY``,
 import multiprocessing
 import os
 
+# Loopback (or a unix socket, unix:/run/shop.sock): only the TLS proxy may
+# reach gunicorn, since X-Forwarded-For is trusted to name the client.
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", 1))

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -16,10 +17,13 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env.str(
-    "SECRET_KEY",
-    default="django-insecure-development-only-key-do-not-use-in-production",
-)
+DEVELOPMENT_SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
+SECRET_KEY = env.str("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
+if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+    # Sessions, password-reset links and the keyed hashes of idempotency
+    # records would be signed with a key anyone can read here: refuse to
+    # start at all, not only under `check --deploy`.
+    raise ImproperlyConfigured("DEBUG is off but SECRET_KEY is the development key: set SECRET_KEY.")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -70,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.sign_in.SignInLimitMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -91,7 +96,10 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# The embedded default: an SQLite file beside the code. Only there may
+# `ensure_demo_staff` create its well-known demo login.
+EMBEDDED_DATABASE = BASE_DIR / "db.sqlite3"
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{EMBEDDED_DATABASE}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the writer; IMMEDIATE takes the write lock
     # at BEGIN so concurrent writers queue on the busy timeout instead of
@@ -127,6 +135,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed sign-ins (login page, admin, API token) are limited per username and
+# client address and per client address, counted in the cache; past a limit,
+# that address waits the cool-off (from its last failure). See config.sign_in.
+AUTHENTICATION_BACKENDS = ["config.sign_in.SignInLimitBackend"]
+SIGN_IN_FAILURES_PER_USERNAME = env.int("SIGN_IN_FAILURES_PER_USERNAME", default=5)
+SIGN_IN_FAILURES_PER_ADDRESS = env.int("SIGN_IN_FAILURES_PER_ADDRESS", default=25)
+SIGN_IN_COOL_OFF_SECONDS = env.int("SIGN_IN_COOL_OFF_SECONDS", default=15 * 60)
 FOLLOW_LIMIT = env.int("FOLLOW_LIMIT", default=5000)
 LOGIN_URL = "accounts:log_in"
 LOGIN_REDIRECT_URL = "home"
@@ -216,7 +231,7 @@ MAILERS = {"default": {"BACKEND": _mail["EMAIL_BACKEND"], "OPTIONS": _mailer_opt
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@localhost")
 
 # --- Cache ----------------------------------------------------------------
-# The API's throttles count in the cache: with several gunicorn workers, give
+# The API's throttles and the sign-in limits count in the cache: with several gunicorn workers, give
 # them a shared one (e.g. CACHE_URL=dbcache://throttle_cache after
 # `manage.py createcachetable`, or a Redis URL), or each counts on its own.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

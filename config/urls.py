@@ -26,3 +26,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api)),
 ]
+
+# Under /api/ these answer {code, detail} as every API view does.
+handler400 = "config.api.bad_request"
+handler404 = "config.api.page_not_found"
+handler500 = "config.api.server_error"

@@ -22,7 +22,7 @@ from django.db import transaction
 
 from . import delivery, idempotency, middleware, store
 from .context import current_cause
-from .messages import Command, Event, IdempotencyKeyReused, Next, Refused, Result
+from .messages import Command, CommandRejected, Event, IdempotencyKeyReused, Next, Refused, Result
 from .registry import registry
 
 
@@ -36,8 +36,14 @@ def dispatch(command: Command) -> Result:
 
 
 def handle(command: Command) -> Result:
-    """Run the handler and store what it produced; the innermost layer."""
+    """Run the handler and store what it produced; the innermost layer.
+
+    A policy-only command dispatched outside a policy's delivery (no
+    current cause) is refused here, for every interface at once, and
+    recorded like any refusal."""
     handler = registry.handler_for(command)
+    if command.policy_only and current_cause.get() is None:
+        return record(command, [CommandRejected.policy_only(command)])
     try:
         with transaction.atomic():  # a refusal leaves nothing the handler wrote
             events = list(handler(command) or ())

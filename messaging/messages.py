@@ -36,7 +36,12 @@ class Command:
     id of the event whose policy issued this command (``None`` when an
     interface issued it). ``actor_id`` is the authenticated account acting,
     taken from authentication and never from a request body.
+
+    ``policy_only`` commands (declared by subclassing ``PolicyCommand``)
+    are consequences of events: the bus refuses them from every interface.
     """
+
+    policy_only: ClassVar[bool] = False
 
     command_id: UUID = field(default_factory=uuid4)
     correlation_id: UUID | None = None
@@ -52,6 +57,16 @@ class Command:
     def payload(self) -> dict:
         """The command's own fields as JSON primitives (metadata left out)."""
         return _payload(self, COMMAND_METADATA)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyCommand(Command):
+    """A command only a policy issues, in reaction to an event (it carries
+    a ``causation_id``). Sent by hand (the shell, a page, the API) it would
+    skip the rule that makes it safe, so the bus refuses it with
+    ``policy_only``."""
+
+    policy_only: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +128,18 @@ class IdempotencyKeyReused(Rejection):
     @classmethod
     def now(cls) -> "IdempotencyKeyReused":
         return cls(code="idempotency_key_reused", reason="This idempotency key was already used for a different request.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandRejected(Rejection):
+    """The bus refused a command before its handler ran (``policy_only``)."""
+
+    @classmethod
+    def policy_only(cls, command: Command) -> "CommandRejected":
+        return cls(
+            code="policy_only",
+            reason=f"{command.type_name()} is issued only by a policy, in reaction to an event; it cannot be sent.",
+        )
 
 
 @dataclass

@@ -23,11 +23,11 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 
 from .delivery import Permanent
-from .messages import Command, Event
+from .messages import Event, PolicyCommand
 
 
 @dataclass(frozen=True, kw_only=True)
-class QueueMail(Command):
+class QueueMail(PolicyCommand):
     """Send a mail, once this command's transaction has committed (issued by policies)."""
 
     to: str

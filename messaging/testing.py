@@ -18,10 +18,12 @@ import io
 from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
+from uuid import uuid4
 
 from django.core.management import call_command
 
 from . import bus, store
+from .context import Cause, caused_by
 from .messages import Command, Event, Result
 from .models import Delivery, StoredEvent
 from .registry import PolicyFunction, registry
@@ -91,11 +93,25 @@ class Scenario:
             results.append(result)
         return results
 
-    def when(self, command: Command) -> Outcome:
-        """Dispatch ``command`` and run what its commit would set off."""
-        with self._capture(execute=True):
+    def when(self, command: Command, *, as_policy: str | None = None) -> Outcome:
+        """Dispatch ``command`` and run what its commit would set off.
+
+        ``as_policy="<policy name>"`` sends it as that policy would, in
+        reaction to an event (made up for the test), which policy-only
+        commands need: ``scenario.when(ReleaseStock(...), as_policy="release_stock_on_cancel")``.
+        """
+        with self._capture(execute=True), _caused_by_a_policy(as_policy):
             result = bus.dispatch(command)
         return Outcome(result)
+
+
+@contextmanager
+def _caused_by_a_policy(policy: str | None):
+    if policy is None:
+        yield
+        return
+    with caused_by(Cause(correlation_id=uuid4(), event_id=uuid4(), policy=policy)):
+        yield
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from . import invariants, messages, outbox
 
 
 def register(registry: Registry) -> None:
-    registry.register_events(messages.IdempotencyKeyReused)
+    registry.register_events(messages.IdempotencyKeyReused, messages.CommandRejected)
 
     registry.register_handler(outbox.QueueMail, outbox.queue_mail)
     registry.register_events(outbox.MailQueued)

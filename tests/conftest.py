@@ -1,6 +1,7 @@
 import copy
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from messaging.testing import Scenario
@@ -22,6 +23,14 @@ def pytest_collection_modifyitems(config, items):
 def fast_password_hashing(settings):
     """The default hasher is slow by design; tests need not be."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_limits():
+    """The API's throttles and the sign-in limits count in the cache; each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Production serving: the deploy checks pass, gunicorn serves with whitenoise."""
 
 import os
+import runpy
 import socket
 import subprocess
 import sys
@@ -38,6 +39,26 @@ def test_production_settings_pass_the_deploy_checks():
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
 
     assert result.returncode == 0, result.stderr
+
+
+def test_debug_off_with_the_development_secret_key_refuses_to_start():
+    env = {**PRODUCTION}
+    del env["SECRET_KEY"]
+
+    result = manage("check", env=env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DEBUG is off but SECRET_KEY is the development key" in result.stderr
+
+
+def test_gunicorn_is_bound_to_loopback_so_only_the_proxy_reaches_it(monkeypatch):
+    monkeypatch.delenv("GUNICORN_BIND", raising=False)
+    config = runpy.run_path(str(settings.BASE_DIR / "config" / "gunicorn.py"))
+    readme = (settings.BASE_DIR / "README.md").read_text()
+
+    assert config["bind"] == "127.0.0.1:8000"
+    assert "0.0.0.0" not in readme
+    assert "--bind 127.0.0.1:8000" in readme and "must **overwrite**" in readme
 
 
 def test_the_development_defaults_do_not_pass_them():

@@ -1,8 +1,9 @@
 """The accounts admin: read-only rows, block and deactivate as commands."""
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
 
 from accounts.models import Block, Follow
 from messaging.models import StoredEvent
@@ -85,3 +86,32 @@ def test_staff_who_may_only_view_accounts_cannot_run_the_actions(client):
     assert listing.status_code == 200 and listing.context["action_form"] is None  # no action offered
     assert response.status_code == 200
     assert not StoredEvent.objects.exists()
+
+
+def test_api_tokens_are_read_only_and_masked(client, operator):
+    # given
+    token = Token.objects.create(user=AccountFactory(username="carol"))
+
+    # when
+    listing = client.get(reverse("admin:authtoken_tokenproxy_changelist"))
+    shown = client.get(reverse("admin:authtoken_tokenproxy_change", args=[token.user_id]))
+    adding = client.get(reverse("admin:authtoken_tokenproxy_add"))
+    deleting = client.post(reverse("admin:authtoken_tokenproxy_delete", args=[token.user_id]), {"post": "yes"})
+
+    # then
+    assert listing.status_code == 200
+    assert f"{token.key[:4]}…" in listing.text and token.key not in listing.text
+    assert (shown.status_code, adding.status_code, deleting.status_code) == (403, 403, 403)
+    assert Token.objects.filter(key=token.key).exists()
+
+
+def test_groups_are_read_only(client, operator):
+    group = Group.objects.create(name="editors")
+
+    adding = client.post(reverse("admin:auth_group_add"), {"name": "admins"})
+    changing = client.post(reverse("admin:auth_group_change", args=[group.pk]), {"name": "owners"})
+    deleting = client.post(reverse("admin:auth_group_delete", args=[group.pk]), {"post": "yes"})
+
+    assert client.get(reverse("admin:auth_group_changelist")).status_code == 200
+    assert (adding.status_code, changing.status_code, deleting.status_code) == (403, 403, 403)
+    assert list(Group.objects.values_list("name", flat=True)) == ["editors"]

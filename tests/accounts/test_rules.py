@@ -57,6 +57,32 @@ def test_a_second_registration_with_a_taken_email_or_username_is_refused(db, sce
     assert Account.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    "password, message",
+    [
+        ("x", "This password is too short."),
+        ("password", "This password is too common."),
+        ("31415926535", "This password is entirely numeric."),
+        ("alice-example", "The password is too similar to the"),
+    ],
+)
+def test_a_weak_password_is_refused_by_the_domain_whoever_sends_it(db, scenario, password, message):
+    outcome = scenario.when(register(password=password)).then_rejected("weak_password")
+
+    assert message in outcome.result.rejection.reason
+    assert not Account.objects.exists()
+
+
+def test_the_registration_refusal_does_not_say_whether_the_email_or_the_username_is_taken(db, scenario):
+    scenario.given(register())
+
+    by_email = scenario.when(register(email="alice@example.com", username="someone")).result.rejection
+    by_username = scenario.when(register(email="someone@example.com", username="alice")).result.rejection
+
+    assert (by_email.code, by_email.reason) == (by_username.code, by_username.reason)
+    assert by_email.reason == "That e-mail or username is already taken."
+
+
 def test_the_password_never_enters_the_event_store_nor_the_log(db, scenario, caplog):
     caplog.set_level("DEBUG")
     command = RegisterAccount(

@@ -100,6 +100,26 @@ def test_registering_too_often_answers_429_with_retry_after(db, anonymous, monke
     assert int(response["Retry-After"]) > 0
 
 
+@pytest.mark.parametrize(
+    "proxies, forwarded_for",
+    [(0, ["10.0.0.1", "10.0.0.2"]), (1, ["10.0.0.1, 203.0.113.7", "10.0.0.2, 203.0.113.7"])],
+    ids=["no proxy", "one proxy"],
+)
+def test_a_forged_forwarded_for_does_not_escape_the_registration_throttle(db, settings, monkeypatch, proxies, forwarded_for):
+    # given: one client, forging a new X-Forwarded-For each time (behind a proxy, it appends the real one)
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": proxies}
+    monkeypatch.setitem(RegistrationThrottle.THROTTLE_RATES, "registration", "1/hour")
+    client = APIClient(REMOTE_ADDR="203.0.113.7" if proxies == 0 else "127.0.0.1")
+
+    # when
+    first, second = [
+        client.post("/api/v1/accounts/", {}, format="json", HTTP_X_FORWARDED_FOR=forged) for forged in forwarded_for
+    ]
+
+    # then
+    assert (first.status_code, second.status_code) == (400, 429)
+
+
 def test_passwords_and_tokens_never_reach_the_event_store_the_stored_answers_or_the_logs(db, anonymous, caplog):
     # given
     caplog.set_level(logging.DEBUG)

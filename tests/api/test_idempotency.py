@@ -79,6 +79,36 @@ def test_a_key_belongs_to_its_user(alice, bob, signed_in):
     assert Follow.objects.filter(followee=carol).count() == 2
 
 
+def test_signed_out_callers_keys_never_collide(db):
+    # given: a stranger registered with a key
+    APIClient(REMOTE_ADDR="203.0.113.7").post(
+        "/api/v1/accounts/", REGISTRATION, format="json", HTTP_IDEMPOTENCY_KEY="signup-1"
+    )
+
+    # when: someone else, elsewhere, registers with the same key
+    other = APIClient(REMOTE_ADDR="198.51.100.20").post(
+        "/api/v1/accounts/", {**REGISTRATION, "email": "dan@example.com", "username": "dan"},
+        format="json", HTTP_IDEMPOTENCY_KEY="signup-1",
+    )
+
+    # then
+    assert other.status_code == 201 and "Idempotent-Replayed" not in other
+    assert Account.objects.count() == 2
+
+
+def test_a_signed_out_callers_answer_is_never_replayed_to_another(db):
+    APIClient(REMOTE_ADDR="203.0.113.7").post(
+        "/api/v1/accounts/", REGISTRATION, format="json", HTTP_IDEMPOTENCY_KEY="signup-1"
+    )
+
+    again = APIClient(REMOTE_ADDR="198.51.100.20").post(
+        "/api/v1/accounts/", REGISTRATION, format="json", HTTP_IDEMPOTENCY_KEY="signup-1"
+    )
+
+    assert (again.status_code, again.json()["code"]) == (409, "account_already_exists")
+    assert "carol@example.com" not in again.content.decode()
+
+
 def test_without_a_key_nothing_is_stored(alice, bob, signed_in):
     signed_in(alice).post(f"/api/v1/accounts/{bob.pk}/follow/")
 

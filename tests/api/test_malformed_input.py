@@ -60,7 +60,33 @@ def test_an_invalid_uuid_in_the_path_answers_404(alice, signed_in, path):
 
     response = client.post(path) if path.endswith("follow/") else client.get(path)
 
-    assert response.status_code == 404
+    assert (response.status_code, response.json()) == (404, {"code": "not_found", "detail": "Not found."})
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nowhere/", "/api/v2/accounts/", "/api/v1/books/not-a-uuid/restock/"])
+def test_an_unknown_api_path_answers_404_in_the_error_shape(db, anonymous, path):
+    response = anonymous.get(path)
+
+    assert (response.status_code, response["Content-Type"]) == (404, "application/json")
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/accounts/", "/api/v1/auth/token/"])
+def test_a_body_over_the_size_limit_answers_413_in_the_error_shape(db, anonymous, settings, path):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = b'{"username": "' + b"a" * 2000 + b'"}'
+
+    response = anonymous.post(path, body, content_type="application/json")
+
+    assert (response.status_code, response["Content-Type"]) == (413, "application/json")
+    assert response.json() == {"code": "request_too_large", "detail": "The request body is larger than 1000 bytes."}
+    assert not Account.objects.exists()
+
+
+def test_pages_keep_their_own_not_found_page(db, client):
+    response = client.get("/nowhere/")
+
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
 
 
 @pytest.mark.parametrize(
@@ -100,7 +126,13 @@ def test_an_invalid_event_filter_answers_400(staff, signed_in, query):
     assert response.status_code == 400
 
 
-def test_a_wrong_method_answers_405(alice, signed_in):
-    response = signed_in(alice).delete(f"/api/v1/accounts/{alice.pk}/")
+@pytest.mark.parametrize(
+    "method, path",
+    [("delete", "/api/v1/accounts/{me}/"), ("put", "/api/v1/accounts/me/"), ("get", "/api/v1/auth/token/"),
+     ("patch", "/api/v1/orders/")],
+)
+def test_a_wrong_method_answers_405_in_the_error_shape(alice, signed_in, method, path):
+    response = getattr(signed_in(alice), method)(path.format(me=alice.pk))
 
-    assert (response.status_code, response.data["code"]) == (405, "method_not_allowed")
+    assert (response.status_code, response["Content-Type"]) == (405, "application/json")
+    assert set(response.json()) == {"code", "detail"} and response.json()["code"] == "method_not_allowed"

@@ -5,8 +5,12 @@ book (``{book}``), the owner's order (``{order}``) or a delivery of its
 events (``{delivery}``, pending: staff get 409 for a retry or discard, which
 only a dead letter allows), and the status each caller gets. Sign-in is needed everywhere but registration, tokens, the
 catalog and the schema: without it the answer is 401. Staff-only rows
-answer 403 to others; someone else's order answers 404.
+answer 403 to others; someone else's order answers 404. Malformed bodies
+and ids (``{unknown}`` is a well-formed id of nothing) answer 4xx, JSON
+in every case, never 5xx.
 """
+
+import uuid
 
 import pytest
 from rest_framework.test import APIClient
@@ -54,6 +58,29 @@ MATRIX = [
     ("post", "/api/v1/deliveries/{delivery}/discard/", None, 401, 403, 403, 409),
     ("get", "/api/v1/schema/", None, 200, 200, 200, 200),
     ("get", "/api/v1/docs/", None, 200, 200, 200, 200),
+    # malformed bodies and ids: 4xx for everyone, in the order the API checks
+    # (route, then sign-in and permission, then the body)
+    ("post", "/api/v1/accounts/", b"{oops", 400, 400, 400, 400),
+    ("post", "/api/v1/auth/token/", b"[1, 2", 400, 400, 400, 400),
+    ("post", "/api/v1/auth/token/", {"username": ["owner"], "password": 7}, 400, 400, 400, 400),
+    ("get", "/api/v1/accounts/not-a-uuid/", None, 404, 404, 404, 404),
+    ("post", "/api/v1/accounts/123/follow/", None, 404, 404, 404, 404),
+    ("get", "/api/v1/accounts/{unknown}/", None, 401, 404, 404, 404),
+    ("post", "/api/v1/accounts/{unknown}/block/", None, 401, 404, 404, 404),
+    ("get", "/api/v1/accounts/{unknown}/followers/", None, 401, 404, 404, 404),
+    ("post", "/api/v1/books/", {"title": "", "author": 3, "price": "free"}, 401, 403, 403, 400),
+    ("post", "/api/v1/books/", b"\xff\xfe", 401, 403, 403, 400),
+    ("get", "/api/v1/books/{unknown}/", None, 404, 404, 404, 404),
+    ("get", "/api/v1/books/9780441013593/", None, 404, 404, 404, 404),
+    ("post", "/api/v1/books/{book}/restock/", {"quantity": "many"}, 401, 403, 403, 400),
+    ("post", "/api/v1/books/{unknown}/restock/", {"quantity": 1}, 401, 403, 403, 404),
+    ("post", "/api/v1/orders/", {"items": "everything"}, 401, 400, 400, 400),
+    ("post", "/api/v1/orders/", {"items": [{"book_id": "{unknown}", "quantity": 10**40}]}, 401, 400, 400, 400),
+    ("get", "/api/v1/orders/{unknown}/", None, 401, 404, 404, 404),
+    ("post", "/api/v1/orders/not-an-id/cancel/", None, 404, 404, 404, 404),
+    ("post", "/api/v1/orders/{unknown}/confirm/", None, 401, 403, 403, 404),
+    ("get", "/api/v1/events/", {"correlation_id": "nope"}, 401, 403, 403, 400),
+    ("get", "/api/v1/nowhere/", None, 404, 404, 404, 404),
 ]
 CALLERS = ["anonymous", "owner", "other", "staff"]
 
@@ -79,11 +106,20 @@ def test_each_caller_gets_the_status_the_contract_gives(db, method, path, body, 
         client.force_authenticate(callers[caller])
     if body == "one copy of {book}":
         body = {"items": [{"book_id": str(book.pk), "quantity": 1}]}
+    names = {
+        "owner": owner.pk, "book": book.pk, "order": order.order_id, "delivery": delivery.pk, "unknown": uuid.UUID(int=7)
+    }
+    if isinstance(body, dict) and "items" in body and isinstance(body["items"], list):
+        body = {"items": [{**item, "book_id": item["book_id"].format(**names)} for item in body["items"]]}
 
     # when
-    response = getattr(client, method)(
-        path.format(owner=owner.pk, book=book.pk, order=order.order_id, delivery=delivery.pk), body, format="json"
-    )
+    send = getattr(client, method)
+    if isinstance(body, bytes):
+        response = send(path.format(**names), body, content_type="application/json")
+    else:
+        response = send(path.format(**names), body, format="json" if method == "post" else None)
 
     # then
     assert response.status_code == expected, getattr(response, "data", response.content[:200])
+    if path.startswith("/api/v1/") and path not in ("/api/v1/schema/", "/api/v1/docs/"):
+        assert response["Content-Type"] == "application/json"

@@ -6,7 +6,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.models import Follow
+from accounts.models import Account, Follow
 from tests.factories import AccountFactory
 
 
@@ -33,6 +33,14 @@ def test_the_workshop_story_from_the_shell():
     assert removed["causation_id"] == blocked["event_id"]
     assert refusal.value.returncode == 1
     assert not Follow.objects.exists()
+
+
+def test_a_weak_password_from_the_shell_is_refused_with_exit_1(db):
+    with pytest.raises(CommandError, match="refused: weak_password: .*This password is too short") as refusal:
+        send("RegisterAccount", "email=x@example.com", "username=xavier", "password=x")
+
+    assert refusal.value.returncode == 1
+    assert not Account.objects.exists()
 
 
 def test_an_unknown_command_exits_2_listing_the_known_ones(db):

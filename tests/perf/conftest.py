@@ -1,4 +1,5 @@
 """Clients and data builders for the query-count tests; the API's own
-fixtures (``signed_in``, ``alice``, ``staff``, fresh throttles) are shared."""
+fixtures (``signed_in``, ``alice``, ``staff``) are shared (fresh limits
+come from the root conftest)."""
 
-from tests.api.conftest import alice, anonymous, bob, fresh_throttles, signed_in, staff  # noqa: F401
+from tests.api.conftest import alice, anonymous, bob, signed_in, staff  # noqa: F401
