@@ -159,8 +159,11 @@ class AccountViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None, responses={200: AccountOutput})
     @action(detail=False, methods=["post"], url_path="me/deactivate")
     def deactivate(self, request):
-        """Deactivate the signed-in account: its follows in and out go, and
-        its token and session stop authenticating."""
+        """Deactivate the signed-in account: its token and session stop
+        authenticating, and its follows in and out go. Up to a few hundred
+        follows are gone when the answer arrives; beyond that they are
+        removed in batches that settle moments after it (the counts of the
+        other accounts move as each batch lands)."""
         command = DeactivateAccount(account_id=request.user.pk)
         return execute(request, command, render=lambda result: Response(self._account(request.user.pk, own=True)))
 

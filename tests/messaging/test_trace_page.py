@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts.commands import BlockAccount, FollowAccount
 from accounts.models import Account
-from orders.commands import PlaceOrder
+from orders.commands import ConfirmOrder, PlaceOrder
 from orders.values import OrderLine
 from tests.factories import AccountFactory, BookFactory
 
@@ -107,3 +107,22 @@ def test_a_payload_with_nested_values_and_a_key_named_items_is_drawn(staff_clien
     assert response.status_code == 200
     assert "OrderPlaced" in response.text and "StockReserved" in response.text
     assert "&quot;title&quot;: &quot;Dune&quot;" in response.text
+
+
+def test_a_mail_shows_in_the_trace_as_an_outside_effect_with_its_status_and_the_promise(staff_client, scenario):
+    customer, book = AccountFactory(email="reader@example.com"), BookFactory()
+    [placed] = scenario.given(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=1),), actor_id=customer.pk))
+    confirmed = scenario.when(ConfirmOrder(order_id=placed.events[0].order_id))
+
+    response = staff_client.get(reverse("messaging:trace", args=[confirmed.result.command.correlation_id]))
+
+    [root] = response.context["roots"]
+    [mail_policy] = root.events[0].policies
+    [queue] = mail_policy.commands
+    [sending] = queue.events[0].policies
+    assert (queue.command_type, queue.events[0].event.type) == ("QueueMail", "MailQueued")
+    assert (sending.delivery.policy, sending.delivery.outside, sending.delivery.status) == (
+        "messaging.outbox.send_queued_mail", True, "pending"
+    )
+    assert 'class="kind policy">outside effect' in response.text
+    assert "at least once" in response.text and "Message-ID" in response.text
