@@ -194,7 +194,7 @@ def _sever_batch(account_id: uuid.UUID, reason: str, first: int | None = None, l
         followers = tuple(follower for follower, followee in removed if followee == account_id)
         followees = tuple(followee for follower, followee in removed if follower == account_id)
         return [FollowsSevered(account_id=account_id, reason=reason, followers=followers, followees=followees)]
-    part = max(size, math.ceil(len(follow_ids) / max(1, size // 2)))
+    part = max(size, math.ceil(len(follow_ids) / max(2, size // 2)))  # two parts at least: each is smaller
     return [
         FollowBatchScheduled(
             account_id=account_id, reason=reason, first_follow=ids[0], last_follow=ids[-1]

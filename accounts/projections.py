@@ -11,6 +11,8 @@ recorded, with no rule to check and no fact of their own to add to the log.
 from collections.abc import Iterable, Iterator
 from uuid import UUID
 
+from django.core.management.color import no_style
+from django.db import connection
 from django.db.models import Count, F, Q
 
 from .events import AccountFollowed, AccountRegistered, FollowRemoved, FollowsSevered
@@ -57,6 +59,23 @@ def _move(account_id: UUID, *, followers: int = 0, following: int = 0) -> None:
         AccountStats.objects.filter(account_id=account_id).update(**changes)
 
 
+def reset() -> None:
+    """Empty the counts (one TRUNCATE on PostgreSQL), before a rebuild."""
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sql_flush(no_style(), [AccountStats._meta.db_table]):
+            cursor.execute(statement)
+
+
+def snapshot() -> dict[UUID, tuple[int, int]]:
+    """Every account's (followers, following) as projected."""
+    return {
+        account_id: (followers, following)
+        for account_id, followers, following in AccountStats.objects.values_list(
+            "account_id", "followers_count", "following_count"
+        )
+    }
+
+
 def true_counts(account_ids: Iterable[UUID] | None = None) -> Iterator[tuple[UUID, int, int]]:
     """(account, followers, following) counted from the ``Follow`` rows."""
     accounts, follows = Account.objects.all(), Follow.objects.all()
@@ -72,25 +91,10 @@ def true_counts(account_ids: Iterable[UUID] | None = None) -> Iterator[tuple[UUI
 
 def drift() -> Iterator[tuple[UUID, tuple[int, int], tuple[int, int]]]:
     """(account, projected counts, true counts) wherever they differ."""
-    projected = {
-        account_id: (followers, following)
-        for account_id, followers, following in AccountStats.objects.values_list(
-            "account_id", "followers_count", "following_count"
-        )
-    }
+    projected = snapshot()
     for account_id, followers, following in true_counts():
         if projected.get(account_id, (0, 0)) != (followers, following):
             yield account_id, projected.get(account_id, (0, 0)), (followers, following)
-
-
-def rebuild() -> int:
-    """Set every account's counts from the ``Follow`` rows; how many were wrong."""
-    wrong = list(drift())
-    for account_id, _, (followers, following) in wrong:
-        AccountStats.objects.update_or_create(
-            account_id=account_id, defaults={"followers_count": followers, "following_count": following}
-        )
-    return len(wrong)
 
 
 def recount(account_ids: Iterable[UUID]) -> None:

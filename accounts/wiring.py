@@ -27,6 +27,15 @@ def register(registry: Registry) -> None:
     registry.subscribe(events.AccountFollowed, projections.count_follow)
     registry.subscribe(events.FollowRemoved, projections.count_unfollow)
     registry.subscribe(events.FollowsSevered, projections.count_severed)
+    registry.register_projection(
+        "follow_counts",
+        projections.open_stats,
+        projections.count_follow,
+        projections.count_unfollow,
+        projections.count_severed,
+        reset=projections.reset,
+        snapshot=projections.snapshot,
+    )
 
     registry.register_reference("@", queries.account_id_for_username)
 

@@ -167,6 +167,12 @@ MESSAGING_LEASE_SECONDS = env.float("MESSAGING_LEASE_SECONDS", default=60.0)
 # cascades included (a fan-out's batches); the relay delivers the rest, so a
 # request does a bounded amount of work before it answers.
 MESSAGING_DELIVER_ON_COMMIT_LIMIT = env.int("MESSAGING_DELIVER_ON_COMMIT_LIMIT", default=20)
+# The sweep (run by the relay workers every MESSAGING_SWEEP_SECONDS) opens
+# deliveries a process of the previous release failed to open during a
+# deploy; it looks again at events younger than the safety margin, since a
+# transaction may still commit behind them.
+MESSAGING_SWEEP_SECONDS = env.float("MESSAGING_SWEEP_SECONDS", default=60.0)
+MESSAGING_SWEEP_SAFETY_SECONDS = env.float("MESSAGING_SWEEP_SAFETY_SECONDS", default=300.0)
 # Rows one batch of a fan-out writes (severing every follow of a deactivated
 # account): each batch is its own delivery and transaction.
 FANOUT_BATCH_SIZE = env.int("FANOUT_BATCH_SIZE", default=300)

@@ -7,7 +7,11 @@ class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.db.models.signals import post_migrate
+
         from .registry import registry
+        from .subscriptions import start_new_after_migrate
         from .wiring import register
 
         register(registry)
+        post_migrate.connect(start_new_after_migrate, sender=self)

@@ -122,3 +122,23 @@ class IdempotentResponse(models.Model):
 
     def __str__(self):
         return f"{self.status} [{self.idempotency_key}]"
+
+
+class Subscription(models.Model):
+    """Where one policy or projection starts reading the event log.
+
+    A subscriber added to a database that already has history starts after
+    the last event stored when it was first seen (``starts_after``), so it
+    is not owed the past unless an operator replays it on purpose. Event
+    positions commit out of order, so a position is only a start mark, never
+    a cursor: ``swept_to`` is how far the sweep has checked that every event
+    after the start has its delivery.
+    """
+
+    name = models.CharField(max_length=200, unique=True, help_text="The policy's name, as registered.")
+    starts_after = models.BigIntegerField(default=0, help_text="Events at or before this position are not owed.")
+    swept_to = models.BigIntegerField(default=0, help_text="Events up to here were checked by the sweep.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.name} after #{self.starts_after}"

@@ -42,6 +42,19 @@ class Policy:
         return self.function(event)
 
 
+@dataclass(frozen=True)
+class Projection:
+    """A read model built by some of the subscribed policies. ``reset``
+    empties its rows, so that replaying every event of its policies' types
+    through them rebuilds it; ``snapshot`` (optional) shows its figures, so
+    a rebuild can say how many it changed."""
+
+    name: str
+    policies: tuple[Policy, ...]
+    reset: Callable[[], None]
+    snapshot: Callable[[], dict] | None = None
+
+
 class Registry:
     def __init__(self):
         self.handlers: dict[type[Command], Handler] = {}
@@ -52,6 +65,7 @@ class Registry:
         self.upcasters: dict[tuple[str, int], Upcaster] = {}
         self.references: dict[str, Callable[[str], object]] = {}
         self.invariants: list[Invariant] = []
+        self.projections: dict[str, Projection] = {}
 
     # --- registration -------------------------------------------------
     def register_handler(self, command_type: type[Command], handler: Handler) -> None:
@@ -113,6 +127,26 @@ class Registry:
         if prefix in self.references:
             raise RegistryError(f"the reference prefix {prefix!r} is taken")
         self.references[prefix] = resolve
+
+    def register_projection(
+        self,
+        name: str,
+        *functions: PolicyFunction,
+        reset: Callable[[], None],
+        snapshot: Callable[[], dict] | None = None,
+    ) -> Projection:
+        """Declare that the policies subscribed with ``functions`` build the
+        read model ``name``, which ``reset`` empties (``rebuild_projections``
+        rebuilds it from the events)."""
+        if name in self.projections:
+            raise RegistryError(f"a projection is already named {name!r}")
+        by_function = {policy.function: policy for policy in self.policies.values()}
+        unsubscribed = [f.__qualname__ for f in functions if f not in by_function]
+        if unsubscribed:
+            raise RegistryError(f"projection {name!r}: subscribe {', '.join(unsubscribed)} first")
+        projection = Projection(name, tuple(by_function[f] for f in functions), reset, snapshot)
+        self.projections[name] = projection
+        return projection
 
     def register_invariant(self, check: Invariant) -> None:
         """Add a consistency rule for ``check_invariants``: ``check()`` yields

@@ -113,6 +113,20 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
         _insert(Delivery, done)
 
 
+def open_deliveries(policy, event_ids: list) -> None:
+    """Open ``policy``'s deliveries of events already stored (a replay, the
+    sweep); one that exists already is left as it is, so opening twice is
+    opening once."""
+    now = timezone.now()
+    Delivery.objects.bulk_create(
+        [
+            Delivery(event_id=event_id, policy=policy.name, outside=policy.outside, next_attempt_at=now, created_at=now)
+            for event_id in event_ids
+        ],
+        ignore_conflicts=True,
+    )
+
+
 def load(row: StoredEvent) -> Event:
     """Rebuild the event a row stores, upcasting an older payload first."""
     event_type = registry.events[row.type]

@@ -3,10 +3,11 @@ import signal
 import time
 from collections import Counter
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
-from messaging import bus, queries
+from messaging import bus, queries, subscriptions
 from messaging.delivery import claim_due
 
 logger = logging.getLogger("messaging.relay")
@@ -33,6 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, loop, batch, interval, only, **options):
         self.lanes = {"database": [False], "outside": [True]}.get(only, [False, True])
+        self.next_sweep = 0.0
         # The relay never retries a dead letter itself: say so, where whoever
         # runs it (or reads a worker's log) sees it.
         dead = queries.dead_letters()
@@ -49,7 +51,12 @@ class Command(BaseCommand):
         self.stdout.write(f"relay finished: {summary}")
 
     def _round(self, batch) -> tuple[int, Counter]:
-        """One claim per lane: the database's policies first, then outside effects."""
+        """One claim per lane: the database's policies first, then outside
+        effects; every MESSAGING_SWEEP_SECONDS, the subscriptions' sweep first."""
+        if time.monotonic() >= self.next_sweep:
+            if swept := subscriptions.sweep():
+                self.stdout.write(f"the sweep opened {swept} deliveries a previous release left out")
+            self.next_sweep = time.monotonic() + settings.MESSAGING_SWEEP_SECONDS
         claimed, outcomes = 0, Counter()
         for outside in self.lanes:
             claim = claim_due(batch, outside=outside)
