@@ -44,20 +44,21 @@ from .events import (
     StaffGranted,
 )
 from .models import Account
+from .refusals import AccountRefusal
 
 
 def _require_active(account: Account | None, rejection: type[Rejection]) -> Account:
     if account is None:
-        raise rejection.refuse("account_not_found", "No such account.")
+        raise rejection.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
     if not account.is_active:
-        raise rejection.refuse("account_inactive", f"{account.username} is deactivated.")
+        raise rejection.refuse(AccountRefusal.ACCOUNT_INACTIVE, f"{account.username} is deactivated.")
     return account
 
 
 def _require_exists(account_id: uuid.UUID, rejection: type[Rejection] = AccountCommandRejected) -> Account:
     account = accounts.get(account_id)
     if account is None:
-        raise rejection.refuse("account_not_found", "No such account.")
+        raise rejection.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
     return account
 
 
@@ -66,10 +67,10 @@ def register_account(command: RegisterAccount) -> list[Event]:
     try:
         command.password.check_strength(username=username, email=email)
     except ValidationError as weak:
-        raise RegistrationRejected.refuse("weak_password", " ".join(weak.messages)) from None
+        raise RegistrationRejected.refuse(AccountRefusal.WEAK_PASSWORD, " ".join(weak.messages)) from None
     # One answer whether the e-mail or the username is taken, so it does not
     # say which: a stranger cannot tell an e-mail is registered from it alone.
-    already = RegistrationRejected.refuse("account_already_exists", "That e-mail or username is already taken.")
+    already = RegistrationRejected.refuse(AccountRefusal.ACCOUNT_ALREADY_EXISTS)
     if accounts.is_taken(email, username):
         raise already
     account_id = uuid.uuid4()
@@ -93,17 +94,20 @@ def grant_staff(command: GrantStaff) -> list[Event]:
 
 def follow_account(command: FollowAccount) -> list[Event]:
     if command.follower_id == command.followee_id:
-        raise FollowRejected.refuse("cannot_follow_self", "You cannot follow yourself.")
+        raise FollowRejected.refuse(AccountRefusal.CANNOT_FOLLOW_SELF)
 
     follower, followee = accounts.lock_pair(command.follower_id, command.followee_id)
     _require_active(follower, FollowRejected)
     _require_active(followee, FollowRejected)
     if accounts.block_between(follower.pk, followee.pk):
-        raise FollowRejected.refuse("blocked", f"You cannot follow {followee.username}: there is a block between you.")
+        raise FollowRejected.refuse(
+            AccountRefusal.BLOCKED, f"You cannot follow {followee.username}: there is a block between you."
+        )
     if accounts.is_following(follower.pk, followee.pk):
         return []
     if accounts.following_count(follower.pk) >= settings.FOLLOW_LIMIT:
-        raise FollowRejected.refuse("follow_limit_reached", f"You already follow {settings.FOLLOW_LIMIT} accounts, the limit."
+        raise FollowRejected.refuse(
+            AccountRefusal.FOLLOW_LIMIT_REACHED, f"You already follow {settings.FOLLOW_LIMIT} accounts, the limit."
         )
 
     accounts.add_follow(follower.pk, followee.pk)
@@ -126,12 +130,12 @@ def remove_follower(command: RemoveFollower) -> list[Event]:
 
 def block_account(command: BlockAccount) -> list[Event]:
     if command.blocker_id == command.blocked_id:
-        raise BlockRejected.refuse("cannot_block_self", "You cannot block yourself.")
+        raise BlockRejected.refuse(AccountRefusal.CANNOT_BLOCK_SELF)
 
     blocker, blocked = accounts.lock_pair(command.blocker_id, command.blocked_id)
     _require_active(blocker, BlockRejected)
     if blocked is None:
-        raise BlockRejected.refuse("account_not_found", "No such account.")
+        raise BlockRejected.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
     if accounts.is_blocking(blocker.pk, blocked.pk):
         return []
 
@@ -149,7 +153,7 @@ def unblock_account(command: UnblockAccount) -> list[Event]:
 def deactivate_account(command: DeactivateAccount) -> list[Event]:
     account = accounts.lock(command.account_id)
     if account is None:
-        raise AccountCommandRejected.refuse("account_not_found", "No such account.")
+        raise AccountCommandRejected.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
     if not account.is_active:
         return []
     account.is_active = False

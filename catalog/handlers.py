@@ -15,6 +15,7 @@ from . import reservations
 from .commands import AddBook, ChangeBookPrice, ReleaseStock, RestockBook, StockNewBook
 from .events import BookAdded, BookPriceChanged, BookRejected, BookRestocked, BookStocked, CatalogCommandRejected
 from .models import Inventory
+from .refusals import CatalogRefusal
 from .values import Money
 
 MAX_PRICE = Decimal("100000.00")
@@ -26,25 +27,26 @@ MAX_DESCRIPTION = 10_000
 def _require_text(value: str, name: str, max_length: int) -> str:
     text = value.strip()
     if not text or len(text) > max_length:
-        raise BookRejected.refuse("invalid_book", f"A book's {name} is 1 to {max_length} characters.")
+        raise BookRejected.refuse(CatalogRefusal.INVALID_BOOK, f"A book's {name} is 1 to {max_length} characters.")
     return text
 
 
 def _require_price(price: Money, rejection: type[Rejection]) -> None:
     if price.amount > MAX_PRICE:
-        raise rejection.refuse("invalid_price", f"A price is at most {MAX_PRICE} {price.currency}.")
+        raise rejection.refuse(CatalogRefusal.INVALID_PRICE, f"A price is at most {MAX_PRICE} {price.currency}.")
 
 
 def _require_inventory(book_id: uuid.UUID) -> Inventory:
     inventory = catalog.lock_inventory(book_id)
     if inventory is None:
-        raise CatalogCommandRejected.refuse("book_not_found", "No such book.")
+        raise CatalogCommandRejected.refuse(CatalogRefusal.BOOK_NOT_FOUND)
     return inventory
 
 
 def _require_room(inventory: Inventory, quantity: int) -> None:
     if inventory.on_hand + quantity > Inventory.MAX_ON_HAND:
-        raise CatalogCommandRejected.refuse("invalid_quantity",
+        raise CatalogCommandRejected.refuse(
+            CatalogRefusal.INVALID_QUANTITY,
             f"A book's stock is at most {Inventory.MAX_ON_HAND}; it has {inventory.on_hand} on hand.",
         )
 
@@ -53,10 +55,14 @@ def add_book(command: AddBook) -> list[Event]:
     title = _require_text(command.title, "title", 200)
     author = _require_text(command.author, "author", 150)
     if len(command.description) > MAX_DESCRIPTION:
-        raise BookRejected.refuse("invalid_book", f"A description is at most {MAX_DESCRIPTION} characters.")
+        raise BookRejected.refuse(
+            CatalogRefusal.INVALID_BOOK, f"A description is at most {MAX_DESCRIPTION} characters."
+        )
     _require_price(command.price, BookRejected)
     isbn = str(command.isbn) if command.isbn else None
-    duplicate = BookRejected.refuse("duplicate_isbn", f"A book with ISBN {isbn} is already in the catalog.")
+    duplicate = BookRejected.refuse(
+        CatalogRefusal.DUPLICATE_ISBN, f"A book with ISBN {isbn} is already in the catalog."
+    )
     if isbn and catalog.isbn_taken(isbn):
         raise duplicate
 
@@ -77,7 +83,8 @@ def add_book(command: AddBook) -> list[Event]:
 
 def stock_new_book(command: StockNewBook) -> list[Event]:
     if not 0 <= command.quantity <= Inventory.MAX_ON_HAND:
-        raise CatalogCommandRejected.refuse("invalid_quantity", f"Initial stock is 0 to {Inventory.MAX_ON_HAND} copies."
+        raise CatalogCommandRejected.refuse(
+            CatalogRefusal.INVALID_QUANTITY, f"Initial stock is 0 to {Inventory.MAX_ON_HAND} copies."
         )
     inventory = _require_inventory(command.book_id)
     if inventory.initial_stock_received:
@@ -92,7 +99,9 @@ def stock_new_book(command: StockNewBook) -> list[Event]:
 
 def restock_book(command: RestockBook) -> list[Event]:
     if not 1 <= command.quantity <= MAX_RESTOCK:
-        raise CatalogCommandRejected.refuse("invalid_quantity", f"Restock 1 to {MAX_RESTOCK} copies at a time.")
+        raise CatalogCommandRejected.refuse(
+            CatalogRefusal.INVALID_QUANTITY, f"Restock 1 to {MAX_RESTOCK} copies at a time."
+        )
     inventory = _require_inventory(command.book_id)
     _require_room(inventory, command.quantity)
 
@@ -105,7 +114,7 @@ def change_book_price(command: ChangeBookPrice) -> list[Event]:
     _require_price(command.price, CatalogCommandRejected)
     book = catalog.lock_book(command.book_id)
     if book is None:
-        raise CatalogCommandRejected.refuse("book_not_found", "No such book.")
+        raise CatalogCommandRejected.refuse(CatalogRefusal.BOOK_NOT_FOUND)
     previous = book.price
     if previous == command.price:
         return []

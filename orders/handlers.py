@@ -10,14 +10,17 @@ the catalog included.
 import uuid
 
 from accounts.queries import AccountSummary, account_summary
+from accounts.refusals import AccountRefusal
 from catalog import queries as catalog
 from catalog import reservations
+from catalog.refusals import CatalogRefusal
 from messaging.messages import Event
 
 from . import repositories as orders
 from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
 from .events import OrderCancelled, OrderChangeRejected, OrderConfirmed, OrderPlaced, OrderRejected, OrderShipped
 from .models import Order
+from .refusals import OrderRefusal
 from .values import OrderedItem, OrderLine, total_of
 
 MAX_LINES = 50
@@ -27,25 +30,26 @@ MAX_QUANTITY = 100
 
 def _require_customer(actor_id: uuid.UUID | None) -> AccountSummary:
     if actor_id is None:
-        raise OrderRejected.refuse("customer_required", "An order is placed by a signed-in customer.")
+        raise OrderRejected.refuse(OrderRefusal.CUSTOMER_REQUIRED)
     customer = account_summary(actor_id)
     if customer is None:
-        raise OrderRejected.refuse("account_not_found", "No such account.")
+        raise OrderRejected.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
     if not customer.is_active:
-        raise OrderRejected.refuse("account_inactive", f"{customer.username} is deactivated.")
+        raise OrderRejected.refuse(AccountRefusal.ACCOUNT_INACTIVE, f"{customer.username} is deactivated.")
     return customer
 
 
 def _require_valid_lines(lines: tuple[OrderLine, ...]) -> None:
     if not lines:
-        raise OrderRejected.refuse("empty_order", "An order has at least one item.")
+        raise OrderRejected.refuse(OrderRefusal.EMPTY_ORDER)
     if len(lines) > MAX_LINES:
-        raise OrderRejected.refuse("too_many_items", f"An order has at most {MAX_LINES} different books.")
+        raise OrderRejected.refuse(OrderRefusal.TOO_MANY_ITEMS, f"An order has at most {MAX_LINES} different books.")
     if len({line.book_id for line in lines}) < len(lines):
-        raise OrderRejected.refuse("duplicate_book", "Each book appears once in an order, with its quantity.")
+        raise OrderRejected.refuse(OrderRefusal.DUPLICATE_BOOK)
     for line in lines:
         if not 1 <= line.quantity <= MAX_QUANTITY:
-            raise OrderRejected.refuse("invalid_quantity", f"Order 1 to {MAX_QUANTITY} copies of a book, not {line.quantity}."
+            raise OrderRejected.refuse(
+                CatalogRefusal.INVALID_QUANTITY, f"Order 1 to {MAX_QUANTITY} copies of a book, not {line.quantity}."
             )
 
 
@@ -53,9 +57,9 @@ def _priced(lines: tuple[OrderLine, ...], books: dict[uuid.UUID, catalog.PricedB
     """The lines with the catalog's title and current price; every book known, one currency."""
     for line in lines:
         if line.book_id not in books:
-            raise OrderRejected.refuse("book_not_found", f"No book has the id {line.book_id}.")
+            raise OrderRejected.refuse(CatalogRefusal.BOOK_NOT_FOUND, f"No book has the id {line.book_id}.")
     if len({book.price.currency for book in books.values()}) > 1:
-        raise OrderRejected.refuse("mixed_currencies", "Books priced in different currencies go in separate orders.")
+        raise OrderRejected.refuse(OrderRefusal.MIXED_CURRENCIES)
     return tuple(
         OrderedItem(
             book_id=line.book_id,
@@ -80,7 +84,8 @@ def place_order(command: PlaceOrder) -> list[Event]:
     try:
         reserved = reservations.hold(order_id, {item.book_id: item.quantity for item in items})
     except reservations.InsufficientStock as shortage:
-        raise OrderRejected.refuse("insufficient_stock",
+        raise OrderRejected.refuse(
+            OrderRefusal.INSUFFICIENT_STOCK,
             f"Only {shortage.available} of “{shortage.title}” ({shortage.book_id}) available; "
             f"{shortage.requested} requested.",
         ) from None
@@ -91,13 +96,14 @@ def place_order(command: PlaceOrder) -> list[Event]:
 def _require_order(order_id: uuid.UUID) -> Order:
     order = orders.lock(order_id)
     if order is None:
-        raise OrderChangeRejected.refuse("order_not_found", "No such order.")
+        raise OrderChangeRejected.refuse(OrderRefusal.ORDER_NOT_FOUND)
     return order
 
 
 def _require_transition(order: Order, status: Order.Status) -> None:
     if not order.can_become(status):
-        raise OrderChangeRejected.refuse("invalid_transition",
+        raise OrderChangeRejected.refuse(
+            OrderRefusal.INVALID_TRANSITION,
             f"A {order.get_status_display()} order cannot become {status.label}.",
         )
 
@@ -109,7 +115,7 @@ def _require_may_cancel(order: Order, actor_id: uuid.UUID | None) -> None:
         return
     actor = account_summary(actor_id)
     if actor is None or not (actor.is_active and actor.is_staff):
-        raise OrderChangeRejected.refuse("order_not_found", "No such order.")
+        raise OrderChangeRejected.refuse(OrderRefusal.ORDER_NOT_FOUND)
 
 
 def _move(order: Order, status: Order.Status) -> None:
