@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from catalog.values import Money
+from catalog.values import MAX_TITLE, Money
 
 from .events import OrderCancelled, OrderChangeRejected, OrderConfirmed, OrderShipped
 from .refusals import OrderRefusal
@@ -90,7 +90,7 @@ ALLOWED_FROM = {
 class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items", db_index=False)  # (order, book_id) serves it
     book_id = models.UUIDField()
-    title = models.CharField(max_length=200, help_text="The book's title when the order was placed.")
+    title = models.CharField(max_length=MAX_TITLE, help_text="The book's title when the order was placed.")
     quantity = models.IntegerField()
     unit_price_amount = models.DecimalField(
         max_digits=11, decimal_places=2, help_text="The catalog's price when the order was placed."
