@@ -29,14 +29,14 @@ from .commands import (
     UnblockAccount,
     UnfollowAccount,
 )
-from .values import Email, Password, Username
+from .values import MAX_USERNAME, USERNAME_PATTERN, Email, Password, Username
 
 # --- Input --------------------------------------------------------------------
 
 
 class RegistrationInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    username = serializers.RegexField(r"^[A-Za-z0-9_]{3,30}$", max_length=30)  # Username's rule, for the schema
+    username = serializers.RegexField(rf"^{USERNAME_PATTERN}$", max_length=MAX_USERNAME)  # for the schema
     password = serializers.CharField(
         min_length=8, max_length=128, trim_whitespace=False, style={"input_type": "password"}
     )
@@ -59,7 +59,7 @@ class RegistrationInput(serializers.Serializer):
 
 
 class SearchInput(serializers.Serializer):
-    search = serializers.CharField(required=False, allow_blank=True, max_length=30)
+    search = serializers.CharField(required=False, allow_blank=True, max_length=MAX_USERNAME)
 
 
 class SignInInput(AuthTokenSerializer):

@@ -6,11 +6,13 @@ from django.core.exceptions import ValidationError
 
 from messaging.forms import IdempotentForm
 
-from .values import Email, Password, Username
+from .values import MAX_USERNAME, Email, Password, Username
 
 
 class SignUpForm(IdempotentForm):
-    username = forms.CharField(max_length=30, help_text="3 to 30 letters, digits or underscores.")
+    username = forms.CharField(
+        max_length=MAX_USERNAME, help_text=f"3 to {MAX_USERNAME} letters, digits or underscores."
+    )
     email = forms.EmailField(label="E-mail")
     # Not stripped: the login form does not strip either, so spaces typed here still work there.
     password = forms.CharField(
@@ -45,4 +47,4 @@ class SignUpForm(IdempotentForm):
 
 
 class PeopleSearchForm(forms.Form):
-    q = forms.CharField(label="Search people", required=False, max_length=30)
+    q = forms.CharField(label="Search people", required=False, max_length=MAX_USERNAME)

@@ -8,6 +8,9 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from .events import AccountDeactivated, StaffGranted
+from .values import MAX_USERNAME
+
 
 class AccountManager(BaseUserManager):
     """Lets Django's own tools (``createsuperuser``, the admin login) work.
@@ -34,7 +37,7 @@ class AccountManager(BaseUserManager):
 class Account(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField(max_length=254)
-    username = models.CharField(max_length=30, unique=True)
+    username = models.CharField(max_length=MAX_USERNAME, unique=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -54,6 +57,20 @@ class Account(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.username
+
+    def grant_staff(self) -> StaffGranted | None:
+        """Make the account staff with every permission; ``None`` if it was already."""
+        if self.is_staff and self.is_superuser:
+            return None
+        self.is_staff = self.is_superuser = True
+        return StaffGranted(account_id=self.pk)
+
+    def deactivate(self) -> AccountDeactivated | None:
+        """Close the account (it no longer signs in); ``None`` if it was closed already."""
+        if not self.is_active:
+            return None
+        self.is_active = False
+        return AccountDeactivated(account_id=self.pk)
 
 
 class Follow(models.Model):

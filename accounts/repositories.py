@@ -6,6 +6,7 @@ from django.db import IntegrityError
 from django.db.models import Q
 
 from .models import Account, Block, Follow
+from .rules import FollowFacts
 
 
 class DuplicateAccount(Exception):
@@ -46,6 +47,17 @@ def add(*, account_id: UUID, email: str, username: str, password_hash: str) -> N
 
 def save(account: Account, *fields: str) -> None:
     account.save(update_fields=list(fields))
+
+
+def follow_facts(follower_id: UUID, followee_id: UUID) -> FollowFacts:
+    """What the rules of following need to know of the pair; read after
+    ``lock_pair``, so no follow or block of the pair changes meanwhile, and
+    no new follow of the follower's adds to its count."""
+    return FollowFacts(
+        blocked=block_between(follower_id, followee_id),
+        following=is_following(follower_id, followee_id),
+        following_count=following_count(follower_id),
+    )
 
 
 def is_following(follower_id: UUID, followee_id: UUID) -> bool:

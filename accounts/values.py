@@ -4,13 +4,16 @@ and raises ``django.core.exceptions.ValidationError`` with a readable message.""
 import re
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
-from .models import Account
+# A username's rule, which the row, the forms and the serializers follow too.
+MAX_USERNAME = 30
+USERNAME_PATTERN = rf"[A-Za-z0-9_]{{3,{MAX_USERNAME}}}"
 
-_USERNAME = re.compile(r"[A-Za-z0-9_]{3,30}")
+_USERNAME = re.compile(USERNAME_PATTERN)
 _validate_email = EmailValidator(message="Enter a valid e-mail address.")
 
 
@@ -81,7 +84,7 @@ class Password:
         """
         # An unsaved account, only so the validators can compare the password
         # with the username and e-mail (and name those fields in their messages).
-        validate_password(self.value, Account(username=username, email=email))
+        validate_password(self.value, get_user_model()(username=username, email=email))
 
     def __repr__(self):
         return "Password('********')"

@@ -2,7 +2,7 @@
 
 from messaging.registry import Registry
 
-from . import commands, events, handlers, invariants, policies, projections, queries
+from . import commands, events, handlers, invariants, policies, projections, queries, refusals
 
 
 def register(registry: Registry) -> None:
@@ -19,6 +19,7 @@ def register(registry: Registry) -> None:
     registry.register_handler(commands.SeverFollowBatch, handlers.sever_follow_batch)
 
     registry.register_events_of(events)
+    registry.register_refusals(refusals.AccountRefusal)
 
     registry.subscribe(events.AccountBlocked, policies.remove_follows_on_block)
     registry.subscribe(events.AccountDeactivated, policies.remove_follows_on_deactivation)

@@ -17,15 +17,14 @@ from config.api import errors, execute, validated
 
 from . import queries
 from .commands import AddBook, RestockBook
-from .handlers import MAX_DESCRIPTION, MAX_RESTOCK
-from .values import Isbn, Money
+from .values import MAX_AUTHOR, MAX_DESCRIPTION, MAX_RESTOCK, MAX_TITLE, Isbn, Money
 
 # --- Input --------------------------------------------------------------------
 
 
 class BookInput(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
-    author = serializers.CharField(max_length=150)
+    title = serializers.CharField(max_length=MAX_TITLE)
+    author = serializers.CharField(max_length=MAX_AUTHOR)
     isbn = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=17)
     price = serializers.DecimalField(max_digits=11, decimal_places=2, min_value=Decimal(0))
     currency = serializers.CharField(required=False, default="USD", max_length=3)

@@ -5,8 +5,7 @@ from django.core.exceptions import ValidationError
 
 from messaging.forms import IdempotentForm
 
-from .handlers import MAX_DESCRIPTION, MAX_RESTOCK
-from .values import CURRENCIES, Isbn, Money
+from .values import CURRENCIES, MAX_AUTHOR, MAX_DESCRIPTION, MAX_RESTOCK, MAX_TITLE, Isbn, Money
 
 
 class BookSearchForm(forms.Form):
@@ -14,8 +13,8 @@ class BookSearchForm(forms.Form):
 
 
 class AddBookForm(IdempotentForm):
-    title = forms.CharField(max_length=200)
-    author = forms.CharField(max_length=150)
+    title = forms.CharField(max_length=MAX_TITLE)
+    author = forms.CharField(max_length=MAX_AUTHOR)
     isbn = forms.CharField(label="ISBN", required=False, max_length=40, help_text="ISBN-10 or ISBN-13; optional.")
     price = forms.DecimalField(min_value=0, max_digits=11, decimal_places=2)
     currency = forms.ChoiceField(choices=[(code, code) for code in sorted(CURRENCIES)], initial="USD")

@@ -1,62 +1,55 @@
 """Command handlers of the catalog context.
 
-Each reads as the four steps: validate the command, fetch state through
-the repositories, derive the events from the rules, update state. A refusal
+Each reads as: validate the command, fetch state through the repositories,
+let the aggregate decide (a ``Book`` or an ``Inventory`` returns its event
+or refuses), save. A refusal
 is raised as ``Refused``; the bus rolls back and records it.
 """
 
 import uuid
-from decimal import Decimal
 
 from messaging.messages import Event, Rejection
 
 from . import repositories as catalog
 from . import reservations
 from .commands import AddBook, ChangeBookPrice, ReleaseStock, RestockBook, StockNewBook
-from .events import BookAdded, BookPriceChanged, BookRejected, BookRestocked, BookStocked, CatalogCommandRejected
+from .events import BookAdded, BookRejected, CatalogCommandRejected
 from .models import Inventory
-from .values import Money
-
-MAX_PRICE = Decimal("100000.00")
-MAX_RESTOCK = 10_000
-MAX_DESCRIPTION = 10_000
-
+from .refusals import CatalogRefusal
+from .values import MAX_AUTHOR, MAX_DESCRIPTION, MAX_PRICE, MAX_RESTOCK, MAX_TITLE, Money
 
 
 def _require_text(value: str, name: str, max_length: int) -> str:
     text = value.strip()
     if not text or len(text) > max_length:
-        raise BookRejected.refuse("invalid_book", f"A book's {name} is 1 to {max_length} characters.")
+        raise BookRejected.refuse(CatalogRefusal.INVALID_BOOK, f"A book's {name} is 1 to {max_length} characters.")
     return text
 
 
 def _require_price(price: Money, rejection: type[Rejection]) -> None:
     if price.amount > MAX_PRICE:
-        raise rejection.refuse("invalid_price", f"A price is at most {MAX_PRICE} {price.currency}.")
+        raise rejection.refuse(CatalogRefusal.INVALID_PRICE, f"A price is at most {MAX_PRICE} {price.currency}.")
 
 
 def _require_inventory(book_id: uuid.UUID) -> Inventory:
     inventory = catalog.lock_inventory(book_id)
     if inventory is None:
-        raise CatalogCommandRejected.refuse("book_not_found", "No such book.")
+        raise CatalogCommandRejected.refuse(CatalogRefusal.BOOK_NOT_FOUND)
     return inventory
 
 
-def _require_room(inventory: Inventory, quantity: int) -> None:
-    if inventory.on_hand + quantity > Inventory.MAX_ON_HAND:
-        raise CatalogCommandRejected.refuse("invalid_quantity",
-            f"A book's stock is at most {Inventory.MAX_ON_HAND}; it has {inventory.on_hand} on hand.",
-        )
-
-
 def add_book(command: AddBook) -> list[Event]:
-    title = _require_text(command.title, "title", 200)
-    author = _require_text(command.author, "author", 150)
+    title = _require_text(command.title, "title", MAX_TITLE)
+    author = _require_text(command.author, "author", MAX_AUTHOR)
     if len(command.description) > MAX_DESCRIPTION:
-        raise BookRejected.refuse("invalid_book", f"A description is at most {MAX_DESCRIPTION} characters.")
+        raise BookRejected.refuse(
+            CatalogRefusal.INVALID_BOOK, f"A description is at most {MAX_DESCRIPTION} characters."
+        )
     _require_price(command.price, BookRejected)
     isbn = str(command.isbn) if command.isbn else None
-    duplicate = BookRejected.refuse("duplicate_isbn", f"A book with ISBN {isbn} is already in the catalog.")
+    duplicate = BookRejected.refuse(
+        CatalogRefusal.DUPLICATE_ISBN, f"A book with ISBN {isbn} is already in the catalog."
+    )
     if isbn and catalog.isbn_taken(isbn):
         raise duplicate
 
@@ -77,42 +70,38 @@ def add_book(command: AddBook) -> list[Event]:
 
 def stock_new_book(command: StockNewBook) -> list[Event]:
     if not 0 <= command.quantity <= Inventory.MAX_ON_HAND:
-        raise CatalogCommandRejected.refuse("invalid_quantity", f"Initial stock is 0 to {Inventory.MAX_ON_HAND} copies."
+        raise CatalogCommandRejected.refuse(
+            CatalogRefusal.INVALID_QUANTITY, f"Initial stock is 0 to {Inventory.MAX_ON_HAND} copies."
         )
     inventory = _require_inventory(command.book_id)
-    if inventory.initial_stock_received:
+    stocked = inventory.stock_initially(command.quantity)
+    if stocked is None:
         return []
-    _require_room(inventory, command.quantity)
-
-    inventory.restock(command.quantity)
-    inventory.initial_stock_received = True
     catalog.save(inventory, "on_hand", "initial_stock_received")
-    return [BookStocked(book_id=command.book_id, quantity=command.quantity, on_hand=inventory.on_hand)]
+    return [stocked]
 
 
 def restock_book(command: RestockBook) -> list[Event]:
     if not 1 <= command.quantity <= MAX_RESTOCK:
-        raise CatalogCommandRejected.refuse("invalid_quantity", f"Restock 1 to {MAX_RESTOCK} copies at a time.")
+        raise CatalogCommandRejected.refuse(
+            CatalogRefusal.INVALID_QUANTITY, f"Restock 1 to {MAX_RESTOCK} copies at a time."
+        )
     inventory = _require_inventory(command.book_id)
-    _require_room(inventory, command.quantity)
-
-    inventory.restock(command.quantity)
+    restocked = inventory.restock(command.quantity)
     catalog.save(inventory, "on_hand")
-    return [BookRestocked(book_id=command.book_id, quantity=command.quantity, on_hand=inventory.on_hand)]
+    return [restocked]
 
 
 def change_book_price(command: ChangeBookPrice) -> list[Event]:
     _require_price(command.price, CatalogCommandRejected)
     book = catalog.lock_book(command.book_id)
     if book is None:
-        raise CatalogCommandRejected.refuse("book_not_found", "No such book.")
-    previous = book.price
-    if previous == command.price:
+        raise CatalogCommandRejected.refuse(CatalogRefusal.BOOK_NOT_FOUND)
+    changed = book.change_price(command.price)
+    if changed is None:
         return []
-
-    book.price_amount, book.price_currency = command.price.amount, command.price.currency
     catalog.save(book, "price_amount", "price_currency")
-    return [BookPriceChanged(book_id=book.pk, previous_price=previous, price=command.price)]
+    return [changed]
 
 
 def release_stock(command: ReleaseStock) -> list[Event]:

@@ -1,18 +1,39 @@
-"""Rows of the catalog context: books, their inventory, and stock held for orders."""
+"""Rows of the catalog context: books, their inventory, and stock held for
+orders. A ``Book`` changes its own price and an ``Inventory`` moves its own
+stock, each refusing what its rules do not allow."""
 
 import uuid
+from uuid import UUID
 
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .values import Money
+from .events import (
+    BookPriceChanged,
+    BookRestocked,
+    BookStocked,
+    CatalogCommandRejected,
+    StockReleased,
+    StockReserved,
+    StockShipped,
+)
+from .refusals import CatalogRefusal
+from .values import MAX_AUTHOR, MAX_TITLE, Money
+
+
+class InsufficientStock(Exception):
+    """Fewer copies are available than an order asks for; nothing was held."""
+
+    def __init__(self, *, book_id: UUID, title: str, requested: int, available: int):
+        super().__init__(f"{title}: {requested} requested, {available} available")
+        self.book_id, self.title, self.requested, self.available = book_id, title, requested, available
 
 
 class Book(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    title = models.CharField(max_length=200)
-    author = models.CharField(max_length=150)
+    title = models.CharField(max_length=MAX_TITLE)
+    author = models.CharField(max_length=MAX_AUTHOR)
     isbn = models.CharField(
         max_length=13, null=True, blank=True, unique=True, help_text="The 13 digits of its ISBN-13, when it has one."
     )
@@ -32,6 +53,14 @@ class Book(models.Model):
     @property
     def price(self) -> Money:
         return Money(self.price_amount, self.price_currency)
+
+    def change_price(self, price: Money) -> BookPriceChanged | None:
+        """Sell the book at ``price`` from now on; ``None`` if that is its price already."""
+        previous = self.price
+        if previous == price:
+            return None
+        self.price_amount, self.price_currency = price.amount, price.currency
+        return BookPriceChanged(book_id=self.pk, previous_price=previous, price=price)
 
 
 class Inventory(models.Model):
@@ -65,20 +94,48 @@ class Inventory(models.Model):
         """What can still be ordered."""
         return self.on_hand - self.reserved
 
-    def restock(self, quantity: int) -> None:
-        self.on_hand += quantity
+    def stock_initially(self, quantity: int) -> BookStocked | None:
+        """Receive a new book's first ``quantity`` copies, once: ``None`` when
+        they were received already."""
+        if self.initial_stock_received:
+            return None
+        self._add(quantity)
+        self.initial_stock_received = True
+        return BookStocked(book_id=self.book_id, quantity=quantity, on_hand=self.on_hand)
 
-    def hold(self, quantity: int) -> None:
-        """Promise copies to an order; the caller has checked ``available``."""
+    def restock(self, quantity: int) -> BookRestocked:
+        """Receive ``quantity`` more copies."""
+        self._add(quantity)
+        return BookRestocked(book_id=self.book_id, quantity=quantity, on_hand=self.on_hand)
+
+    def hold(self, order_id: UUID, quantity: int) -> StockReserved:
+        """Promise copies to an order, if that many are ``available``;
+        otherwise ``InsufficientStock`` and nothing changes."""
+        if quantity > self.available:
+            raise InsufficientStock(
+                book_id=self.book_id, title=self.book.title, requested=quantity, available=self.available
+            )
         self.reserved += quantity
+        return StockReserved(book_id=self.book_id, order_id=order_id, quantity=quantity)
 
-    def release(self, quantity: int) -> None:
+    def release(self, order_id: UUID, quantity: int) -> StockReleased:
+        """Copies promised to an order are available again."""
         self.reserved -= quantity
+        return StockReleased(book_id=self.book_id, order_id=order_id, quantity=quantity)
 
-    def ship(self, quantity: int) -> None:
-        """Promised copies leave the shop."""
+    def ship(self, order_id: UUID, quantity: int) -> StockShipped:
+        """Promised copies leave the shop with their order."""
         self.on_hand -= quantity
         self.reserved -= quantity
+        return StockShipped(book_id=self.book_id, order_id=order_id, quantity=quantity)
+
+    def _add(self, quantity: int) -> None:
+        if self.on_hand + quantity > self.MAX_ON_HAND:
+            raise CatalogCommandRejected.refuse(
+                CatalogRefusal.INVALID_QUANTITY,
+                f"A book's stock is at most {self.MAX_ON_HAND}; it has {self.on_hand} on hand.",
+            )
+        self.on_hand += quantity
 
 
 class Reservation(models.Model):

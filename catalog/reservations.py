@@ -13,61 +13,46 @@ queue on those locks, and each sees the figures the previous one left.
 from collections.abc import Callable
 from uuid import UUID
 
+from messaging.messages import Event
+
 from . import repositories as catalog
 from .events import StockReleased, StockReserved, StockShipped
+
+# The error ``hold`` raises, which the orders context catches by this name.
+from .models import InsufficientStock as InsufficientStock
 from .models import Inventory, Reservation
-
-
-class InsufficientStock(Exception):
-    """Fewer copies are available than an order asks for; nothing was held."""
-
-    def __init__(self, *, book_id: UUID, title: str, requested: int, available: int):
-        super().__init__(f"{title}: {requested} requested, {available} available")
-        self.book_id, self.title, self.requested, self.available = book_id, title, requested, available
 
 
 def hold(order_id: UUID, quantities: dict[UUID, int]) -> list[StockReserved]:
     """Hold ``quantities`` (book id -> copies, every book known) for the order:
-    all of them, or none and ``InsufficientStock`` for the first book short."""
+    all of them, or none and ``InsufficientStock`` for the first book short
+    (in book-id order). Each inventory checks its own ``available``; nothing
+    is saved before every one of them agreed."""
     inventories = catalog.lock_inventories(quantities)
+    reserved = [inventory.hold(order_id, quantities[inventory.book_id]) for inventory in inventories]
     for inventory in inventories:
-        if inventory.available < quantities[inventory.book_id]:
-            raise InsufficientStock(
-                book_id=inventory.book_id,
-                title=inventory.book.title,
-                requested=quantities[inventory.book_id],
-                available=inventory.available,
-            )
-    for inventory in inventories:
-        inventory.hold(quantities[inventory.book_id])
         catalog.save(inventory, "reserved")
     catalog.add_reservations(order_id, quantities)
-    return [
-        StockReserved(book_id=inventory.book_id, order_id=order_id, quantity=quantities[inventory.book_id])
-        for inventory in inventories
-    ]
+    return reserved
 
 
 def ship(order_id: UUID) -> list[StockShipped]:
     """What is held for the order leaves the shop: on hand and reserved fall."""
-    shipped = _settle(order_id, Reservation.Status.SHIPPED, Inventory.ship)
-    return [StockShipped(book_id=row.book_id, order_id=order_id, quantity=row.quantity) for row in shipped]
+    return _settle(order_id, Reservation.Status.SHIPPED, Inventory.ship)
 
 
 def release(order_id: UUID) -> list[StockReleased]:
     """What is still held for the order becomes available again; nothing if
     it was released (or shipped) already."""
-    released = _settle(order_id, Reservation.Status.RELEASED, Inventory.release)
-    return [StockReleased(book_id=row.book_id, order_id=order_id, quantity=row.quantity) for row in released]
+    return _settle(order_id, Reservation.Status.RELEASED, Inventory.release)
 
 
-def _settle(
-    order_id: UUID, status: Reservation.Status, move: Callable[[Inventory, int], None]
-) -> list[Reservation]:
+def _settle(order_id: UUID, status: Reservation.Status, move: Callable[[Inventory, UUID, int], Event]) -> list[Event]:
     held = catalog.lock_held_reservations(order_id)
     quantities = {row.book_id: row.quantity for row in held}
+    moved = []
     for inventory in catalog.lock_inventories(quantities):
-        move(inventory, quantities[inventory.book_id])
+        moved.append(move(inventory, order_id, quantities[inventory.book_id]))
         catalog.save(inventory, "on_hand", "reserved")
     catalog.settle(held, status)
-    return held
+    return moved

@@ -2,7 +2,7 @@
 
 from messaging.registry import Registry
 
-from . import commands, events, handlers, invariants, policies, queries
+from . import commands, events, handlers, invariants, policies, queries, refusals
 
 
 def register(registry: Registry) -> None:
@@ -13,6 +13,7 @@ def register(registry: Registry) -> None:
     registry.register_handler(commands.ReleaseStock, handlers.release_stock)
 
     registry.register_events_of(events)
+    registry.register_refusals(refusals.CatalogRefusal)
 
     registry.subscribe(events.BookAdded, policies.stock_new_book)
 

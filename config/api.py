@@ -32,6 +32,7 @@ from messaging import idempotency
 from messaging.bus import dispatch
 from messaging.http import CORRELATION_HEADER
 from messaging.messages import Command, IdempotencyKeyReused, Rejection, Result
+from messaging.registry import registry
 
 API_PREFIX = "/api/"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -40,41 +41,10 @@ _VALID_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 
 # --- Refusals ---------------------------------------------------------------
 
-REFUSAL_STATUS = {
-    # kernel
-    "idempotency_key_reused": 422,
-    "policy_only": 403,  # nobody may send it: only a policy does
-    # accounts
-    "account_not_found": 404,
-    "account_already_exists": 409,
-    "weak_password": 400,
-    "account_inactive": 409,
-    "cannot_follow_self": 409,
-    "cannot_block_self": 409,
-    "blocked": 409,
-    "follow_limit_reached": 409,
-    # catalog
-    "book_not_found": 404,
-    "invalid_book": 400,
-    "invalid_price": 400,
-    "invalid_quantity": 400,
-    "duplicate_isbn": 409,
-    # orders
-    "order_not_found": 404,
-    "customer_required": 403,  # only a signed-in customer places orders; no body fixes that
-    "empty_order": 400,
-    "too_many_items": 400,
-    "duplicate_book": 400,
-    "mixed_currencies": 409,
-    "insufficient_stock": 409,
-    "invalid_transition": 409,
-}
-"""The HTTP status of each rejection code; a code missing here is taken as
-a conflict with the current state of things (409)."""
-
 
 def refusal_status(code: str) -> int:
-    return REFUSAL_STATUS.get(code, 409)
+    """The HTTP status of a rejection code, as the context that owns it declared it."""
+    return registry.refusal(code).status
 
 
 def error(code: str, detail: str) -> dict:

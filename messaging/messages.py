@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 from django.utils import timezone
 
+from .refusals import KernelRefusal, Refusal
 from .serialization import to_primitive
 
 # Names of the metadata fields, which are not part of a message's payload.
@@ -96,17 +97,27 @@ class Event:
 class Rejection(Event):
     """A refused command, recorded like any other fact.
 
-    ``code`` is stable (clients and tests match on it); ``reason`` is for
-    people. Subclasses name what was refused: ``FollowRejected``.
+    ``code`` is stable (clients and tests match on it): a declared
+    ``Refusal`` when made, plain text when read back from the store.
+    ``reason`` is for people. Subclasses name what was refused:
+    ``FollowRejected``.
     """
 
     code: str
     reason: str
 
     @classmethod
-    def refuse(cls, code: str, reason: str) -> "Refused":
-        """The exception a handler raises to refuse: ``raise FollowRejected.refuse("blocked", "...")``."""
-        return Refused(cls(code=code, reason=reason))
+    def refuse(cls, code: Refusal, reason: str | None = None) -> "Refused":
+        """The exception a handler raises to refuse, e.g.
+        ``raise FollowRejected.refuse(AccountRefusal.BLOCKED, "...")``.
+
+        ``code`` must be a declared ``Refusal`` (a bare string is a
+        ``TypeError``, so no code escapes its declaration); without a
+        ``reason`` the refusal gives the code's declared message.
+        """
+        if not isinstance(code, Refusal):
+            raise TypeError(f"refuse with a declared Refusal, not {code!r}")
+        return Refused(cls(code=code, reason=code.message if reason is None else reason))
 
 
 class Refused(Exception):
@@ -127,7 +138,8 @@ class IdempotencyKeyReused(Rejection):
 
     @classmethod
     def now(cls) -> "IdempotencyKeyReused":
-        return cls(code="idempotency_key_reused", reason="This idempotency key was already used for a different request.")
+        code = KernelRefusal.IDEMPOTENCY_KEY_REUSED
+        return cls(code=code, reason=code.message)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,7 +149,7 @@ class CommandRejected(Rejection):
     @classmethod
     def policy_only(cls, command: Command) -> "CommandRejected":
         return cls(
-            code="policy_only",
+            code=KernelRefusal.POLICY_ONLY,
             reason=f"{command.type_name()} is issued only by a policy, in reaction to an event; it cannot be sent.",
         )
 

@@ -10,13 +10,7 @@ from django.core.exceptions import PermissionDenied
 
 from . import bus
 from .messages import Command, Rejection, Result
-
-# Codes whose reason is not written for the person at the page; every other
-# refusal shows its own reason.
-PAGE_MESSAGES = {
-    "idempotency_key_reused": "That form was already used for something else. Please try again.",
-    "account_not_found": "That account does not exist.",
-}
+from .registry import registry
 
 
 def dispatch_for(request, command: Command) -> Result:
@@ -26,8 +20,10 @@ def dispatch_for(request, command: Command) -> Result:
 
 
 def refusal_message(rejection: Rejection) -> str:
-    """The sentence a page (or the admin) shows for a refused command."""
-    return PAGE_MESSAGES.get(rejection.code, rejection.reason)
+    """The sentence a page (or the admin) shows for a refused command: its
+    reason, unless the code declares a ``page_message`` because its reasons
+    are not written for the person at the page."""
+    return registry.refusal(rejection.code).page_message or rejection.reason
 
 
 def report(request, result: Result, done: str) -> bool:

@@ -1,5 +1,6 @@
 """The one place that knows which handler takes which command, which
-policies listen to which event, and how to read old event payloads.
+policies listen to which event, how to read old event payloads, and every
+refusal code.
 
 Each app fills it from its own ``wiring.py`` (called from
 ``AppConfig.ready()``), so ``grep register_handler`` finds every route.
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from .messages import Command, Event
+from .refusals import Refusal
 
 Handler = Callable[[Command], list[Event]]
 PolicyFunction = Callable[[Event], Iterable[Command] | None]
@@ -66,6 +68,7 @@ class Registry:
         self.references: dict[str, Callable[[str], object]] = {}
         self.invariants: list[Invariant] = []
         self.projections: dict[str, Projection] = {}
+        self.refusals: dict[str, Refusal] = {}
 
     # --- registration -------------------------------------------------
     def register_handler(self, command_type: type[Command], handler: Handler) -> None:
@@ -95,6 +98,24 @@ class Registry:
                 if isinstance(value, type) and issubclass(value, Event) and value.__module__ == module.__name__
             )
         )
+
+    def register_refusals(self, *declarations: type[Refusal]) -> None:
+        """Make a context's refusal codes known (to the HTTP edge, the pages).
+
+        A code is declared once in the whole product: the same code in two
+        declarations, or twice in one (which ``Enum`` would quietly make an
+        alias), is an error.
+        """
+        for declaration in declarations:
+            for name, code in declaration.__members__.items():
+                if code.name != name:
+                    raise RegistryError(f"{declaration.__name__}.{name} repeats the code {code.value!r} of {code.name}")
+                known = self.refusals.setdefault(code.value, code)
+                if known is not code:
+                    raise RegistryError(
+                        f"the refusal code {code.value!r} is declared twice: "
+                        f"{type(known).__name__}.{known.name} and {declaration.__name__}.{name}"
+                    )
 
     def subscribe(
         self, event_type: type[Event], function: PolicyFunction, *, name: str | None = None, outside: bool = False
@@ -165,6 +186,14 @@ class Registry:
             return self.commands[name]
         except KeyError:
             raise UnknownCommand(name, self.commands) from None
+
+    def refusal(self, code: str) -> Refusal:
+        """The declaration of a rejection's ``code`` (a member or, read back
+        from the store, its text); ``RegistryError`` if none declares it."""
+        try:
+            return self.refusals[code]
+        except KeyError:
+            raise RegistryError(f"no context declares the refusal code {code!r}") from None
 
     def policies_for(self, event: Event) -> list[Policy]:
         return self.subscriptions.get(type(event), [])

@@ -2,11 +2,12 @@
 
 from messaging.registry import Registry
 
-from . import invariants, messages, outbox
+from . import invariants, messages, outbox, refusals
 
 
 def register(registry: Registry) -> None:
     registry.register_events(messages.IdempotencyKeyReused, messages.CommandRejected)
+    registry.register_refusals(refusals.KernelRefusal)
 
     registry.register_handler(outbox.QueueMail, outbox.queue_mail)
     registry.register_events(outbox.MailQueued)

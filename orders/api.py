@@ -17,8 +17,8 @@ from config.api import errors, execute, validated
 
 from . import queries
 from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
-from .handlers import MAX_LINES, MAX_QUANTITY
-from .values import OrderLine
+from .rules import is_theirs
+from .values import MAX_LINES, MAX_QUANTITY, OrderLine
 
 # --- Input --------------------------------------------------------------------
 
@@ -124,7 +124,7 @@ class OrderViewSet(viewsets.GenericViewSet):
     def _order(self, order_id) -> dict:
         order = queries.order(order_id)
         user = self.request.user
-        if order is None or not (user.is_staff or order.customer_id == user.pk):
+        if order is None or not is_theirs(order.customer_id, actor_id=user.pk, actor_is_staff=user.is_staff):
             raise NotFound("No such order.")
         return OrderOutput(order).data
 

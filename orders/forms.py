@@ -4,7 +4,7 @@ from django import forms
 
 from messaging.forms import IdempotentForm
 
-from .handlers import MAX_QUANTITY
+from .values import MAX_QUANTITY
 
 
 class PlaceOrderForm(IdempotentForm):

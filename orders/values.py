@@ -5,6 +5,11 @@ from uuid import UUID
 
 from catalog.values import Money
 
+# How big one order may be: the handler refuses more, and the forms and
+# serializers take their limits from here.
+MAX_LINES = 50  # different books
+MAX_QUANTITY = 100  # copies of one book
+
 
 @dataclass(frozen=True, kw_only=True)
 class OrderLine:

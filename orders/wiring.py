@@ -2,7 +2,7 @@
 
 from messaging.registry import Registry
 
-from . import commands, events, handlers, invariants, policies
+from . import commands, events, handlers, invariants, policies, refusals
 
 
 def register(registry: Registry) -> None:
@@ -12,6 +12,7 @@ def register(registry: Registry) -> None:
     registry.register_handler(commands.CancelOrder, handlers.cancel_order)
 
     registry.register_events_of(events)
+    registry.register_refusals(refusals.OrderRefusal)
 
     registry.subscribe(events.OrderCancelled, policies.release_stock_on_cancel)
     registry.subscribe(events.OrderConfirmed, policies.mail_confirmation)

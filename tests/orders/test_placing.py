@@ -12,10 +12,9 @@ from catalog.values import Money
 from messaging.serialization import from_primitive
 from orders.commands import PlaceOrder
 from orders.events import OrderPlaced
-from orders.handlers import MAX_LINES, MAX_QUANTITY
 from orders.models import Order
 from orders.queries import order as order_view
-from orders.values import OrderedItem, OrderLine
+from orders.values import MAX_LINES, MAX_QUANTITY, OrderedItem, OrderLine
 from tests.factories import AccountFactory, BookFactory
 from tests.stock import figures, place
 

@@ -1,0 +1,128 @@
+"""The rules of the social graph and of registration.
+
+Pure functions of what a handler fetched through the repositories (the
+accounts, read under their locks, and the facts about them): each returns
+the event it decided on, ``None`` when there is nothing to do, or raises
+the rejection. None touches the database.
+"""
+
+import math
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+
+from messaging.messages import Rejection
+
+from .commands import BlockAccount, FollowAccount
+from .events import (
+    AccountBlocked,
+    AccountFollowed,
+    AccountRegistered,
+    BlockRejected,
+    FollowRejected,
+    FollowsSevered,
+    RegistrationRejected,
+)
+from .models import Account
+from .refusals import AccountRefusal
+from .values import Email, Password, Username
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowFacts:
+    """What following needs to know of a pair beyond the two accounts."""
+
+    blocked: bool  # either blocks the other
+    following: bool  # the follow exists already
+    following_count: int  # how many accounts the follower follows
+
+
+def require_active(account: Account | None, rejection: type[Rejection]) -> Account:
+    """The account, which must exist and be active."""
+    if account is None:
+        raise rejection.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
+    if not account.is_active:
+        raise rejection.refuse(AccountRefusal.ACCOUNT_INACTIVE, f"{account.username} is deactivated.")
+    return account
+
+
+def register(
+    *, account_id: UUID, email: Email, username: Username, password: Password, taken: bool
+) -> AccountRegistered:
+    """A new account, if its password is strong enough and neither its
+    e-mail nor its username is ``taken``. (A concurrent registration can
+    still take them first: the unique indexes have the last word.)"""
+    try:
+        password.check_strength(username=str(username), email=str(email))
+    except ValidationError as weak:
+        raise RegistrationRejected.refuse(AccountRefusal.WEAK_PASSWORD, " ".join(weak.messages)) from None
+    if taken:
+        raise already_taken()
+    return AccountRegistered(account_id=account_id, email=str(email), username=str(username))
+
+
+def already_taken():
+    """The refusal of a taken e-mail or username: one answer for both, so it
+    does not say which, and a stranger cannot tell an e-mail is registered."""
+    return RegistrationRejected.refuse(AccountRefusal.ACCOUNT_ALREADY_EXISTS)
+
+
+def follow(
+    command: FollowAccount, follower: Account | None, followee: Account | None, facts: FollowFacts, *, limit: int
+) -> AccountFollowed | None:
+    """The follow the command asks for, unless it is of oneself, either
+    account is missing or inactive, a block stands between them, or the
+    follower is at ``limit``; ``None`` if it exists already."""
+    if command.follower_id == command.followee_id:
+        raise FollowRejected.refuse(AccountRefusal.CANNOT_FOLLOW_SELF)
+    require_active(follower, FollowRejected)
+    require_active(followee, FollowRejected)
+    if facts.blocked:
+        raise FollowRejected.refuse(
+            AccountRefusal.BLOCKED, f"You cannot follow {followee.username}: there is a block between you."
+        )
+    if facts.following:
+        return None
+    if facts.following_count >= limit:
+        raise FollowRejected.refuse(
+            AccountRefusal.FOLLOW_LIMIT_REACHED, f"You already follow {limit} accounts, the limit."
+        )
+    return AccountFollowed(follower_id=follower.pk, followee_id=followee.pk)
+
+
+def block(
+    command: BlockAccount, blocker: Account | None, blocked: Account | None, *, already_blocking: bool
+) -> AccountBlocked | None:
+    """The block the command asks for, unless it is of oneself, the blocker
+    is missing or inactive, or the blocked account is missing; ``None`` if it
+    exists already. (An inactive account may be blocked.)"""
+    if command.blocker_id == command.blocked_id:
+        raise BlockRejected.refuse(AccountRefusal.CANNOT_BLOCK_SELF)
+    require_active(blocker, BlockRejected)
+    if blocked is None:
+        raise BlockRejected.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
+    if already_blocking:
+        return None
+    return AccountBlocked(blocker_id=blocker.pk, blocked_id=blocked.pk)
+
+
+def fanout_parts(follow_ids: list[int], *, batch_size: int) -> list[list[int]]:
+    """How to remove these follows: all at once when they fit in one batch
+    (one part); otherwise in at most half a batch of sibling parts, each at
+    least a batch, which split again when they are removed. So no
+    transaction writes more than about a batch of rows, whatever the size."""
+    if len(follow_ids) <= batch_size:
+        return [follow_ids]
+    part = max(batch_size, math.ceil(len(follow_ids) / max(2, batch_size // 2)))  # two parts at least: each smaller
+    return [follow_ids[start : start + part] for start in range(0, len(follow_ids), part)]
+
+
+def severed(account_id: UUID, reason: str, removed: list[tuple[UUID, UUID]]) -> FollowsSevered | None:
+    """The record of the follows (follower, followee) removed in and out of
+    the account; ``None`` if none was left to remove."""
+    if not removed:
+        return None
+    followers = tuple(follower for follower, followee in removed if followee == account_id)
+    followees = tuple(followee for follower, followee in removed if follower == account_id)
+    return FollowsSevered(account_id=account_id, reason=reason, followers=followers, followees=followees)

@@ -1,0 +1,19 @@
+"""What the orders context refuses, each code declared once with its status.
+
+An order's customer and books are refused with the codes of the contexts
+that own them (``AccountRefusal``, ``CatalogRefusal``).
+"""
+
+from messaging.refusals import Refusal
+
+
+class OrderRefusal(Refusal):
+    ORDER_NOT_FOUND = "order_not_found", 404, "No such order."
+    # Only a signed-in customer places orders; no body fixes that.
+    CUSTOMER_REQUIRED = "customer_required", 403, "An order is placed by a signed-in customer."
+    EMPTY_ORDER = "empty_order", 400, "An order has at least one item."
+    TOO_MANY_ITEMS = "too_many_items", 400, "An order has too many different books."
+    DUPLICATE_BOOK = "duplicate_book", 400, "Each book appears once in an order, with its quantity."
+    MIXED_CURRENCIES = "mixed_currencies", 409, "Books priced in different currencies go in separate orders."
+    INSUFFICIENT_STOCK = "insufficient_stock", 409, "Fewer copies are available than the order asks for."
+    INVALID_TRANSITION = "invalid_transition", 409, "The order's status does not allow that."

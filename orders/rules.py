@@ -1,0 +1,68 @@
+"""The rules of placing an order, and whose an order is.
+
+Pure functions of what a handler (or a view) fetched: each returns what
+was decided or raises the rejection, and none touches the database. The
+moves of a placed order (confirm, ship, cancel) are the ``Order``'s own.
+"""
+
+from uuid import UUID
+
+from accounts.queries import AccountSummary
+from accounts.refusals import AccountRefusal
+from catalog.queries import PricedBook
+from catalog.refusals import CatalogRefusal
+
+from .events import OrderRejected
+from .refusals import OrderRefusal
+from .values import MAX_LINES, MAX_QUANTITY, OrderedItem, OrderLine
+
+
+def is_theirs(customer_id: UUID, *, actor_id: UUID | None, actor_is_staff: bool) -> bool:
+    """Whether an order of ``customer_id`` is the actor's to see and cancel:
+    its customer's and staff's. To anyone else it does not exist (404)."""
+    return actor_is_staff or actor_id == customer_id
+
+
+def customer(actor_id: UUID | None, account: AccountSummary | None) -> AccountSummary:
+    """The customer placing an order: the actor, signed in and active."""
+    if actor_id is None:
+        raise OrderRejected.refuse(OrderRefusal.CUSTOMER_REQUIRED)
+    if account is None:
+        raise OrderRejected.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
+    if not account.is_active:
+        raise OrderRejected.refuse(AccountRefusal.ACCOUNT_INACTIVE, f"{account.username} is deactivated.")
+    return account
+
+
+def check_lines(lines: tuple[OrderLine, ...]) -> None:
+    """An order has 1 to ``MAX_LINES`` lines, each book once, 1 to ``MAX_QUANTITY`` copies each."""
+    if not lines:
+        raise OrderRejected.refuse(OrderRefusal.EMPTY_ORDER)
+    if len(lines) > MAX_LINES:
+        raise OrderRejected.refuse(OrderRefusal.TOO_MANY_ITEMS, f"An order has at most {MAX_LINES} different books.")
+    if len({line.book_id for line in lines}) < len(lines):
+        raise OrderRejected.refuse(OrderRefusal.DUPLICATE_BOOK)
+    for line in lines:
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            raise OrderRejected.refuse(
+                CatalogRefusal.INVALID_QUANTITY, f"Order 1 to {MAX_QUANTITY} copies of a book, not {line.quantity}."
+            )
+
+
+def priced(lines: tuple[OrderLine, ...], books: dict[UUID, PricedBook]) -> tuple[OrderedItem, ...]:
+    """The lines with the catalog's title and current price; every book must
+    be known, and all priced in one currency."""
+    for line in lines:
+        if line.book_id not in books:
+            raise OrderRejected.refuse(CatalogRefusal.BOOK_NOT_FOUND, f"No book has the id {line.book_id}.")
+    if len({book.price.currency for book in books.values()}) > 1:
+        raise OrderRejected.refuse(OrderRefusal.MIXED_CURRENCIES)
+    return tuple(
+        OrderedItem(
+            book_id=line.book_id,
+            title=books[line.book_id].title,
+            quantity=line.quantity,
+            unit_price=books[line.book_id].price,
+        )
+        for line in lines
+    )

@@ -1,0 +1,213 @@
+"""The rules of the social graph and of registration, without a database:
+unsaved accounts and plain facts, decided by ``accounts.rules``. (No ``db``
+fixture: any query here would fail the test.)"""
+
+import uuid
+
+import pytest
+
+from accounts import rules
+from accounts.commands import BlockAccount, FollowAccount
+from accounts.events import AccountBlocked, AccountFollowed, FollowsSevered
+from accounts.models import Account
+from accounts.rules import FollowFacts
+from accounts.values import Email, Password, Username
+from messaging.messages import Refused
+
+NO_FACTS = FollowFacts(blocked=False, following=False, following_count=0)
+
+
+def an_account(username: str, *, active: bool = True) -> Account:
+    return Account(username=username, email=f"{username}@example.com", is_active=active)
+
+
+def follow(follower, followee, facts=NO_FACTS, *, limit=5):
+    command = FollowAccount(follower_id=follower.pk, followee_id=followee.pk)
+    return rules.follow(command, follower, followee, facts, limit=limit)
+
+
+def code(refused: pytest.ExceptionInfo[Refused]) -> str:
+    return refused.value.rejection.code
+
+
+def test_an_active_account_follows_another():
+    ann, bob = an_account("ann"), an_account("bob")
+
+    followed = follow(ann, bob)
+
+    assert (type(followed), followed.follower_id, followed.followee_id) == (AccountFollowed, ann.pk, bob.pk)
+
+
+def test_following_again_is_nothing():
+    ann, bob = an_account("ann"), an_account("bob")
+
+    assert follow(ann, bob, FollowFacts(blocked=False, following=True, following_count=5), limit=5) is None
+
+
+def test_nobody_follows_themselves():
+    ann = an_account("ann")
+
+    with pytest.raises(Refused) as refused:
+        follow(ann, ann)
+
+    assert code(refused) == "cannot_follow_self"
+
+
+@pytest.mark.parametrize("side", ["follower", "followee"])
+def test_an_inactive_account_neither_follows_nor_is_followed(side):
+    ann, bob = an_account("ann", active=side != "follower"), an_account("bob", active=side != "followee")
+
+    with pytest.raises(Refused) as refused:
+        follow(ann, bob)
+
+    assert code(refused) == "account_inactive"
+
+
+def test_a_missing_account_is_not_followed():
+    ann = an_account("ann")
+    command = FollowAccount(follower_id=ann.pk, followee_id=uuid.uuid4())
+
+    with pytest.raises(Refused) as refused:
+        rules.follow(command, ann, None, NO_FACTS, limit=5)
+
+    assert code(refused) == "account_not_found"
+
+
+def test_nobody_follows_across_a_block():
+    ann, bob = an_account("ann"), an_account("bob")
+
+    with pytest.raises(Refused) as refused:
+        follow(ann, bob, FollowFacts(blocked=True, following=False, following_count=0))
+
+    assert (code(refused), refused.value.rejection.reason) == (
+        "blocked",
+        "You cannot follow bob: there is a block between you.",
+    )
+
+
+def test_an_account_at_the_limit_follows_nobody_new():
+    ann, bob = an_account("ann"), an_account("bob")
+
+    with pytest.raises(Refused) as refused:
+        follow(ann, bob, FollowFacts(blocked=False, following=False, following_count=5), limit=5)
+
+    assert code(refused) == "follow_limit_reached"
+
+
+def block(blocker, blocked, *, already=False):
+    command = BlockAccount(blocker_id=blocker.pk, blocked_id=blocked.pk if blocked else uuid.uuid4())
+    return rules.block(command, blocker, blocked, already_blocking=already)
+
+
+def test_an_account_blocks_another_even_an_inactive_one():
+    ann, bob = an_account("ann"), an_account("bob", active=False)
+
+    blocked = block(ann, bob)
+
+    assert (type(blocked), blocked.blocker_id, blocked.blocked_id) == (AccountBlocked, ann.pk, bob.pk)
+    assert block(ann, bob, already=True) is None
+
+
+@pytest.mark.parametrize(
+    ("blocker", "blocked", "expected"),
+    [
+        (an_account("ann", active=False), an_account("bob"), "account_inactive"),
+        (an_account("ann"), None, "account_not_found"),
+    ],
+)
+def test_a_block_needs_an_active_blocker_and_an_account_to_block(blocker, blocked, expected):
+    with pytest.raises(Refused) as refused:
+        block(blocker, blocked)
+
+    assert code(refused) == expected
+
+
+def test_nobody_blocks_themselves():
+    ann = an_account("ann")
+
+    with pytest.raises(Refused) as refused:
+        block(ann, ann)
+
+    assert code(refused) == "cannot_block_self"
+
+
+def register(*, password="a long secret phrase", taken=False):
+    return rules.register(
+        account_id=uuid.uuid4(),
+        email=Email("Ann@Example.com"),
+        username=Username("ann"),
+        password=Password(password),
+        taken=taken,
+    )
+
+
+def test_a_registration_with_a_strong_password_and_free_names_is_accepted():
+    registered = register()
+
+    assert (registered.email, registered.username) == ("ann@example.com", "ann")
+
+
+def test_a_registration_of_a_taken_email_or_username_is_refused():
+    with pytest.raises(Refused) as refused:
+        register(taken=True)
+
+    assert (code(refused), refused.value.rejection.reason) == (
+        "account_already_exists",
+        "That e-mail or username is already taken.",
+    )
+
+
+def test_a_weak_password_is_refused_before_anything_else():
+    with pytest.raises(Refused) as refused:
+        register(password="12345678", taken=True)
+
+    assert code(refused) == "weak_password"
+
+
+def test_follows_that_fit_in_a_batch_are_one_part():
+    assert rules.fanout_parts([1, 2, 3], batch_size=3) == [[1, 2, 3]]
+    assert rules.fanout_parts([], batch_size=3) == [[]]
+
+
+def test_follows_beyond_a_batch_split_into_at_most_half_a_batch_of_parts():
+    # given 100 follows and batches of 10: at most 5 parts, each at least a batch
+    parts = rules.fanout_parts(list(range(100)), batch_size=10)
+
+    assert [len(part) for part in parts] == [20, 20, 20, 20, 20]
+    assert [follow_id for part in parts for follow_id in part] == list(range(100))
+
+
+def test_severed_follows_are_told_apart_as_followers_and_followees():
+    account, ann, bob = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+
+    severed = rules.severed(account, "account_deactivated", [(ann, account), (account, bob)])
+
+    assert (type(severed), severed.followers, severed.followees) == (FollowsSevered, (ann,), (bob,))
+    assert rules.severed(account, "account_deactivated", []) is None
+
+
+def test_an_account_deactivates_once():
+    ann = an_account("ann")
+
+    deactivated = ann.deactivate()
+
+    assert (deactivated.account_id, ann.is_active, ann.deactivate()) == (ann.pk, False, None)
+
+
+def test_an_account_is_granted_staff_once():
+    ann = an_account("ann")
+
+    granted = ann.grant_staff()
+
+    assert (granted.account_id, ann.is_staff, ann.is_superuser, ann.grant_staff()) == (ann.pk, True, True, None)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3])
+def test_with_tiny_batches_every_split_still_makes_smaller_parts(batch_size):
+    """A part as large as what it splits would be scheduled again and again."""
+    follows = list(range(7))
+
+    parts = rules.fanout_parts(follows, batch_size=batch_size)
+
+    assert len(parts) >= 2 and all(len(part) < len(follows) for part in parts)
+    assert [follow_id for part in parts for follow_id in part] == follows
