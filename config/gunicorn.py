@@ -7,6 +7,8 @@ Every value can be overridden from the environment (``WEB_CONCURRENCY``,
 import multiprocessing
 import os
 
+from messaging.logging import logging_config
+
 # Loopback (or a unix socket, unix:/run/shop.sock): only the TLS proxy may
 # reach gunicorn, since X-Forwarded-For is trusted to name the client.
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -21,4 +23,9 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 2000))
 max_requests_jitter = 200
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
+# With LOG_FORMAT=json, gunicorn's own lines (its errors and the access log,
+# which then names the request's correlation id from the response header)
+# go through the same console handler and JSON formatter as Django's.
+if os.environ.get("LOG_FORMAT", "text") == "json":
+    logconfig_dict = logging_config("json", extra_loggers=("gunicorn.error", "gunicorn.access"))
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from messaging.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -282,17 +284,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging --------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "messaging.logging.CorrelationIdFilter"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
-    },
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["correlation"], "formatter": "plain"},
-    },
-    "loggers": {
-        "messaging": {"handlers": ["console"], "level": env.str("MESSAGING_LOG_LEVEL", default="INFO")},
-    },
-}
+# Every logger to one console handler, each line tagged with its request's
+# correlation id: readable text, or LOG_FORMAT=json for one JSON object a
+# line (config/gunicorn.py formats gunicorn's own lines the same way).
+LOGGING = logging_config(
+    env.str("LOG_FORMAT", default="text"), messaging_level=env.str("MESSAGING_LOG_LEVEL", default="INFO")
+)

@@ -18,7 +18,17 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def server_binaries(environ=os.environ, root: Path = Path("/usr/lib/postgresql")) -> Path:
+    """Where initdb and pg_ctl are: ``PG_BIN``, else the bin directory of the
+    highest major version Debian installed under ``root`` (whichever
+    ``scripts/setup --test`` got), else ``root/15/bin`` to name in the error."""
+    if environ.get("PG_BIN"):
+        return Path(environ["PG_BIN"])
+    installed = [path.parent for path in root.glob("*/bin/initdb") if path.parent.parent.name.isdigit()]
+    if not installed:
+        return root / "15" / "bin"
+    return max(installed, key=lambda bin_dir: int(bin_dir.parent.name))
 
 
 def _free_port() -> int:
@@ -34,8 +44,9 @@ def _as_server_user(args: list[str]) -> list[str]:
 @contextmanager
 def throwaway_cluster():
     """Yield the DATABASE_URL of a fresh PostgreSQL server, stopped afterwards."""
-    if not (PG_BIN / "initdb").exists():
-        sys.exit(f"PostgreSQL server binaries not found in {PG_BIN} (set PG_BIN)")
+    pg_bin = server_binaries()
+    if not (pg_bin / "initdb").exists():
+        sys.exit(f"PostgreSQL server binaries not found in {pg_bin} (run scripts/setup --test, or set PG_BIN)")
     root = Path(tempfile.mkdtemp(prefix="pg-test-"))
     data, log = root / "data", root / "server.log"
     if os.geteuid() == 0:
@@ -43,7 +54,7 @@ def throwaway_cluster():
     port = _free_port()
     quiet = {"stdout": subprocess.DEVNULL}
     subprocess.run(
-        _as_server_user([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+        _as_server_user([str(pg_bin / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                          "--no-sync"]),
         check=True, **quiet,
     )
@@ -52,14 +63,14 @@ def throwaway_cluster():
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     )
     subprocess.run(
-        _as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]),
+        _as_server_user([str(pg_bin / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]),
         check=True, **quiet,
     )
     try:
         yield f"postgres://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
-            _as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
+            _as_server_user([str(pg_bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
             check=False, **quiet,
         )
         shutil.rmtree(root, ignore_errors=True)

@@ -7,7 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Account, Follow
-from tests.factories import AccountFactory
+from messaging.management.commands.send_command import Command as SendCommand
+from messaging.registry import registry
+from tests.factories import AccountFactory, BookFactory
 
 
 def send(*args):
@@ -104,3 +106,43 @@ def test_the_relay_warns_of_standing_dead_letters_and_repeats_them_in_its_summar
 
 def test_without_dead_letters_the_relay_says_nothing_of_them(db):
     assert relay() == ("relay finished: nothing was due\n", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_options_come_anywhere_and_references_resolve_inside_json_ids():
+    alice = AccountFactory(username="alice")
+    book = BookFactory(isbn="9780743273565")
+    items = '[{"book_id": "isbn:978-0-7432-7356-5", "quantity": 2}]'
+
+    (placed, _) = send("PlaceOrder", "--actor", "@alice", f"items={items}")
+
+    assert placed["payload"]["customer_id"] == str(alice.pk)
+    assert placed["payload"]["items"][0]["book_id"] == str(book.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_free_text_that_looks_like_a_reference_stays_as_typed():
+    AccountFactory(username="alice")
+
+    (added, *_) = send("AddBook", "title=@alice", "author=isbn:123", "price=9.50")
+
+    assert (added["payload"]["title"], added["payload"]["author"]) == ("@alice", "isbn:123")
+
+
+def test_a_reference_inside_json_that_names_nothing_exits_2(db):
+    AccountFactory(username="alice")
+
+    with pytest.raises(CommandError, match="items: no book has ISBN") as error:
+        send("PlaceOrder", 'items=[{"book_id": "isbn:9780743273565", "quantity": 1}]', "--actor=@alice")
+    assert error.value.returncode == 2
+
+
+def test_help_lists_every_command_with_its_fields_and_examples(db):
+    text = SendCommand().create_parser("manage.py", "send_command").format_help()
+    commands_section = text.split("commands and their fields:")[1].split("examples:")[0]
+    listed = {line.split()[0] for line in commands_section.splitlines() if line.strip()}
+
+    assert listed == set(registry.commands)
+    assert "  FollowAccount follower_id=<id> followee_id=<id>\n" in text
+    assert 'PlaceOrder items=<[{"book_id": id, "quantity": number}, ...]>' in text
+    assert "send_command PlaceOrder --actor @alice items=" in text
