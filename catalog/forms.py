@@ -3,7 +3,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from messaging.forms import IdempotentForm
+from interfaces.forms import IdempotentForm
 
 from .handlers import MAX_DESCRIPTION, MAX_RESTOCK
 from .values import CURRENCIES, Isbn, Money

@@ -6,7 +6,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from messaging.pages import dispatch_for, report, report_invalid, staff_required
+from interfaces.pages import dispatch_for, report, report_invalid, staff_required
 from orders.forms import PlaceOrderForm
 
 from . import queries

@@ -5,7 +5,7 @@ compared is a keyed hash of the command's type and payload, so a password
 inside a payload is never stored, not even as a plain hash.
 
 The HTTP answer given for a key is kept beside it (``IdempotentResponse``);
-``config.api`` decides when it is written and replayed.
+``interfaces.api`` decides when it is written and replayed.
 """
 
 import json

@@ -8,8 +8,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
-from . import bus
-from .messages import Command, Rejection, Result
+from messaging import bus
+from messaging.messages import Command, Rejection, Result
 
 # Codes whose reason is not written for the person at the page; every other
 # refusal shows its own reason.

@@ -4,7 +4,7 @@ One error shape (``{"code", "detail"}``; DRF's ``{field: [messages]}`` for
 invalid fields), one mapping from rejection codes to statuses, one way to
 run a command for a request (actor, correlation id, idempotency key), the
 throttles, and the schema conventions that document all of it. (The JSON
-parser and the pagination are in ``config.rest``.)
+parser and the pagination are in ``interfaces.rest``.)
 """
 
 import dataclasses
@@ -27,10 +27,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.clients import client_address
+from interfaces.clients import client_address
 from messaging import idempotency
 from messaging.bus import dispatch
-from messaging.http import CORRELATION_HEADER
+from interfaces.http import CORRELATION_HEADER
 from messaging.messages import Command, IdempotencyKeyReused, Rejection, Result
 
 API_PREFIX = "/api/"
@@ -175,7 +175,7 @@ def execute(request, command: Command, *, render: Render) -> Response:
     """Dispatch ``command`` for ``request`` and answer with its outcome.
 
     The actor comes from authentication, the correlation id from the
-    request (``messaging.http``), the idempotency key from its header. A
+    request (``interfaces.http``), the idempotency key from its header. A
     refusal answers ``{code, detail}`` with ``refusal_status``; otherwise
     ``render(result)`` builds the answer.
 
@@ -259,6 +259,8 @@ def _idempotency_key(request, actor_id) -> str | None:
             {IDEMPOTENCY_HEADER: ["An idempotency key is 1 to 255 printable ASCII characters."]}
         )
     if actor_id is None:
+        # The salts keep the names of the module they were born in: renaming one
+        # would orphan every stored key and answer.
         scoped = json.dumps([client_address(request), key])
         return "anonymous:" + salted_hmac("config.api.anonymous-key", scoped, algorithm="sha256").hexdigest()
     return key

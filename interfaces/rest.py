@@ -1,7 +1,7 @@
 """The JSON parser and the pagination every API view uses.
 
 Named in ``REST_FRAMEWORK`` and loaded while DRF itself is being imported,
-so this module must not import ``rest_framework.views`` (``config.api``
+so this module must not import ``rest_framework.views`` (``interfaces.api``
 does, and holds everything else).
 """
 

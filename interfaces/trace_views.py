@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 
 from .forms import TraceLookupForm
 from .pages import staff_required
-from .queries import causal_tree, recent_requests
+from messaging.queries import causal_tree, recent_requests
 
 
 @staff_required
