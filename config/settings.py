@@ -249,8 +249,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["interfaces.rest.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "interfaces.rest.Pagination",
-    "EXCEPTION_HANDLER": "interfaces.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "interfaces.api.ApiSchema",
+    "EXCEPTION_HANDLER": "interfaces.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "interfaces.schema.ApiSchema",
     # The client address a throttle counts by is the socket's, unless this many
     # trusted proxies (the TLS terminator: 1) put it in X-Forwarded-For; never
     # the header a client sends itself.

@@ -28,6 +28,6 @@ urlpatterns = [
 ]
 
 # Under /api/ these answer {code, detail} as every API view does.
-handler400 = "interfaces.api.bad_request"
-handler404 = "interfaces.api.page_not_found"
-handler500 = "interfaces.api.server_error"
+handler400 = "interfaces.errors.bad_request"
+handler404 = "interfaces.errors.page_not_found"
+handler500 = "interfaces.errors.server_error"

@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from messaging import bus, delivery
 from messaging.messages import Command
 from messaging.models import Delivery, IdempotentResponse, ProcessedCommand, StoredEvent
+
 from .pages import dispatch_for, refusal_message
 
 

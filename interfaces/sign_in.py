@@ -26,8 +26,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.crypto import salted_hmac
 
-from .api import error, is_api
 from .clients import client_address
+from .errors import error, is_api
 
 LOCKED_CODE = "too_many_failed_sign_ins"
 
