@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "catalog",
     "orders",
     "interfaces",
+    "demo",
 ]
 
 MIDDLEWARE = [
