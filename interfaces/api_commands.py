@@ -133,4 +133,5 @@ def _fingerprint(request) -> str:
     """A keyed hash of what makes two requests the same one (the body may
     hold a password, so only the hash is kept)."""
     canonical = json.dumps([request.method, request.path, request.data], sort_keys=True, default=str)
+    # The salt keeps its first module's name, so stored answers still match.
     return salted_hmac("config.api.idempotency", canonical, algorithm="sha256").hexdigest()
