@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
-from messaging.admin import ReadOnlyAdmin, dispatch_each
+from interfaces.admin import ReadOnlyAdmin, dispatch_each
 
 from . import queries
 from .commands import BlockAccount, DeactivateAccount

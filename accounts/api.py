@@ -2,7 +2,7 @@
 the directory and the social graph.
 
 Writes build a command with the actor from authentication and go through
-``config.api.execute``; reads go through ``accounts.queries``.
+``interfaces.api_commands.execute``; reads go through ``accounts.queries``.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -16,8 +16,10 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from config.api import RegistrationThrottle, SignInThrottle, errors, execute, validated
-from config.rest import JSONParser
+from interfaces.api_commands import execute, validated
+from interfaces.rest import JSONParser
+from interfaces.schema import errors
+from interfaces.throttles import RegistrationThrottle, SignInThrottle
 
 from . import queries
 from .commands import (

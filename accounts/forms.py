@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.core.exceptions import ValidationError
 
-from messaging.forms import IdempotentForm
+from interfaces.forms import IdempotentForm
 
 from .values import MAX_USERNAME, Email, Password, Username
 

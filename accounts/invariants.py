@@ -2,7 +2,8 @@
 
 from collections.abc import Iterator
 
-from django.db.models import Exists, OuterRef, Q
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q
 
 from . import projections
 from .models import Block, Follow
@@ -30,3 +31,23 @@ def follow_counts_match_the_follows() -> Iterator[str]:
     rows (once deliveries have settled)."""
     for account_id, projected, true in projections.drift():
         yield f"account {account_id}: counts (followers, following) are {projected}, the follows say {true}"
+
+
+def accounts_over_the_follow_limit() -> Iterator[str]:
+    """Accounts that follow more than ``FOLLOW_LIMIT``: a warning, not a
+    violation. ``FollowAccount`` refuses a follow past the limit, so such an
+    account followed within the limit of its day, and the limit was lowered
+    since; it follows nobody more until it is under it. Nobody broke a rule,
+    and failing here would fail every check after a lowering, so the
+    operator is shown who is over it instead."""
+    over = (
+        Follow.objects.values("follower", "follower__username")
+        .annotate(following=Count("id"))
+        .filter(following__gt=settings.FOLLOW_LIMIT)
+        .order_by("-following", "follower__username")
+    )
+    for row in over:
+        yield (
+            f"@{row['follower__username']} ({row['follower']}) follows {row['following']} accounts, "
+            f"over FOLLOW_LIMIT={settings.FOLLOW_LIMIT}"
+        )

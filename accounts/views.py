@@ -13,9 +13,9 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from messaging.forms import IdempotentForm
+from interfaces.forms import IdempotentForm
 from messaging.messages import Command
-from messaging.pages import dispatch_for, report, report_invalid
+from interfaces.pages import dispatch_for, report, report_invalid
 
 from . import queries
 from .commands import BlockAccount, FollowAccount, RegisterAccount, RemoveFollower, UnblockAccount, UnfollowAccount

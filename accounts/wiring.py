@@ -43,3 +43,4 @@ def register(registry: Registry) -> None:
     registry.register_invariant(invariants.no_follow_across_a_block)
     registry.register_invariant(invariants.no_follow_of_an_inactive_account)
     registry.register_invariant(invariants.follow_counts_match_the_follows)
+    registry.register_warning(invariants.accounts_over_the_follow_limit)

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
-from messaging.admin import ReadOnlyAdmin, dispatch_each
+from interfaces.admin import ReadOnlyAdmin, dispatch_each
 
 from .commands import RestockBook
 from .forms import QuantityForm

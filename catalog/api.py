@@ -1,7 +1,7 @@
 """REST endpoints of the catalog context: the books on sale and their stock.
 
 Anyone may browse; staff add books and restock. Writes go through
-``config.api.execute``; reads through ``catalog.queries``.
+``interfaces.api_commands.execute``; reads through ``catalog.queries``.
 """
 
 from decimal import Decimal
@@ -13,7 +13,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from config.api import errors, execute, validated
+from interfaces.api_commands import execute, validated
+from interfaces.schema import errors
 
 from . import queries
 from .commands import AddBook, RestockBook

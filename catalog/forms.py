@@ -3,7 +3,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from messaging.forms import IdempotentForm
+from interfaces.forms import IdempotentForm
 
 from .values import CURRENCIES, MAX_AUTHOR, MAX_DESCRIPTION, MAX_RESTOCK, MAX_TITLE, Isbn, Money
 

@@ -6,8 +6,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from messaging.pages import dispatch_for, report, report_invalid, staff_required
-from orders.forms import PlaceOrderForm
+from interfaces.pages import dispatch_for, report, report_invalid, staff_required
 
 from . import queries
 from .commands import AddBook, RestockBook
@@ -23,12 +22,12 @@ def books(request):
 
 
 def book(request, book_id):
-    """A book, its stock, and (for the signed-in) the form to order it."""
+    """A book, its stock, and (for the signed-in) the form to order it, which
+    the template asks of orders (``order_forms``)."""
     found = queries.book(book_id)
     if found is None:
         raise Http404("No such book.")
-    order_form = PlaceOrderForm(initial={"book_id": book_id})
-    return render(request, "catalog/book.html", {"book": found, "order_form": order_form})
+    return render(request, "catalog/book.html", {"book": found})
 
 
 @staff_required

@@ -42,7 +42,7 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 if env.bool("TRUST_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # A load balancer probes the health endpoints over plain HTTP. (They are
-# answered before SecurityMiddleware anyway, see messaging.health; this keeps
+# answered before SecurityMiddleware anyway, see interfaces.health; this keeps
 # them answering if the middleware order changes.)
 SECURE_REDIRECT_EXEMPT = [r"^health(/|$)"]
 
@@ -61,13 +61,15 @@ INSTALLED_APPS = [
     "accounts",
     "catalog",
     "orders",
+    "interfaces",
+    "demo",
 ]
 
 MIDDLEWARE = [
     # First: answers /health/ and /health/live/ for any Host header, before
     # anything validates it against ALLOWED_HOSTS or redirects to HTTPS.
-    "messaging.health.HealthMiddleware",
-    "messaging.http.CorrelationIdMiddleware",
+    "interfaces.health.HealthMiddleware",
+    "interfaces.http.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -76,7 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.sign_in.SignInLimitMiddleware",
+    "interfaces.sign_in.SignInLimitMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -139,8 +141,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Failed sign-ins (login page, admin, API token) are limited per username and
 # client address and per client address, counted in the cache; past a limit,
-# that address waits the cool-off (from its last failure). See config.sign_in.
-AUTHENTICATION_BACKENDS = ["config.sign_in.SignInLimitBackend"]
+# that address waits the cool-off (from its last failure). See interfaces.sign_in.
+AUTHENTICATION_BACKENDS = ["interfaces.sign_in.SignInLimitBackend"]
 SIGN_IN_FAILURES_PER_USERNAME = env.int("SIGN_IN_FAILURES_PER_USERNAME", default=5)
 SIGN_IN_FAILURES_PER_ADDRESS = env.int("SIGN_IN_FAILURES_PER_ADDRESS", default=25)
 SIGN_IN_COOL_OFF_SECONDS = env.int("SIGN_IN_COOL_OFF_SECONDS", default=15 * 60)
@@ -254,10 +256,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["config.rest.JSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "config.rest.Pagination",
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "config.api.ApiSchema",
+    "DEFAULT_PARSER_CLASSES": ["interfaces.rest.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "interfaces.rest.Pagination",
+    "EXCEPTION_HANDLER": "interfaces.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "interfaces.schema.ApiSchema",
     # The client address a throttle counts by is the socket's, unless this many
     # trusted proxies (the TLS terminator: 1) put it in X-Forwarded-For; never
     # the header a client sends itself.

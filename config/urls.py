@@ -3,18 +3,18 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from messaging.pages import staff_required
+from interfaces.pages import staff_required
 
 api = [
     path("", include("accounts.api")),
     path("", include("catalog.api")),
     path("", include("orders.api")),
-    path("", include("messaging.api")),
+    path("", include("interfaces.event_log_api")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 
-# /health/ and /health/live/ are answered by messaging.health.HealthMiddleware,
+# /health/ and /health/live/ are answered by interfaces.health.HealthMiddleware,
 # first in MIDDLEWARE, before the Host header is validated: not routed here.
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
@@ -22,12 +22,12 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("catalog.urls")),
     path("", include("orders.urls")),
-    path("trace/", include("messaging.urls")),
+    path("trace/", include("interfaces.trace_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api)),
 ]
 
 # Under /api/ these answer {code, detail} as every API view does.
-handler400 = "config.api.bad_request"
-handler404 = "config.api.page_not_found"
-handler500 = "config.api.server_error"
+handler400 = "interfaces.errors.bad_request"
+handler404 = "interfaces.errors.page_not_found"
+handler500 = "interfaces.errors.server_error"

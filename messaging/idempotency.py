@@ -1,22 +1,20 @@
-"""Remembering commands sent with an idempotency key, and what was answered.
+"""Remembering commands sent with an idempotency key.
 
 A key belongs to its actor: two people may use the same key. What is
 compared is a keyed hash of the command's type and payload, so a password
 inside a payload is never stored, not even as a plain hash.
 
-The HTTP answer given for a key is kept beside it (``IdempotentResponse``);
-``config.api`` decides when it is written and replayed.
+The HTTP answer given for a key is the interface layer's
+(``interfaces.http_idempotency``).
 """
 
 import json
-import time
-from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils.crypto import salted_hmac
 
 from .messages import Command, Event
-from .models import IdempotentResponse, ProcessedCommand
+from .models import ProcessedCommand
 
 
 class KeyConflict(Exception):
@@ -59,39 +57,3 @@ def remember(command: Command, events: list[Event]) -> None:
             )
     except IntegrityError as error:
         raise KeyConflict(command.idempotency_key) from error
-
-
-def stored_response(actor_id: UUID | None, key: str) -> IdempotentResponse | None:
-    """The answer stored for this actor's key, if any."""
-    return IdempotentResponse.objects.filter(actor=str(actor_id or ""), idempotency_key=key).first()
-
-
-def store_response(
-    *, actor_id: UUID | None, key: str, request_fingerprint: str, status: int, body: str
-) -> tuple[IdempotentResponse, bool]:
-    """Store the answer for this key unless one is there already.
-
-    Returns the stored answer and whether it is the one given here: the
-    first writer wins (a unique constraint decides), so a key has exactly
-    one answer.
-    """
-    try:
-        with transaction.atomic():
-            response = IdempotentResponse.objects.create(
-                actor=str(actor_id or ""),
-                idempotency_key=key,
-                request_fingerprint=request_fingerprint,
-                status=status,
-                body=body,
-            )
-        return response, True
-    except IntegrityError:
-        return stored_response(actor_id, key), False
-
-
-def await_response(actor_id: UUID | None, key: str, *, seconds: float) -> IdempotentResponse | None:
-    """Poll for the answer another request is about to store for this key."""
-    deadline = time.monotonic() + seconds
-    while (response := stored_response(actor_id, key)) is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return response

@@ -104,7 +104,7 @@ class IdempotentResponse(models.Model):
 
     The command's own key row (``ProcessedCommand``) is what keeps a repeat
     from having a second effect; this row keeps what was answered, so a
-    repeat gets the same status and body. See ``config.api`` for why it is
+    repeat gets the same status and body. See ``interfaces.api_commands`` for why it is
     written right after the command's transaction rather than inside it.
     """
 

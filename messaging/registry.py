@@ -69,6 +69,7 @@ class Registry:
         self.invariants: list[Invariant] = []
         self.projections: dict[str, Projection] = {}
         self.refusals: dict[str, Refusal] = {}
+        self.warnings: list[Invariant] = []
 
     # --- registration -------------------------------------------------
     def register_handler(self, command_type: type[Command], handler: Handler) -> None:
@@ -173,6 +174,12 @@ class Registry:
         """Add a consistency rule for ``check_invariants``: ``check()`` yields
         one line per violation, nothing when the rule holds."""
         self.invariants.append(check)
+
+    def register_warning(self, check: Invariant) -> None:
+        """Add a check whose findings ``check_invariants`` reports as warnings
+        without failing: states the rules allow but an operator should see
+        (``check()`` yields one line per finding)."""
+        self.warnings.append(check)
 
     # --- lookup -------------------------------------------------------
     def handler_for(self, command: Command) -> Handler:

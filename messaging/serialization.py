@@ -131,3 +131,13 @@ def _scalar(annotation, value):
         name = getattr(annotation, "__name__", str(annotation))
         raise ValidationError(f"{value!r} is not a valid {name}") from None
     raise TypeError(f"no conversion for {annotation!r}")
+
+
+def parse_uuid(text: str | None) -> UUID | None:
+    """``text`` as a UUID, or ``None`` when it is not one."""
+    if not text or len(text) > 45:
+        return None
+    try:
+        return UUID(text)
+    except ValueError:
+        return None

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.queries import username_of
-from messaging.admin import ReadOnlyAdmin, dispatch_each
+from interfaces.admin import ReadOnlyAdmin, dispatch_each
 
 from .commands import CancelOrder, ConfirmOrder, ShipOrder
 from .models import Order, OrderItem

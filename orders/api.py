@@ -2,7 +2,7 @@
 
 A customer sees and cancels their own orders; staff see every order and
 confirm, ship or cancel any. Someone else's order answers 404, as if it did
-not exist. Writes go through ``config.api.execute``; reads through
+not exist. Writes go through ``interfaces.api_commands.execute``; reads through
 ``orders.queries``.
 """
 
@@ -13,7 +13,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from config.api import errors, execute, validated
+from interfaces.api_commands import execute, validated
+from interfaces.schema import errors
 
 from . import queries
 from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from messaging.forms import IdempotentForm
+from interfaces.forms import IdempotentForm
 
 from .values import MAX_QUANTITY
 

@@ -10,9 +10,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from messaging.forms import IdempotentForm
+from interfaces.forms import IdempotentForm
 from messaging.messages import Command
-from messaging.pages import dispatch_for, report, report_invalid, staff_required
+from interfaces.pages import dispatch_for, report, report_invalid, staff_required
 
 from . import queries
 from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder

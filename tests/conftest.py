@@ -15,6 +15,7 @@ from tests.dead_letters import dead_letter
 INTERFACE_TESTS = (
     "tests/api/",
     "tests/browser/",
+    "tests/interfaces/",
     "/test_pages.py",
     "/test_admin.py",
     "/test_values.py",

@@ -65,3 +65,19 @@ def test_a_dead_letter_is_reported_until_an_operator_discards_it(dead):
     call_command("deliveries", "discard", str(dead.row.pk), stdout=io.StringIO())
 
     assert check().startswith("all ")
+
+
+def test_accounts_over_a_lowered_follow_limit_are_a_warning_that_does_not_fail(db, settings):
+    # given: alice followed three accounts, then the limit was lowered to two
+    alice = AccountFactory(username="alice")
+    for _ in range(3):
+        FollowFactory(follower=alice, followee=AccountFactory())
+    settings.FOLLOW_LIMIT = 2
+
+    # when
+    out, err = io.StringIO(), io.StringIO()
+    call_command("check_invariants", stdout=out, stderr=err)
+
+    # then
+    assert out.getvalue().startswith("all ")
+    assert f"@alice ({alice.pk}) follows 3 accounts, over FOLLOW_LIMIT=2" in err.getvalue()

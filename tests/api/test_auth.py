@@ -6,7 +6,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from config.api import RegistrationThrottle, SignInThrottle
+from interfaces.throttles import RegistrationThrottle, SignInThrottle
 from messaging.models import IdempotentResponse, StoredEvent
 from tests.factories import AccountFactory
 

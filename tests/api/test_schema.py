@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.commands import FollowAccount
-from config.api import RegistrationThrottle, SignInThrottle
+from interfaces.throttles import RegistrationThrottle, SignInThrottle
 from messaging import bus
 from messaging.models import Delivery
 from tests.factories import AccountFactory, BookFactory, FollowFactory

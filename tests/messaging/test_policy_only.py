@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from accounts.commands import SeverAllFollows, SeverFollows
 from accounts.models import Follow
 from catalog.commands import ReleaseStock, StockNewBook
-from config.api import refused
+from interfaces.errors import refused
 from messaging.messages import CommandRejected
 from messaging.models import StoredEvent
 from messaging.registry import registry

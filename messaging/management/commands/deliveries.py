@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from messaging import bus, delivery, queries
-from messaging.http import parse_uuid
 from messaging.models import Delivery
+from messaging.serialization import parse_uuid
 
 # Rows reopened and delivered, or discarded, per round: each round's work is
 # bounded however many dead letters an outage left.

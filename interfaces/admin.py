@@ -12,9 +12,10 @@ from django.contrib.auth import get_permission_codename
 from django.urls import reverse
 from django.utils.html import format_html
 
-from . import bus, delivery
-from .messages import Command
-from .models import Delivery, IdempotentResponse, ProcessedCommand, StoredEvent
+from messaging import bus, delivery
+from messaging.messages import Command
+from messaging.models import Delivery, IdempotentResponse, ProcessedCommand, StoredEvent
+
 from .pages import dispatch_for, refusal_message
 
 

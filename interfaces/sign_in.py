@@ -4,7 +4,7 @@ and the API's token endpoint.
 All three sign in through ``django.contrib.auth.authenticate``, so the
 limit sits in the authentication backend (``AUTHENTICATION_BACKENDS``):
 failures are counted in the cache per (username, client address) and per
-client address (``config.clients.client_address``, as the API's throttles
+client address (``interfaces.clients.client_address``, as the API's throttles
 find it). Past either limit, every attempt from that address, right or
 wrong, is refused until the cool-off has passed since the last failure.
 Never per username alone: a stranger can lock out their own address,
@@ -26,8 +26,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.crypto import salted_hmac
 
-from .api import error, is_api
 from .clients import client_address
+from .errors import error, is_api
 
 LOCKED_CODE = "too_many_failed_sign_ins"
 
@@ -55,7 +55,8 @@ def record_failure(request, username: str | None) -> None:
 def _counters(request, username: str | None) -> list[tuple[str, int]]:
     address = client_address(request)
     # Usernames are unique whatever their case; hashed, so the cache holds no
-    # names people typed (a password typed into the username field, say).
+    # names people typed (a password typed into the username field, say). The
+    # salt keeps its first module's name, so counts survive the move.
     name = salted_hmac("config.sign_in", (username or "").lower(), algorithm="sha256").hexdigest()
     return [
         (f"sign-in:{address}:{name}", settings.SIGN_IN_FAILURES_PER_USERNAME),

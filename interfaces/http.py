@@ -1,8 +1,9 @@
-"""The kernel's HTTP edge: each request carries one correlation id."""
+"""Each HTTP request carries one correlation id."""
 
-from uuid import UUID, uuid4
+from uuid import uuid4
 
-from .context import correlated
+from messaging.context import correlated
+from messaging.serialization import parse_uuid
 
 CORRELATION_HEADER = "X-Correlation-ID"
 
@@ -23,13 +24,3 @@ class CorrelationIdMiddleware:
             response = self.get_response(request)
         response[CORRELATION_HEADER] = str(correlation_id)
         return response
-
-
-def parse_uuid(text: str | None) -> UUID | None:
-    """``text`` as a UUID, or ``None`` when it is not one."""
-    if not text or len(text) > 45:
-        return None
-    try:
-        return UUID(text)
-    except ValueError:
-        return None

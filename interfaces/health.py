@@ -37,7 +37,7 @@ from health_check.base import HealthCheck
 from health_check.checks import Database
 from health_check.exceptions import ServiceUnavailable
 
-from . import queries
+from messaging import queries
 
 READINESS_PATH = "/health"
 LIVENESS_PATH = "/health/live"

@@ -3,9 +3,10 @@
 from django.http import Http404
 from django.shortcuts import redirect, render
 
+from messaging.queries import causal_tree, recent_requests
+
 from .forms import TraceLookupForm
 from .pages import staff_required
-from .queries import causal_tree, recent_requests
 
 
 @staff_required

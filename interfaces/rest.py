@@ -1,8 +1,8 @@
 """The JSON parser and the pagination every API view uses.
 
 Named in ``REST_FRAMEWORK`` and loaded while DRF itself is being imported,
-so this module must not import ``rest_framework.views`` (``config.api``
-does, and holds everything else).
+so this module must not import ``rest_framework.views`` (``interfaces.errors``
+does).
 """
 
 from rest_framework import exceptions, parsers

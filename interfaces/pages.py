@@ -8,9 +8,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 
-from . import bus
-from .messages import Command, Rejection, Result
-from .registry import registry
+from messaging import bus
+from messaging.messages import Command, Rejection, Result
+from messaging.registry import registry
 
 
 def dispatch_for(request, command: Command) -> Result:

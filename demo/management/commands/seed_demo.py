@@ -6,14 +6,21 @@ rows (accounts, follows, their counts) and the same events, stored with
 their deliveries recorded done, since the batch writes the projector's
 effects itself. Books and orders always go through the bus. Every account's
 password is ``demo-password``.
+
+Seeding keeps the rules either way: the follows are drawn so that nobody
+follows more than ``FOLLOW_LIMIT`` (the accounts are new, so no block and no
+deactivation stands between them), and whatever the bus refuses (a sold-out
+book) is counted and reported in the summary, which says what was made.
 """
 
 import random
 import sys
 import time
 import uuid
+from collections import Counter
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -63,20 +70,38 @@ class Command(BaseCommand):
 
     def handle(self, *args, accounts, follows, books, orders, bulk, seed, **options):
         rng = random.Random(seed)
+        self.refused = Counter()  # (what, code) -> how many the bus refused
         tag = uuid.uuid4().hex[:6]
         names = [f"demo_{tag}_{n}" for n in range(accounts)]
         seed_accounts = self._accounts_in_bulk if bulk else self._accounts_by_bus
         ids = seed_accounts(names)
-        pairs = _distinct_pairs(rng, ids, follows)
-        (self._follows_in_bulk if bulk else self._follows_by_bus)(pairs)
+        pairs = _distinct_pairs(rng, ids, follows, limit=settings.FOLLOW_LIMIT)
+        followed = (self._follows_in_bulk if bulk else self._follows_by_bus)(pairs)
         book_ids = self._books(books)
-        self._orders(rng, ids, book_ids, orders)
-        self.stdout.write(f"seeded {len(ids)} accounts, {len(pairs)} follows, {len(book_ids)} books, {orders} orders")
+        placed = self._orders(rng, ids, book_ids, orders)
+        summary = f"seeded {len(ids)} accounts, {followed} follows, {len(book_ids)} books, {placed} orders"
+        if len(pairs) < follows:
+            limit = settings.FOLLOW_LIMIT
+            summary += f" (of {follows} follows asked, {len(pairs)} fit {len(ids)} accounts under FOLLOW_LIMIT={limit})"
+        if self.refused:
+            refusals = ", ".join(f"{count} {what} ({code})" for (what, code), count in sorted(self.refused.items()))
+            summary += f"; refused: {refusals}"
+        self.stdout.write(summary)
+
+    def _send(self, what: str, command):
+        """Dispatch ``command``: its first event, or ``None`` when the bus
+        refused it (counted under ``what`` and the refusal's code)."""
+        result = bus.dispatch(command)
+        if result.rejection:
+            self.refused[what, result.rejection.code] += 1
+            return None
+        return result.events[0]
 
     def _accounts_by_bus(self, names: list[str]) -> list[uuid.UUID]:
         progress, ids = Progress("accounts", len(names)), []
         for name in names:
-            ids.append(_ok(bus.dispatch(_register(name))).account_id)
+            if registered := self._send("accounts", _register(name)):
+                ids.append(registered.account_id)
             progress.advance()
         return ids
 
@@ -99,13 +124,16 @@ class Command(BaseCommand):
             progress.advance(len(batch))
         return ids
 
-    def _follows_by_bus(self, pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
-        progress = Progress("follows", len(pairs))
+    def _follows_by_bus(self, pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> int:
+        progress, followed = Progress("follows", len(pairs)), 0
         for follower, followee in pairs:
-            _ok(bus.dispatch(FollowAccount(follower_id=follower, followee_id=followee)))
+            followed += self._send("follows", FollowAccount(follower_id=follower, followee_id=followee)) is not None
             progress.advance()
+        return followed
 
-    def _follows_in_bulk(self, pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    def _follows_in_bulk(self, pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> int:
+        """Write the follows and their events in batches; the counts move here
+        in one pass (the projector's effect), not one delivery per follow."""
         progress = Progress("follows", len(pairs))
         followers, following = {}, {}
         for start in range(0, len(pairs), BATCH):
@@ -132,37 +160,50 @@ class Command(BaseCommand):
                     row.following_count += following.get(row.pk, 0)
                     changed.append(row)
             AccountStats.objects.bulk_update(changed, ["followers_count", "following_count"], batch_size=BATCH)
+        return len(pairs)
 
     def _books(self, count: int) -> list[uuid.UUID]:
         progress, ids = Progress("books", count), []
         for n in range(count):
-            ids.append(_ok(bus.dispatch(AddBook(title=f"Demo book {n}", author="Demo", price=Money(Decimal("9.99"))))).book_id)
+            command = AddBook(title=f"Demo book {n}", author="Demo", price=Money(Decimal("9.99")))
+            if added := self._send("books", command):
+                ids.append(added.book_id)
             progress.advance()
         return ids
 
-    def _orders(self, rng: random.Random, customers: list, books: list, count: int) -> None:
-        progress = Progress("orders", count)
+    def _orders(self, rng: random.Random, customers: list, books: list, count: int) -> int:
+        """Place ``count`` orders of one copy (none without customers or books);
+        how many were placed: a sold-out book is refused."""
+        if not customers or not books:
+            return 0
+        progress, placed = Progress("orders", count), 0
         for _ in range(count):
             line = OrderLine(book_id=rng.choice(books), quantity=1)
-            bus.dispatch(PlaceOrder(items=(line,), actor_id=rng.choice(customers)))  # a sold-out book is refused
+            placed += self._send("orders", PlaceOrder(items=(line,), actor_id=rng.choice(customers))) is not None
             progress.advance()
+        return placed
 
 
 def _register(name: str) -> RegisterAccount:
     return RegisterAccount(email=Email(f"{name}@example.com"), username=Username(name), password=Password(PASSWORD))
 
 
-def _distinct_pairs(rng: random.Random, ids: list, count: int) -> list[tuple]:
-    """``count`` random (follower, followee) pairs, none twice, nobody following themselves."""
-    count = min(count, len(ids) * (len(ids) - 1))
-    pairs = set()
+def _distinct_pairs(rng: random.Random, ids: list, count: int, *, limit: int) -> list[tuple]:
+    """``count`` random (follower, followee) pairs, none twice, nobody following
+    themselves nor more than ``limit`` accounts (``FOLLOW_LIMIT``, which
+    ``FollowAccount`` enforces): as many as those rules allow."""
+    count = min(count, len(ids) * max(0, min(limit, len(ids) - 1)))
+    pairs, following = set(), Counter()
+    # Followers with room left; one that reaches the limit is swapped out in O(1).
+    room, slot = list(ids), {account_id: n for n, account_id in enumerate(ids)}
     while len(pairs) < count:
-        a, b = rng.choice(ids), rng.choice(ids)
-        if a != b:
-            pairs.add((a, b))
+        a, b = rng.choice(room), rng.choice(ids)
+        if a == b or (a, b) in pairs:
+            continue
+        pairs.add((a, b))
+        following[a] += 1
+        if following[a] == limit:
+            last = room.pop()
+            if last != a:
+                room[slot[a]], slot[last] = last, slot[a]
     return sorted(pairs, key=lambda pair: rng.random())
-
-
-def _ok(result):
-    assert result.ok, result.rejection
-    return result.events[0]

@@ -10,10 +10,10 @@ from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from config.api import errors, validated
-
-from . import bus, delivery, queries
-from .models import Delivery
+from interfaces.api_commands import validated
+from interfaces.schema import errors
+from messaging import bus, delivery, queries
+from messaging.models import Delivery
 
 
 class EventFilter(serializers.Serializer):
@@ -150,7 +150,7 @@ class DeliveryViewSet(viewsets.GenericViewSet):
 
 class NotDeadLettered(APIException):
     """Only a dead letter can be retried or discarded by an operator: 409
-    ``not_dead_lettered`` (``config.api.exception_handler`` gives it the
+    ``not_dead_lettered`` (``interfaces.errors.exception_handler`` gives it the
     ``{code, detail}`` shape)."""
 
     status_code = 409

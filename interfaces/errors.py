@@ -1,0 +1,85 @@
+"""The one error shape of the HTTP edge: ``{"code", "detail"}`` for every
+refusal (DRF's ``{field: [messages]}`` for invalid fields), the status of
+each rejection code, and the answers Django gives before (or instead of) a
+view."""
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from messaging.messages import Rejection
+from messaging.registry import registry
+
+API_PREFIX = "/api/"
+
+# --- Refusals ---------------------------------------------------------------
+
+
+def refusal_status(code: str) -> int:
+    """The HTTP status a refusal with ``code`` answers, as the context that owns it declared it."""
+    return registry.refusal(code).status
+
+
+def error(code: str, detail: str) -> dict:
+    """The body of every refusal."""
+    return {"code": code, "detail": detail}
+
+
+def is_api(request) -> bool:
+    """Whether ``request`` is for the API, which answers only JSON."""
+    return request.path_info.startswith(API_PREFIX)
+
+
+def refused(rejection: Rejection) -> Response:
+    """The answer to a command the domain refused."""
+    return Response(error(rejection.code, rejection.reason), status=refusal_status(rejection.code))
+
+
+def exception_handler(exc, context):
+    """DRF's handler, with every error but field validation in ``{code, detail}``.
+
+    Field errors keep DRF's ``{field: [messages]}``; anything DRF does not
+    handle (a bug) is left to Django, which answers 500 and logs it.
+    """
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is not None and not isinstance(exc, exceptions.ValidationError):
+        response.data = error(exc.get_codes(), str(exc.detail))
+    return response
+
+
+# --- Errors Django answers before (or instead of) a view -----------------------
+# Named as handler400/404/500 in config.urls: under /api/ they answer the
+# error shape too, elsewhere Django's own pages.
+
+
+def bad_request(request, exception):
+    """400, or 413 for a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``."""
+    if not is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        detail = f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        return JsonResponse(error("request_too_large", detail), status=413)
+    return JsonResponse(error("bad_request", "Bad request."), status=400)
+
+
+def page_not_found(request, exception):
+    """404 for an unknown path, or an id in a path that is no id."""
+    if not is_api(request):
+        return defaults.page_not_found(request, exception)
+    return JsonResponse(error("not_found", "Not found."), status=404)
+
+
+def server_error(request):
+    """500: a bug, logged by Django."""
+    if not is_api(request):
+        return defaults.server_error(request)
+    return JsonResponse(error("server_error", "Something went wrong on our side."), status=500)

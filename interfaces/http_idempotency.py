@@ -1,0 +1,52 @@
+"""The HTTP answer given for an ``Idempotency-Key``, kept so that a repeat
+of the request gets it back (``interfaces.api_commands`` decides when it is
+written and replayed).
+
+The bus already makes a repeated command have no second effect
+(``messaging.idempotency``); this is only what was answered. The row
+(``IdempotentResponse``) stays in the kernel's tables beside
+``ProcessedCommand``, the two records of one key.
+"""
+
+import time
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+
+from messaging.models import IdempotentResponse
+
+
+def stored_response(actor_id: UUID | None, key: str) -> IdempotentResponse | None:
+    """The answer stored for this actor's key, if any."""
+    return IdempotentResponse.objects.filter(actor=str(actor_id or ""), idempotency_key=key).first()
+
+
+def store_response(
+    *, actor_id: UUID | None, key: str, request_fingerprint: str, status: int, body: str
+) -> tuple[IdempotentResponse, bool]:
+    """Store the answer for this key unless one is there already.
+
+    Returns the stored answer and whether it is the one given here: the
+    first writer wins (a unique constraint decides), so a key has exactly
+    one answer.
+    """
+    try:
+        with transaction.atomic():
+            response = IdempotentResponse.objects.create(
+                actor=str(actor_id or ""),
+                idempotency_key=key,
+                request_fingerprint=request_fingerprint,
+                status=status,
+                body=body,
+            )
+        return response, True
+    except IntegrityError:
+        return stored_response(actor_id, key), False
+
+
+def await_response(actor_id: UUID | None, key: str, *, seconds: float) -> IdempotentResponse | None:
+    """Poll for the answer another request is about to store for this key."""
+    deadline = time.monotonic() + seconds
+    while (response := stored_response(actor_id, key)) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return response

@@ -1,0 +1,115 @@
+"""The schema conventions that document the HTTP edge: the error shape, the
+headers every operation shares, and the refusals any request may meet."""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import permissions, serializers
+
+from .api_commands import IDEMPOTENCY_HEADER, REPLAYED_HEADER
+from .http import CORRELATION_HEADER
+
+
+class ErrorSerializer(serializers.Serializer):
+    """A refusal: a stable code clients can match on, and a reason for people."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+_FIELD_ERRORS = {
+    "type": "object",
+    "description": "Invalid fields: each names its messages (nested for nested fields).",
+    "additionalProperties": {"oneOf": [{"type": "array"}, {"type": "object"}]},
+}
+_BAD_REQUEST = {
+    "oneOf": [
+        _FIELD_ERRORS,
+        {
+            "type": "object",
+            "description": "A malformed request (bad JSON, a bad header).",
+            "properties": {"code": {"type": "string"}, "detail": {"type": "string"}},
+            "required": ["code", "detail"],
+        },
+    ]
+}
+
+
+def errors(*statuses: int, **descriptions: str) -> dict[int, OpenApiResponse]:
+    """Schema entries for refusals, e.g. ``errors(404, 409, conflict="cannot_follow_self, blocked")``.
+
+    ``descriptions`` name the codes by status word (``not_found``,
+    ``conflict``, ``forbidden``...) for the reader of the schema.
+    """
+    words = {400: "bad_request", 403: "forbidden", 404: "not_found", 409: "conflict", 422: "unprocessable"}
+    return {
+        status: OpenApiResponse(
+            _BAD_REQUEST if status == 400 else ErrorSerializer,
+            description=descriptions.get(words.get(status, ""), _DESCRIPTIONS.get(status, "")),
+        )
+        for status in statuses
+    }
+
+
+_DESCRIPTIONS = {
+    400: "Invalid fields, or a malformed request.",
+    404: "No such resource (or page).",
+    409: "Refused: the current state does not allow it.",
+}
+
+
+class ApiSchema(AutoSchema):
+    """Adds what every operation shares: the correlation id header in and
+    out, ``Idempotency-Key`` on every POST, and the refusals any request
+    may meet (bad credentials, missing permission, throttling, a malformed
+    body, a reused key)."""
+
+    def get_override_parameters(self):
+        parameters = [
+            OpenApiParameter(
+                CORRELATION_HEADER,
+                OpenApiTypes.UUID,
+                OpenApiParameter.HEADER,
+                description="Ties the request's commands and events together; a new one is made when absent.",
+            ),
+            OpenApiParameter(CORRELATION_HEADER, OpenApiTypes.UUID, OpenApiParameter.HEADER, response=True),
+        ]
+        if self.method == "POST":
+            parameters += [
+                OpenApiParameter(
+                    IDEMPOTENCY_HEADER,
+                    {"type": "string", "pattern": "^[ -~]{1,255}$"},
+                    OpenApiParameter.HEADER,
+                    description=(
+                        "Makes the POST safe to retry: the same key with the same body replays the first "
+                        "answer; with a different body it answers 422 idempotency_key_reused."
+                    ),
+                ),
+                OpenApiParameter(
+                    REPLAYED_HEADER,
+                    str,
+                    OpenApiParameter.HEADER,
+                    response=True,
+                    enum=["true"],
+                    description="Present when the answer is the replay of an earlier one.",
+                ),
+            ]
+        return super().get_override_parameters() + parameters
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        common = {401: OpenApiResponse(ErrorSerializer, description="Missing or invalid credentials.")}
+        if self._needs_permission():
+            common[403] = OpenApiResponse(ErrorSerializer, description="Not allowed (staff only, or CSRF).")
+        if self.method == "POST":
+            common.update(errors(400, 422, unprocessable="idempotency_key_reused"))
+        if self.method == "GET" and self._is_list_view() and self._get_paginator():
+            common.update(errors(404))
+        if self.view.get_throttles():
+            common[429] = OpenApiResponse(ErrorSerializer, description="Too many requests; see Retry-After.")
+        for status, response in common.items():
+            responses.setdefault(str(status), self._get_response_for_code(response, str(status), direction=direction))
+        return dict(sorted(responses.items()))
+
+    def _needs_permission(self) -> bool:
+        return not all(isinstance(permission, permissions.AllowAny) for permission in self.view.get_permissions())
