@@ -232,7 +232,10 @@ def _record_failure(delivery: Delivery, event_type: str, error: Exception) -> No
         delivery.status = Delivery.Status.DEAD
         logger.error(
             "dead-lettered %s to %s after %d attempt(s): %s",
-            event_type, delivery.policy, delivery.attempts, delivery.last_error,
+            event_type,
+            delivery.policy,
+            delivery.attempts,
+            delivery.last_error,
         )
     else:
         delivery.status = Delivery.Status.FAILED
@@ -240,7 +243,11 @@ def _record_failure(delivery: Delivery, event_type: str, error: Exception) -> No
         delivery.next_attempt_at = timezone.now() + timedelta(seconds=backoff)
         logger.warning(
             "delivery of %s to %s failed (attempt %d, retry in %.0fs): %s",
-            event_type, delivery.policy, delivery.attempts, backoff, delivery.last_error,
+            event_type,
+            delivery.policy,
+            delivery.attempts,
+            backoff,
+            delivery.last_error,
         )
 
 

@@ -149,12 +149,10 @@ def sweep(limit: int = 1000) -> int:
             found = list(missing(policy, after).values_list("event_id", flat=True)[:limit])
             if found:
                 store.open_deliveries(policy, found)
-            settled = (
-                StoredEvent.objects.filter(type=policy.event_type.type_name(), position__gt=after, occurred_at__lt=safe)
-                .aggregate(end=Max("position"))["end"]
-            )
+            settled = StoredEvent.objects.filter(
+                type=policy.event_type.type_name(), position__gt=after, occurred_at__lt=safe
+            ).aggregate(end=Max("position"))["end"]
             if settled and len(found) < limit:
                 Subscription.objects.filter(pk=subscription.pk).update(swept_to=settled)
         opened += len(found)
     return opened
-

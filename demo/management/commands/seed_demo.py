@@ -65,7 +65,9 @@ class Command(BaseCommand):
         parser.add_argument("--follows", type=int, default=500, help="in all, between random accounts")
         parser.add_argument("--books", type=int, default=20)
         parser.add_argument("--orders", type=int, default=50)
-        parser.add_argument("--bulk", action="store_true", help="accounts and follows in batches, not command by command")
+        parser.add_argument(
+            "--bulk", action="store_true", help="accounts and follows in batches, not command by command"
+        )
         parser.add_argument("--seed", type=int, default=1, help="of the random pairs, so a run can be repeated")
 
     def handle(self, *args, accounts, follows, books, orders, bulk, seed, **options):

@@ -48,8 +48,9 @@ class Command(BaseCommand):
             command_type = registry.command_type(command_name)
         except UnknownCommand as error:
             raise CommandError(str(error), returncode=2) from None
-        command = self._build(command_type, fields, actor=actor, correlation_id=correlation_id,
-                              idempotency_key=idempotency_key)
+        command = self._build(
+            command_type, fields, actor=actor, correlation_id=correlation_id, idempotency_key=idempotency_key
+        )
 
         result = bus.dispatch(command)
 
@@ -196,6 +197,6 @@ def _commands_help() -> str:
         "examples:",
         "  send_command RegisterAccount email=alice@example.com username=alice password='a long secret'",
         "  send_command FollowAccount follower_id=@alice followee_id=@bob",
-        "  send_command PlaceOrder --actor @alice items='[{\"book_id\": \"isbn:9780743273565\", \"quantity\": 2}]'",
+        '  send_command PlaceOrder --actor @alice items=\'[{"book_id": "isbn:9780743273565", "quantity": 2}]\'',
     ]
     return "\n".join(lines)
