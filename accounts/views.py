@@ -14,8 +14,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from interfaces.forms import IdempotentForm
-from messaging.messages import Command
 from interfaces.pages import dispatch_for, report, report_invalid
+from messaging.messages import Command
 
 from . import queries
 from .commands import BlockAccount, FollowAccount, RegisterAccount, RemoveFollower, UnblockAccount, UnfollowAccount

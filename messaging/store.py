@@ -178,7 +178,9 @@ def _insert(model, rows: list[dict], returning: tuple[str, ...] = ()) -> list[tu
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             params = [
-                field.get_db_prep_save(row[name], connection) for row in chunk for name, field in zip(names, fields)
+                field.get_db_prep_save(row[name], connection)
+                for row in chunk
+                for name, field in zip(names, fields, strict=True)
             ]
             cursor.execute(head + ", ".join([placeholders] * len(chunk)) + tail, params)
             if returning:

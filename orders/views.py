@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from interfaces.forms import IdempotentForm
-from messaging.messages import Command
 from interfaces.pages import dispatch_for, report, report_invalid, staff_required
+from messaging.messages import Command
 
 from . import queries
 from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder

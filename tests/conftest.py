@@ -7,7 +7,6 @@ from django.db import connection
 from messaging.testing import Scenario
 from tests.dead_letters import dead_letter
 
-
 # Tests of the interfaces alone (HTTP shapes, pages, the admin, permission
 # matrices, value objects): what they prove does not depend on the database,
 # so the PostgreSQL pass leaves them to the SQLite one, unless one is marked

@@ -128,7 +128,7 @@ def test_behind_one_proxy_the_address_it_saw_is_counted_not_what_the_client_forg
 
 def test_after_the_cool_off_the_address_may_try_again(alice, limits):
     limits.SIGN_IN_COOL_OFF_SECONDS = 1
-    for n in range(3):
+    for _ in range(3):
         api("alice", "guess", REMOTE_ADDR=GUESSER)
     assert api("alice", PASSWORD, REMOTE_ADDR=GUESSER).status_code == 429
 

@@ -59,8 +59,8 @@ def test_a_follow_racing_a_block_of_the_same_pair_never_survives_it():
 
         run_concurrently(
             [
-                lambda: bus.dispatch(FollowAccount(follower_id=alice.pk, followee_id=bob.pk)),
-                lambda: bus.dispatch(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk)),
+                lambda alice=alice, bob=bob: bus.dispatch(FollowAccount(follower_id=alice.pk, followee_id=bob.pk)),
+                lambda alice=alice, bob=bob: bus.dispatch(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk)),
             ]
         )
 

@@ -6,9 +6,9 @@ from catalog.commands import AddBook
 from catalog.events import BookAdded, BookStocked, StockReserved, StockShipped
 from catalog.models import Book
 from catalog.values import Isbn, Money
+from messaging.testing import relay
 from orders.commands import ConfirmOrder, ShipOrder
 from orders.events import OrderConfirmed, OrderPlaced, OrderShipped
-from messaging.testing import relay
 from orders.queries import order as order_view
 from tests.factories import AccountFactory
 from tests.stock import figures, place

@@ -39,7 +39,7 @@ def state():
 
 
 def block_everyone(people):
-    for blocker, blocked in zip(people, people[1:] + people[:1]):
+    for blocker, blocked in zip(people, people[1:] + people[:1], strict=True):
         bus.dispatch(BlockAccount(blocker_id=blocker.pk, blocked_id=blocked.pk))
 
 
