@@ -31,6 +31,7 @@ from .commands import (
     UnblockAccount,
     UnfollowAccount,
 )
+from .refusals import AccountRefusal
 from .values import MAX_USERNAME, USERNAME_PATTERN, Email, Password, Username
 
 # --- Input --------------------------------------------------------------------
@@ -137,7 +138,10 @@ class AccountViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request=RegistrationInput,
-        responses={201: AccountOutput, **errors(400, 409, conflict="account_already_exists")},
+        responses={
+            201: AccountOutput,
+            **errors(400, refusals=[AccountRefusal.ACCOUNT_ALREADY_EXISTS, AccountRefusal.WEAK_PASSWORD]),
+        },
     )
     def create(self, request):
         """Register an account (anyone; throttled)."""
@@ -174,7 +178,15 @@ class AccountViewSet(viewsets.GenericViewSet):
         responses={
             201: RelationshipOutput,
             200: RelationshipOutput,
-            **errors(404, 409, conflict="cannot_follow_self, blocked, account_inactive, follow_limit_reached"),
+            **errors(
+                404,
+                refusals=[
+                    AccountRefusal.CANNOT_FOLLOW_SELF,
+                    AccountRefusal.BLOCKED,
+                    AccountRefusal.ACCOUNT_INACTIVE,
+                    AccountRefusal.FOLLOW_LIMIT_REACHED,
+                ],
+            ),
         },
     )
     @action(detail=True, methods=["post"])
@@ -196,7 +208,11 @@ class AccountViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request=None,
-        responses={201: RelationshipOutput, 200: RelationshipOutput, **errors(404, 409, conflict="cannot_block_self")},
+        responses={
+            201: RelationshipOutput,
+            200: RelationshipOutput,
+            **errors(404, refusals=[AccountRefusal.CANNOT_BLOCK_SELF]),
+        },
     )
     @action(detail=True, methods=["post"])
     def block(self, request, pk):

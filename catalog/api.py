@@ -18,6 +18,7 @@ from interfaces.schema import errors
 
 from . import queries
 from .commands import AddBook, RestockBook
+from .refusals import CatalogRefusal
 from .values import MAX_AUTHOR, MAX_DESCRIPTION, MAX_RESTOCK, MAX_TITLE, Isbn, Money
 
 # --- Input --------------------------------------------------------------------
@@ -88,7 +89,11 @@ class BookViewSet(viewsets.GenericViewSet):
         request=BookInput,
         responses={
             201: BookOutput,
-            **errors(400, 409, bad_request="Invalid fields; invalid_book, invalid_price", conflict="duplicate_isbn"),
+            **errors(
+                400,
+                bad_request="Invalid fields.",
+                refusals=[CatalogRefusal.INVALID_BOOK, CatalogRefusal.INVALID_PRICE, CatalogRefusal.DUPLICATE_ISBN],
+            ),
         },
     )
     def create(self, request):
@@ -105,7 +110,10 @@ class BookViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request=RestockInput,
-        responses={200: BookOutput, **errors(400, 404, bad_request="Invalid fields; invalid_quantity")},
+        responses={
+            200: BookOutput,
+            **errors(400, 404, bad_request="Invalid fields.", refusals=[CatalogRefusal.INVALID_QUANTITY]),
+        },
     )
     @action(detail=True, methods=["post"])
     def restock(self, request, pk):

@@ -1,10 +1,14 @@
 """The schema conventions that document the HTTP edge: the error shape, the
 headers every operation shares, and the refusals any request may meet."""
 
+from collections.abc import Iterable
+
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import permissions, serializers
+
+from messaging.refusals import KernelRefusal, Refusal
 
 from .api_commands import IDEMPOTENCY_HEADER, REPLAYED_HEADER
 from .http import CORRELATION_HEADER
@@ -35,26 +39,32 @@ _BAD_REQUEST = {
 }
 
 
-def errors(*statuses: int, **descriptions: str) -> dict[int, OpenApiResponse]:
-    """Schema entries for refusals, e.g. ``errors(404, 409, conflict="cannot_follow_self, blocked")``.
+def errors(*statuses: int, refusals: Iterable[Refusal] = (), **descriptions: str) -> dict[int, OpenApiResponse]:
+    """Schema entries for refusals, e.g. ``errors(404, refusals=[AccountRefusal.BLOCKED])``.
 
-    ``descriptions`` name the codes by status word (``not_found``,
-    ``conflict``, ``forbidden``...) for the reader of the schema.
+    Each refusal code is listed under the status its declaration gives it,
+    so the schema says what the answers say. ``descriptions`` replace the
+    default words of a status (``bad_request``, ``not_found``, ``conflict``,
+    ``forbidden``...), which come before the codes.
     """
+    codes: dict[int, list[str]] = {}
+    for refusal in refusals:
+        codes.setdefault(refusal.status, []).append(str(refusal))
     words = {400: "bad_request", 403: "forbidden", 404: "not_found", 409: "conflict", 422: "unprocessable"}
-    return {
-        status: OpenApiResponse(
-            _BAD_REQUEST if status == 400 else ErrorSerializer,
-            description=descriptions.get(words.get(status, ""), _DESCRIPTIONS.get(status, "")),
-        )
-        for status in statuses
-    }
+    entries = {}
+    for status in sorted({*statuses, *codes}):
+        said = descriptions.get(words.get(status, ""), _DESCRIPTIONS.get(status, ""))
+        listed = ", ".join(codes.get(status, []))
+        description = f"{said} Codes: {listed}.".strip() if listed else said
+        entries[status] = OpenApiResponse(_BAD_REQUEST if status == 400 else ErrorSerializer, description=description)
+    return entries
 
 
 _DESCRIPTIONS = {
     400: "Invalid fields, or a malformed request.",
     404: "No such resource (or page).",
     409: "Refused: the current state does not allow it.",
+    422: "This Idempotency-Key came with a different request.",
 }
 
 
@@ -102,7 +112,7 @@ class ApiSchema(AutoSchema):
         if self._needs_permission():
             common[403] = OpenApiResponse(ErrorSerializer, description="Not allowed (staff only, or CSRF).")
         if self.method == "POST":
-            common.update(errors(400, 422, unprocessable="idempotency_key_reused"))
+            common.update(errors(400, refusals=[KernelRefusal.IDEMPOTENCY_KEY_REUSED]))
         if self.method == "GET" and self._is_list_view() and self._get_paginator():
             common.update(errors(404))
         if self.view.get_throttles():

@@ -13,11 +13,13 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from catalog.refusals import CatalogRefusal
 from interfaces.api_commands import execute, validated
 from interfaces.schema import errors
 
 from . import queries
 from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
+from .refusals import OrderRefusal
 from .rules import is_theirs
 from .values import MAX_LINES, MAX_QUANTITY, OrderLine
 
@@ -56,7 +58,7 @@ class OrderOutput(serializers.Serializer):
 
 # --- Views --------------------------------------------------------------------
 
-_MOVE = errors(404, 409, conflict="invalid_transition")
+_MOVE = errors(404, refusals=[OrderRefusal.INVALID_TRANSITION])
 
 
 class OrderViewSet(viewsets.GenericViewSet):
@@ -87,11 +89,14 @@ class OrderViewSet(viewsets.GenericViewSet):
             201: OrderOutput,
             **errors(
                 400,
-                404,
-                409,
-                bad_request="Invalid fields; duplicate_book",
-                not_found="book_not_found",
-                conflict="insufficient_stock (nothing is reserved), mixed_currencies",
+                bad_request="Invalid fields.",
+                conflict="Refused, and nothing is reserved.",
+                refusals=[
+                    OrderRefusal.DUPLICATE_BOOK,
+                    CatalogRefusal.BOOK_NOT_FOUND,
+                    OrderRefusal.INSUFFICIENT_STOCK,
+                    OrderRefusal.MIXED_CURRENCIES,
+                ],
             ),
         },
     )

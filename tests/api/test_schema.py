@@ -7,6 +7,8 @@ caller (anonymous calls get generated ids), and checks that nothing answers
 schema documents.
 """
 
+import re
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
@@ -27,6 +29,7 @@ from accounts.commands import FollowAccount
 from interfaces.throttles import RegistrationThrottle, SignInThrottle
 from messaging import bus
 from messaging.models import Delivery
+from messaging.registry import registry
 from tests.factories import AccountFactory, BookFactory, FollowFactory
 from tests.stock import place
 
@@ -64,6 +67,21 @@ def test_the_schema_is_openapi_3_and_names_every_route(db, anonymous):
         "/api/v1/deliveries/{id}/retry/",
         "/api/v1/deliveries/{id}/discard/",
     } <= set(schema["paths"])
+
+
+def test_each_refusal_code_the_schema_names_is_under_the_status_its_declaration_gives(db, anonymous):
+    schema = anonymous.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    named = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation.get("responses", {}).items():
+                listed = re.search(r"Codes: ([a-z_, ]+)\.", response.get("description", ""))
+                for code in listed.group(1).split(", ") if listed else ():
+                    named.append((code, int(status), f"{method.upper()} {path}"))
+
+    assert {"blocked", "insufficient_stock", "idempotency_key_reused"} <= {code for code, _, _ in named}
+    assert [(code, status, where) for code, status, where in named if registry.refusal(code).status != status] == []
 
 
 def test_the_docs_page_works_offline(db, anonymous):
