@@ -155,6 +155,11 @@ LOGOUT_REDIRECT_URL = "home"
 # Copies a newly added book is stocked with (by the policy on BookAdded).
 INITIAL_STOCK = env.int("INITIAL_STOCK", default=10)
 
+# --- Orders ---------------------------------------------------------------
+# An order still pending this many seconds after it was placed expires: its
+# copies go back on sale (two days by default).
+ORDER_CONFIRM_TIMEOUT = env.float("ORDER_CONFIRM_TIMEOUT", default=2 * 24 * 3600)
+
 # --- Messaging kernel -----------------------------------------------------
 # A failing policy delivery is retried with exponential backoff
 # (base * 2**(attempt-1) seconds) and dead-lettered after this many attempts.

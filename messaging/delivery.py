@@ -170,12 +170,12 @@ def _budget() -> Iterator[list[int]]:
 
 def deliver_opened(opened: Iterable["store.Opened"], *, dispatch: Dispatch) -> Counter:
     """Attempt deliveries just opened, with their events in hand; one failing
-    never stops the others. Outside effects, and whatever exceeds the
-    commit's budget, are left pending for the relay."""
+    never stops the others. Outside effects, deadlines, and whatever exceeds
+    the commit's budget, are left pending for the relay."""
     outcomes = Counter()
     with _budget() as budget:
         for delivery in opened:
-            if delivery.outside or budget[0] <= 0:
+            if delivery.outside or delivery.later or budget[0] <= 0:
                 outcomes["left to the relay"] += 1
                 continue
             budget[0] -= 1

@@ -39,6 +39,7 @@ class Policy:
     event_type: type[Event]
     function: PolicyFunction
     outside: bool = False
+    delay: Callable[[], float] | None = None
 
     def __call__(self, event: Event):
         return self.function(event)
@@ -119,12 +120,22 @@ class Registry:
                     )
 
     def subscribe(
-        self, event_type: type[Event], function: PolicyFunction, *, name: str | None = None, outside: bool = False
+        self,
+        event_type: type[Event],
+        function: PolicyFunction,
+        *,
+        name: str | None = None,
+        outside: bool = False,
+        delay: Callable[[], float] | None = None,
     ) -> Policy:
         """Run ``function`` after every committed ``event_type``: exactly once
         each, in a transaction of its own; or, ``outside``, at least once and
-        outside any transaction (it must not touch the database's rows)."""
-        policy = Policy(name or f"{function.__module__}.{function.__qualname__}", event_type, function, outside)
+        outside any transaction (it must not touch the database's rows).
+
+        With ``delay`` (seconds, asked when the event is stored), not before
+        that long after the event: a deadline, kept durably as its delivery's
+        ``next_attempt_at`` and delivered by the relay when it comes."""
+        policy = Policy(name or f"{function.__module__}.{function.__qualname__}", event_type, function, outside, delay)
         if policy.name in self.policies:
             raise RegistryError(f"policy {policy.name!r} is already subscribed")
         self.register_events(event_type)

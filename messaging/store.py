@@ -10,6 +10,7 @@ per connection: SQLite's can be lowered at run time) and at most
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from uuid import UUID
 
@@ -33,6 +34,7 @@ class Opened:
     event: Event
     policy: str
     outside: bool = False
+    later: bool = False  # a deadline: due only after its delay
 
 
 def append(command: Command, events: list[Event]) -> tuple[list[Event], list[Opened]]:
@@ -68,7 +70,7 @@ def append(command: Command, events: list[Event]) -> tuple[list[Event], list[Ope
                 "policy": policy.name,
                 "status": Delivery.Status.PENDING,
                 "attempts": 0,
-                "next_attempt_at": now,
+                "next_attempt_at": now + timedelta(seconds=policy.delay()) if policy.delay else now,
                 "last_error": "",
                 "created_at": now,
                 "outside": policy.outside,
@@ -80,7 +82,8 @@ def append(command: Command, events: list[Event]) -> tuple[list[Event], list[Ope
     # RETURNING gives no order on SQLite: match the ids up by their natural key.
     ids = {(_uuid(event_id), policy): pk for pk, event_id, policy in returned}
     return stamped, [
-        Opened(ids[event.event_id, policy.name], event, policy.name, policy.outside) for event, policy in subscribed
+        Opened(ids[event.event_id, policy.name], event, policy.name, policy.outside, policy.delay is not None)
+        for event, policy in subscribed
     ]
 
 

@@ -4,7 +4,7 @@ and whoever confirms, ships or cancels one, is the command's ``actor_id``."""
 from dataclasses import dataclass
 from uuid import UUID
 
-from messaging.messages import Command
+from messaging.messages import Command, PolicyCommand
 
 from .values import OrderLine
 
@@ -30,5 +30,14 @@ class ShipOrder(Command):
 class CancelOrder(Command):
     """Given an actor, only the order's customer or a staff member may cancel;
     without one (the shell, an admin action) the shop itself cancels."""
+
+    order_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpireOrder(PolicyCommand):
+    """An order nobody confirmed in time lapses (issued by a policy when the
+    deadline comes). Not a cancellation: it only ever ends a PENDING order,
+    so a confirmed one, which its customer may still cancel, never expires."""
 
     order_id: UUID

@@ -36,6 +36,15 @@ class OrderCancelled(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class OrderExpired(Event):
+    """A pending order lapsed, unconfirmed; ``reason`` is told to the customer."""
+
+    order_id: UUID
+    customer_id: UUID
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class OrderRejected(Rejection):
     """``PlaceOrder`` refused."""
 

@@ -9,6 +9,8 @@ the catalog included.
 
 import uuid
 
+from django.conf import settings
+
 from accounts.queries import account_summary
 from catalog import queries as catalog
 from catalog import reservations
@@ -16,7 +18,7 @@ from messaging.messages import Event
 
 from . import repositories as orders
 from . import rules
-from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
+from .commands import CancelOrder, ConfirmOrder, ExpireOrder, PlaceOrder, ShipOrder
 from .events import OrderChangeRejected, OrderPlaced, OrderRejected
 from .models import Order
 from .refusals import OrderRefusal
@@ -74,3 +76,11 @@ def cancel_order(command: CancelOrder) -> list[Event]:
     cancelled = order.cancel(actor_id=command.actor_id, actor_is_staff=_is_active_staff(command.actor_id))
     orders.save(order, "status")
     return [cancelled]
+
+
+def expire_order(command: ExpireOrder) -> list[Event]:
+    order = _require_order(command.order_id)
+    hours = settings.ORDER_CONFIRM_TIMEOUT / 3600
+    expired = order.expire(reason=f"Nobody confirmed it within {hours:g} hours; its copies are back on sale.")
+    orders.save(order, "status")
+    return [expired]

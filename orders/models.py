@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from catalog.values import MAX_TITLE, Money
 
-from .events import OrderCancelled, OrderChangeRejected, OrderConfirmed, OrderShipped
+from .events import OrderCancelled, OrderChangeRejected, OrderConfirmed, OrderExpired, OrderShipped
 from .refusals import OrderRefusal
 from .rules import is_theirs
 
@@ -70,6 +70,16 @@ class Order(models.Model):
             raise OrderChangeRejected.refuse(OrderRefusal.ORDER_NOT_FOUND)
         self._become(Order.Status.CANCELLED)
         return OrderCancelled(order_id=self.pk, customer_id=self.customer_id)
+
+    def expire(self, *, reason: str) -> OrderExpired:
+        """A pending order nobody confirmed in time ends, cancelled; any
+        other order is left as it is (refused), whatever came first."""
+        if self.status != Order.Status.PENDING:
+            raise OrderChangeRejected.refuse(
+                OrderRefusal.INVALID_TRANSITION, f"A {self.get_status_display()} order does not expire."
+            )
+        self.status = Order.Status.CANCELLED
+        return OrderExpired(order_id=self.pk, customer_id=self.customer_id, reason=reason)
 
     def _become(self, status: "Order.Status") -> None:
         if not self.can_become(status):

@@ -6,6 +6,7 @@ import io
 import pytest
 from django.core.management import call_command
 from django.db.models import Count, Max
+from django.utils import timezone
 
 from accounts.models import Account, AccountStats, Follow
 from messaging.models import Delivery, StoredEvent
@@ -20,7 +21,10 @@ def seeded(*flags) -> dict:
         "follows": Follow.objects.count(),
         "registered": StoredEvent.objects.filter(type="AccountRegistered").count(),
         "followed": StoredEvent.objects.filter(type="AccountFollowed").count(),
-        "open deliveries": Delivery.objects.exclude(status="done").count(),
+        # the orders' confirmation deadlines wait for their time; nothing else is left
+        "open deliveries due": Delivery.objects.exclude(status="done")
+        .filter(next_attempt_at__lte=timezone.now())
+        .count(),
     }
 
 
@@ -35,7 +39,7 @@ def test_bus_and_bulk_seed_the_same_counts_and_every_rule_holds(flags):
         "follows": 30,
         "registered": 12,
         "followed": 30,
-        "open deliveries": 0,
+        "open deliveries due": 0,
     }
     assert check().startswith("all ")
 
