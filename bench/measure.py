@@ -28,7 +28,7 @@ from catalog.values import Money  # noqa: E402
 from config.celery import app as celery_app  # noqa: E402
 from messaging import bus, delivery, tasks  # noqa: E402
 from messaging.models import Delivery  # noqa: E402
-from tests.redis_server import throwaway_redis  # noqa: E402
+from tests.redis_server import publishing_to, throwaway_redis  # noqa: E402
 
 from . import fanout, flows, reads  # noqa: E402
 
@@ -115,9 +115,7 @@ def celery_relay(deliveries: int, workers: int) -> float:
     rows are queued as the sweep queues them (one message each) once the
     worker answers, and the clock runs until every one is done."""
     _leave_pending(deliveries, f"celery {workers}")
-    with throwaway_redis() as broker:
-        celery_app.close()
-        celery_app.conf.CELERY_BROKER_URL = broker.url  # the name config.settings gives it
+    with throwaway_redis() as broker, publishing_to(broker.url):
         env = {**os.environ, "CELERY_BROKER_URL": broker.url, "MESSAGING_DELIVER_ON_COMMIT": "false"}
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "prefork", "-c", str(workers),
@@ -131,14 +129,14 @@ def celery_relay(deliveries: int, workers: int) -> float:
             settings.MESSAGING_SWEEP_LIMIT = deliveries
             started = time.perf_counter()
             tasks.sweep()
+            deadline = time.monotonic() + 60 + deliveries / 5
             while Delivery.objects.exclude(status=Delivery.Status.DONE).exists():
-                assert worker.poll() is None, "the Celery worker died"
+                assert worker.poll() is None and time.monotonic() < deadline, "the Celery workers stopped delivering"
                 time.sleep(0.01)
             rate = deliveries / (time.perf_counter() - started)
         finally:
             worker.terminate()
             worker.wait(timeout=30)
-            celery_app.close()
     _say(f"Celery with {workers} worker(s): {rate:.0f} deliveries/s")
     return rate
 

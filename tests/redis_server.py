@@ -12,6 +12,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from config.celery import app
 from tests.pg_cluster import _free_port
 
 REDIS_SERVER = Path(os.environ.get("REDIS_SERVER", "/usr/bin/redis-server"))
@@ -62,3 +63,26 @@ def throwaway_redis():
     finally:
         server.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def publishing_to(url: str):
+    """This process's Celery app publishes to ``url`` for the block, as a web
+    process started with ``CELERY_BROKER_URL`` would: its connection and
+    producer pools are dropped on the way in and out, so that none made for
+    another broker is reused."""
+
+    def drop_pools():
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    configured = app.conf.CELERY_BROKER_URL  # the name config.settings gives it
+    drop_pools()
+    app.conf.CELERY_BROKER_URL = url
+    try:
+        yield
+    finally:
+        drop_pools()
+        app.conf.CELERY_BROKER_URL = configured

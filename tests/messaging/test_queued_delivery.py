@@ -11,13 +11,13 @@ from django.db import OperationalError, connection, transaction
 
 from accounts.commands import BlockAccount
 from accounts.events import AccountBlocked
-from config.celery import app
 from messaging import bus, delivery, tasks
 from messaging.models import Delivery
 from messaging.store import Opened
 from messaging.testing import subscribed
 from tests.factories import AccountFactory
 from tests.pg_cluster import _free_port
+from tests.redis_server import publishing_to
 
 SPY = "tests.spy"
 handed_off = []
@@ -120,16 +120,10 @@ def test_when_the_broker_is_down_publishing_gives_up_at_once_and_the_rows_wait_f
     settings.MESSAGING_DELIVER_ON_COMMIT = False
     block(pair)
     opened = [Opened(row.pk, None, row.policy, row.outside) for row in Delivery.objects.all()]
-    app.close()
-    configured, app.conf.CELERY_BROKER_URL = app.conf.CELERY_BROKER_URL, f"redis://127.0.0.1:{_free_port()}/0"
-    try:
+    with publishing_to(f"redis://127.0.0.1:{_free_port()}/0"), caplog.at_level(logging.WARNING, logger="messaging"):
         started = time.perf_counter()
-        with caplog.at_level(logging.WARNING, logger="messaging"):
-            tasks.enqueue(opened)  # what the commit's hand-off does
+        tasks.enqueue(opened)  # what the commit's hand-off does
         took = time.perf_counter() - started
-    finally:
-        app.conf.CELERY_BROKER_URL = configured
-        app.close()
 
     assert took < 2.0
     assert any("left to the sweep" in record.getMessage() for record in caplog.records)

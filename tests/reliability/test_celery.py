@@ -20,13 +20,12 @@ from django.core.management import call_command
 
 from catalog.commands import AddBook
 from catalog.values import Money
-from config.celery import app
 from messaging import bus
 from messaging.models import Delivery, StoredEvent
 from orders.commands import ConfirmOrder
 from tests.celery_app import register_counting
 from tests.factories import AccountFactory, BookFactory
-from tests.redis_server import throwaway_redis
+from tests.redis_server import publishing_to, throwaway_redis
 from tests.smtp import mail_server
 from tests.stock import place
 from tests.subprocesses import database_url
@@ -92,8 +91,6 @@ def celery(broker, transactional_db, tmp_path, settings, scratch_registry):
     settings.MESSAGING_DELIVER_ON_COMMIT = False
     settings.MESSAGING_HAND_OFF = "messaging.tasks.enqueue"
     settings.MESSAGING_LEASE_SECONDS = 2
-    app.close()  # a pool made earlier would still point at another broker
-    configured, app.conf.CELERY_BROKER_URL = app.conf.CELERY_BROKER_URL, broker.url  # as config.settings names it
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -105,10 +102,9 @@ def celery(broker, transactional_db, tmp_path, settings, scratch_registry):
         "MESSAGING_LOG_LEVEL": "WARNING",
     }
     processes = Processes(tmp_path, env)
-    yield processes
-    processes.stop_all()
-    app.conf.CELERY_BROKER_URL = configured
-    app.close()
+    with publishing_to(broker.url):
+        yield processes
+        processes.stop_all()
 
 
 def settled(processes: Processes, *, timeout: float = 60) -> None:
@@ -166,7 +162,7 @@ def test_celery_workers_apply_every_effect_once_through_a_killed_worker_and_a_br
     call_command("check_invariants", stdout=open(os.devnull, "w"))
 
 
-def test_a_stalled_mail_server_delays_no_database_policy_on_the_celery_path(celery):
+def test_a_stalled_mail_server_delays_no_database_policy_on_the_celery_path(celery, caplog):
     alice = AccountFactory(username="alice", email="alice@example.com")
     book = BookFactory(title="Dune")
     with mail_server(stall_before="DATA-END") as server:
@@ -192,3 +188,4 @@ def test_a_stalled_mail_server_delays_no_database_policy_on_the_celery_path(cele
         settled(celery, timeout=30)
     (sent,) = server.accepted
     assert sent["To"] == "alice@example.com"
+    assert left_to_the_sweep(caplog) == 0
