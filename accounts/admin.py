@@ -20,8 +20,16 @@ class AccountAdmin(ReadOnlyAdmin):
     list_filter = ["is_active", "is_staff", "is_superuser", "date_joined"]
     search_fields = ["username", "email"]
     fields = [
-        "id", "username", "email", "is_active", "is_staff", "is_superuser",
-        "followers", "following", "date_joined", "last_login",
+        "id",
+        "username",
+        "email",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "followers",
+        "following",
+        "date_joined",
+        "last_login",
     ]
     readonly_fields = ["id", "followers", "following"]
     actions = ["block", "deactivate"]

@@ -103,7 +103,8 @@ def follow_account(command: FollowAccount) -> list[Event]:
     if accounts.is_following(follower.pk, followee.pk):
         return []
     if accounts.following_count(follower.pk) >= settings.FOLLOW_LIMIT:
-        raise FollowRejected.refuse("follow_limit_reached", f"You already follow {settings.FOLLOW_LIMIT} accounts, the limit."
+        raise FollowRejected.refuse(
+            "follow_limit_reached", f"You already follow {settings.FOLLOW_LIMIT} accounts, the limit."
         )
 
     accounts.add_follow(follower.pk, followee.pk)
@@ -196,8 +197,6 @@ def _sever_batch(account_id: uuid.UUID, reason: str, first: int | None = None, l
         return [FollowsSevered(account_id=account_id, reason=reason, followers=followers, followees=followees)]
     part = max(size, math.ceil(len(follow_ids) / max(1, size // 2)))
     return [
-        FollowBatchScheduled(
-            account_id=account_id, reason=reason, first_follow=ids[0], last_follow=ids[-1]
-        )
+        FollowBatchScheduled(account_id=account_id, reason=reason, first_follow=ids[0], last_follow=ids[-1])
         for ids in (follow_ids[start : start + part] for start in range(0, len(follow_ids), part))
     ]

@@ -18,6 +18,9 @@ def sever_follow_batch(event: FollowBatchScheduled):
     """Each scheduled part of a large severance runs in a delivery of its own."""
     return [
         SeverFollowBatch(
-            account_id=event.account_id, reason=event.reason, first_follow=event.first_follow, last_follow=event.last_follow
+            account_id=event.account_id,
+            reason=event.reason,
+            first_follow=event.first_follow,
+            last_follow=event.last_follow,
         )
     ]

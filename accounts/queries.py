@@ -44,11 +44,7 @@ class AccountSummary:
 
 def account_summary(account_id: UUID) -> AccountSummary | None:
     """Who an account is (for other contexts: an order's customer, who may act on it), or ``None``."""
-    row = (
-        Account.objects.filter(pk=account_id)
-        .values_list("pk", "username", "email", "is_active", "is_staff")
-        .first()
-    )
+    row = Account.objects.filter(pk=account_id).values_list("pk", "username", "email", "is_active", "is_staff").first()
     return AccountSummary(*row) if row else None
 
 

@@ -28,7 +28,9 @@ def lock_pair(first_id: UUID, second_id: UUID) -> tuple[Account | None, Account 
     the same order, so two such commands on one pair queue up instead of
     interleaving or deadlocking (a follow can never slip past a block).
     """
-    rows = {row.pk: row for row in Account.objects.select_for_update().filter(pk__in=[first_id, second_id]).order_by("pk")}
+    rows = {
+        row.pk: row for row in Account.objects.select_for_update().filter(pk__in=[first_id, second_id]).order_by("pk")
+    }
     return rows.get(first_id), rows.get(second_id)
 
 

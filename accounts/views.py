@@ -58,7 +58,9 @@ def sign_up(request):
             actor_id=request.user.pk,
             idempotency_key=form.key,
         )
-        if report(request, dispatch_for(request, command), f"Welcome, {data['username']}! Log in with your new account."):
+        if report(
+            request, dispatch_for(request, command), f"Welcome, {data['username']}! Log in with your new account."
+        ):
             return redirect("accounts:log_in")
         form.renew_key()
     return render(request, "accounts/sign_up.html", {"form": form})

@@ -104,7 +104,10 @@ def table(results: dict[str, dict]) -> str:
 
 
 def reads_table(results: dict[str, dict]) -> str:
-    rows = ["| read, in process | database | accounts | follows | p50 (ms) | p95 (ms) |", "|---|---|---:|---:|---:|---:|"]
+    rows = [
+        "| read, in process | database | accounts | follows | p50 (ms) | p95 (ms) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     seeds = []
     for label, result in results.items():
         if "reads" not in result:
@@ -153,7 +156,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--short", action="store_true", help="a few flows per database: proves it works, in seconds")
     parser.add_argument(
-        "--only", choices=["flows", "reads", "http"],
+        "--only",
+        choices=["flows", "reads", "http"],
         help="one section: the flows, flatness and relay; the reads at scale; or HTTP through gunicorn",
     )
     parser.add_argument("--reads-accounts", type=int, help="accounts for the reads at scale (default 100,000)")

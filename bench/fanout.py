@@ -33,7 +33,10 @@ def measure(followers: int) -> dict:
         batch_size=2000,
     )
     writer_a, writer_b = Account.objects.bulk_create(
-        [Account(username=f"wa{tag}", email=f"wa{tag}@example.com"), Account(username=f"wb{tag}", email=f"wb{tag}@example.com")]
+        [
+            Account(username=f"wa{tag}", email=f"wa{tag}@example.com"),
+            Account(username=f"wb{tag}", email=f"wb{tag}@example.com"),
+        ]
     )
     recount([star.pk, writer_a.pk, writer_b.pk, *(reader.pk for reader in readers)])
     severed = Follow.objects.filter(follower=star).count() + Follow.objects.filter(followee=star).count()

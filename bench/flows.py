@@ -108,9 +108,7 @@ def bookshelf_customer(tag: str) -> uuid.UUID:
 
 def bookshelf_pipeline(tag: str, n: int, customer_id: uuid.UUID) -> int:
     book = _ok(bus.dispatch(AddBook(title=f"Book {n}", author="Bench", price=Money(Decimal("12.50")))))
-    order = _ok(
-        bus.dispatch(PlaceOrder(items=(OrderLine(book_id=book.book_id, quantity=1),), actor_id=customer_id))
-    )
+    order = _ok(bus.dispatch(PlaceOrder(items=(OrderLine(book_id=book.book_id, quantity=1),), actor_id=customer_id)))
     _ok(bus.dispatch(ConfirmOrder(order_id=order.order_id)))
     _ok(bus.dispatch(ShipOrder(order_id=order.order_id)))
     return COMMANDS_PER_FLOW

@@ -73,9 +73,7 @@ def load(seconds: float, clients: int, workers: int, accounts: int) -> tuple[dic
 
 
 def manage(env, *command, check=True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    result = subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         sys.exit(f"manage.py {' '.join(command)} failed:\n{result.stderr}")
     return result
@@ -104,9 +102,24 @@ class gunicorn:
 
     def __enter__(self) -> str:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), "--access-logfile", "/dev/null", "--log-level", "warning"],
-            cwd=ROOT, env=self.env,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "config/gunicorn.py",
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--access-logfile",
+                "/dev/null",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=self.env,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -142,7 +155,9 @@ class Client:
             self.connection.close()
             self.connection = http.client.HTTPConnection(self.host, timeout=30)
             raise
-        return response.status, (json.loads(raw) if raw and response.getheader("Content-Type", "").startswith("application/json") else None)
+        return response.status, (
+            json.loads(raw) if raw and response.getheader("Content-Type", "").startswith("application/json") else None
+        )
 
 
 def register(host, n) -> dict:
@@ -180,7 +195,12 @@ def run_load(host, users, books, seconds, clients) -> dict:
                     ("block", "POST", f"/api/v1/accounts/{other}/block/", {}),
                     ("unblock", "POST", f"/api/v1/accounts/{other}/unblock/", {}),
                     ("order", "POST", "/api/v1/orders/", {"items": [{"book_id": rng.choice(books), "quantity": 1}]}),
-                    ("cancel", "POST", f"/api/v1/orders/{my_orders[-1]}/cancel/" if my_orders else "/api/v1/books/", {}),
+                    (
+                        "cancel",
+                        "POST",
+                        f"/api/v1/orders/{my_orders[-1]}/cancel/" if my_orders else "/api/v1/books/",
+                        {},
+                    ),
                 ]
             )
             if kind == "cancel" and not my_orders:

@@ -118,9 +118,28 @@ def celery_relay(deliveries: int, workers: int) -> float:
     with throwaway_redis() as broker, publishing_to(broker.url):
         env = {**os.environ, "CELERY_BROKER_URL": broker.url, "MESSAGING_DELIVER_ON_COMMIT": "false"}
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "prefork", "-c", str(workers),
-             "-Q", "database,outside", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool",
+                "prefork",
+                "-c",
+                str(workers),
+                "-Q",
+                "database,outside",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "WARNING",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             deadline = time.monotonic() + 60

@@ -25,7 +25,12 @@ def seed(accounts: int, follows: int) -> float:
     autovacuum would after a load this size."""
     started = time.perf_counter()
     call_command(
-        "seed_demo", "--bulk", f"--accounts={accounts}", f"--follows={follows}", "--books=0", "--orders=0",
+        "seed_demo",
+        "--bulk",
+        f"--accounts={accounts}",
+        f"--follows={follows}",
+        "--books=0",
+        "--orders=0",
         stdout=io.StringIO(),
     )
     seconds = time.perf_counter() - started

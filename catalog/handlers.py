@@ -22,7 +22,6 @@ MAX_RESTOCK = 10_000
 MAX_DESCRIPTION = 10_000
 
 
-
 def _require_text(value: str, name: str, max_length: int) -> str:
     text = value.strip()
     if not text or len(text) > max_length:
@@ -44,7 +43,8 @@ def _require_inventory(book_id: uuid.UUID) -> Inventory:
 
 def _require_room(inventory: Inventory, quantity: int) -> None:
     if inventory.on_hand + quantity > Inventory.MAX_ON_HAND:
-        raise CatalogCommandRejected.refuse("invalid_quantity",
+        raise CatalogCommandRejected.refuse(
+            "invalid_quantity",
             f"A book's stock is at most {Inventory.MAX_ON_HAND}; it has {inventory.on_hand} on hand.",
         )
 
@@ -77,7 +77,8 @@ def add_book(command: AddBook) -> list[Event]:
 
 def stock_new_book(command: StockNewBook) -> list[Event]:
     if not 0 <= command.quantity <= Inventory.MAX_ON_HAND:
-        raise CatalogCommandRejected.refuse("invalid_quantity", f"Initial stock is 0 to {Inventory.MAX_ON_HAND} copies."
+        raise CatalogCommandRejected.refuse(
+            "invalid_quantity", f"Initial stock is 0 to {Inventory.MAX_ON_HAND} copies."
         )
     inventory = _require_inventory(command.book_id)
     if inventory.initial_stock_received:

@@ -63,8 +63,7 @@ def priced_books(book_ids: list[UUID]) -> dict[UUID, PricedBook]:
     """Title and current price of each of these books that exists, by id."""
     rows = Book.objects.filter(pk__in=book_ids).values_list("pk", "title", "price_amount", "price_currency")
     return {
-        pk: PricedBook(book_id=pk, title=title, price=Money(amount, currency))
-        for pk, title, amount, currency in rows
+        pk: PricedBook(book_id=pk, title=title, price=Money(amount, currency)) for pk, title, amount, currency in rows
     }
 
 
@@ -83,7 +82,10 @@ def book_id_for_isbn(text: str) -> UUID:
 def held_stock() -> dict[tuple[UUID, UUID], int]:
     """Stock held for orders and not yet shipped or released: (order id, book id) -> quantity."""
     held = Reservation.objects.filter(status=Reservation.Status.HELD)
-    return {(order_id, book_id): quantity for order_id, book_id, quantity in held.values_list("order_id", "book_id", "quantity")}
+    return {
+        (order_id, book_id): quantity
+        for order_id, book_id, quantity in held.values_list("order_id", "book_id", "quantity")
+    }
 
 
 def search_books(text: str = "") -> QuerySet[Book]:

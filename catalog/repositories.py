@@ -17,9 +17,7 @@ def isbn_taken(isbn: str) -> bool:
     return Book.objects.filter(isbn=isbn).exists()
 
 
-def add_book(
-    *, book_id: UUID, title: str, author: str, isbn: str | None, price: Money, description: str
-) -> None:
+def add_book(*, book_id: UUID, title: str, author: str, isbn: str | None, price: Money, description: str) -> None:
     """Insert a book with its empty inventory; ``DuplicateIsbn`` if the unique index objects."""
     try:
         Book.objects.create(

@@ -61,9 +61,7 @@ def release(order_id: UUID) -> list[StockReleased]:
     return [StockReleased(book_id=row.book_id, order_id=order_id, quantity=row.quantity) for row in released]
 
 
-def _settle(
-    order_id: UUID, status: Reservation.Status, move: Callable[[Inventory, int], None]
-) -> list[Reservation]:
+def _settle(order_id: UUID, status: Reservation.Status, move: Callable[[Inventory, int], None]) -> list[Reservation]:
     held = catalog.lock_held_reservations(order_id)
     quantities = {row.book_id: row.quantity for row in held}
     for inventory in catalog.lock_inventories(quantities):

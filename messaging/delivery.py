@@ -212,9 +212,7 @@ def _budget() -> Iterator[list[int]]:
         _on_commit_budget.reset(token)
 
 
-def deliver_opened(
-    opened: Iterable["store.Opened"], *, dispatch: Dispatch, hand_off: HandOff | None = None
-) -> Counter:
+def deliver_opened(opened: Iterable["store.Opened"], *, dispatch: Dispatch, hand_off: HandOff | None = None) -> Counter:
     """Attempt deliveries just opened, with their events in hand; one failing
     never stops the others. Outside effects, and whatever exceeds the
     commit's budget, are left pending for the relay, and given to
@@ -283,7 +281,10 @@ def _record_failure(delivery: Delivery, event_type: str, error: Exception) -> No
         delivery.status = Delivery.Status.DEAD
         logger.error(
             "dead-lettered %s to %s after %d attempt(s): %s",
-            event_type, delivery.policy, delivery.attempts, delivery.last_error,
+            event_type,
+            delivery.policy,
+            delivery.attempts,
+            delivery.last_error,
         )
     else:
         delivery.status = Delivery.Status.FAILED
@@ -291,7 +292,11 @@ def _record_failure(delivery: Delivery, event_type: str, error: Exception) -> No
         delivery.next_attempt_at = timezone.now() + timedelta(seconds=backoff)
         logger.warning(
             "delivery of %s to %s failed (attempt %d, retry in %.0fs): %s",
-            event_type, delivery.policy, delivery.attempts, backoff, delivery.last_error,
+            event_type,
+            delivery.policy,
+            delivery.attempts,
+            backoff,
+            delivery.last_error,
         )
 
 

@@ -127,7 +127,9 @@ class IdempotencyKeyReused(Rejection):
 
     @classmethod
     def now(cls) -> "IdempotencyKeyReused":
-        return cls(code="idempotency_key_reused", reason="This idempotency key was already used for a different request.")
+        return cls(
+            code="idempotency_key_reused", reason="This idempotency key was already used for a different request."
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

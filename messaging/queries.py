@@ -67,9 +67,7 @@ def causal_tree(correlation_id: UUID) -> list[CommandNode]:
 
     commands: dict[UUID, CommandNode] = {}
     for event in events:
-        node = commands.setdefault(
-            event.command_id, CommandNode(event.command_id, event.command_type, event.policy)
-        )
+        node = commands.setdefault(event.command_id, CommandNode(event.command_id, event.command_type, event.policy))
         node.events.append(EventNode(event))
 
     caused = defaultdict(list)  # (event id, policy) -> commands that policy issued
@@ -84,9 +82,7 @@ def causal_tree(correlation_id: UUID) -> list[CommandNode]:
     for command in commands.values():
         for event_node in command.events:
             for delivery in deliveries[event_node.event.event_id]:
-                event_node.policies.append(
-                    PolicyNode(delivery, caused[(event_node.event.event_id, delivery.policy)])
-                )
+                event_node.policies.append(PolicyNode(delivery, caused[(event_node.event.event_id, delivery.policy)]))
     return roots
 
 
@@ -103,7 +99,9 @@ def render_tree(roots: list[CommandNode]) -> list[str]:
     def event(node: EventNode, prefix: str, last: bool):
         row = node.event
         payload = ", ".join(f"{key}={value}" for key, value in row.payload.items())
-        lines.append(f"{prefix}{_branch(last)}{row.type} v{row.version} ({payload}) at {row.occurred_at:%Y-%m-%d %H:%M:%S}")
+        lines.append(
+            f"{prefix}{_branch(last)}{row.type} v{row.version} ({payload}) at {row.occurred_at:%Y-%m-%d %H:%M:%S}"
+        )
         inner = _inner(prefix, last)
         for index, policy_node in enumerate(node.policies):
             policy(policy_node, inner, index == len(node.policies) - 1)

@@ -156,16 +156,16 @@ def _insert(model, rows: list[dict], returning: tuple[str, ...] = ()) -> list[tu
     fields = _fields(model, names)
     quote = connection.ops.quote_name
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    head = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) VALUES "
-    )
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) VALUES "
     tail = f" RETURNING {', '.join(quote(field.column) for field in _fields(model, returning))}" if returning else ""
     size = max(1, min(ROWS_PER_STATEMENT, connection.ops.bulk_batch_size(fields, rows)))
     returned = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
-            params = [field.get_db_prep_save(row[name], connection) for row in chunk for name, field in zip(names, fields)]
+            params = [
+                field.get_db_prep_save(row[name], connection) for row in chunk for name, field in zip(names, fields)
+            ]
             cursor.execute(head + ", ".join([placeholders] * len(chunk)) + tail, params)
             if returning:
                 returned += cursor.fetchall()

@@ -24,7 +24,6 @@ MAX_LINES = 50
 MAX_QUANTITY = 100
 
 
-
 def _require_customer(actor_id: uuid.UUID | None) -> AccountSummary:
     if actor_id is None:
         raise OrderRejected.refuse("customer_required", "An order is placed by a signed-in customer.")
@@ -45,7 +44,8 @@ def _require_valid_lines(lines: tuple[OrderLine, ...]) -> None:
         raise OrderRejected.refuse("duplicate_book", "Each book appears once in an order, with its quantity.")
     for line in lines:
         if not 1 <= line.quantity <= MAX_QUANTITY:
-            raise OrderRejected.refuse("invalid_quantity", f"Order 1 to {MAX_QUANTITY} copies of a book, not {line.quantity}."
+            raise OrderRejected.refuse(
+                "invalid_quantity", f"Order 1 to {MAX_QUANTITY} copies of a book, not {line.quantity}."
             )
 
 
@@ -80,7 +80,8 @@ def place_order(command: PlaceOrder) -> list[Event]:
     try:
         reserved = reservations.hold(order_id, {item.book_id: item.quantity for item in items})
     except reservations.InsufficientStock as shortage:
-        raise OrderRejected.refuse("insufficient_stock",
+        raise OrderRejected.refuse(
+            "insufficient_stock",
             f"Only {shortage.available} of “{shortage.title}” ({shortage.book_id}) available; "
             f"{shortage.requested} requested.",
         ) from None
@@ -97,7 +98,8 @@ def _require_order(order_id: uuid.UUID) -> Order:
 
 def _require_transition(order: Order, status: Order.Status) -> None:
     if not order.can_become(status):
-        raise OrderChangeRejected.refuse("invalid_transition",
+        raise OrderChangeRejected.refuse(
+            "invalid_transition",
             f"A {order.get_status_display()} order cannot become {status.label}.",
         )
 

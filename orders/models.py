@@ -56,7 +56,9 @@ ALLOWED_FROM = {
 
 
 class OrderItem(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items", db_index=False)  # (order, book_id) serves it
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="items", db_index=False
+    )  # (order, book_id) serves it
     book_id = models.UUIDField()
     title = models.CharField(max_length=200, help_text="The book's title when the order was placed.")
     quantity = models.IntegerField()

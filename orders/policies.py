@@ -22,7 +22,9 @@ def release_stock_on_cancel(event: OrderCancelled):
 
 def mail_confirmation(event: OrderConfirmed):
     """Tell the customer their order is confirmed."""
-    return [_mail_customer(event.order_id, event.customer_id, "confirmed", "We have confirmed your order; it ships soon.")]
+    return [
+        _mail_customer(event.order_id, event.customer_id, "confirmed", "We have confirmed your order; it ships soon.")
+    ]
 
 
 def mail_shipment(event: OrderShipped):

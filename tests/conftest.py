@@ -29,7 +29,8 @@ def pytest_collection_modifyitems(config, items):
     the interface tests are deselected (the SQLite pass runs them)."""
     if connection.vendor == "postgresql":
         interface = [
-            item for item in items
+            item
+            for item in items
             if "postgres" not in item.keywords and any(part in item.nodeid for part in INTERFACE_TESTS)
         ]
         if interface:

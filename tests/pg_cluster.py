@@ -43,9 +43,11 @@ def throwaway_cluster():
     port = _free_port()
     quiet = {"stdout": subprocess.DEVNULL}
     subprocess.run(
-        _as_server_user([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                         "--no-sync"]),
-        check=True, **quiet,
+        _as_server_user(
+            [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]
+        ),
+        check=True,
+        **quiet,
     )
     options = (
         f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=300 "
@@ -53,14 +55,16 @@ def throwaway_cluster():
     )
     subprocess.run(
         _as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]),
-        check=True, **quiet,
+        check=True,
+        **quiet,
     )
     try:
         yield f"postgres://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
             _as_server_user([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
-            check=False, **quiet,
+            check=False,
+            **quiet,
         )
         shutil.rmtree(root, ignore_errors=True)
 

@@ -11,7 +11,11 @@ pytestmark = pytest.mark.postgres  # it starts its own cluster; once per suite r
 
 def test_the_load_script_in_short_mode_reports_no_server_error_and_holding_invariants():
     result = subprocess.run(
-        [sys.executable, "-m", "bench.load", "--short"], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "bench.load", "--short"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr

@@ -31,7 +31,10 @@ PRODUCTION = {
 def manage(*args, env):
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=settings.BASE_DIR, env={**os.environ, **env}, capture_output=True, text=True,
+        cwd=settings.BASE_DIR,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
     )
 
 
@@ -81,9 +84,23 @@ def test_gunicorn_serves_pages_and_hashed_static_files(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi",
-         "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "/dev/null"],
-        cwd=settings.BASE_DIR, env={**os.environ, **env}, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "config/gunicorn.py",
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--access-logfile",
+            "/dev/null",
+        ],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, **env},
+        stderr=subprocess.PIPE,
     )
     try:
         login = _get(f"http://127.0.0.1:{port}/admin/login/")
@@ -108,7 +125,6 @@ def _get(url: str) -> str:
             time.sleep(0.2)
 
 
-
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_postgresql_sessions_end_hung_statements_lock_waits_and_idle_transactions():
@@ -124,10 +140,19 @@ def test_postgresql_sessions_end_hung_statements_lock_waits_and_idle_transaction
 @pytest.mark.postgres
 def test_the_postgresql_guards_come_from_the_environment():
     result = manage(
-        "shell", "--verbosity", "0", "-c", "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS']['options'])",
+        "shell",
+        "--verbosity",
+        "0",
+        "-c",
+        "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS']['options'])",
         env={"DATABASE_URL": database_url(), "PG_STATEMENT_TIMEOUT_MS": "5000", "PG_LOCK_TIMEOUT_MS": "0"},
     )
 
     assert result.stdout.split() == [
-        "-c", "statement_timeout=5000", "-c", "lock_timeout=0", "-c", "idle_in_transaction_session_timeout=60000"
+        "-c",
+        "statement_timeout=5000",
+        "-c",
+        "lock_timeout=0",
+        "-c",
+        "idle_in_transaction_session_timeout=60000",
     ]

@@ -25,5 +25,12 @@ def seeded(*flags) -> dict:
 def test_bus_and_bulk_seed_the_same_counts_and_every_rule_holds(flags):
     counts = seeded(*flags)
 
-    assert counts == {"accounts": 12, "stats": 12, "follows": 30, "registered": 12, "followed": 30, "open deliveries": 0}
+    assert counts == {
+        "accounts": 12,
+        "stats": 12,
+        "follows": 30,
+        "registered": 12,
+        "followed": 30,
+        "open deliveries": 0,
+    }
     assert check().startswith("all ")

@@ -89,7 +89,10 @@ def test_signing_up_registers_through_the_bus_and_leads_to_the_login_page(client
 
 
 def test_a_password_signed_up_with_surrounding_spaces_logs_in_as_typed(client):
-    client.post(reverse("accounts:sign_up"), sign_up_data(password=" a sturdy passphrase ", password_again=" a sturdy passphrase "))
+    client.post(
+        reverse("accounts:sign_up"),
+        sign_up_data(password=" a sturdy passphrase ", password_again=" a sturdy passphrase "),
+    )
 
     assert Client().login(username="carol", password=" a sturdy passphrase ")
 
@@ -256,8 +259,12 @@ def test_block_dispatches_block_account_and_its_policy_removes_the_follows(
     "given, action, event_type, command_type",
     [
         (lambda me, bob: FollowFactory(follower=me, followee=bob), "unfollow", "FollowRemoved", "UnfollowAccount"),
-        (lambda me, bob: FollowFactory(follower=bob, followee=me), "remove_follower", "FollowRemoved",
-         "RemoveFollower"),
+        (
+            lambda me, bob: FollowFactory(follower=bob, followee=me),
+            "remove_follower",
+            "FollowRemoved",
+            "RemoveFollower",
+        ),
         (lambda me, bob: BlockFactory(blocker=me, blocked=bob), "unblock", "AccountUnblocked", "UnblockAccount"),
     ],
 )

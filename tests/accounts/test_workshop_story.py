@@ -15,7 +15,9 @@ def test_a_block_removes_the_follow_after_commit_and_alice_cannot_follow_again(d
     outcome = scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
 
     # then
-    outcome.then_events(AccountBlocked).then_cascade(AccountBlocked, FollowRemoved).then_deliveries(done=2)  # the policy; the counts
+    outcome.then_events(AccountBlocked).then_cascade(AccountBlocked, FollowRemoved).then_deliveries(
+        done=2
+    )  # the policy; the counts
     removal = outcome.cascade[1]
     assert (removal.follower_id, removal.followee_id, removal.reason) == (alice.pk, bob.pk, "blocked")
     assert removal.causation_id == outcome.events[0].event_id

@@ -125,9 +125,7 @@ def test_lists_are_paginated_with_a_bounded_page_size(alice, signed_in):
     assert len(capped.data["results"]) == 5
 
 
-def test_a_page_of_accounts_costs_the_same_queries_whatever_its_size(
-    alice, signed_in, django_assert_max_num_queries
-):
+def test_a_page_of_accounts_costs_the_same_queries_whatever_its_size(alice, signed_in, django_assert_max_num_queries):
     # given: accounts with followers and followings
     accounts = AccountFactory.create_batch(30)
     for account in accounts:

@@ -105,7 +105,9 @@ def test_registering_too_often_answers_429_with_retry_after(db, anonymous, monke
     [(0, ["10.0.0.1", "10.0.0.2"]), (1, ["10.0.0.1, 203.0.113.7", "10.0.0.2, 203.0.113.7"])],
     ids=["no proxy", "one proxy"],
 )
-def test_a_forged_forwarded_for_does_not_escape_the_registration_throttle(db, settings, monkeypatch, proxies, forwarded_for):
+def test_a_forged_forwarded_for_does_not_escape_the_registration_throttle(
+    db, settings, monkeypatch, proxies, forwarded_for
+):
     # given: one client, forging a new X-Forwarded-For each time (behind a proxy, it appends the real one)
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": proxies}
     monkeypatch.setitem(RegistrationThrottle.THROTTLE_RATES, "registration", "1/hour")

@@ -26,7 +26,11 @@ def test_a_book_shows_its_price_as_a_decimal_string_and_its_currency(db, anonymo
     response = anonymous.get(f"/api/v1/books/{book.pk}/")
 
     assert response.status_code == 200
-    assert (response.data["price"], response.data["currency"], response.data["isbn"]) == ("7.50", "EUR", "9780743273565")
+    assert (response.data["price"], response.data["currency"], response.data["isbn"]) == (
+        "7.50",
+        "EUR",
+        "9780743273565",
+    )
 
 
 def test_an_unknown_book_answers_404(db, anonymous):
@@ -38,7 +42,11 @@ def test_staff_add_a_book_and_get_201_with_it(staff, signed_in):
 
     assert response.status_code == 201
     assert set(response.data) == BOOK_FIELDS
-    assert (response.data["isbn"], response.data["price"], response.data["currency"]) == ("9780743273565", "12.99", "EUR")
+    assert (response.data["isbn"], response.data["price"], response.data["currency"]) == (
+        "9780743273565",
+        "12.99",
+        "EUR",
+    )
     assert Book.objects.get(pk=response.data["id"]).title == "The Great Gatsby"
 
 

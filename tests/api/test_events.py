@@ -20,7 +20,14 @@ def test_staff_read_the_events_of_one_correlation_id_and_type(alice, bob, staff,
     assert response.data["count"] == 1
     (event,) = response.data["results"]
     assert set(event) == {
-        "id", "type", "version", "occurred_at", "payload", "command_id", "correlation_id", "causation_id",
+        "id",
+        "type",
+        "version",
+        "occurred_at",
+        "payload",
+        "command_id",
+        "correlation_id",
+        "causation_id",
     }
     assert (event["type"], event["correlation_id"], event["causation_id"]) == ("AccountFollowed", str(mine), None)
     assert event["payload"] == {"follower_id": str(alice.pk), "followee_id": str(bob.pk)}

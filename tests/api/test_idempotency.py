@@ -87,8 +87,10 @@ def test_signed_out_callers_keys_never_collide(db):
 
     # when: someone else, elsewhere, registers with the same key
     other = APIClient(REMOTE_ADDR="198.51.100.20").post(
-        "/api/v1/accounts/", {**REGISTRATION, "email": "dan@example.com", "username": "dan"},
-        format="json", HTTP_IDEMPOTENCY_KEY="signup-1",
+        "/api/v1/accounts/",
+        {**REGISTRATION, "email": "dan@example.com", "username": "dan"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="signup-1",
     )
 
     # then

@@ -128,8 +128,12 @@ def test_an_invalid_event_filter_answers_400(staff, signed_in, query):
 
 @pytest.mark.parametrize(
     "method, path",
-    [("delete", "/api/v1/accounts/{me}/"), ("put", "/api/v1/accounts/me/"), ("get", "/api/v1/auth/token/"),
-     ("patch", "/api/v1/orders/")],
+    [
+        ("delete", "/api/v1/accounts/{me}/"),
+        ("put", "/api/v1/accounts/me/"),
+        ("get", "/api/v1/auth/token/"),
+        ("patch", "/api/v1/orders/"),
+    ],
 )
 def test_a_wrong_method_answers_405_in_the_error_shape(alice, signed_in, method, path):
     response = getattr(signed_in(alice), method)(path.format(me=alice.pk))

@@ -37,7 +37,10 @@ def test_placing_an_order_answers_201_pending_with_catalog_prices_and_holds_the_
     assert set(response.data) == ORDER_FIELDS
     assert (response.data["status"], response.data["total"], response.data["currency"]) == ("PENDING", "35.48", "USD")
     assert response.data["items"][0] == {
-        "book_id": str(gatsby.pk), "title": "The Great Gatsby", "quantity": 2, "unit_price": "12.99",
+        "book_id": str(gatsby.pk),
+        "title": "The Great Gatsby",
+        "quantity": 2,
+        "unit_price": "12.99",
     }
     assert book_view(gatsby.pk).available == 3
 

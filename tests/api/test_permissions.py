@@ -107,7 +107,11 @@ def test_each_caller_gets_the_status_the_contract_gives(db, method, path, body, 
     if body == "one copy of {book}":
         body = {"items": [{"book_id": str(book.pk), "quantity": 1}]}
     names = {
-        "owner": owner.pk, "book": book.pk, "order": order.order_id, "delivery": delivery.pk, "unknown": uuid.UUID(int=7)
+        "owner": owner.pk,
+        "book": book.pk,
+        "order": order.order_id,
+        "delivery": delivery.pk,
+        "unknown": uuid.UUID(int=7),
     }
     if isinstance(body, dict) and "items" in body and isinstance(body["items"], list):
         body = {"items": [{**item, "book_id": item["book_id"].format(**names)} for item in body["items"]]}

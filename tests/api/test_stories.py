@@ -83,7 +83,9 @@ def test_a_deactivated_account_loses_its_follows_and_its_token():
 def test_a_book_is_added_ordered_confirmed_shipped_and_another_order_cancelled(mailoutbox, monkeypatch):
     # given: the shop's operator (made as production makes staff) and a customer
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "operator-password")
-    call_command("createsuperuser", "--noinput", username="operator", email="operator@example.com", stdout=io.StringIO())
+    call_command(
+        "createsuperuser", "--noinput", username="operator", email="operator@example.com", stdout=io.StringIO()
+    )
     staff = sign_in("operator", "operator-password")
     alice, _ = sign_up("alice")
 

@@ -172,5 +172,3 @@ def test_the_database_refuses_more_reserved_than_on_hand():
     inventory.reserved = 3
     with pytest.raises(IntegrityError):
         inventory.save()
-
-

@@ -86,10 +86,14 @@ def test_a_refusal_rolls_back_what_the_handler_wrote_and_records_the_rejection(d
 
 def test_the_same_idempotency_key_replays_the_first_result_without_a_second_effect(db, scenario):
     alice, bob = AccountFactory(), AccountFactory()
-    first = scenario.when(FollowAccount(follower_id=alice.pk, followee_id=bob.pk, idempotency_key="k1", actor_id=alice.pk))
+    first = scenario.when(
+        FollowAccount(follower_id=alice.pk, followee_id=bob.pk, idempotency_key="k1", actor_id=alice.pk)
+    )
     Follow.objects.all().delete()  # were the command to run again, the follow would come back
 
-    again = scenario.when(FollowAccount(follower_id=alice.pk, followee_id=bob.pk, idempotency_key="k1", actor_id=alice.pk))
+    again = scenario.when(
+        FollowAccount(follower_id=alice.pk, followee_id=bob.pk, idempotency_key="k1", actor_id=alice.pk)
+    )
 
     assert again.result.replayed
     assert [e.event_id for e in again.events] == [e.event_id for e in first.events]
@@ -113,7 +117,9 @@ def test_idempotency_keys_belong_to_their_actor(db, scenario):
     alice, bob, carol = AccountFactory(), AccountFactory(), AccountFactory()
     scenario.given(FollowAccount(follower_id=alice.pk, followee_id=carol.pk, idempotency_key="k1", actor_id=alice.pk))
 
-    outcome = scenario.when(FollowAccount(follower_id=bob.pk, followee_id=carol.pk, idempotency_key="k1", actor_id=bob.pk))
+    outcome = scenario.when(
+        FollowAccount(follower_id=bob.pk, followee_id=carol.pk, idempotency_key="k1", actor_id=bob.pk)
+    )
 
     outcome.then_events(AccountFollowed)
     assert ProcessedCommand.objects.count() == 2
@@ -122,7 +128,10 @@ def test_idempotency_keys_belong_to_their_actor(db, scenario):
 def test_an_idempotency_record_holds_no_password(db, scenario):
     scenario.when(
         RegisterAccount(
-            email=Email("a@example.com"), username=Username("alice"), password=Password("hunter2-x"), idempotency_key="s"
+            email=Email("a@example.com"),
+            username=Username("alice"),
+            password=Password("hunter2-x"),
+            idempotency_key="s",
         )
     )
 

@@ -55,7 +55,9 @@ def test_a_failing_policy_leaves_the_command_committed_and_other_policies_done(p
     with subscribed(AccountBlocked, flaky, name=SPY):
         outcome = scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
 
-    outcome.then_events(AccountBlocked).then_deliveries(done=2, failed=1)  # the block policy, the counts of its FollowRemoved
+    outcome.then_events(AccountBlocked).then_deliveries(
+        done=2, failed=1
+    )  # the block policy, the counts of its FollowRemoved
     failed = Delivery.objects.get(policy=SPY)
     assert (failed.attempts, failed.last_error) == (1, "ConnectionError: the mail server is down")
     assert failed.next_attempt_at > timezone.now()
@@ -168,8 +170,14 @@ def test_an_event_the_code_can_no_longer_read_fails_its_delivery_without_stoppin
     settings.MESSAGING_MAX_ATTEMPTS = 2
     alice, bob = pair
     unreadable = StoredEvent.objects.create(
-        event_id=uuid.uuid4(), type="RetiredEventType", version=1, payload={}, occurred_at=timezone.now(),
-        command_id=uuid.uuid4(), command_type="RetiredCommand", correlation_id=uuid.uuid4(),
+        event_id=uuid.uuid4(),
+        type="RetiredEventType",
+        version=1,
+        payload={},
+        occurred_at=timezone.now(),
+        command_id=uuid.uuid4(),
+        command_type="RetiredCommand",
+        correlation_id=uuid.uuid4(),
     )
     stuck = Delivery.objects.create(event=unreadable, policy="accounts.policies.remove_follows_on_block")
     bus.dispatch(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))  # its delivery waits for the relay

@@ -28,7 +28,9 @@ def test_the_workshop_story_from_the_shell():
 
     assert registered["type"] == "AccountRegistered" and registered["payload"]["email"] == "alice@example.com"
     assert (blocked["type"], removed["type"], removed["payload"]["reason"]) == (
-        "AccountBlocked", "FollowRemoved", "blocked",
+        "AccountBlocked",
+        "FollowRemoved",
+        "blocked",
     )
     assert removed["causation_id"] == blocked["event_id"]
     assert refusal.value.returncode == 1

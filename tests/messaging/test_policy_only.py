@@ -32,8 +32,12 @@ def test_severing_every_follow_of_an_active_account_from_the_shell_is_refused_an
     # when
     with pytest.raises(CommandError, match="refused: policy_only: SeverAllFollows is issued only by a policy") as error:
         call_command(
-            "send_command", "SeverAllFollows", "account_id=@carol", "reason=whatever",
-            stdout=io.StringIO(), stderr=io.StringIO(),
+            "send_command",
+            "SeverAllFollows",
+            "account_id=@carol",
+            "reason=whatever",
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
         )
 
     # then
@@ -41,7 +45,9 @@ def test_severing_every_follow_of_an_active_account_from_the_shell_is_refused_an
     assert Follow.objects.count() == 2
     rejection = StoredEvent.objects.get()
     assert (rejection.type, rejection.command_type, rejection.payload["code"]) == (
-        "CommandRejected", "SeverAllFollows", "policy_only",
+        "CommandRejected",
+        "SeverAllFollows",
+        "policy_only",
     )
 
 

@@ -122,7 +122,9 @@ def test_a_mail_shows_in_the_trace_as_an_outside_effect_with_its_status_and_the_
     [sending] = queue.events[0].policies
     assert (queue.command_type, queue.events[0].event.type) == ("QueueMail", "MailQueued")
     assert (sending.delivery.policy, sending.delivery.outside, sending.delivery.status) == (
-        "messaging.outbox.send_queued_mail", True, "pending"
+        "messaging.outbox.send_queued_mail",
+        True,
+        "pending",
     )
     assert 'class="kind policy">outside effect' in response.text
     assert "at least once" in response.text and "Message-ID" in response.text

@@ -43,7 +43,9 @@ def test_a_book_is_stocked_ordered_confirmed_and_shipped_with_a_mail_at_each_ste
     assert figures(gatsby) == (10, 2)
 
     # the shop ships: a second mail, and the two copies are gone for good
-    scenario.when(ShipOrder(order_id=order_id)).then_events(OrderShipped, StockShipped).then_deliveries(done=1, pending=1)
+    scenario.when(ShipOrder(order_id=order_id)).then_events(OrderShipped, StockShipped).then_deliveries(
+        done=1, pending=1
+    )
     relay()
     assert [mail.subject for mail in mailoutbox] == [
         f"Your order {str(order_id)[:8]} is confirmed",

@@ -59,6 +59,7 @@ def test_the_same_isbn_added_concurrently_is_added_once_and_refused_for_the_rest
 
     assert all(isinstance(result, Result) for result in results), results
     assert sorted(result.rejection.code if result.rejection else "added" for result in results) == [
-        "added", *["duplicate_isbn"] * 7
+        "added",
+        *["duplicate_isbn"] * 7,
     ]
     assert Book.objects.count() == 1

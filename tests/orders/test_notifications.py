@@ -83,7 +83,9 @@ def test_a_sent_mail_is_not_sent_again_when_its_delivery_is_relayed(scenario, or
     assert len(mailoutbox) == 1
 
 
-def test_a_mail_failure_leaves_the_order_confirmed_and_the_mail_waiting_for_a_retry(scenario, order_id, mail_server_down):
+def test_a_mail_failure_leaves_the_order_confirmed_and_the_mail_waiting_for_a_retry(
+    scenario, order_id, mail_server_down
+):
     outcome = scenario.when(ConfirmOrder(order_id=order_id))
     relay()
 

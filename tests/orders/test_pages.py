@@ -32,9 +32,7 @@ def book():
 
 
 def place(scenario, customer, book, quantity=2) -> Order:
-    [result] = scenario.given(
-        PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=quantity),), actor_id=customer.pk)
-    )
+    [result] = scenario.given(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=quantity),), actor_id=customer.pk))
     return Order.objects.get(pk=result.events[0].order_id)
 
 

@@ -54,9 +54,7 @@ def test_an_order_keeps_the_price_it_was_placed_at(scenario, alice):
 
 def test_a_client_cannot_send_a_price_with_an_order_line():
     with pytest.raises(ValidationError, match="unknown field"):
-        from_primitive(
-            tuple[OrderLine, ...], [{"book_id": str(uuid4()), "quantity": 1, "unit_price": "0.01"}]
-        )
+        from_primitive(tuple[OrderLine, ...], [{"book_id": str(uuid4()), "quantity": 1, "unit_price": "0.01"}])
 
 
 def test_an_order_for_more_than_is_available_is_refused_naming_the_book_and_what_is_left(scenario, alice):
@@ -83,9 +81,7 @@ def test_an_order_with_an_unknown_book_is_refused_and_holds_nothing(scenario, al
     known = BookFactory()
     unknown = OrderLine(book_id=uuid4(), quantity=1)
 
-    outcome = scenario.when(
-        PlaceOrder(items=(OrderLine(book_id=known.pk, quantity=1), unknown), actor_id=alice.pk)
-    )
+    outcome = scenario.when(PlaceOrder(items=(OrderLine(book_id=known.pk, quantity=1), unknown), actor_id=alice.pk))
 
     outcome.then_rejected("book_not_found")
     assert figures(known) == (10, 0)

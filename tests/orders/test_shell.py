@@ -33,7 +33,10 @@ def test_the_bookshelf_story_from_the_shell(mailoutbox):
 
     assert placed["payload"]["items"][0]["unit_price"] == {"amount": "12.99", "currency": "USD"}
     assert [reserved["type"], shipped["type"], stock_shipped["type"], mail_queued["type"]] == [
-        "StockReserved", "OrderShipped", "StockShipped", "MailQueued"
+        "StockReserved",
+        "OrderShipped",
+        "StockShipped",
+        "MailQueued",
     ]
     assert Order.objects.get().status == "SHIPPED"
     assert figures(book) == (8, 0)

@@ -70,7 +70,9 @@ def _orders(customer, count: int) -> None:
     books = BookFactory.create_batch(2)
     now = timezone.now()
     orders = Order.objects.bulk_create(
-        Order(customer_id=customer.pk, total_amount=Decimal("25.98"), currency="USD", placed_at=now - timedelta(minutes=n))
+        Order(
+            customer_id=customer.pk, total_amount=Decimal("25.98"), currency="USD", placed_at=now - timedelta(minutes=n)
+        )
         for n in range(count)
     )
     OrderItem.objects.bulk_create(
@@ -96,8 +98,13 @@ def _events(size, alice, signed_in, staff):
     mine, now = uuid.uuid4(), timezone.now()
     StoredEvent.objects.bulk_create(
         StoredEvent(
-            event_id=uuid.uuid4(), type="AccountFollowed", payload={"follower_id": str(alice.pk), "n": n},
-            occurred_at=now, command_id=uuid.uuid4(), command_type="FollowAccount", correlation_id=correlation,
+            event_id=uuid.uuid4(),
+            type="AccountFollowed",
+            payload={"follower_id": str(alice.pk), "n": n},
+            occurred_at=now,
+            command_id=uuid.uuid4(),
+            command_type="FollowAccount",
+            correlation_id=correlation,
         )
         for n in range(size)
         for correlation in (mine, uuid.uuid4())

@@ -46,8 +46,22 @@ class Processes:
     def worker(self, name: str, queues: str, *, concurrency: int = 1, **env) -> subprocess.Popen:
         return self._start(
             name,
-            ["worker", "--pool", "prefork", "-c", str(concurrency), "-Q", queues, "-n", f"{name}@%h",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "WARNING"],
+            [
+                "worker",
+                "--pool",
+                "prefork",
+                "-c",
+                str(concurrency),
+                "-Q",
+                queues,
+                "-n",
+                f"{name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "WARNING",
+            ],
             env,
         )
 
@@ -70,7 +84,10 @@ class Processes:
         log = open(self.directory / f"{name}.log", "w")
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "tests.celery_app", *args],
-            env={**self.env, **env}, cwd=django_settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+            env={**self.env, **env},
+            cwd=django_settings.BASE_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.started.append(process)

@@ -106,7 +106,9 @@ def test_processes_killed_between_commit_and_delivery_lose_nothing_and_double_no
     for alice, bob in pairs:
         died = subprocess.run(
             [sys.executable, "-c", KILLED_AFTER_COMMIT, str(bob.pk), str(alice.pk)],
-            env=env, cwd=django_settings.BASE_DIR, capture_output=True,
+            env=env,
+            cwd=django_settings.BASE_DIR,
+            capture_output=True,
         )
         assert died.returncode == -9, died.stderr.decode()
     assert Delivery.objects.filter(status="pending").count() == len(pairs)
@@ -136,9 +138,13 @@ def test_four_relay_workers_drain_thousands_of_deliveries_applying_each_once(scr
     """A policy whose command is not idempotent: any double delivery would
     store a second ``EffectCounted`` for the same event."""
     settings.MESSAGING_DELIVER_ON_COMMIT = False
-    scratch_registry.register_handler(CountEffect, lambda command: [EffectCounted(source_event_id=command.source_event_id)])
+    scratch_registry.register_handler(
+        CountEffect, lambda command: [EffectCounted(source_event_id=command.source_event_id)]
+    )
     scratch_registry.register_events(EffectCounted)
-    scratch_registry.subscribe(AccountBlocked, lambda event: [CountEffect(source_event_id=event.event_id)], name="tests.count")
+    scratch_registry.subscribe(
+        AccountBlocked, lambda event: [CountEffect(source_event_id=event.event_id)], name="tests.count"
+    )
     people = [AccountFactory() for _ in range(32)]
     for blocker in people:
         for blocked in people:

@@ -65,8 +65,16 @@ def test_fifty_single_copy_orders_against_ten_in_stock_sell_exactly_ten(live_ser
 
 
 def test_twenty_signups_with_case_variants_of_one_email_make_one_account(live_server, settings):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"auth": None, "registration": None}}
-    variants = ["Same.Person@Example.com", "same.person@example.com", "SAME.PERSON@EXAMPLE.COM", "same.Person@example.COM"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"auth": None, "registration": None},
+    }
+    variants = [
+        "Same.Person@Example.com",
+        "same.person@example.com",
+        "SAME.PERSON@EXAMPLE.COM",
+        "same.Person@example.COM",
+    ]
 
     answers = all_at_once(
         [
@@ -111,7 +119,9 @@ def test_ten_simultaneous_requests_with_one_idempotency_key_have_one_effect(live
 
     answers = all_at_once(
         [
-            lambda c=c: c.post("orders/", {"items": [{"book_id": str(book.pk), "quantity": 2}]}, **{"Idempotency-Key": key})
+            lambda c=c: c.post(
+                "orders/", {"items": [{"book_id": str(book.pk), "quantity": 2}]}, **{"Idempotency-Key": key}
+            )
             for c in clients
         ]
     )

@@ -134,7 +134,10 @@ def test_a_sender_killed_after_the_server_accepted_the_mail_sends_it_again_with_
         }
         worker = subprocess.Popen(
             [sys.executable, "manage.py", "relay_events"],
-            env=env, cwd=django_settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=env,
+            cwd=django_settings.BASE_DIR,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         # the server has accepted the mail (250) and the worker is saying goodbye: it dies there
         assert server.stalled.wait(timeout=30), worker.stderr.read().decode() if worker.poll() is not None else ""
@@ -156,4 +159,3 @@ def test_a_sender_killed_after_the_server_accepted_the_mail_sends_it_again_with_
     assert first["Message-ID"] == StoredEvent.objects.get(type="MailQueued").payload["message_id"]
     sending.refresh_from_db()
     assert (sending.status, sending.attempts) == (Delivery.Status.DONE, 2)
-

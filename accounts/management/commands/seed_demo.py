@@ -58,7 +58,9 @@ class Command(BaseCommand):
         parser.add_argument("--follows", type=int, default=500, help="in all, between random accounts")
         parser.add_argument("--books", type=int, default=20)
         parser.add_argument("--orders", type=int, default=50)
-        parser.add_argument("--bulk", action="store_true", help="accounts and follows in batches, not command by command")
+        parser.add_argument(
+            "--bulk", action="store_true", help="accounts and follows in batches, not command by command"
+        )
         parser.add_argument("--seed", type=int, default=1, help="of the random pairs, so a run can be repeated")
 
     def handle(self, *args, accounts, follows, books, orders, bulk, seed, **options):
@@ -136,7 +138,9 @@ class Command(BaseCommand):
     def _books(self, count: int) -> list[uuid.UUID]:
         progress, ids = Progress("books", count), []
         for n in range(count):
-            ids.append(_ok(bus.dispatch(AddBook(title=f"Demo book {n}", author="Demo", price=Money(Decimal("9.99"))))).book_id)
+            ids.append(
+                _ok(bus.dispatch(AddBook(title=f"Demo book {n}", author="Demo", price=Money(Decimal("9.99"))))).book_id
+            )
             progress.advance()
         return ids
 

@@ -34,8 +34,9 @@ class Command(BaseCommand):
             command_type = registry.command_type(command_name)
         except UnknownCommand as error:
             raise CommandError(str(error), returncode=2) from None
-        command = self._build(command_type, fields, actor=actor, correlation_id=correlation_id,
-                              idempotency_key=idempotency_key)
+        command = self._build(
+            command_type, fields, actor=actor, correlation_id=correlation_id, idempotency_key=idempotency_key
+        )
 
         result = bus.dispatch(command)
 
