@@ -88,6 +88,8 @@ def table(results: dict[str, dict]) -> str:
             )
         for workers, rate in result.get("relay", {}).items():
             rows.append(f"| relay on {label}, {workers} worker(s) (deliveries/s) | {rate:.0f} |")
+        for workers, rate in result.get("celery", {}).items():
+            rows.append(f"| Celery (Redis broker) on {label}, {workers} worker(s) (deliveries/s) | {rate:.0f} |")
         if "fanout" in result:
             fan = result["fanout"]
             about = f"deactivating an account with {fan['follows']:,} follows on {label} (batches of {fan['batch']})"

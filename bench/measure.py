@@ -7,6 +7,7 @@ Prints one JSON line of results on stdout; progress goes to stderr.
 import json
 import multiprocessing
 import os
+import subprocess
 import sys
 import time
 from functools import partial
@@ -24,8 +25,10 @@ from django.db import connection, connections  # noqa: E402
 
 from catalog.commands import AddBook  # noqa: E402
 from catalog.values import Money  # noqa: E402
-from messaging import bus, delivery  # noqa: E402
+from config.celery import app as celery_app  # noqa: E402
+from messaging import bus, delivery, tasks  # noqa: E402
 from messaging.models import Delivery  # noqa: E402
+from tests.redis_server import publishing_to, throwaway_redis  # noqa: E402
 
 from . import fanout, flows, reads  # noqa: E402
 
@@ -78,13 +81,19 @@ def _relay_worker(batch: int) -> None:
     connections.close_all()
 
 
+def _leave_pending(deliveries: int, tag: str) -> None:
+    """Dispatch ``deliveries`` AddBook commands, each opening one delivery
+    that nothing runs yet (no on-commit delivery, no queue)."""
+    settings.MESSAGING_DELIVER_ON_COMMIT, settings.MESSAGING_HAND_OFF = False, ""
+    for n in range(deliveries):
+        bus.dispatch(AddBook(title=f"Relay {tag}.{n}", author="Bench", price=Money(1)))
+    settings.MESSAGING_DELIVER_ON_COMMIT = True
+
+
 def relay(deliveries: int, workers: int) -> float:
     """Leave ``deliveries`` pending (each AddBook opens one), then drain them
     with ``workers`` processes claiming batches; deliveries/s."""
-    settings.MESSAGING_DELIVER_ON_COMMIT = False
-    for n in range(deliveries):
-        bus.dispatch(AddBook(title=f"Relay {workers}.{n}", author="Bench", price=Money(1)))
-    settings.MESSAGING_DELIVER_ON_COMMIT = True
+    _leave_pending(deliveries, str(workers))
     connections.close_all()
     context = multiprocessing.get_context("fork")
     started = time.perf_counter()
@@ -97,6 +106,57 @@ def relay(deliveries: int, workers: int) -> float:
     rate = deliveries / (time.perf_counter() - started)
     assert not Delivery.objects.exclude(status=Delivery.Status.DONE).exists(), "the relay left deliveries undone"
     _say(f"relay with {workers} worker(s): {rate:.0f} deliveries/s")
+    return rate
+
+
+def celery_relay(deliveries: int, workers: int) -> float:
+    """The same backlog through Celery: a throwaway Redis broker, one
+    ``celery worker`` with ``workers`` pool processes on both queues; the
+    rows are queued as the sweep queues them (one message each) once the
+    worker answers, and the clock runs until every one is done."""
+    _leave_pending(deliveries, f"celery {workers}")
+    with throwaway_redis() as broker, publishing_to(broker.url):
+        env = {**os.environ, "CELERY_BROKER_URL": broker.url, "MESSAGING_DELIVER_ON_COMMIT": "false"}
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool",
+                "prefork",
+                "-c",
+                str(workers),
+                "-Q",
+                "database,outside",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "WARNING",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not celery_app.control.ping(timeout=0.5):
+                assert worker.poll() is None and time.monotonic() < deadline, "the Celery worker did not start"
+            settings.MESSAGING_SWEEP_LIMIT = deliveries
+            started = time.perf_counter()
+            tasks.sweep()
+            deadline = time.monotonic() + 60 + deliveries / 5
+            while Delivery.objects.exclude(status=Delivery.Status.DONE).exists():
+                assert worker.poll() is None and time.monotonic() < deadline, "the Celery workers stopped delivering"
+                time.sleep(0.01)
+            rate = deliveries / (time.perf_counter() - started)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    _say(f"Celery with {workers} worker(s): {rate:.0f} deliveries/s")
     return rate
 
 
@@ -140,6 +200,8 @@ def compare_flows(config: dict) -> dict:
         results["flatness"] = flatness(config["flatness"])
     if config.get("relay"):
         results["relay"] = {str(workers): relay(config["relay"], workers) for workers in (1, 4)}
+        if connection.vendor == "postgresql":
+            results["celery"] = {str(workers): celery_relay(config["relay"], workers) for workers in (1, 4)}
     return results
 
 

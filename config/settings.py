@@ -176,15 +176,67 @@ MESSAGING_LEASE_SECONDS = env.float("MESSAGING_LEASE_SECONDS", default=60.0)
 # cascades included (a fan-out's batches); the relay delivers the rest, so a
 # request does a bounded amount of work before it answers.
 MESSAGING_DELIVER_ON_COMMIT_LIMIT = env.int("MESSAGING_DELIVER_ON_COMMIT_LIMIT", default=20)
-# The sweep (run by the relay workers every MESSAGING_SWEEP_SECONDS) opens
+# The subscriptions' sweep (run by the relay workers, or the Celery sweep,
+# every MESSAGING_SUBSCRIPTION_SWEEP_SECONDS) opens
 # deliveries a process of the previous release failed to open during a
 # deploy; it looks again at events younger than the safety margin, since a
 # transaction may still commit behind them.
-MESSAGING_SWEEP_SECONDS = env.float("MESSAGING_SWEEP_SECONDS", default=60.0)
+MESSAGING_SUBSCRIPTION_SWEEP_SECONDS = env.float("MESSAGING_SUBSCRIPTION_SWEEP_SECONDS", default=60.0)
 MESSAGING_SWEEP_SAFETY_SECONDS = env.float("MESSAGING_SWEEP_SAFETY_SECONDS", default=300.0)
 # Rows one batch of a fan-out writes (severing every follow of a deactivated
 # account): each batch is its own delivery and transaction.
 FANOUT_BATCH_SIZE = env.int("FANOUT_BATCH_SIZE", default=300)
+
+# --- Background delivery (Celery) -------------------------------------------
+# Without a broker, relay workers (manage.py relay_events) deliver what the
+# requests leave, and nothing needs Celery. With CELERY_BROKER_URL (e.g.
+# redis://broker.internal:6379/0), Celery is the transport: each delivery a
+# commit leaves is queued as one message carrying its id (the Delivery row
+# stays the ledger: retries, dead letters, leases), workers run them, and one
+# beat sweeps what a lost message or a crash left. See messaging.tasks.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+MESSAGING_HAND_OFF = "messaging.tasks.enqueue" if CELERY_BROKER_URL else ""
+# A broker that is down costs a request at most this long, once: the
+# deliveries wait for the sweep (no publishing retries, here or in beat).
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=1.0)
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 0,  # publishing: one connection attempt, no retrying
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5.0),
+}
+# Workers keep reconnecting to a broker that went away, from their start on.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# The row says what was done: no results, no Celery retries. A message is
+# acknowledged once its delivery ran (a worker that dies before leaves it to
+# the broker or the sweep), and a worker takes one message at a time, so a
+# slow one holds no others back.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "database"
+# Outside effects (mail) have their own queue and workers, so a slow mail
+# server never delays the database's policies.
+CELERY_TASK_ROUTES = {
+    "messaging.deliver": {"queue": "database"},
+    "messaging.deliver_outside": {"queue": "outside"},
+    "messaging.sweep": {"queue": "database"},
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The sweep: every MESSAGING_SWEEP_SECONDS, lease up to MESSAGING_SWEEP_LIMIT
+# due deliveries of each kind (never one already leased: queued, or being
+# run) and queue them. A sweep that waited longer than its interval is
+# dropped; the next one does its work.
+MESSAGING_SWEEP_SECONDS = env.float("MESSAGING_SWEEP_SECONDS", default=10.0)
+MESSAGING_SWEEP_LIMIT = env.int("MESSAGING_SWEEP_LIMIT", default=500)
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {
+        "task": "messaging.sweep",
+        "schedule": MESSAGING_SWEEP_SECONDS,
+        "options": {"expires": MESSAGING_SWEEP_SECONDS},
+    }
+}
 
 # --- Health ---------------------------------------------------------------
 # How long /health/ reuses its last answer (per process), so that frequent

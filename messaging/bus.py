@@ -19,6 +19,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from . import delivery, idempotency, middleware, store
 from .context import current_cause
@@ -53,11 +54,24 @@ def handle(command: Command) -> Result:
 
 
 def record(command: Command, events: list[Event]) -> Result:
-    """Append ``events`` for ``command`` and schedule their deliveries on commit."""
+    """Append ``events`` for ``command`` and schedule their deliveries on commit:
+    run here (``MESSAGING_DELIVER_ON_COMMIT``), and what that leaves (all of
+    them when it is off) handed to the queue of background workers when one
+    is configured (``MESSAGING_HAND_OFF``); otherwise the relay finds them."""
     stamped, opened = store.append(command, events)
+    hand_off = _hand_off()
     if opened and settings.MESSAGING_DELIVER_ON_COMMIT:
-        transaction.on_commit(partial(deliver_opened, opened), robust=True)
+        transaction.on_commit(partial(deliver_opened, opened, hand_off=hand_off), robust=True)
+    elif opened and hand_off is not None:
+        transaction.on_commit(partial(hand_off, opened), robust=True)
     return Result(command, stamped)
+
+
+def _hand_off() -> delivery.HandOff | None:
+    """The one seam to a queue: the function named by ``MESSAGING_HAND_OFF``
+    (``messaging.tasks.enqueue`` when a Celery broker is configured)."""
+    name = settings.MESSAGING_HAND_OFF
+    return import_string(name) if name else None
 
 
 def deliver(delivery_id: int) -> str | None:
@@ -76,9 +90,10 @@ def deliver_claimed(claim: delivery.Claim) -> Counter:
     return delivery.deliver_all(claim.ids, dispatch=dispatch, lease=claim.lease)
 
 
-def deliver_opened(opened: list[store.Opened]) -> Counter:
-    """Attempt the deliveries a commit just opened (what ``record`` schedules)."""
-    return delivery.deliver_opened(opened, dispatch=dispatch)
+def deliver_opened(opened: list[store.Opened], hand_off: delivery.HandOff | None = None) -> Counter:
+    """Attempt the deliveries a commit just opened (what ``record`` schedules),
+    handing what it leaves to ``hand_off``."""
+    return delivery.deliver_opened(opened, dispatch=dispatch, hand_off=hand_off)
 
 
 def in_transaction(command: Command, call_next: Next) -> Result:

@@ -26,9 +26,17 @@ so a relay skips it; a failure overwrites it. That path delivers at most
 and never an outside effect: the request that committed answers after a
 bounded amount of work and the relay takes the rest. Anyone else (an
 operator's retry, a test) calls ``deliver`` on a row that is due.
+
+With a queue of background workers (Celery, ``messaging.tasks``), what a
+commit leaves is leased (``claim_opened``) and queued one id a message;
+the worker takes the row over (``claim_one``: ``SKIP LOCKED``, a fresh
+lease) and delivers what it owns. Leases and due times are compared on the
+database's clock (``Now()``), the one clock every machine shares.
 """
 
 import logging
+import random
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -38,20 +46,32 @@ from datetime import timedelta
 from uuid import UUID, uuid4
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from . import store
 from .context import Cause, caused_by, correlated
 from .messages import Command, Event
+from .middleware import is_conflict
 from .models import Delivery
 from .registry import registry
 
 logger = logging.getLogger(__name__)
 
 Dispatch = Callable[[Command], object]
+HandOff = Callable[[list["store.Opened"]], None]
 _OPEN = (Delivery.Status.PENDING, Delivery.Status.FAILED)
+_OUTSIDE = object()  # no open database delivery matched: maybe an outside effect
+# A delivery the database aborted for a deadlock or a serialization failure
+# runs again at once, uncounted, this many times before the conflict is
+# recorded as a failed attempt like any other error.
+CONFLICT_RETRIES = 3
+
+
+class _Conflict(Exception):
+    """Rolls a delivery's whole transaction back so that it runs again."""
 
 
 class Permanent(Exception):
@@ -74,11 +94,33 @@ def deliver(delivery_id: int, *, dispatch: Dispatch, lease: UUID | None = None) 
     another worker just now), leased by someone else, or not yet due.
 
     With ``lease``, the row must still belong to that claim (checked under
-    the row lock); without, it must be due (a retry's backoff is never
-    skipped). The row lock waits rather than skips: the lock a worker may
-    meet on a row it leased is brief (another worker's claim touching the
-    row, or the on-commit path finishing it)."""
-    owned = Q(lease=lease) if lease is not None else Q(next_attempt_at__lte=timezone.now())
+    the row lock); without, it must be due by the database's clock (a
+    retry's backoff is never skipped). The row lock waits rather than
+    skips: the lock a worker may meet on a row it leased is brief (another
+    worker's claim touching the row, or the on-commit path finishing it).
+
+    A deadlock or serialization failure (in the policy's commands or in the
+    delivery's own statements) rolls the whole transaction back and runs it
+    again at once without counting an attempt: it says nothing about the
+    policy, and a new attempt resolves it."""
+    owned = Q(lease=lease) if lease is not None else Q(next_attempt_at__lte=Now())
+    retries = 0
+    while True:
+        try:
+            status = _deliver_in_database(delivery_id, owned, dispatch, conflicts_retry=retries < CONFLICT_RETRIES)
+            break
+        except (_Conflict, DatabaseError) as error:
+            if retries == CONFLICT_RETRIES or not (isinstance(error, _Conflict) or is_conflict(error)):
+                raise
+            retries += 1
+            logger.info("delivery %s conflicted (%s), running it again", delivery_id, error.__cause__ or error)
+            time.sleep(random.uniform(0, 0.01 * 2**retries))
+    return _deliver_outside(delivery_id, owned) if status is _OUTSIDE else status
+
+
+def _deliver_in_database(delivery_id: int, owned: Q, dispatch: Dispatch, *, conflicts_retry: bool):
+    """The database path of ``deliver``: its status, ``None``, or ``_OUTSIDE``
+    when no open database delivery matched (the outside path looks next)."""
     with transaction.atomic(durable=True):
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
@@ -86,32 +128,34 @@ def deliver(delivery_id: int, *, dispatch: Dispatch, lease: UUID | None = None) 
             .filter(owned, pk=delivery_id, status__in=_OPEN, outside=False)
             .first()
         )
-        if delivery is not None:
-            delivery.attempts += 1
-            delivery.lease = None
-            with correlated(delivery.event.correlation_id):
-                try:
-                    event = store.load(delivery.event)
-                except Exception as unreadable:  # e.g. no upcaster for its version: retried, then dead-lettered
-                    error = unreadable
-                else:
-                    error = _run(event, delivery.policy, dispatch)
-                if error is None:
-                    delivery.status = Delivery.Status.DONE
-                    delivery.delivered_at = timezone.now()
-                    delivery.last_error = ""
-                else:
-                    _record_failure(delivery, delivery.event.type, error)
-                fields = ["status", "attempts", "delivered_at", "last_error", "next_attempt_at", "lease"]
-                delivery.save(update_fields=fields)
-            return delivery.status
-    return _deliver_outside(delivery_id, owned)
+        if delivery is None:
+            return _OUTSIDE
+        delivery.attempts += 1
+        delivery.lease = None
+        with correlated(delivery.event.correlation_id):
+            try:
+                event = store.load(delivery.event)
+            except Exception as unreadable:  # e.g. no upcaster for its version: retried, then dead-lettered
+                error = unreadable
+            else:
+                error = _run(event, delivery.policy, dispatch)
+            if error is not None and conflicts_retry and is_conflict(error):
+                raise _Conflict(delivery_id) from error
+            if error is None:
+                delivery.status = Delivery.Status.DONE
+                delivery.delivered_at = timezone.now()
+                delivery.last_error = ""
+            else:
+                _record_failure(delivery, delivery.event.type, error)
+            fields = ["status", "attempts", "delivered_at", "last_error", "next_attempt_at", "lease"]
+            delivery.save(update_fields=fields)
+        return delivery.status
 
 
 def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
     """Lease, run outside any transaction, then mark: at least once."""
     lease = uuid4()
-    until = timezone.now() + timedelta(seconds=settings.MESSAGING_OUTSIDE_LEASE_SECONDS)
+    until = Now() + timedelta(seconds=settings.MESSAGING_OUTSIDE_LEASE_SECONDS)
     with transaction.atomic(durable=True):
         taken = Delivery.objects.filter(owned, pk=delivery_id, status__in=_OPEN).update(
             lease=lease, next_attempt_at=until, attempts=F("attempts") + 1
@@ -168,18 +212,27 @@ def _budget() -> Iterator[list[int]]:
         _on_commit_budget.reset(token)
 
 
-def deliver_opened(opened: Iterable["store.Opened"], *, dispatch: Dispatch) -> Counter:
+def deliver_opened(opened: Iterable["store.Opened"], *, dispatch: Dispatch, hand_off: HandOff | None = None) -> Counter:
     """Attempt deliveries just opened, with their events in hand; one failing
-    never stops the others. Outside effects, deadlines, and whatever exceeds
-    the commit's budget, are left pending for the relay."""
-    outcomes = Counter()
+    never stops the others. Deadlines wait for their time. Outside effects,
+    and whatever exceeds the commit's budget, are left pending for the relay,
+    and given to ``hand_off`` when there is one (a queue of background
+    workers). A failure is not handed off: it waits for its retry time and
+    the sweep."""
+    outcomes, left = Counter(), []
     with _budget() as budget:
         for delivery in opened:
-            if delivery.outside or delivery.later or budget[0] <= 0:
+            if delivery.later:
+                outcomes["scheduled"] += 1
+                continue
+            if delivery.outside or budget[0] <= 0:
                 outcomes["left to the relay"] += 1
+                left.append(delivery)
                 continue
             budget[0] -= 1
             outcomes[_deliver_opened(delivery, dispatch) or "skipped"] += 1
+    if left and hand_off is not None:
+        hand_off(left)
     return outcomes
 
 
@@ -273,18 +326,71 @@ def claim_due(limit: int, *, outside: bool | None = None) -> Claim:
     the last id seen" cursor: ids commit out of order, and an event
     committed late must still be delivered.
     """
-    now, lease = timezone.now(), uuid4()
+    lease = uuid4()
     with transaction.atomic(durable=True):
-        ids = list(due(now, limit, outside=outside))
-        seconds = settings.MESSAGING_OUTSIDE_LEASE_SECONDS if outside else settings.MESSAGING_LEASE_SECONDS
-        Delivery.objects.filter(pk__in=ids).update(next_attempt_at=now + timedelta(seconds=seconds), lease=lease)
+        ids = list(due(Now(), limit, outside=outside))
+        Delivery.objects.filter(pk__in=ids).update(next_attempt_at=_lease_end(outside), lease=lease)
     return Claim(lease, ids)
 
 
+def claim_opened(delivery_ids: Iterable[int], *, outside: bool) -> Claim:
+    """Lease those of ``delivery_ids`` (just committed, of one kind) that
+    nobody has touched yet: still pending and unleased, so due. What a
+    commit hands to a queue: the sweep passes leased rows by, so it does not
+    queue them a second time while they wait."""
+    lease = uuid4()
+    with transaction.atomic(durable=True):
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=list(delivery_ids), status=Delivery.Status.PENDING, lease=None, outside=outside)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        Delivery.objects.filter(pk__in=ids).update(next_attempt_at=_lease_end(outside), lease=lease)
+    return Claim(lease, ids)
+
+
+def claim_one(delivery_id: int, *, outside: bool, queued: UUID | None = None) -> UUID | None:
+    """Lease one delivery for the worker about to run it; its new lease, or
+    ``None`` when it is not this worker's to run. With ``queued`` (the lease
+    of whoever queued it), the row must still hold that lease; without, it
+    must be open and due. Either way a row locked by someone else is
+    skipped, never waited for (``SKIP LOCKED``): a duplicate message (a
+    broker's redelivery, the sweep's resend) costs one query, and the fresh
+    lease makes every other copy of the message miss."""
+    owned = Q(lease=queued) if queued is not None else Q(next_attempt_at__lte=Now())
+    lease = uuid4()
+    with transaction.atomic(durable=True):
+        found = (
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(owned, pk=delivery_id, status__in=_OPEN, outside=outside)
+            .values_list("pk", flat=True)
+        )
+        if not found:
+            return None
+        Delivery.objects.filter(pk=delivery_id).update(next_attempt_at=_lease_end(outside), lease=lease)
+    return lease
+
+
+def release(claim: Claim) -> int:
+    """Give up a claim's rows that it still owns, due at once (what could not
+    be queued waits for the next sweep, not for the lease to run out)."""
+    return Delivery.objects.filter(pk__in=claim.ids, lease=claim.lease, status__in=_OPEN).update(
+        next_attempt_at=Now(), lease=None
+    )
+
+
+def _lease_end(outside: bool | None):
+    """When a lease taken now runs out, by the database's clock (one clock
+    for every machine's workers)."""
+    seconds = settings.MESSAGING_OUTSIDE_LEASE_SECONDS if outside else settings.MESSAGING_LEASE_SECONDS
+    return Now() + timedelta(seconds=seconds)
+
+
 def due(now, limit: int, *, outside: bool | None = None) -> QuerySet:
-    """The ids of up to ``limit`` open deliveries due at ``now``, oldest
-    first, locked as they are read and skipping rows locked already (the
-    query ``claim_due`` runs)."""
+    """The ids of up to ``limit`` open deliveries due at ``now`` (a time or
+    ``Now()``), oldest first, locked as they are read and skipping rows
+    locked already (the query ``claim_due`` runs)."""
     found = Delivery.objects.select_for_update(skip_locked=True).filter(status__in=_OPEN, next_attempt_at__lte=now)
     if outside is not None:
         found = found.filter(outside=outside)
@@ -294,7 +400,7 @@ def due(now, limit: int, *, outside: bool | None = None) -> QuerySet:
 def reopen(delivery_ids: Iterable[int]) -> int:
     """Give dead-lettered deliveries a fresh set of attempts (an operator's retry)."""
     return Delivery.objects.filter(pk__in=list(delivery_ids), status=Delivery.Status.DEAD).update(
-        status=Delivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error="", lease=None
+        status=Delivery.Status.PENDING, attempts=0, next_attempt_at=Now(), last_error="", lease=None
     )
 
 

@@ -68,6 +68,10 @@ def retry_on_conflict(command: Command, call_next: Next) -> Result:
 
 
 def _retryable(error: Exception) -> bool:
-    if isinstance(error, KeyConflict):
-        return True
+    return isinstance(error, KeyConflict) or is_conflict(error)
+
+
+def is_conflict(error: Exception) -> bool:
+    """Whether the database aborted the work for a conflict that running it
+    again resolves: a deadlock or a serialization failure (PostgreSQL)."""
     return getattr(error.__cause__, "sqlstate", None) in _RETRYABLE_SQLSTATES

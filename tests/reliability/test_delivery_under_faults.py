@@ -87,7 +87,7 @@ django.setup()
 from messaging import bus
 from accounts.commands import BlockAccount
 # Die between the commit and the delivery: the moment a crash loses most.
-bus.deliver_opened = lambda opened: os.kill(os.getpid(), signal.SIGKILL)
+bus.deliver_opened = lambda *opened, **hand_off: os.kill(os.getpid(), signal.SIGKILL)
 result = bus.dispatch(BlockAccount(blocker_id=uuid.UUID(sys.argv[1]), blocked_id=uuid.UUID(sys.argv[2])))
 sys.exit(f"not killed: {result}")
 """

@@ -52,11 +52,11 @@ class Command(BaseCommand):
 
     def _round(self, batch) -> tuple[int, Counter]:
         """One claim per lane: the database's policies first, then outside
-        effects; every MESSAGING_SWEEP_SECONDS, the subscriptions' sweep first."""
+        effects; every MESSAGING_SUBSCRIPTION_SWEEP_SECONDS, the subscriptions' sweep first."""
         if time.monotonic() >= self.next_sweep:
             if swept := subscriptions.sweep():
                 self.stdout.write(f"the sweep opened {swept} deliveries a previous release left out")
-            self.next_sweep = time.monotonic() + settings.MESSAGING_SWEEP_SECONDS
+            self.next_sweep = time.monotonic() + settings.MESSAGING_SUBSCRIPTION_SWEEP_SECONDS
         claimed, outcomes = 0, Counter()
         for outside in self.lanes:
             claim = claim_due(batch, outside=outside)

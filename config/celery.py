@@ -1,0 +1,19 @@
+"""The Celery application: the transport of background deliveries when a
+broker is configured (``CELERY_BROKER_URL``).
+
+    celery -A config worker -Q database     # the database's policies
+    celery -A config worker -Q outside      # outside effects (mail)
+    celery -A config beat                   # one in all: the periodic sweep
+
+Its settings are the ``CELERY_*`` names in ``config.settings``. The tasks
+are listed explicitly (``messaging.tasks``), not discovered.
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("config", include=["messaging.tasks"])
+app.config_from_object("django.conf:settings", namespace="CELERY")

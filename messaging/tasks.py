@@ -1,0 +1,104 @@
+"""Celery as the transport of deliveries; the ``Delivery`` rows stay the ledger.
+
+A commit's leftovers (``enqueue``, the bus's hand-off) and the periodic
+``sweep`` lease the rows they queue, then publish one message per row: its
+id and that lease, an opaque token (never a payload: nothing personal
+crosses the broker). A leased row is not due, so the sweep does not queue
+it again while it waits. The worker takes the row over from that lease
+(``delivery.claim_one``, skipping a locked row) and delivers what it then
+owns; a duplicate message, a stale one (its lease taken over since) or one
+for a row that is done costs one query and runs nothing.
+
+Retries and dead letters stay in the row: Celery never retries a task and
+no message waits for a retry time (an ETA). A failed delivery records its
+next attempt; the sweep queues it when that comes. A message lost on the
+way (broker down, restarted, a worker killed) leaves a row whose lease
+runs out; the sweep queues it again. When the broker cannot be reached,
+publishing gives up at once (``CELERY_TASK_PUBLISH_RETRY`` off, a short
+connection timeout): the request answers as usual and the rows are
+released for the sweep.
+"""
+
+import logging
+from uuid import UUID
+
+from celery import shared_task
+from django.conf import settings
+from kombu.exceptions import OperationalError
+
+from . import bus, delivery, store, subscriptions
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="messaging.deliver", ignore_result=True, acks_late=True, max_retries=0)
+def deliver(delivery_id: int, queued: str | None = None) -> str | None:
+    """Run one delivery of a database policy, if it is still this message's."""
+    return _deliver(delivery_id, queued, outside=False)
+
+
+@shared_task(name="messaging.deliver_outside", ignore_result=True, acks_late=True, max_retries=0)
+def deliver_outside(delivery_id: int, queued: str | None = None) -> str | None:
+    """Run one outside effect (a mail), if it is still this message's."""
+    return _deliver(delivery_id, queued, outside=True)
+
+
+@shared_task(name="messaging.sweep", ignore_result=True, acks_late=False, max_retries=0)
+def sweep() -> int:
+    """Queue what is due and nobody holds: lost messages, a crash's
+    leftovers, failures whose retry time has come. Bounded per kind by
+    ``MESSAGING_SWEEP_LIMIT``; the number queued. First, the subscriptions'
+    sweep opens what a previous release's process left out."""
+    subscriptions.sweep()
+    queued = 0
+    for outside in (False, True):
+        claim = delivery.claim_due(settings.MESSAGING_SWEEP_LIMIT, outside=outside)
+        if claim.ids:
+            queued += _publish(claim, outside=outside)
+    return queued
+
+
+def enqueue(opened: list[store.Opened]) -> None:
+    """Queue deliveries a commit just opened (the bus's hand-off, run after
+    the commit), each kind on its own queue."""
+    for outside in (False, True):
+        ids = [row.delivery_id for row in opened if row.outside == outside]
+        if ids:
+            claim = delivery.claim_opened(ids, outside=outside)
+            if claim.ids:
+                _publish(claim, outside=outside)
+
+
+def _deliver(delivery_id: int, queued: str | None, *, outside: bool) -> str | None:
+    lease = delivery.claim_one(delivery_id, outside=outside, queued=UUID(queued) if queued else None)
+    if lease is None:
+        logger.debug("delivery %s is not this message's to run", delivery_id)
+        return None
+    return delivery.deliver(delivery_id, dispatch=bus.dispatch, lease=lease)
+
+
+def _publish(claim: delivery.Claim, *, outside: bool) -> int:
+    """Publish one message per claimed row; on the first failure give the
+    rest back to the sweep. How many were published."""
+    task = deliver_outside if outside else deliver
+    broker_errors = _broker_errors(task.app)
+    published = 0
+    try:
+        with task.app.producer_or_acquire() as producer:
+            for delivery_id in claim.ids:
+                task.apply_async((delivery_id, str(claim.lease)), producer=producer, retry=False)
+                published += 1
+    except broker_errors as error:
+        left = delivery.Claim(claim.lease, claim.ids[published:])
+        delivery.release(left)
+        logger.warning(
+            "broker unavailable (%s: %s): %d deliveries left to the sweep", type(error).__name__, error, len(left.ids)
+        )
+    return published
+
+
+def _broker_errors(app) -> tuple[type[Exception], ...]:
+    """What publishing raises when the broker cannot take a message now:
+    kombu's own error and the transport's connection and channel errors."""
+    connection = app.connection_for_write()
+    return (OperationalError, *connection.connection_errors, *connection.channel_errors)
