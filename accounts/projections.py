@@ -11,8 +11,6 @@ recorded, with no rule to check and no fact of their own to add to the log.
 from collections.abc import Iterable, Iterator
 from uuid import UUID
 
-from django.core.management.color import no_style
-from django.db import connection
 from django.db.models import Count, F, Q
 
 from .events import AccountFollowed, AccountRegistered, FollowRemoved, FollowsSevered
@@ -60,10 +58,9 @@ def _move(account_id: UUID, *, followers: int = 0, following: int = 0) -> None:
 
 
 def reset() -> None:
-    """Empty the counts (one TRUNCATE on PostgreSQL), before a rebuild."""
-    with connection.cursor() as cursor:
-        for statement in connection.ops.sql_flush(no_style(), [AccountStats._meta.db_table]):
-            cursor.execute(statement)
+    """Empty the counts, before a rebuild: one DELETE (nothing refers to
+    these rows, so Django deletes them without reading them first)."""
+    AccountStats.objects.all().delete()
 
 
 def snapshot() -> dict[UUID, tuple[int, int]]:
