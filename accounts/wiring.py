@@ -7,6 +7,7 @@ from . import commands, events, handlers, invariants, policies, projections, que
 
 def register(registry: Registry) -> None:
     registry.register_handler(commands.RegisterAccount, handlers.register_account)
+    registry.register_handler(commands.RegisterSeededAccount, handlers.register_seeded_account)
     registry.register_handler(commands.GrantStaff, handlers.grant_staff)
     registry.register_handler(commands.FollowAccount, handlers.follow_account)
     registry.register_handler(commands.UnfollowAccount, handlers.unfollow_account)
