@@ -6,7 +6,6 @@ from unittest import mock
 import pytest
 from django.contrib.auth import hashers
 from django.core.management import call_command
-from django.db import connection
 
 from accounts.models import Account, Block, Follow
 from catalog.models import Inventory
@@ -17,22 +16,13 @@ from tests.test_check_invariants import check
 pytestmark = pytest.mark.django_db(transaction=True)  # real commits, so the policies run as in production
 
 
-@pytest.fixture
-def embedded(settings, monkeypatch):
-    """Run as on the embedded default: no DATABASE_URL, and the test's SQLite file taken for the one beside the code."""
-    if connection.vendor != "sqlite":
-        pytest.skip("the embedded default is an SQLite file")
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    settings.EMBEDDED_DATABASE = connection.settings_dict["NAME"]
-
-
 def demo_shop() -> str:
     out = io.StringIO()
     call_command("demo_shop", stdout=out, stderr=io.StringIO())
     return out.getvalue()
 
 
-def test_it_seeds_people_who_follow_each_other_with_one_block(embedded):
+def test_it_seeds_people_who_follow_each_other_with_one_block(embedded_database):
     demo_shop()
 
     assert Account.objects.filter(is_staff=False).count() == 12
@@ -42,7 +32,7 @@ def test_it_seeds_people_who_follow_each_other_with_one_block(embedded):
     assert check().startswith("all ")
 
 
-def test_it_seeds_real_books_with_stock_and_orders_in_every_state(embedded):
+def test_it_seeds_real_books_with_stock_and_orders_in_every_state(embedded_database):
     demo_shop()
 
     assert Inventory.objects.filter(book__title="Middlemarch").get().on_hand > 0
@@ -52,7 +42,7 @@ def test_it_seeds_real_books_with_stock_and_orders_in_every_state(embedded):
     assert not Delivery.objects.filter(status="dead").exists()
 
 
-def test_it_prints_a_customer_login_and_a_staff_login_that_sign_in(embedded):
+def test_it_prints_a_customer_login_and_a_staff_login_that_sign_in(embedded_database):
     output = demo_shop()
 
     assert "ada / demo-password" in output and "admin / admin-demo-password" in output
@@ -60,7 +50,7 @@ def test_it_prints_a_customer_login_and_a_staff_login_that_sign_in(embedded):
     assert Account.objects.get(username="admin").is_staff
 
 
-def test_a_second_run_finds_the_shop_and_adds_nothing(embedded):
+def test_a_second_run_finds_the_shop_and_adds_nothing(embedded_database):
     demo_shop()
     events = StoredEvent.objects.count()
 
@@ -70,7 +60,7 @@ def test_a_second_run_finds_the_shop_and_adds_nothing(embedded):
     assert StoredEvent.objects.count() == events
 
 
-def test_the_demo_accounts_share_one_password_hash(embedded):
+def test_the_demo_accounts_share_one_password_hash(embedded_database):
     with mock.patch("demo.management.commands.demo_shop.make_password", wraps=hashers.make_password) as hashing:
         demo_shop()
 
