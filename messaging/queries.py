@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
-from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Delivery, StoredEvent
@@ -129,26 +130,40 @@ def _inner(prefix: str, last: bool, top: bool = False) -> str:
     return "" if top else prefix + ("    " if last else "│   ")
 
 
-def recent_requests(limit: int = 20) -> list[dict]:
+def recent_requests(limit: int = 20, *, troubled: bool = False) -> list[dict]:
     """The latest correlation ids with the command that started each, newest
     first: ``correlation_id``, ``command_type``, ``started``, ``refused``
-    (whether that command was refused) and ``events`` (how many events the
-    whole request stored). One query."""
+    (whether that command was refused), ``events`` (how many events the
+    whole request stored), and ``failed`` and ``dead`` (how many of its
+    deliveries wait for a retry or for an operator). ``troubled``: only the
+    requests with a failed or dead delivery. One query."""
     everything = StoredEvent.objects.filter(correlation_id=OuterRef("correlation_id")).order_by()
+    deliveries = Delivery.objects.filter(event__correlation_id=OuterRef("correlation_id")).order_by()
+    requests = StoredEvent.objects.filter(causation_id__isnull=True)
+    if troubled:
+        requests = requests.filter(Exists(deliveries.filter(status__in=_TROUBLED)))
     return list(
-        StoredEvent.objects.filter(causation_id__isnull=True)
-        .values("correlation_id", "command_type")
+        requests.values("correlation_id", "command_type")
         .annotate(
             started=Min("occurred_at"),
             first=Min("position"),
             refused=Count("pk", filter=Q(is_rejection=True)),
             events=Subquery(everything.values("correlation_id").annotate(n=Count("pk")).values("n")),
+            failed=_count(deliveries.filter(status=Delivery.Status.FAILED)),
+            dead=_count(deliveries.filter(status=Delivery.Status.DEAD)),
         )
         .order_by("-first")[:limit]
     )
 
 
+def _count(deliveries: QuerySet[Delivery]) -> Coalesce:
+    """How many rows of a correlated ``deliveries`` subquery (0 for none)."""
+    counted = deliveries.values("event__correlation_id").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
+
+
 _OPEN = (Delivery.Status.PENDING, Delivery.Status.FAILED)
+_TROUBLED = (Delivery.Status.FAILED, Delivery.Status.DEAD)
 
 
 def open_deliveries(*policies: str) -> int:

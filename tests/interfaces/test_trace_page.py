@@ -128,3 +128,25 @@ def test_a_mail_shows_in_the_trace_as_an_outside_effect_with_its_status_and_the_
     )
     assert 'class="kind policy">outside effect' in response.text
     assert "at least once" in response.text and "Message-ID" in response.text
+
+
+def test_the_index_marks_a_request_with_a_dead_delivery_and_filters_for_them(staff_client, block_story, dead):
+    everything = staff_client.get(reverse("messaging:trace_index"))
+    troubled = staff_client.get(reverse("messaging:trace_index"), {"deliveries": "troubled"})
+
+    marks = {item["command_type"]: (item["dead"], item["failed"]) for item in everything.context["recent"][:2]}
+    assert marks == {"FollowAccount": (1, 0), "BlockAccount": (0, 0)}
+    assert "1 dead delivery" in everything.text
+    [only] = troubled.context["recent"]
+    assert only["correlation_id"] == dead.row.event.correlation_id
+    assert "With failed or dead deliveries" in troubled.text
+
+
+def test_an_admin_link_to_a_trace_says_so_in_its_accessible_name(client, block_story):
+    client.force_login(AccountFactory(username="root", is_staff=True, is_superuser=True))
+    correlation_id = block_story.result.command.correlation_id
+
+    response = client.get(reverse("admin:messaging_storedevent_changelist"))
+
+    assert f'aria-label="Trace of {correlation_id}"' in response.text
+    assert f">trace {str(correlation_id)[:8]}…</a>" in response.text
