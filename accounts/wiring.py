@@ -40,6 +40,7 @@ def register(registry: Registry) -> None:
     )
 
     registry.register_reference("@", queries.account_id_for_username)
+    registry.register_namer("account", queries.usernames)
 
     registry.register_invariant(invariants.no_follow_across_a_block)
     registry.register_invariant(invariants.no_follow_of_an_inactive_account)

@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Delivery, StoredEvent
+from .registry import registry
 
 
 def stored_events(*, correlation_id: UUID | None = None, event_type: str | None = None) -> QuerySet[StoredEvent]:
@@ -44,23 +45,44 @@ class PolicyNode:
 class EventNode:
     event: StoredEvent
     policies: list[PolicyNode] = field(default_factory=list)
+    names: dict[UUID, str] = field(default_factory=dict)  # of the ids in the payload that a context knows
 
     @property
-    def fields(self) -> list[tuple[str, str]]:
-        """The payload as (name, text) pairs, nested values as compact JSON. (A
-        template cannot iterate a payload dict itself: a key such as ``items``
-        hides the method.)"""
+    def fields(self) -> list[tuple[str, str, str]]:
+        """The payload as (name, text, who or what its ids name) triples,
+        nested values as compact JSON. (A template cannot iterate a payload
+        dict itself: a key such as ``items`` hides the method.)"""
         return [
-            (name, value if isinstance(value, str) else json.dumps(value, separators=(", ", ": ")))
+            (
+                name,
+                value if isinstance(value, str) else json.dumps(value, separators=(", ", ": ")),
+                ", ".join(self.names[each] for each in _ids_in(value) if each in self.names),
+            )
             for name, value in self.event.payload.items()
         ]
+
+
+def _ids_in(value) -> list[UUID]:
+    """The ids a payload value holds, nested lists and objects included, in order."""
+    if isinstance(value, dict):
+        return [each for item in value.values() for each in _ids_in(item)]
+    if isinstance(value, list):
+        return [each for item in value for each in _ids_in(item)]
+    if isinstance(value, str) and len(value) == 36:
+        try:
+            return [UUID(value)]
+        except ValueError:
+            return []
+    return []
 
 
 def causal_tree(correlation_id: UUID) -> list[CommandNode]:
     """Every stored fact of one correlation id, as the tree it grew as:
     command -> its events -> the policies they fired -> the commands those
-    issued -> ... Two queries, whatever the size of the tree. (A command
-    that changed nothing stored no event and so does not appear.)"""
+    issued -> ..., with the names of the people and things its payloads
+    name by id (``registry.names``). Two queries, and one per namer,
+    whatever the size of the tree. (A command that changed nothing stored
+    no event and so does not appear.)"""
     events = list(StoredEvent.objects.filter(correlation_id=correlation_id).order_by("position"))
     deliveries = defaultdict(list)
     for delivery in Delivery.objects.filter(event__correlation_id=correlation_id).order_by("pk"):
@@ -80,8 +102,10 @@ def causal_tree(correlation_id: UUID) -> list[CommandNode]:
         else:
             caused[(cause, command.policy)].append(command)
 
+    names = registry.names({each for event in events for each in _ids_in(event.payload)})
     for command in commands.values():
         for event_node in command.events:
+            event_node.names = names
             for delivery in deliveries[event_node.event.event_id]:
                 event_node.policies.append(PolicyNode(delivery, caused[(event_node.event.event_id, delivery.policy)]))
     return roots

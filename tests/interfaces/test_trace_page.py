@@ -33,7 +33,7 @@ def test_the_trace_draws_command_events_policy_with_its_status_and_the_command_i
 ):
     correlation_id = block_story.result.command.correlation_id
 
-    with django_assert_max_num_queries(4):  # session, user, events, deliveries
+    with django_assert_max_num_queries(6):  # session, user, events, deliveries, a query per namer
         response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
 
     assert response.status_code == 200
@@ -150,3 +150,19 @@ def test_an_admin_link_to_a_trace_says_so_in_its_accessible_name(client, block_s
 
     assert f'aria-label="Trace of {correlation_id}"' in response.text
     assert f">trace {str(correlation_id)[:8]}…</a>" in response.text
+
+
+def test_the_trace_names_the_people_and_books_beside_their_ids(staff_client, block_story, scenario):
+    bob, book = Account.objects.get(username="bob"), BookFactory(title="Dune")
+    [placed] = scenario.given(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=1),), actor_id=bob.pk))
+
+    block = staff_client.get(reverse("messaging:trace", args=[block_story.result.command.correlation_id]))
+    order = staff_client.get(reverse("messaging:trace", args=[placed.command.correlation_id]))
+
+    [blocked] = block.context["roots"][0].events
+    assert [(name, named) for name, _, named in blocked.fields] == [("blocker_id", "bob"), ("blocked_id", "alice")]
+    assert '<strong class="named">bob</strong>' in block.text
+    reserved = {
+        row.event.type: dict((name, named) for name, _, named in row.fields) for row in order.context["roots"][0].events
+    }
+    assert reserved["OrderPlaced"]["customer_id"] == "bob" and reserved["StockReserved"]["book_id"] == "Dune"
