@@ -32,6 +32,8 @@ class CommandNode:
     command_id: UUID
     command_type: str
     policy: str
+    actor_id: UUID | None = None
+    actor: str = ""  # the actor's name, when a context knows it
     events: list["EventNode"] = field(default_factory=list)
 
 
@@ -80,7 +82,7 @@ def causal_tree(correlation_id: UUID) -> list[CommandNode]:
     """Every stored fact of one correlation id, as the tree it grew as:
     command -> its events -> the policies they fired -> the commands those
     issued -> ..., with the names of the people and things its payloads
-    name by id (``registry.names``). Two queries, and one per namer,
+    name by id and of each command's actor (``registry.names``). Two queries, and one per namer,
     whatever the size of the tree. (A command that changed nothing stored
     no event and so does not appear.)"""
     events = list(StoredEvent.objects.filter(correlation_id=correlation_id).order_by("position"))
@@ -90,7 +92,9 @@ def causal_tree(correlation_id: UUID) -> list[CommandNode]:
 
     commands: dict[UUID, CommandNode] = {}
     for event in events:
-        node = commands.setdefault(event.command_id, CommandNode(event.command_id, event.command_type, event.policy))
+        node = commands.setdefault(
+            event.command_id, CommandNode(event.command_id, event.command_type, event.policy, event.actor_id)
+        )
         node.events.append(EventNode(event))
 
     caused = defaultdict(list)  # (event id, policy) -> commands that policy issued
@@ -102,8 +106,10 @@ def causal_tree(correlation_id: UUID) -> list[CommandNode]:
         else:
             caused[(cause, command.policy)].append(command)
 
-    names = registry.names({each for event in events for each in _ids_in(event.payload)})
+    actors = {event.actor_id for event in events if event.actor_id}
+    names = registry.names(actors | {each for event in events for each in _ids_in(event.payload)})
     for command in commands.values():
+        command.actor = names.get(command.actor_id, "")
         for event_node in command.events:
             event_node.names = names
             for delivery in deliveries[event_node.event.event_id]:
@@ -159,15 +165,17 @@ def recent_requests(limit: int = 20, *, troubled: bool = False) -> list[dict]:
     first: ``correlation_id``, ``command_type``, ``started``, ``refused``
     (whether that command was refused), ``events`` (how many events the
     whole request stored), and ``failed`` and ``dead`` (how many of its
-    deliveries wait for a retry or for an operator). ``troubled``: only the
-    requests with a failed or dead delivery. One query."""
+    deliveries wait for a retry or for an operator), ``actor_id`` and
+    ``actor`` (who sent that command, and their name). ``troubled``: only
+    the requests with a failed or dead delivery. One query, and one per
+    namer for the actors' names."""
     everything = StoredEvent.objects.filter(correlation_id=OuterRef("correlation_id")).order_by()
     deliveries = Delivery.objects.filter(event__correlation_id=OuterRef("correlation_id")).order_by()
     requests = StoredEvent.objects.filter(causation_id__isnull=True)
     if troubled:
         requests = requests.filter(Exists(deliveries.filter(status__in=_TROUBLED)))
-    return list(
-        requests.values("correlation_id", "command_type")
+    recent = list(
+        requests.values("correlation_id", "command_type", "actor_id")
         .annotate(
             started=Min("occurred_at"),
             first=Min("position"),
@@ -178,6 +186,10 @@ def recent_requests(limit: int = 20, *, troubled: bool = False) -> list[dict]:
         )
         .order_by("-first")[:limit]
     )
+    actors = registry.names({item["actor_id"] for item in recent if item["actor_id"]})
+    for item in recent:
+        item["actor"] = actors.get(item["actor_id"], "")
+    return recent
 
 
 def _count(deliveries: QuerySet[Delivery]) -> Coalesce:

@@ -166,3 +166,16 @@ def test_the_trace_names_the_people_and_books_beside_their_ids(staff_client, blo
         row.event.type: dict((name, named) for name, _, named in row.fields) for row in order.context["roots"][0].events
     }
     assert reserved["OrderPlaced"]["customer_id"] == "bob" and reserved["StockReserved"]["book_id"] == "Dune"
+
+
+def test_the_trace_and_the_index_name_who_sent_the_top_command(staff_client, scenario):
+    customer, book = AccountFactory(username="carol"), BookFactory(title="Dune")
+    [placed] = scenario.given(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=1),), actor_id=customer.pk))
+
+    trace = staff_client.get(reverse("messaging:trace", args=[placed.command.correlation_id]))
+    index = staff_client.get(reverse("messaging:trace_index"))
+
+    [root] = trace.context["roots"]
+    assert (root.actor_id, root.actor) == (customer.pk, "carol")
+    assert 'by <strong class="named">carol</strong>' in trace.text
+    assert index.context["recent"][0]["actor"] == "carol"
