@@ -82,9 +82,9 @@ def causal_tree(correlation_id: UUID) -> list[CommandNode]:
     """Every stored fact of one correlation id, as the tree it grew as:
     command -> its events -> the policies they fired -> the commands those
     issued -> ..., with the names of the people and things its payloads
-    name by id and of each command's actor (``registry.names``). Two queries, and one per namer,
-    whatever the size of the tree. (A command that changed nothing stored
-    no event and so does not appear.)"""
+    name by id and of each command's actor (``registry.names``). Two
+    queries and one per namer, whatever the size of the tree. (A command
+    that changed nothing stored no event and so does not appear.)"""
     events = list(StoredEvent.objects.filter(correlation_id=correlation_id).order_by("position"))
     deliveries = defaultdict(list)
     for delivery in Delivery.objects.filter(event__correlation_id=correlation_id).order_by("pk"):

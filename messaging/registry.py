@@ -230,9 +230,10 @@ class Registry:
         """The name of each of ``ids`` some context knows (a username, a
         book's title): one query per namer, none when there are no ids."""
         named: dict[UUID, str] = {}
+        if not ids:
+            return named
         for name in self.namers.values():
-            if ids:
-                named.update(name(ids))
+            named.update(name(ids))
         return named
 
     def upcast(self, type_name: str, version: int, payload: dict) -> dict:
