@@ -5,7 +5,7 @@ from uuid import UUID
 
 from messaging.messages import Command, PolicyCommand
 
-from .values import Email, Password, Username
+from .values import Email, Password, PasswordHash, Username
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -13,6 +13,18 @@ class RegisterAccount(Command):
     email: Email
     username: Username
     password: Password
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterSeededAccount(Command):
+    """Register a demo account whose password was hashed beforehand, so that
+    seeding many accounts costs one slow hash. For seeding only: a sign-up
+    is a ``RegisterAccount``, whose password passes the password policy and
+    is hashed by its handler."""
+
+    email: Email
+    username: Username
+    password_hash: PasswordHash
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,6 +21,7 @@ from .commands import (
     FollowAccount,
     GrantStaff,
     RegisterAccount,
+    RegisterSeededAccount,
     RemoveFollower,
     SeverAllFollows,
     SeverFollowBatch,
@@ -30,6 +31,7 @@ from .commands import (
 )
 from .events import (
     AccountCommandRejected,
+    AccountRegistered,
     AccountUnblocked,
     FollowBatchScheduled,
     FollowRemoved,
@@ -53,16 +55,31 @@ def register_account(command: RegisterAccount) -> list[Event]:
         password=command.password,
         taken=accounts.is_taken(str(command.email), str(command.username)),
     )
+    _add_account(registered, make_password(command.password.value))
+    return [registered]
+
+
+def register_seeded_account(command: RegisterSeededAccount) -> list[Event]:
+    registered = rules.open_account(
+        account_id=uuid.uuid4(),
+        email=command.email,
+        username=command.username,
+        taken=accounts.is_taken(str(command.email), str(command.username)),
+    )
+    _add_account(registered, command.password_hash.value)
+    return [registered]
+
+
+def _add_account(registered: AccountRegistered, password_hash: str) -> None:
     try:
         accounts.add(
             account_id=registered.account_id,
             email=registered.email,
             username=registered.username,
-            password_hash=make_password(command.password.value),
+            password_hash=password_hash,
         )
     except accounts.DuplicateAccount:  # a concurrent registration won the race
         raise rules.already_taken() from None
-    return [registered]
 
 
 def grant_staff(command: GrantStaff) -> list[Event]:

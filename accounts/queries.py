@@ -33,6 +33,11 @@ def account_id_for_username(username: str) -> UUID:
     return account_id
 
 
+def usernames(account_ids: set[UUID]) -> dict[UUID, str]:
+    """The username of each of ``account_ids`` that is an account, in one query."""
+    return dict(Account.objects.filter(pk__in=account_ids).values_list("pk", "username"))
+
+
 @dataclass(frozen=True)
 class AccountSummary:
     account_id: UUID

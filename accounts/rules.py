@@ -57,6 +57,13 @@ def register(
         password.check_strength(username=str(username), email=str(email))
     except ValidationError as weak:
         raise RegistrationRejected.refuse(AccountRefusal.WEAK_PASSWORD, " ".join(weak.messages)) from None
+    return open_account(account_id=account_id, email=email, username=username, taken=taken)
+
+
+def open_account(*, account_id: UUID, email: Email, username: Username, taken: bool) -> AccountRegistered:
+    """A new account, unless its e-mail or its username is ``taken``. (The
+    password's policy is ``register``'s; a seeded account's password was
+    chosen by the seeding.)"""
     if taken:
         raise already_taken()
     return AccountRegistered(account_id=account_id, email=str(email), username=str(username))

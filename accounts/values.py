@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import identify_hasher
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
@@ -96,4 +97,34 @@ class Password:
 
     @classmethod
     def from_primitive(cls, value) -> "Password":
+        return cls(value)
+
+
+@dataclass(frozen=True)
+class PasswordHash:
+    """A password hashed beforehand by Django's hashers (``make_password``).
+
+    Hashing is slow on purpose, so seeding demo accounts hashes their shared
+    password once and hands every registration the same hash. It hides
+    itself in ``repr`` like a ``Password``.
+    """
+
+    value: str = field(repr=False)
+
+    def __post_init__(self):
+        try:
+            identify_hasher(self.value)
+        except (TypeError, ValueError):
+            raise ValidationError("Not a password hash of a known hasher.", code="invalid_password_hash") from None
+
+    def __repr__(self):
+        return "PasswordHash('********')"
+
+    __str__ = __repr__
+
+    def to_primitive(self) -> str:
+        return self.value
+
+    @classmethod
+    def from_primitive(cls, value) -> "PasswordHash":
         return cls(value)

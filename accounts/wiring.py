@@ -7,6 +7,7 @@ from . import commands, events, handlers, invariants, policies, projections, que
 
 def register(registry: Registry) -> None:
     registry.register_handler(commands.RegisterAccount, handlers.register_account)
+    registry.register_handler(commands.RegisterSeededAccount, handlers.register_seeded_account)
     registry.register_handler(commands.GrantStaff, handlers.grant_staff)
     registry.register_handler(commands.FollowAccount, handlers.follow_account)
     registry.register_handler(commands.UnfollowAccount, handlers.unfollow_account)
@@ -39,6 +40,7 @@ def register(registry: Registry) -> None:
     )
 
     registry.register_reference("@", queries.account_id_for_username)
+    registry.register_namer("account", queries.usernames)
 
     registry.register_invariant(invariants.no_follow_across_a_block)
     registry.register_invariant(invariants.no_follow_of_an_inactive_account)

@@ -39,6 +39,11 @@ def books() -> QuerySet[Book]:
     return Book.objects.select_related("inventory").order_by("title", "author", "pk")
 
 
+def titles(book_ids: set[UUID]) -> dict[UUID, str]:
+    """The title of each of ``book_ids`` that is a book, in one query."""
+    return dict(Book.objects.filter(pk__in=book_ids).values_list("pk", "title"))
+
+
 def book_view(row: Book) -> BookView:
     return BookView(
         book_id=row.pk,

@@ -18,6 +18,7 @@ def register(registry: Registry) -> None:
     registry.subscribe(events.BookAdded, policies.stock_new_book)
 
     registry.register_reference("isbn:", queries.book_id_for_isbn)
+    registry.register_namer("book", queries.titles)
 
     registry.register_invariant(invariants.stock_is_never_negative)
     registry.register_invariant(invariants.reserved_is_what_reservations_hold)

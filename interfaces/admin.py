@@ -54,10 +54,13 @@ def dispatch_each(model_admin, request, commands: Iterable[tuple[str, Command]],
 
 
 def trace_link(correlation_id) -> str:
-    """The correlation id, shortened, linking to its trace page."""
+    """A link to the trace page of ``correlation_id``, read "trace 1a2b3c4d…"
+    and named in full for assistive technology and in its tooltip (a
+    shortened id alone says nothing of where the link goes)."""
     return format_html(
-        '<a href="{}" title="Trace {}">{}…</a>',
+        '<a href="{}" aria-label="Trace of {}" title="Trace of {}">trace {}…</a>',
         reverse("messaging:trace", args=[correlation_id]),
+        correlation_id,
         correlation_id,
         str(correlation_id)[:8],
     )

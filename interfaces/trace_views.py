@@ -11,11 +11,17 @@ from .pages import staff_required
 
 @staff_required
 def trace_index(request):
-    """Look up a correlation id, or pick one of the latest requests."""
-    form = TraceLookupForm(request.GET or None)
+    """Look up a correlation id, or pick one of the latest requests (with
+    ``?deliveries=troubled``, only those with a failed or dead delivery)."""
+    form = TraceLookupForm(request.GET if "correlation_id" in request.GET else None)
     if form.is_valid():
         return redirect("messaging:trace", form.cleaned_data["correlation_id"])
-    return render(request, "messaging/trace_index.html", {"form": form, "recent": recent_requests()})
+    troubled = request.GET.get("deliveries") == "troubled"
+    return render(
+        request,
+        "messaging/trace_index.html",
+        {"form": form, "recent": recent_requests(troubled=troubled), "troubled": troubled},
+    )
 
 
 @staff_required

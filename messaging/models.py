@@ -22,6 +22,7 @@ class StoredEvent(models.Model):
     command_type = models.CharField(max_length=100)
     correlation_id = models.UUIDField(db_index=True)
     causation_id = models.UUIDField(null=True, blank=True, db_index=True)
+    actor_id = models.UUIDField(null=True, blank=True, help_text="The account whose command this was, when one acted.")
     policy = models.CharField(max_length=200, blank=True, help_text="The policy that issued the command, when one did.")
 
     class Meta:

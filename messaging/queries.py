@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
-from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Delivery, StoredEvent
+from .registry import registry
 
 
 def stored_events(*, correlation_id: UUID | None = None, event_type: str | None = None) -> QuerySet[StoredEvent]:
@@ -30,6 +32,8 @@ class CommandNode:
     command_id: UUID
     command_type: str
     policy: str
+    actor_id: UUID | None = None
+    actor: str = ""  # the actor's name, when a context knows it
     events: list["EventNode"] = field(default_factory=list)
 
 
@@ -43,22 +47,43 @@ class PolicyNode:
 class EventNode:
     event: StoredEvent
     policies: list[PolicyNode] = field(default_factory=list)
+    names: dict[UUID, str] = field(default_factory=dict)  # of the ids in the payload that a context knows
 
     @property
-    def fields(self) -> list[tuple[str, str]]:
-        """The payload as (name, text) pairs, nested values as compact JSON. (A
-        template cannot iterate a payload dict itself: a key such as ``items``
-        hides the method.)"""
+    def fields(self) -> list[tuple[str, str, str]]:
+        """The payload as (name, text, who or what its ids name) triples,
+        nested values as compact JSON. (A template cannot iterate a payload
+        dict itself: a key such as ``items`` hides the method.)"""
         return [
-            (name, value if isinstance(value, str) else json.dumps(value, separators=(", ", ": ")))
+            (
+                name,
+                value if isinstance(value, str) else json.dumps(value, separators=(", ", ": ")),
+                ", ".join(self.names[each] for each in _ids_in(value) if each in self.names),
+            )
             for name, value in self.event.payload.items()
         ]
+
+
+def _ids_in(value) -> list[UUID]:
+    """The ids a payload value holds, nested lists and objects included, in order."""
+    if isinstance(value, dict):
+        return [each for item in value.values() for each in _ids_in(item)]
+    if isinstance(value, list):
+        return [each for item in value for each in _ids_in(item)]
+    if isinstance(value, str) and len(value) == 36:
+        try:
+            return [UUID(value)]
+        except ValueError:
+            return []
+    return []
 
 
 def causal_tree(correlation_id: UUID) -> list[CommandNode]:
     """Every stored fact of one correlation id, as the tree it grew as:
     command -> its events -> the policies they fired -> the commands those
-    issued -> ... Two queries, whatever the size of the tree. (A command
+    issued -> ..., with the names of the people and things its payloads
+    name by id and of each command's actor (``registry.names``). Two
+    queries and one per namer, whatever the size of the tree. (A command
     that changed nothing stored no event and so does not appear.)"""
     events = list(StoredEvent.objects.filter(correlation_id=correlation_id).order_by("position"))
     deliveries = defaultdict(list)
@@ -67,7 +92,9 @@ def causal_tree(correlation_id: UUID) -> list[CommandNode]:
 
     commands: dict[UUID, CommandNode] = {}
     for event in events:
-        node = commands.setdefault(event.command_id, CommandNode(event.command_id, event.command_type, event.policy))
+        node = commands.setdefault(
+            event.command_id, CommandNode(event.command_id, event.command_type, event.policy, event.actor_id)
+        )
         node.events.append(EventNode(event))
 
     caused = defaultdict(list)  # (event id, policy) -> commands that policy issued
@@ -79,8 +106,12 @@ def causal_tree(correlation_id: UUID) -> list[CommandNode]:
         else:
             caused[(cause, command.policy)].append(command)
 
+    actors = {event.actor_id for event in events if event.actor_id}
+    names = registry.names(actors | {each for event in events for each in _ids_in(event.payload)})
     for command in commands.values():
+        command.actor = names.get(command.actor_id, "")
         for event_node in command.events:
+            event_node.names = names
             for delivery in deliveries[event_node.event.event_id]:
                 event_node.policies.append(PolicyNode(delivery, caused[(event_node.event.event_id, delivery.policy)]))
     return roots
@@ -129,26 +160,46 @@ def _inner(prefix: str, last: bool, top: bool = False) -> str:
     return "" if top else prefix + ("    " if last else "│   ")
 
 
-def recent_requests(limit: int = 20) -> list[dict]:
+def recent_requests(limit: int = 20, *, troubled: bool = False) -> list[dict]:
     """The latest correlation ids with the command that started each, newest
     first: ``correlation_id``, ``command_type``, ``started``, ``refused``
-    (whether that command was refused) and ``events`` (how many events the
-    whole request stored). One query."""
+    (whether that command was refused), ``events`` (how many events the
+    whole request stored), and ``failed`` and ``dead`` (how many of its
+    deliveries wait for a retry or for an operator), ``actor_id`` and
+    ``actor`` (who sent that command, and their name). ``troubled``: only
+    the requests with a failed or dead delivery. One query, and one per
+    namer for the actors' names."""
     everything = StoredEvent.objects.filter(correlation_id=OuterRef("correlation_id")).order_by()
-    return list(
-        StoredEvent.objects.filter(causation_id__isnull=True)
-        .values("correlation_id", "command_type")
+    deliveries = Delivery.objects.filter(event__correlation_id=OuterRef("correlation_id")).order_by()
+    requests = StoredEvent.objects.filter(causation_id__isnull=True)
+    if troubled:
+        requests = requests.filter(Exists(deliveries.filter(status__in=_TROUBLED)))
+    recent = list(
+        requests.values("correlation_id", "command_type", "actor_id")
         .annotate(
             started=Min("occurred_at"),
             first=Min("position"),
             refused=Count("pk", filter=Q(is_rejection=True)),
             events=Subquery(everything.values("correlation_id").annotate(n=Count("pk")).values("n")),
+            failed=_count(deliveries.filter(status=Delivery.Status.FAILED)),
+            dead=_count(deliveries.filter(status=Delivery.Status.DEAD)),
         )
         .order_by("-first")[:limit]
     )
+    actors = registry.names({item["actor_id"] for item in recent if item["actor_id"]})
+    for item in recent:
+        item["actor"] = actors.get(item["actor_id"], "")
+    return recent
+
+
+def _count(deliveries: QuerySet[Delivery]) -> Coalesce:
+    """How many rows of a correlated ``deliveries`` subquery (0 for none)."""
+    counted = deliveries.values("event__correlation_id").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
 
 
 _OPEN = (Delivery.Status.PENDING, Delivery.Status.FAILED)
+_TROUBLED = (Delivery.Status.FAILED, Delivery.Status.DEAD)
 
 
 def open_deliveries(*policies: str) -> int:

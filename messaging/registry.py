@@ -9,6 +9,7 @@ Each app fills it from its own ``wiring.py`` (called from
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
+from uuid import UUID
 
 from .messages import Command, Event
 from .refusals import Refusal
@@ -17,6 +18,7 @@ Handler = Callable[[Command], list[Event]]
 PolicyFunction = Callable[[Event], Iterable[Command] | None]
 Upcaster = Callable[[dict], dict]
 Invariant = Callable[[], Iterable[str]]
+Namer = Callable[[set[UUID]], dict[UUID, str]]
 
 
 class RegistryError(Exception):
@@ -67,6 +69,7 @@ class Registry:
         self.subscriptions: dict[type[Event], list[Policy]] = {}
         self.upcasters: dict[tuple[str, int], Upcaster] = {}
         self.references: dict[str, Callable[[str], object]] = {}
+        self.namers: dict[str, Namer] = {}
         self.invariants: list[Invariant] = []
         self.projections: dict[str, Projection] = {}
         self.refusals: dict[str, Refusal] = {}
@@ -161,6 +164,14 @@ class Registry:
             raise RegistryError(f"the reference prefix {prefix!r} is taken")
         self.references[prefix] = resolve
 
+    def register_namer(self, kind: str, name: Namer) -> None:
+        """Let the kernel's pages name a context's things (``kind``: "account",
+        "book") beside their ids: ``name(ids)`` answers, in one query, the
+        name of each of the ids that is one of them and leaves out the rest."""
+        if kind in self.namers:
+            raise RegistryError(f"{kind!r} already has a namer")
+        self.namers[kind] = name
+
     def register_projection(
         self,
         name: str,
@@ -225,6 +236,16 @@ class Registry:
             if text.startswith(prefix):
                 return resolve(text.removeprefix(prefix))
         return text
+
+    def names(self, ids: set[UUID]) -> dict[UUID, str]:
+        """The name of each of ``ids`` some context knows (a username, a
+        book's title): one query per namer, none when there are no ids."""
+        named: dict[UUID, str] = {}
+        if not ids:
+            return named
+        for name in self.namers.values():
+            named.update(name(ids))
+        return named
 
     def upcast(self, type_name: str, version: int, payload: dict) -> dict:
         """Bring a stored payload up to the event type's current version."""

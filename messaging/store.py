@@ -57,7 +57,7 @@ def append(command: Command, events: list[Event]) -> tuple[list[Event], list[Ope
         for event in events
     ]
     command_type, policy = command.type_name(), cause.policy if cause else ""
-    _insert(StoredEvent, [_event_row(event, command_type, policy) for event in stamped])
+    _insert(StoredEvent, [_event_row(event, command_type, command.actor_id, policy) for event in stamped])
     subscribed = [(event, policy) for event in stamped for policy in registry.policies_for(event)]
     if not subscribed:
         return stamped, []
@@ -96,7 +96,7 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
         (command, dataclasses.replace(event, command_id=command.command_id, correlation_id=command.command_id))
         for command, event in caused
     ]
-    _insert(StoredEvent, [_event_row(event, command.type_name()) for command, event in stamped])
+    _insert(StoredEvent, [_event_row(event, command.type_name(), command.actor_id) for command, event in stamped])
     done = [
         {
             "event": event.event_id,
@@ -143,8 +143,10 @@ def load_many(event_ids) -> list[Event]:
     return [load(row) for row in StoredEvent.objects.filter(event_id__in=event_ids)]
 
 
-def _event_row(event: Event, command_type: str, policy: str = "") -> dict:
-    """The ``StoredEvent`` columns of an event already stamped with its command's metadata."""
+def _event_row(event: Event, command_type: str, actor_id: UUID | None, policy: str = "") -> dict:
+    """The ``StoredEvent`` columns of an event already stamped with its
+    command's metadata, and the command's actor (the event itself does not
+    carry it: who acted is the command's, not the fact's)."""
     return {
         "event_id": event.event_id,
         "type": event.type_name(),
@@ -156,6 +158,7 @@ def _event_row(event: Event, command_type: str, policy: str = "") -> dict:
         "command_type": command_type,
         "correlation_id": event.correlation_id,
         "causation_id": event.causation_id,
+        "actor_id": actor_id,
         "policy": policy,
     }
 

@@ -79,3 +79,13 @@ def dead(db, scenario, settings):
     """A dead-lettered delivery and the service whose fault made it; see
     ``tests.dead_letters``."""
     yield from dead_letter(scenario, settings)
+
+
+@pytest.fixture
+def embedded_database(settings, monkeypatch):
+    """Run as on the embedded default, where the demo logins may be made: no
+    DATABASE_URL, and the test's SQLite file taken for the one beside the code."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded default is an SQLite file")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings.EMBEDDED_DATABASE = connection.settings_dict["NAME"]

@@ -3,12 +3,14 @@
 import uuid
 
 import pytest
+from django.contrib.auth.hashers import make_password
 
 from accounts.commands import (
     BlockAccount,
     DeactivateAccount,
     FollowAccount,
     RegisterAccount,
+    RegisterSeededAccount,
     RemoveFollower,
     UnblockAccount,
     UnfollowAccount,
@@ -23,7 +25,7 @@ from accounts.events import (
     FollowsSevered,
 )
 from accounts.models import Account, Block, Follow
-from accounts.values import Email, Password, Username
+from accounts.values import Email, Password, PasswordHash, Username
 from messaging.models import StoredEvent
 from tests.factories import AccountFactory, BlockFactory, FollowFactory
 
@@ -55,6 +57,20 @@ def test_a_second_registration_with_a_taken_email_or_username_is_refused(db, sce
     scenario.when(register(email=email, username=username)).then_rejected("account_already_exists")
 
     assert Account.objects.count() == 1
+
+
+def test_a_seeded_registration_keeps_the_hash_it_was_given_and_is_refused_a_taken_name(db, scenario):
+    password_hash = PasswordHash(make_password("demo-password"))
+    seeded = RegisterSeededAccount(
+        email=Email("ada@example.com"), username=Username("ada"), password_hash=password_hash
+    )
+
+    outcome = scenario.when(seeded).then_events(AccountRegistered)
+    again = RegisterSeededAccount(email=Email("x@example.com"), username=Username("ADA"), password_hash=password_hash)
+    scenario.when(again).then_rejected("account_already_exists")
+
+    account = Account.objects.get(pk=outcome.events[0].account_id)
+    assert account.password == password_hash.value and account.check_password("demo-password")
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 
-from accounts.values import Email, Password, Username
+from accounts.values import Email, Password, PasswordHash, Username
 
 
 def test_an_email_is_normalised_to_lower_case():
@@ -29,3 +30,9 @@ def test_a_password_never_shows_in_its_repr():
     password = Password("hunter2-secret")
     assert "hunter2" not in repr(password)
     assert "hunter2" not in str(password)
+
+
+def test_a_password_hash_must_be_one_of_a_known_hasher_and_never_shows_in_its_repr():
+    with pytest.raises(ValidationError):
+        PasswordHash("demo-password")
+    assert "md5" not in repr(PasswordHash(make_password("demo-password")))

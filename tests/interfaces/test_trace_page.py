@@ -33,7 +33,7 @@ def test_the_trace_draws_command_events_policy_with_its_status_and_the_command_i
 ):
     correlation_id = block_story.result.command.correlation_id
 
-    with django_assert_max_num_queries(4):  # session, user, events, deliveries
+    with django_assert_max_num_queries(6):  # session, user, events, deliveries, a query per namer
         response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
 
     assert response.status_code == 200
@@ -128,3 +128,54 @@ def test_a_mail_shows_in_the_trace_as_an_outside_effect_with_its_status_and_the_
     )
     assert 'class="kind policy">outside effect' in response.text
     assert "at least once" in response.text and "Message-ID" in response.text
+
+
+def test_the_index_marks_a_request_with_a_dead_delivery_and_filters_for_them(staff_client, block_story, dead):
+    everything = staff_client.get(reverse("messaging:trace_index"))
+    troubled = staff_client.get(reverse("messaging:trace_index"), {"deliveries": "troubled"})
+
+    marks = {item["command_type"]: (item["dead"], item["failed"]) for item in everything.context["recent"][:2]}
+    assert marks == {"FollowAccount": (1, 0), "BlockAccount": (0, 0)}
+    assert "1 dead delivery" in everything.text
+    [only] = troubled.context["recent"]
+    assert only["correlation_id"] == dead.row.event.correlation_id
+    assert "With failed or dead deliveries" in troubled.text
+
+
+def test_an_admin_link_to_a_trace_says_so_in_its_accessible_name(client, block_story):
+    client.force_login(AccountFactory(username="root", is_staff=True, is_superuser=True))
+    correlation_id = block_story.result.command.correlation_id
+
+    response = client.get(reverse("admin:messaging_storedevent_changelist"))
+
+    assert f'aria-label="Trace of {correlation_id}"' in response.text
+    assert f">trace {str(correlation_id)[:8]}…</a>" in response.text
+
+
+def test_the_trace_names_the_people_and_books_beside_their_ids(staff_client, block_story, scenario):
+    bob, book = Account.objects.get(username="bob"), BookFactory(title="Dune")
+    [placed] = scenario.given(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=1),), actor_id=bob.pk))
+
+    block = staff_client.get(reverse("messaging:trace", args=[block_story.result.command.correlation_id]))
+    order = staff_client.get(reverse("messaging:trace", args=[placed.command.correlation_id]))
+
+    [blocked] = block.context["roots"][0].events
+    assert [(name, named) for name, _, named in blocked.fields] == [("blocker_id", "bob"), ("blocked_id", "alice")]
+    assert '<strong class="named">bob</strong>' in block.text
+    reserved = {
+        row.event.type: dict((name, named) for name, _, named in row.fields) for row in order.context["roots"][0].events
+    }
+    assert reserved["OrderPlaced"]["customer_id"] == "bob" and reserved["StockReserved"]["book_id"] == "Dune"
+
+
+def test_the_trace_and_the_index_name_who_sent_the_top_command(staff_client, scenario):
+    customer, book = AccountFactory(username="carol"), BookFactory(title="Dune")
+    [placed] = scenario.given(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=1),), actor_id=customer.pk))
+
+    trace = staff_client.get(reverse("messaging:trace", args=[placed.command.correlation_id]))
+    index = staff_client.get(reverse("messaging:trace_index"))
+
+    [root] = trace.context["roots"]
+    assert (root.actor_id, root.actor) == (customer.pk, "carol")
+    assert 'by <strong class="named">carol</strong>' in trace.text
+    assert index.context["recent"][0]["actor"] == "carol"
