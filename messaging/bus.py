@@ -22,7 +22,7 @@ from django.db import transaction
 
 from . import delivery, idempotency, middleware, store
 from .context import current_cause
-from .messages import Command, CommandRejected, Event, IdempotencyKeyReused, Next, Refused, Result
+from .messages import Command, CommandRejected, Event, IdempotencyKeyReused, Next, Refused, Rejection, Result
 from .registry import registry
 
 
@@ -53,7 +53,11 @@ def handle(command: Command) -> Result:
 
 
 def record(command: Command, events: list[Event]) -> Result:
-    """Append ``events`` for ``command`` and schedule their deliveries on commit."""
+    """Append ``events`` for ``command`` and schedule their deliveries on commit.
+
+    A rejection among them gets the command's ids as its subject here, so
+    every refusal (a handler's, the bus's own) keeps what it was about."""
+    events = [event.about(command) if isinstance(event, Rejection) else event for event in events]
     stamped, opened = store.append(command, events)
     if opened and settings.MESSAGING_DELIVER_ON_COMMIT:
         transaction.on_commit(partial(deliver_opened, opened), robust=True)
