@@ -109,6 +109,24 @@ def test_a_person_forgotten_through_the_api_is_found_nowhere_and_everything_stil
     assert out.getvalue().startswith("all ")
 
 
+def test_a_forgotten_customers_order_moves_on_without_mailing_anyone(zelda):
+    # given an order Zelda placed before she was forgotten
+    (placed, *_) = bus.dispatch(place(zelda, (BookFactory(), 1))).events
+    bus.dispatch(ForgetAccount(account_id=zelda.pk))
+
+    mails = StoredEvent.objects.filter(type="MailQueued").count()
+
+    # when staff confirm it
+    bus.dispatch(ConfirmOrder(order_id=placed.order_id))
+    relay()
+
+    # then no mail is queued to her placeholder, and every rule holds
+    assert StoredEvent.objects.filter(type="MailQueued").count() == mails
+    out = io.StringIO()
+    call_command("check_invariants", stdout=out)
+    assert out.getvalue().startswith("all ")
+
+
 def test_forgetting_deactivates_once_and_a_second_time_does_nothing(scenario, zelda):
     scenario.when(ForgetAccount(account_id=zelda.pk)).then_events(AccountDeactivated, AccountForgotten)
 

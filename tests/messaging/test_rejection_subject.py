@@ -6,7 +6,7 @@ from uuid import uuid4
 import pytest
 from django.utils import timezone
 
-from accounts.commands import BlockAccount, FollowAccount, RegisterAccount
+from accounts.commands import BlockAccount, FollowAccount, RegisterAccount, SeverAllFollows
 from accounts.events import FollowRejected
 from accounts.values import Email, Password, Username
 from catalog.commands import RestockBook
@@ -82,6 +82,15 @@ def test_a_refused_catalog_command_stores_the_book(scenario):
 
     outcome.then_rejected("book_not_found")
     assert _stored_payload(outcome)["subject"] == {"book_id": str(book_id)}
+
+
+def test_the_bus_own_refusal_stores_its_subject_too(scenario):
+    alice = AccountFactory()
+
+    outcome = scenario.when(SeverAllFollows(account_id=alice.pk, reason="by hand"))
+
+    outcome.then_rejected("policy_only")
+    assert _stored_payload(outcome)["subject"] == {"account_id": str(alice.pk)}
 
 
 def test_a_v1_rejection_without_a_subject_reads_back_with_an_empty_one():
