@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import TokenProxy
 from interfaces.admin import ReadOnlyAdmin, dispatch_each
 
 from . import queries
-from .commands import BlockAccount, DeactivateAccount
+from .commands import BlockAccount, DeactivateAccount, ForgetAccount
 from .models import Account, AccountStats, Block, Follow
 
 
@@ -32,7 +32,7 @@ class AccountAdmin(ReadOnlyAdmin):
         "last_login",
     ]
     readonly_fields = ["id", "followers", "following"]
-    actions = ["block", "deactivate"]
+    actions = ["block", "deactivate", "forget"]
 
     def get_queryset(self, request):
         return queries.with_counts(super().get_queryset(request))
@@ -60,6 +60,16 @@ class AccountAdmin(ReadOnlyAdmin):
             for account in queryset
         )
         dispatch_each(self, request, commands, "Deactivated {count} account(s).")
+
+    @admin.action(
+        description="Forget the selected accounts (deactivate, erase e-mail and username everywhere)",
+        permissions=["operate"],
+    )
+    def forget(self, request, queryset):
+        commands = (
+            (account.username, ForgetAccount(account_id=account.pk, actor_id=request.user.pk)) for account in queryset
+        )
+        dispatch_each(self, request, commands, "Forgot {count} account(s).")
 
 
 @admin.register(Follow)

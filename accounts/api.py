@@ -26,6 +26,7 @@ from .commands import (
     BlockAccount,
     DeactivateAccount,
     FollowAccount,
+    ForgetAccount,
     RegisterAccount,
     RemoveFollower,
     UnblockAccount,
@@ -59,6 +60,17 @@ class RegistrationInput(serializers.Serializer):
         except DjangoValidationError as invalid:
             raise serializers.ValidationError({"password": invalid.messages}) from None
         return {**attrs, "password": password}
+
+
+class ForgetInput(serializers.Serializer):
+    """The person's password, given again: forgetting cannot be undone."""
+
+    password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+
+    def validate_password(self, value):
+        if not self.context["request"].user.check_password(value):
+            raise serializers.ValidationError("This is not your password.")
+        return value
 
 
 class SearchInput(serializers.Serializer):
@@ -171,6 +183,17 @@ class AccountViewSet(viewsets.GenericViewSet):
         removed in batches that settle moments after it (the counts of the
         other accounts move as each batch lands)."""
         command = DeactivateAccount(account_id=request.user.pk)
+        return execute(request, command, render=lambda result: Response(self._account(request.user.pk, own=True)))
+
+    @extend_schema(request=ForgetInput, responses={200: AccountOutput, **errors(400)})
+    @action(detail=False, methods=["post"], url_path="me/forget")
+    def forget(self, request):
+        """Forget the signed-in account, after its password is given again:
+        it is deactivated (as ``me/deactivate``), and its e-mail and username
+        are replaced by placeholders in the account and everywhere they were
+        copied. It cannot be undone."""
+        ForgetInput(data=request.data, context={"request": request}).is_valid(raise_exception=True)
+        command = ForgetAccount(account_id=request.user.pk)
         return execute(request, command, render=lambda result: Response(self._account(request.user.pk, own=True)))
 
     @extend_schema(

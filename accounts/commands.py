@@ -72,6 +72,15 @@ class DeactivateAccount(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ForgetAccount(Command):
+    """Deactivate an account and erase its person's data everywhere it was
+    copied (the right to be forgotten): staff, or the person themselves
+    once they have given their password again (the interfaces check it)."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
 class SeverFollows(PolicyCommand):
     """Remove the follows between two accounts, both ways (issued by a policy)."""
 

@@ -76,6 +76,15 @@ class AccountDeactivated(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AccountForgotten(Event):
+    """The account's person was forgotten: its e-mail and username are
+    placeholders now, and so is every copy of them. The event carries
+    neither, of course."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
 class RegistrationRejected(Rejection):
     pass
 

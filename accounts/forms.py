@@ -46,5 +46,21 @@ class SignUpForm(IdempotentForm):
         return cleaned
 
 
+class ForgetForm(IdempotentForm):
+    """The signed-in person's password, given again before they are forgotten."""
+
+    password = forms.CharField(widget=forms.PasswordInput, strip=False, max_length=128)
+
+    def __init__(self, *args, account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account = account
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.account.check_password(password):
+            raise ValidationError("This is not your password.")
+        return password
+
+
 class PeopleSearchForm(forms.Form):
     q = forms.CharField(label="Search people", required=False, max_length=MAX_USERNAME)

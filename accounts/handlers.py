@@ -11,6 +11,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
+from messaging import erasure
 from messaging.messages import Event, Rejection
 
 from . import repositories as accounts
@@ -19,6 +20,7 @@ from .commands import (
     BlockAccount,
     DeactivateAccount,
     FollowAccount,
+    ForgetAccount,
     GrantStaff,
     RegisterAccount,
     RegisterSeededAccount,
@@ -141,6 +143,28 @@ def deactivate_account(command: DeactivateAccount) -> list[Event]:
         return []
     accounts.save(account, "is_active")
     return [deactivated]
+
+
+def forget_account(command: ForgetAccount) -> list[Event]:
+    """Deactivate the account as ``DeactivateAccount`` does (its follows go
+    by the same policy), then erase its person's e-mail and username from
+    the row and, in the same transaction, from every copy of them."""
+    account = accounts.lock(command.account_id)
+    if account is None:
+        raise AccountCommandRejected.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
+    deactivated = account.deactivate()
+    email, username = account.email, account.username
+    forgotten = account.forget()
+    if forgotten is None:
+        return [deactivated] if deactivated else []
+    accounts.save(account, "is_active", "email", "username", "password")
+    erasure.erase(
+        address=email,
+        address_placeholder=account.email,
+        name=username,
+        name_placeholder=account.username,
+    )
+    return [event for event in (deactivated, forgotten) if event]
 
 
 def sever_follows(command: SeverFollows) -> list[Event]:

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from .events import AccountDeactivated, StaffGranted
+from .events import AccountDeactivated, AccountForgotten, StaffGranted
 from .values import MAX_USERNAME
 
 
@@ -71,6 +71,25 @@ class Account(AbstractBaseUser, PermissionsMixin):
             return None
         self.is_active = False
         return AccountDeactivated(account_id=self.pk)
+
+    @property
+    def placeholder_email(self) -> str:
+        # .invalid is reserved (RFC 2606): nothing can ever be mailed there.
+        return f"forgotten-{self.pk.hex}@forgotten.invalid"
+
+    @property
+    def placeholder_username(self) -> str:
+        return f"forgotten-{self.pk.hex[:20]}"  # unique, and within MAX_USERNAME
+
+    def forget(self) -> AccountForgotten | None:
+        """Replace the person's e-mail and username with placeholders and
+        make the password unusable; ``None`` if they were forgotten already.
+        Deactivate first: a forgotten account never signs in again."""
+        if self.email == self.placeholder_email:
+            return None
+        self.email, self.username = self.placeholder_email, self.placeholder_username
+        self.set_unusable_password()
+        return AccountForgotten(account_id=self.pk)
 
 
 class Follow(models.Model):

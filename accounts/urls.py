@@ -9,6 +9,7 @@ urlpatterns = [
     path("signup/", views.sign_up, name="sign_up"),
     path("login/", auth_views.LoginView.as_view(template_name="accounts/log_in.html"), name="log_in"),
     path("logout/", auth_views.LogoutView.as_view(), name="log_out"),
+    path("account/forget/", views.forget_me, name="forget_me"),
     path("people/", views.people, name="people"),
     path("people/<slug:username>/", views.profile, name="profile"),
     path("people/<slug:username>/followers/", views.followers, name="followers"),

@@ -7,6 +7,7 @@ result as a message on the next page.
 
 from typing import NamedTuple
 
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -18,8 +19,16 @@ from interfaces.pages import dispatch_for, report, report_invalid
 from messaging.messages import Command
 
 from . import queries
-from .commands import BlockAccount, FollowAccount, RegisterAccount, RemoveFollower, UnblockAccount, UnfollowAccount
-from .forms import PeopleSearchForm, SignUpForm
+from .commands import (
+    BlockAccount,
+    FollowAccount,
+    ForgetAccount,
+    RegisterAccount,
+    RemoveFollower,
+    UnblockAccount,
+    UnfollowAccount,
+)
+from .forms import ForgetForm, PeopleSearchForm, SignUpForm
 from .models import Account
 
 PAGE_SIZE = 20
@@ -86,8 +95,25 @@ def profile(request, username):
             "account": account,
             "relationship": queries.relationship(request.user.pk, account.pk),
             "forms": {action: IdempotentForm() for action in RELATIONSHIP_ACTIONS},
+            "forget_form": ForgetForm(account=request.user),
         },
     )
+
+
+@require_POST
+@login_required
+def forget_me(request):
+    """Forget the signed-in person once they gave their password again, then
+    sign them out: the account is deactivated and its data erased."""
+    form = ForgetForm(request.POST, account=request.user)
+    if not form.is_valid():
+        report_invalid(request, form)
+        return redirect("accounts:profile", request.user.username)
+    command = ForgetAccount(account_id=request.user.pk, actor_id=request.user.pk, idempotency_key=form.key)
+    if not report(request, dispatch_for(request, command), "Your account is closed and your data erased."):
+        return redirect("accounts:profile", request.user.username)
+    logout(request)
+    return redirect("/")
 
 
 @require_POST

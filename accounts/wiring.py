@@ -15,6 +15,7 @@ def register(registry: Registry) -> None:
     registry.register_handler(commands.BlockAccount, handlers.block_account)
     registry.register_handler(commands.UnblockAccount, handlers.unblock_account)
     registry.register_handler(commands.DeactivateAccount, handlers.deactivate_account)
+    registry.register_handler(commands.ForgetAccount, handlers.forget_account)
     registry.register_handler(commands.SeverFollows, handlers.sever_follows)
     registry.register_handler(commands.SeverAllFollows, handlers.sever_all_follows)
     registry.register_handler(commands.SeverFollowBatch, handlers.sever_follow_batch)

@@ -183,6 +183,9 @@ MESSAGING_DELIVER_ON_COMMIT_LIMIT = env.int("MESSAGING_DELIVER_ON_COMMIT_LIMIT",
 # transaction may still commit behind them.
 MESSAGING_SUBSCRIPTION_SWEEP_SECONDS = env.float("MESSAGING_SUBSCRIPTION_SWEEP_SECONDS", default=60.0)
 MESSAGING_SWEEP_SAFETY_SECONDS = env.float("MESSAGING_SWEEP_SAFETY_SECONDS", default=300.0)
+# `manage.py prune` removes idempotency records and settled deliveries older
+# than this: a repeated Idempotency-Key is honoured for that long.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
 # Rows one batch of a fan-out writes (severing every follow of a deactivated
 # account): each batch is its own delivery and transaction.
 FANOUT_BATCH_SIZE = env.int("FANOUT_BATCH_SIZE", default=300)

@@ -23,7 +23,7 @@ from django.utils.module_loading import import_string
 
 from . import delivery, idempotency, middleware, store
 from .context import current_cause
-from .messages import Command, CommandRejected, Event, IdempotencyKeyReused, Next, Refused, Result
+from .messages import Command, CommandRejected, Event, IdempotencyKeyReused, Next, Refused, Rejection, Result
 from .registry import registry
 
 
@@ -57,7 +57,11 @@ def record(command: Command, events: list[Event]) -> Result:
     """Append ``events`` for ``command`` and schedule their deliveries on commit:
     run here (``MESSAGING_DELIVER_ON_COMMIT``), and what that leaves (all of
     them when it is off) handed to the queue of background workers when one
-    is configured (``MESSAGING_HAND_OFF``); otherwise the relay finds them."""
+    is configured (``MESSAGING_HAND_OFF``); otherwise the relay finds them.
+
+    A rejection among them gets the command's ids as its subject here, so
+    every refusal (a handler's, the bus's own) keeps what it was about."""
+    events = [event.about(command) if isinstance(event, Rejection) else event for event in events]
     stamped, opened = store.append(command, events)
     hand_off = _hand_off()
     if opened and settings.MESSAGING_DELIVER_ON_COMMIT:

@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 from django.utils import timezone
 
 from .refusals import KernelRefusal, Refusal
-from .serialization import to_primitive
+from .serialization import field_types, to_primitive
 
 # Names of the metadata fields, which are not part of a message's payload.
 COMMAND_METADATA = ("command_id", "correlation_id", "causation_id", "actor_id", "idempotency_key", "issued_at")
@@ -101,23 +101,56 @@ class Rejection(Event):
     ``Refusal`` when made, plain text when read back from the store.
     ``reason`` is for people. Subclasses name what was refused:
     ``FollowRejected``.
+
+    ``subject`` names what the refused command was about, as ids only
+    (``{"follower_id": ..., "followee_id": ...}``): the bus fills it from
+    the command's ``UUID`` fields (``subject_of``), so every refusal keeps
+    its subject without its handler's help, and a secret (a password, an
+    e-mail) never gets in, being no id. v1 rejections had no subject.
     """
+
+    version: ClassVar[int] = 2
 
     code: str
     reason: str
+    subject: dict[str, str] = field(default_factory=dict, hash=False)
 
     @classmethod
-    def refuse(cls, code: Refusal, reason: str | None = None) -> "Refused":
+    def refuse(cls, code: Refusal, reason: str | None = None, *, subject: dict[str, str] | None = None) -> "Refused":
         """The exception a handler raises to refuse, e.g.
         ``raise FollowRejected.refuse(AccountRefusal.BLOCKED, "...")``.
 
         ``code`` must be a declared ``Refusal`` (a bare string is a
         ``TypeError``, so no code escapes its declaration); without a
         ``reason`` the refusal gives the code's declared message.
+        ``subject`` adds ids the command does not carry itself (the book
+        out of stock in an order's lines) to those the bus takes from it.
         """
         if not isinstance(code, Refusal):
             raise TypeError(f"refuse with a declared Refusal, not {code!r}")
-        return Refused(cls(code=code, reason=code.message if reason is None else reason))
+        reason = code.message if reason is None else reason
+        return Refused(cls(code=code, reason=reason, subject=dict(subject or {})))
+
+    def about(self, command: "Command") -> "Rejection":
+        """This rejection with the ids of ``command`` in its subject (the
+        handler's own entries win)."""
+        return dataclasses.replace(self, subject={**subject_of(command), **self.subject})
+
+
+def subject_of(command: Command) -> dict[str, str]:
+    """The ids a command is about, as text: its own fields typed ``UUID``,
+    and its ``actor_id`` (who asked: the customer of a refused order, whose
+    command carries no other id; the event store keeps no actor otherwise)."""
+    hints = field_types(type(command))
+    names = [f.name for f in dataclasses.fields(command) if f.name not in COMMAND_METADATA]
+    ids = [name for name in names if hints[name] in (UUID, UUID | None)] + ["actor_id"]
+    return {name: str(value) for name in ids if (value := getattr(command, name)) is not None}
+
+
+def rejection_with_empty_subject(payload: dict) -> dict:
+    """Upcast a v1 rejection (stored before rejections kept their subject):
+    its subject is unknown, so empty."""
+    return {**payload, "subject": {}}
 
 
 class Refused(Exception):

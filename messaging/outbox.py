@@ -46,7 +46,14 @@ class MailQueued(Event):
 
 
 def queue_mail(command: QueueMail) -> list[Event]:
-    """Record the mail with the id every attempt to send it will carry."""
+    """Record the mail with the id every attempt to send it will carry.
+
+    A mail to an address under ``.invalid`` is not queued: that domain is
+    reserved never to exist (RFC 6761), so the mail could only dead-letter.
+    A forgotten person's placeholder address is one, and a policy that
+    mails them (their order shipped after they left) has nobody to tell."""
+    if command.to.lower().endswith(".invalid"):
+        return []
     message_id = make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN)
     return [MailQueued(message_id=message_id, to=command.to, subject=command.subject, body=command.body)]
 

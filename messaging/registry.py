@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from uuid import UUID
 
-from .messages import Command, Event
+from .messages import Command, Event, Rejection, rejection_with_empty_subject
 from .refusals import Refusal
 
 Handler = Callable[[Command], list[Event]]
@@ -93,6 +93,10 @@ class Registry:
             if self.events.get(name, event_type) is not event_type:
                 raise RegistryError(f"two event types are named {name!r}")
             self.events[name] = event_type
+            if issubclass(event_type, Rejection):
+                # The subject is the kernel's field on every rejection, so the
+                # kernel upcasts what every rejection type stored before it.
+                self.upcasters.setdefault((name, 1), rejection_with_empty_subject)
 
     def register_events_of(self, module: ModuleType) -> None:
         """Register every event type defined in ``module`` (an app's events.py)."""

@@ -36,6 +36,8 @@ def to_primitive(value):
         return {f.name: to_primitive(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
         return [to_primitive(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): to_primitive(item) for key, item in value.items()}
     raise TypeError(f"{type(value).__name__} cannot be stored in a message: {value!r}")
 
 
@@ -63,6 +65,11 @@ def from_primitive(annotation, value):
         if not isinstance(value, (list, tuple)):
             raise ValidationError(f"expected a list, got {value!r}")
         return origin(from_primitive(item_type, item) for item in value)
+    if origin is dict:
+        key_type, item_type = typing.get_args(annotation)
+        if not isinstance(value, dict):
+            raise ValidationError(f"expected an object, got {value!r}")
+        return {from_primitive(key_type, key): from_primitive(item_type, item) for key, item in value.items()}
     if annotation is typing.Any:
         return value
     if hasattr(annotation, "from_primitive"):

@@ -40,6 +40,7 @@ def place_order(command: PlaceOrder) -> list[Event]:
             OrderRefusal.INSUFFICIENT_STOCK,
             f"Only {shortage.available} of “{shortage.title}” ({shortage.book_id}) available; "
             f"{shortage.requested} requested.",
+            subject={"book_id": str(shortage.book_id)},
         ) from None
     orders.add(order_id=order_id, customer_id=customer.account_id, items=items, total=total)
     return [OrderPlaced(order_id=order_id, customer_id=customer.account_id, items=items, total=total), *reserved]

@@ -115,3 +115,15 @@ def test_groups_are_read_only(client, operator):
     assert client.get(reverse("admin:auth_group_changelist")).status_code == 200
     assert (adding.status_code, changing.status_code, deleting.status_code) == (403, 403, 403)
     assert list(Group.objects.values_list("name", flat=True)) == ["editors"]
+
+
+def test_the_forget_action_dispatches_forget_account(client, operator, django_capture_on_commit_callbacks):
+    carol = AccountFactory(username="carol", email="carol@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = run_action(client, "forget", carol)
+
+    carol.refresh_from_db()
+    assert not carol.is_active and carol.email.endswith("@forgotten.invalid")
+    assert StoredEvent.objects.get(type="AccountForgotten").command_type == "ForgetAccount"
+    assert "Forgot 1 account(s)." in response.text

@@ -1,0 +1,134 @@
+"""Pruning what the exactly-once ledger no longer needs, after a retention.
+
+Three kinds of rows only grow: the idempotency records of commands
+(``ProcessedCommand``) and of HTTP answers (``IdempotentResponse``), and the
+deliveries that are settled (done, or discarded by an operator). Events are
+the audit log and are never pruned.
+
+An idempotency record older than the retention is simply deleted: a key is
+honoured for that long, and a client repeating a request later than that
+sends a new one.
+
+A settled delivery is harder: its row is what tells the invariant
+``every_event_has_its_deliveries`` and the sweep that the event was seen.
+Both look only at events after the policy's subscription mark
+(``starts_after``), so a delivery is pruned only once the mark has moved past
+its event. The mark moves first, in its own transaction, and the rows go
+after it (a crash in between leaves rows to prune next time, never an event
+that looks owed). It moves to just before the oldest event of the policy's
+type that still needs its row: one whose delivery is open (pending, failed,
+dead), settled within the retention, or missing altogether (a violation the
+invariant must keep showing). It never passes ``swept_to`` either: past it,
+an event written by a process of the previous release may still lack its
+delivery, and only the sweep may decide that. A single mark cannot skip one
+event and cover the next, so one old dead letter holds its policy's pruning
+back until an operator retries or discards it.
+
+A replay ``--from`` a position before the mark re-opens pruned deliveries:
+that is the operator asking for the past again, on purpose.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Exists, F, Max, OuterRef
+from django.db.models.functions import Coalesce
+
+from . import subscriptions
+from .models import Delivery, IdempotentResponse, ProcessedCommand, StoredEvent, Subscription
+from .registry import Policy, registry
+
+SETTLED = (Delivery.Status.DONE, Delivery.Status.DISCARDED)
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What one prune did (or, dry, would do) to one kind of row."""
+
+    what: str
+    rows: int
+    mark: tuple[int, int] | None = None  # a policy's start, before and after
+
+
+def prune(
+    *, before: datetime, batch: int = 1000, dry_run: bool = False, progress: Progress = lambda what, done: None
+) -> list[Pruned]:
+    """Prune idempotency records created, and settled deliveries settled,
+    before ``before``, ``batch`` rows per transaction; ``progress(what, done)``
+    after each batch. Runs the sweep first, so each policy's mark may go as
+    far as the sweep has looked."""
+    if not dry_run:
+        subscriptions.sweep()
+    pruned = [
+        _prune_rows(model, model.objects.filter(created_at__lt=before), batch, dry_run, progress)
+        for model in (ProcessedCommand, IdempotentResponse)
+    ]
+    for subscription in Subscription.objects.order_by("name"):
+        policy = registry.policies.get(subscription.name)
+        if policy is not None:  # a policy retired from the code is not checked by anything
+            pruned.append(_prune_deliveries(policy, before, batch, dry_run, progress))
+    return pruned
+
+
+def new_mark(policy: Policy, subscription: Subscription, before: datetime) -> int:
+    """Where ``policy``'s start may move: just before the oldest event of its
+    type after the current start whose delivery is not settled before
+    ``before``, and never past ``swept_to`` nor back."""
+    prunable = _settled_before(before).filter(event=OuterRef("event_id"), policy=policy.name)
+    events = StoredEvent.objects.filter(type=policy.event_type.type_name(), position__gt=subscription.starts_after)
+    needed = events.exclude(Exists(prunable)).order_by("position").values_list("position", flat=True).first()
+    if needed is None:
+        end = events.aggregate(end=Max("position"))["end"] or subscription.starts_after
+    else:
+        end = needed - 1
+    return max(subscription.starts_after, min(end, subscription.swept_to))
+
+
+def _settled_before(before: datetime):
+    # A done row is dated by its delivery; a discarded one never was delivered.
+    return Delivery.objects.alias(settled_at=Coalesce(F("delivered_at"), F("created_at"))).filter(
+        status__in=SETTLED, settled_at__lt=before
+    )
+
+
+def _prune_deliveries(policy: Policy, before: datetime, batch: int, dry_run: bool, progress: Progress) -> Pruned:
+    what = f"deliveries of {policy.name}"
+    with transaction.atomic(durable=True):
+        subscription = Subscription.objects.select_for_update().get(name=policy.name)
+        start, mark = subscription.starts_after, new_mark(policy, subscription, before)
+        if mark != start and not dry_run:
+            Subscription.objects.filter(pk=subscription.pk).update(starts_after=mark)
+    behind = _settled_before(before).filter(policy=policy.name, event__position__lte=mark)
+    if dry_run:
+        return Pruned(what, behind.count(), (start, mark))
+    done = 0
+    while True:
+        with transaction.atomic(durable=True):
+            # Read the mark again under its lock: a replay that moved it back
+            # since would find these events owed again.
+            current = Subscription.objects.select_for_update().get(name=policy.name).starts_after
+            ids = list(behind.filter(event__position__lte=current).values_list("pk", flat=True)[:batch])
+            Delivery.objects.filter(pk__in=ids).delete()
+        if not ids:
+            return Pruned(what, done, (start, mark))
+        done += len(ids)
+        progress(what, done)
+
+
+def _prune_rows(model, old, batch: int, dry_run: bool, progress: Progress) -> Pruned:
+    what = model._meta.verbose_name_plural
+    if dry_run:
+        return Pruned(what, old.count())
+    done = 0
+    while True:
+        with transaction.atomic(durable=True):
+            ids = list(old.values_list("pk", flat=True)[:batch])
+            model.objects.filter(pk__in=ids).delete()
+        if not ids:
+            return Pruned(what, done)
+        done += len(ids)
+        progress(what, done)
