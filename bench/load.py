@@ -26,6 +26,7 @@ import uuid
 from collections import defaultdict
 from pathlib import Path
 
+from tests import gunicorn as served
 from tests.pg_cluster import throwaway_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,33 +94,11 @@ class gunicorn:
     """gunicorn on a free loopback port for the duration of a ``with`` block."""
 
     def __init__(self, env, workers):
-        import socket
-
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.env, self.workers = env, workers
+        self.port, self.env, self.workers = served.free_port(), env, workers
 
     def __enter__(self) -> str:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "config/gunicorn.py",
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.workers),
-                "--access-logfile",
-                "/dev/null",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=self.env,
+        self.process = served.start(
+            self.port, "--access-logfile", "/dev/null", "--log-level", "warning", workers=self.workers, env=self.env
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -9,9 +9,7 @@ import io
 import json
 import logging.config
 import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +21,7 @@ from django.utils.log import configure_logging
 from rest_framework.test import APIClient
 
 from messaging.logging import logging_config
+from tests import gunicorn as served
 from tests.factories import AccountFactory
 
 
@@ -86,27 +85,9 @@ def test_text_stays_the_readable_default():
 
 
 def test_gunicorn_writes_its_own_lines_as_json_too():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "config/gunicorn.py",
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-        ],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, "LOG_FORMAT": "json"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    port = served.free_port()
+    server = served.start(
+        port, env={**os.environ, "LOG_FORMAT": "json"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     correlation_id = str(uuid.uuid4())
     try:

@@ -2,7 +2,6 @@
 
 import os
 import runpy
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests import gunicorn as served
 from tests.subprocesses import database_url
 
 PRODUCTION = {
@@ -80,27 +80,9 @@ def test_gunicorn_serves_pages_and_hashed_static_files(tmp_path):
         "DATABASE_URL": database_url(),
     }
     assert manage("collectstatic", "--no-input", env=env).returncode == 0
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "config/gunicorn.py",
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--access-logfile",
-            "/dev/null",
-        ],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, **env},
-        stderr=subprocess.PIPE,
+    port = served.free_port()
+    server = served.start(
+        port, "--access-logfile", "/dev/null", workers=2, env={**os.environ, **env}, stderr=subprocess.PIPE
     )
     try:
         login = _get(f"http://127.0.0.1:{port}/admin/login/")
