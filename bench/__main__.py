@@ -29,8 +29,8 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 READS_BEGIN, READS_END = "<!-- bench:reads:begin -->", "<!-- bench:reads:end -->"
 HTTP_BEGIN, HTTP_END = "<!-- bench:http:begin -->", "<!-- bench:http:end -->"
 
-FULL = {"flows_per_round": 250, "rounds": 4, "flatness": 100_000, "relay": 2000, "fanout": 30_000}
-SHORT = {"flows_per_round": 5, "rounds": 1, "flatness": 200, "relay": 20, "fanout": 700}
+FULL = {"flows_per_round": 250, "rounds": 4, "flatness": 100_000, "relay": 2000, "fanout": 30_000, "replay": True}
+SHORT = {"flows_per_round": 5, "rounds": 1, "flatness": 200, "relay": 20, "fanout": 700, "replay": True}
 READS_FULL = {"accounts": 100_000, "follows": 1_000_000, "samples": 300}
 READS_SHORT = {"accounts": 200, "follows": 1000, "samples": 50}
 HTTP_FULL = {"seconds": 30, "clients": 8, "workers": 4, "accounts": 40}
@@ -90,6 +90,12 @@ def table(results: dict[str, dict]) -> str:
             rows.append(f"| relay on {label}, {workers} worker(s) (deliveries/s) | {rate:.0f} |")
         for workers, rate in result.get("celery", {}).items():
             rows.append(f"| Celery (Redis broker) on {label}, {workers} worker(s) (deliveries/s) | {rate:.0f} |")
+        if "replay" in result:
+            played = result["replay"]
+            rows.append(
+                f"| replay of a new policy over {played['events']:,} past events on {label}: opened / delivered "
+                f"(events/s) | {played['open_per_s']:.0f} / {played['end_to_end_per_s']:.0f} |"
+            )
         if "fanout" in result:
             fan = result["fanout"]
             about = f"deactivating an account with {fan['follows']:,} follows on {label} (batches of {fan['batch']})"

@@ -25,11 +25,13 @@ from django.db import connection, connections  # noqa: E402
 from django.db.models import Q  # noqa: E402
 from django.db.models.functions import Now  # noqa: E402
 
+from accounts.events import AccountFollowed  # noqa: E402
 from catalog.commands import AddBook  # noqa: E402
 from catalog.values import Money  # noqa: E402
 from config.celery import app as celery_app  # noqa: E402
-from messaging import bus, delivery, tasks  # noqa: E402
+from messaging import bus, delivery, subscriptions, tasks  # noqa: E402
 from messaging.models import Delivery  # noqa: E402
+from messaging.registry import registry  # noqa: E402
 from tests.redis_server import publishing_to, throwaway_redis  # noqa: E402
 
 from . import fanout, flows, reads  # noqa: E402
@@ -194,6 +196,30 @@ def main(config: dict) -> dict:
     return results
 
 
+def replay_speed() -> dict:
+    """A policy added to this history and replayed over every past follow
+    (``manage.py replay``): events/s to open its deliveries, then to deliver
+    them through the relay's claims."""
+    policy = registry.subscribe(AccountFollowed, lambda event: None, name="bench.replayed")
+    try:
+        subscriptions.start_new()
+        started = time.perf_counter()
+        opened = subscriptions.replay(policy.name)
+        middle = time.perf_counter()
+        while (claim := delivery.claim_due(200)).ids:
+            bus.deliver_claimed(claim)
+        finished = time.perf_counter()
+    finally:
+        registry.unsubscribe(policy)
+    result = {
+        "events": opened,
+        "open_per_s": opened / (middle - started),
+        "end_to_end_per_s": opened / (finished - started),
+    }
+    _say(f"replay: {result}")
+    return result
+
+
 def compare_flows(config: dict) -> dict:
     customer = flows.bookshelf_customer("bench")
     size = {"flows_per_round": config["flows_per_round"], "rounds": config["rounds"]}
@@ -208,6 +234,8 @@ def compare_flows(config: dict) -> dict:
     }
     if config.get("flatness"):
         results["flatness"] = flatness(config["flatness"])
+    if config.get("replay"):
+        results["replay"] = replay_speed()
     if config.get("relay"):
         results["relay"] = {str(workers): relay(config["relay"], workers) for workers in (1, 4)}
         if connection.vendor == "postgresql":
