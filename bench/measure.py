@@ -29,7 +29,7 @@ from accounts.events import AccountFollowed  # noqa: E402
 from catalog.commands import AddBook  # noqa: E402
 from catalog.values import Money  # noqa: E402
 from config.celery import app as celery_app  # noqa: E402
-from messaging import bus, delivery, subscriptions, tasks  # noqa: E402
+from messaging import bus, claiming, subscriptions, tasks  # noqa: E402
 from messaging.models import Delivery  # noqa: E402
 from messaging.registry import registry  # noqa: E402
 from tests.redis_server import publishing_to, throwaway_redis  # noqa: E402
@@ -88,7 +88,7 @@ def flatness(total_commands: int) -> dict:
 
 def _relay_worker(batch: int) -> None:
     connections.close_all()  # a connection of its own, never the parent's
-    while (claim := delivery.claim_due(batch)).ids:
+    while (claim := claiming.claim_due(batch)).ids:
         bus.deliver_claimed(claim)
     connections.close_all()
 
@@ -206,7 +206,7 @@ def replay_speed() -> dict:
         started = time.perf_counter()
         opened = subscriptions.replay(policy.name)
         middle = time.perf_counter()
-        while (claim := delivery.claim_due(200)).ids:
+        while (claim := claiming.claim_due(200)).ids:
             bus.deliver_claimed(claim)
         finished = time.perf_counter()
     finally:

@@ -12,7 +12,7 @@ from django.contrib.auth import get_permission_codename
 from django.urls import reverse
 from django.utils.html import format_html
 
-from messaging import bus, delivery
+from messaging import bus, claiming
 from messaging.messages import Command
 from messaging.models import Delivery, IdempotentResponse, ProcessedCommand, StoredEvent
 
@@ -111,7 +111,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         if not dead:
             self.message_user(request, "None of the selected deliveries is dead-lettered.", messages.WARNING)
             return
-        delivery.reopen(dead)
+        claiming.reopen(dead)
         outcomes = bus.deliver_all(dead)
         summary = ", ".join(f"{count} {status}" for status, count in sorted(outcomes.items()))
         self.message_user(request, f"Retried {len(dead)} dead-lettered deliveries: {summary}.", messages.SUCCESS)
@@ -123,7 +123,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         if not dead:
             self.message_user(request, "None of the selected deliveries is dead-lettered.", messages.WARNING)
             return
-        discarded = delivery.discard(dead)
+        discarded = claiming.discard(dead)
         self.message_user(
             request, f"Discarded {discarded} dead-lettered deliveries; they stay listed as discarded.", messages.SUCCESS
         )

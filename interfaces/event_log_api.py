@@ -12,7 +12,7 @@ from rest_framework.routers import SimpleRouter
 
 from interfaces.api_commands import validated
 from interfaces.schema import errors
-from messaging import bus, delivery, queries
+from messaging import bus, claiming, queries
 from messaging.models import Delivery
 
 
@@ -123,7 +123,7 @@ class DeliveryViewSet(viewsets.GenericViewSet):
         """Retry a dead letter once its fault is fixed: fresh attempts, the first one now.
         Answers the delivery as that attempt left it."""
         row = self._dead(pk)
-        delivery.reopen([row.pk])
+        claiming.reopen([row.pk])
         bus.deliver_all([row.pk])
         return Response(DeliveryOutput(self._delivery(pk)).data)
 
@@ -132,7 +132,7 @@ class DeliveryViewSet(viewsets.GenericViewSet):
     def discard(self, request, pk):
         """Give up on a dead letter: the row stays, marked discarded, never delivered."""
         row = self._dead(pk)
-        delivery.discard([row.pk])
+        claiming.discard([row.pk])
         return Response(DeliveryOutput(self._delivery(pk)).data)
 
     def _delivery(self, pk) -> Delivery:

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
-from . import delivery, idempotency, middleware, store
+from . import claiming, delivery, idempotency, middleware, store
 from .context import current_cause
 from .messages import Command, CommandRejected, Event, IdempotencyKeyReused, Next, Refused, Rejection, Result
 from .registry import registry
@@ -89,7 +89,7 @@ def deliver_all(delivery_ids) -> Counter:
     return delivery.deliver_all(delivery_ids, dispatch=dispatch)
 
 
-def deliver_claimed(claim: delivery.Claim) -> Counter:
+def deliver_claimed(claim: claiming.Claim) -> Counter:
     """Attempt the deliveries a relay round claimed, those it still owns."""
     return delivery.deliver_all(claim.ids, dispatch=dispatch, lease=claim.lease)
 

@@ -14,9 +14,9 @@ effect runs with no transaction open, and the row is marked done in
 another: at least once, since a crash between the effect and the mark
 repeats it. ``Permanent`` failures (a refused address) dead-letter at once.
 
-Three ways in. The relay claims due rows in batches (``claim_due``: ``SKIP
-LOCKED`` and a lease with an owner, so concurrent relays never take the
-same ones) and delivers what its claim owns (``deliver_claimed``): a row
+Three ways in. The relay claims due rows in batches (``claiming.claim_due``:
+``SKIP LOCKED`` and a lease with an owner, so concurrent relays never take
+the same ones) and delivers what its claim owns (``deliver_claimed``): a row
 whose lease another worker has taken over since is left alone. Right after
 a commit (``deliver_opened``) the event is still in memory, and one
 conditional UPDATE claims the row and marks it done at once: it matches
@@ -41,13 +41,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -62,7 +61,6 @@ logger = logging.getLogger(__name__)
 
 Dispatch = Callable[[Command], object]
 HandOff = Callable[[list["store.Opened"]], None]
-_OPEN = (Delivery.Status.PENDING, Delivery.Status.FAILED)
 _OUTSIDE = object()  # no open database delivery matched: maybe an outside effect
 # A delivery the database aborted for a deadlock or a serialization failure
 # runs again at once, uncounted, this many times before the conflict is
@@ -77,15 +75,6 @@ class _Conflict(Exception):
 class Permanent(Exception):
     """Raised by an outside effect when trying again cannot help (the mail
     server refused the address): the delivery is dead-lettered at once."""
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Deliveries one relay round leased: ``lease`` owns ``ids`` until the
-    lease runs out or another worker takes them over."""
-
-    lease: UUID
-    ids: list[int] = field(default_factory=list)
 
 
 def deliver(delivery_id: int, *, dispatch: Dispatch, lease: UUID | None = None) -> str | None:
@@ -125,7 +114,7 @@ def _deliver_in_database(delivery_id: int, owned: Q, dispatch: Dispatch, *, conf
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
             .select_related("event")
-            .filter(owned, pk=delivery_id, status__in=_OPEN, outside=False)
+            .filter(owned, pk=delivery_id, status__in=Delivery.OPEN, outside=False)
             .first()
         )
         if delivery is None:
@@ -157,7 +146,7 @@ def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
     lease = uuid4()
     until = Now() + timedelta(seconds=settings.MESSAGING_OUTSIDE_LEASE_SECONDS)
     with transaction.atomic(durable=True):
-        taken = Delivery.objects.filter(owned, pk=delivery_id, status__in=_OPEN).update(
+        taken = Delivery.objects.filter(owned, pk=delivery_id, status__in=Delivery.OPEN).update(
             lease=lease, next_attempt_at=until, attempts=F("attempts") + 1
         )
     if not taken:
@@ -175,7 +164,7 @@ def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
             delivery.status, delivery.delivered_at, delivery.last_error = Delivery.Status.DONE, timezone.now(), ""
             logger.debug("delivered %s to %s", delivery.event.type, delivery.policy)
         with transaction.atomic(durable=True):
-            marked = Delivery.objects.filter(pk=delivery_id, lease=lease, status__in=_OPEN).update(
+            marked = Delivery.objects.filter(pk=delivery_id, lease=lease, status__in=Delivery.OPEN).update(
                 status=delivery.status,
                 delivered_at=delivery.delivered_at,
                 last_error=delivery.last_error,
@@ -258,7 +247,7 @@ def _claim_as_done(delivery_id: int) -> bool:
             f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} "
             "SET status = %s, attempts = attempts + 1, delivered_at = %s, last_error = '' "
             "WHERE id = %s AND status IN (%s, %s) AND next_attempt_at <= %s",
-            [Delivery.Status.DONE, now, delivery_id, *_OPEN, now],
+            [Delivery.Status.DONE, now, delivery_id, *Delivery.OPEN, now],
         )
         return cursor.rowcount == 1
 
@@ -310,104 +299,3 @@ def deliver_all(delivery_ids: Iterable[int], *, dispatch: Dispatch, lease: UUID 
     for delivery_id in delivery_ids:
         outcomes[deliver(delivery_id, dispatch=dispatch, lease=lease) or "skipped"] += 1
     return outcomes
-
-
-def claim_due(limit: int, *, outside: bool | None = None) -> Claim:
-    """Lease up to ``limit`` open deliveries whose time has come, oldest
-    first (only outside effects, or only the others, when ``outside`` says).
-
-    The lease moves their ``next_attempt_at`` ``MESSAGING_LEASE_SECONDS``
-    ahead (``MESSAGING_OUTSIDE_LEASE_SECONDS`` for outside effects, longer
-    than the slowest send), so other relay workers pass them by while this
-    one works through them, and take them over if it dies; a takeover gives
-    them a new owner, so the first worker, should it wake up, leaves them
-    alone. Rows another worker is claiming right now are skipped (``SKIP
-    LOCKED``). Deliveries are found by status and time, never by an "after
-    the last id seen" cursor: ids commit out of order, and an event
-    committed late must still be delivered.
-    """
-    lease = uuid4()
-    with transaction.atomic(durable=True):
-        ids = list(due(Now(), limit, outside=outside))
-        Delivery.objects.filter(pk__in=ids).update(next_attempt_at=_lease_end(outside), lease=lease)
-    return Claim(lease, ids)
-
-
-def claim_opened(delivery_ids: Iterable[int], *, outside: bool) -> Claim:
-    """Lease those of ``delivery_ids`` (just committed, of one kind) that
-    nobody has touched yet: still pending and unleased, so due. What a
-    commit hands to a queue: the sweep passes leased rows by, so it does not
-    queue them a second time while they wait."""
-    lease = uuid4()
-    with transaction.atomic(durable=True):
-        ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=list(delivery_ids), status=Delivery.Status.PENDING, lease=None, outside=outside)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        Delivery.objects.filter(pk__in=ids).update(next_attempt_at=_lease_end(outside), lease=lease)
-    return Claim(lease, ids)
-
-
-def claim_one(delivery_id: int, *, outside: bool, queued: UUID | None = None) -> UUID | None:
-    """Lease one delivery for the worker about to run it; its new lease, or
-    ``None`` when it is not this worker's to run. With ``queued`` (the lease
-    of whoever queued it), the row must still hold that lease; without, it
-    must be open and due. Either way a row locked by someone else is
-    skipped, never waited for (``SKIP LOCKED``): a duplicate message (a
-    broker's redelivery, the sweep's resend) costs one query, and the fresh
-    lease makes every other copy of the message miss."""
-    owned = Q(lease=queued) if queued is not None else Q(next_attempt_at__lte=Now())
-    lease = uuid4()
-    with transaction.atomic(durable=True):
-        found = (
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(owned, pk=delivery_id, status__in=_OPEN, outside=outside)
-            .values_list("pk", flat=True)
-        )
-        if not found:
-            return None
-        Delivery.objects.filter(pk=delivery_id).update(next_attempt_at=_lease_end(outside), lease=lease)
-    return lease
-
-
-def release(claim: Claim) -> int:
-    """Give up a claim's rows that it still owns, due at once (what could not
-    be queued waits for the next sweep, not for the lease to run out)."""
-    return Delivery.objects.filter(pk__in=claim.ids, lease=claim.lease, status__in=_OPEN).update(
-        next_attempt_at=Now(), lease=None
-    )
-
-
-def _lease_end(outside: bool | None):
-    """When a lease taken now runs out, by the database's clock (one clock
-    for every machine's workers)."""
-    seconds = settings.MESSAGING_OUTSIDE_LEASE_SECONDS if outside else settings.MESSAGING_LEASE_SECONDS
-    return Now() + timedelta(seconds=seconds)
-
-
-def due(now, limit: int, *, outside: bool | None = None) -> QuerySet:
-    """The ids of up to ``limit`` open deliveries due at ``now`` (a time or
-    ``Now()``), oldest first, locked as they are read and skipping rows
-    locked already (the query ``claim_due`` runs)."""
-    found = Delivery.objects.select_for_update(skip_locked=True).filter(status__in=_OPEN, next_attempt_at__lte=now)
-    if outside is not None:
-        found = found.filter(outside=outside)
-    return found.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]
-
-
-def reopen(delivery_ids: Iterable[int]) -> int:
-    """Give dead-lettered deliveries a fresh set of attempts (an operator's retry)."""
-    return Delivery.objects.filter(pk__in=list(delivery_ids), status=Delivery.Status.DEAD).update(
-        status=Delivery.Status.PENDING, attempts=0, next_attempt_at=Now(), last_error="", lease=None
-    )
-
-
-def discard(delivery_ids: Iterable[int]) -> int:
-    """Give up on dead-lettered deliveries (an operator's decision): the row
-    stays, marked discarded, so the ledger still shows the event was seen
-    and what became of it; it is never delivered."""
-    return Delivery.objects.filter(pk__in=list(delivery_ids), status=Delivery.Status.DEAD).update(
-        status=Delivery.Status.DISCARDED, lease=None
-    )

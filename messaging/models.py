@@ -53,6 +53,8 @@ class Delivery(models.Model):
         DEAD = "dead", "dead-lettered"
         DISCARDED = "discarded", "discarded by an operator"
 
+    OPEN = (Status.PENDING, Status.FAILED)  # still to take effect: due now or at its retry time
+
     event = models.ForeignKey(  # served by the (event, policy) unique index: no index of its own to write
         StoredEvent, on_delete=models.PROTECT, to_field="event_id", related_name="deliveries", db_index=False
     )

@@ -198,14 +198,13 @@ def _count(deliveries: QuerySet[Delivery]) -> Coalesce:
     return Coalesce(Subquery(counted), 0)
 
 
-_OPEN = (Delivery.Status.PENDING, Delivery.Status.FAILED)
 _TROUBLED = (Delivery.Status.FAILED, Delivery.Status.DEAD)
 
 
 def open_deliveries(*policies: str) -> int:
     """How many deliveries to these policies (by name) are not done yet
     (pending, or failed and waiting for a retry)."""
-    return Delivery.objects.filter(policy__in=policies, status__in=_OPEN).count()
+    return Delivery.objects.filter(policy__in=policies, status__in=Delivery.OPEN).count()
 
 
 @dataclass(frozen=True)
@@ -231,8 +230,8 @@ def backlog() -> Backlog:
     are done. A row a relay worker has leased is not due (its lease moved
     ``next_attempt_at`` ahead): it is being worked on."""
     now = timezone.now()
-    due = Q(status__in=_OPEN, next_attempt_at__lte=now)
-    figures = Delivery.objects.filter(status__in=[*_OPEN, Delivery.Status.DEAD]).aggregate(
+    due = Q(status__in=Delivery.OPEN, next_attempt_at__lte=now)
+    figures = Delivery.objects.filter(status__in=[*Delivery.OPEN, Delivery.Status.DEAD]).aggregate(
         pending=Count("pk", filter=Q(status=Delivery.Status.PENDING)),
         failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
         dead=Count("pk", filter=Q(status=Delivery.Status.DEAD)),

@@ -5,7 +5,7 @@ A commit's leftovers (``enqueue``, the bus's hand-off) and the periodic
 id and that lease, an opaque token (never a payload: nothing personal
 crosses the broker). A leased row is not due, so the sweep does not queue
 it again while it waits. The worker takes the row over from that lease
-(``delivery.claim_one``, skipping a locked row) and delivers what it then
+(``claiming.claim_one``, skipping a locked row) and delivers what it then
 owns; a duplicate message, a stale one (its lease taken over since) or one
 for a row that is done costs one query and runs nothing.
 
@@ -26,7 +26,7 @@ from celery import shared_task
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
-from . import bus, delivery, store, subscriptions
+from . import bus, claiming, delivery, store, subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def sweep() -> int:
     subscriptions.sweep()
     queued = 0
     for outside in (False, True):
-        claim = delivery.claim_due(settings.MESSAGING_SWEEP_LIMIT, outside=outside)
+        claim = claiming.claim_due(settings.MESSAGING_SWEEP_LIMIT, outside=outside)
         if claim.ids:
             queued += _publish(claim, outside=outside)
     return queued
@@ -64,20 +64,20 @@ def enqueue(opened: list[store.Opened]) -> None:
     for outside in (False, True):
         ids = [row.delivery_id for row in opened if row.outside == outside]
         if ids:
-            claim = delivery.claim_opened(ids, outside=outside)
+            claim = claiming.claim_opened(ids, outside=outside)
             if claim.ids:
                 _publish(claim, outside=outside)
 
 
 def _deliver(delivery_id: int, queued: str | None, *, outside: bool) -> str | None:
-    lease = delivery.claim_one(delivery_id, outside=outside, queued=UUID(queued) if queued else None)
+    lease = claiming.claim_one(delivery_id, outside=outside, queued=UUID(queued) if queued else None)
     if lease is None:
         logger.debug("delivery %s is not this message's to run", delivery_id)
         return None
     return delivery.deliver(delivery_id, dispatch=bus.dispatch, lease=lease)
 
 
-def _publish(claim: delivery.Claim, *, outside: bool) -> int:
+def _publish(claim: claiming.Claim, *, outside: bool) -> int:
     """Publish one message per claimed row; on the first failure give the
     rest back to the sweep. How many were published."""
     task = deliver_outside if outside else deliver
@@ -89,8 +89,8 @@ def _publish(claim: delivery.Claim, *, outside: bool) -> int:
                 task.apply_async((delivery_id, str(claim.lease)), producer=producer, retry=False)
                 published += 1
     except broker_errors as error:
-        left = delivery.Claim(claim.lease, claim.ids[published:])
-        delivery.release(left)
+        left = claiming.Claim(claim.lease, claim.ids[published:])
+        claiming.release(left)
         logger.warning(
             "broker unavailable (%s: %s): %d deliveries left to the sweep", type(error).__name__, error, len(left.ids)
         )

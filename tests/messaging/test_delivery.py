@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.commands import BlockAccount, FollowAccount
 from accounts.events import AccountBlocked
 from accounts.models import Follow
-from messaging import bus, delivery
+from messaging import bus, claiming
 from messaging.models import Delivery, StoredEvent
 from messaging.testing import subscribed
 from tests.factories import AccountFactory, FollowFactory
@@ -114,7 +114,7 @@ def test_a_policy_failing_every_time_is_dead_lettered_and_an_operator_retry_deli
         assert (row.status, row.attempts) == ("dead", 3)
         assert flaky.handled == []
 
-        assert delivery.reopen([row.pk]) == 1
+        assert claiming.reopen([row.pk]) == 1
         relay()
 
     row.refresh_from_db()
@@ -215,13 +215,13 @@ def test_a_worker_whose_lease_was_taken_over_leaves_the_row_to_its_new_owner(pai
     with subscribed(AccountBlocked, flaky, name=SPY, outside=outside):
         bus.dispatch(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
         row = Delivery.objects.get(policy=SPY)
-        stale = delivery.claim_due(10)
+        stale = claiming.claim_due(10)
         make_due(row)  # A's lease has run out
-        fresh = delivery.claim_due(10)
+        fresh = claiming.claim_due(10)
         assert row.pk in stale.ids and row.pk in fresh.ids and stale.lease != fresh.lease
 
-        assert bus.deliver_claimed(delivery.Claim(fresh.lease, [row.pk])) == {"failed": 1}
-        assert bus.deliver_claimed(delivery.Claim(stale.lease, [row.pk])) == {"skipped": 1}
+        assert bus.deliver_claimed(claiming.Claim(fresh.lease, [row.pk])) == {"failed": 1}
+        assert bus.deliver_claimed(claiming.Claim(stale.lease, [row.pk])) == {"skipped": 1}
 
     row.refresh_from_db()
     assert (row.status, row.attempts, flaky.failures) == ("failed", 1, 4)

@@ -11,7 +11,7 @@ from django.db import OperationalError, connection, transaction
 
 from accounts.commands import BlockAccount
 from accounts.events import AccountBlocked
-from messaging import bus, delivery, tasks
+from messaging import bus, claiming, tasks
 from messaging.models import Delivery
 from messaging.store import Opened
 from messaging.testing import subscribed
@@ -71,9 +71,9 @@ def test_a_message_runs_its_row_once_and_a_copy_or_a_stale_one_runs_nothing(pair
     with subscribed(AccountBlocked, lambda event: runs.append(event.event_id), name=SPY):
         block(pair)
         row = Delivery.objects.get(policy=SPY)
-        queued = delivery.claim_opened([row.pk], outside=False)
+        queued = claiming.claim_opened([row.pk], outside=False)
         assert queued.ids == [row.pk]
-        assert row.pk not in delivery.claim_due(10).ids  # queued: the sweep passes it by
+        assert row.pk not in claiming.claim_due(10).ids  # queued: the sweep passes it by
 
         assert tasks.deliver(row.pk, str(queued.lease)) == "done"
         assert tasks.deliver(row.pk, str(queued.lease)) is None  # the broker's redelivery
@@ -127,7 +127,7 @@ def test_when_the_broker_is_down_publishing_gives_up_at_once_and_the_rows_wait_f
 
     assert took < 2.0
     assert any("left to the sweep" in record.getMessage() for record in caplog.records)
-    assert sorted(delivery.claim_due(10).ids) == sorted(row.delivery_id for row in opened)  # released, due
+    assert sorted(claiming.claim_due(10).ids) == sorted(row.delivery_id for row in opened)  # released, due
 
 
 @pytest.mark.postgres
@@ -149,8 +149,8 @@ def test_a_copy_of_a_message_skips_a_row_another_worker_holds_instead_of_waiting
     holder.start()
     try:
         assert held.wait(timeout=10)
-        assert delivery.claim_one(row.pk, outside=False) is None  # at once, not after the holder
+        assert claiming.claim_one(row.pk, outside=False) is None  # at once, not after the holder
     finally:
         release.set()
         holder.join()
-    assert delivery.claim_one(row.pk, outside=False) is not None
+    assert claiming.claim_one(row.pk, outside=False) is not None

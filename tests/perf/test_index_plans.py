@@ -21,7 +21,7 @@ from accounts import queries as accounts
 from accounts.models import Account, Block, Follow
 from catalog import queries as catalog
 from catalog.models import Book, Inventory
-from messaging import delivery
+from messaging import claiming
 from messaging import queries as kernel
 from messaging.models import Delivery, StoredEvent
 from orders import queries as orders
@@ -104,7 +104,7 @@ def hot_reads(ids: dict) -> dict:
         ),
         "staff orders page": lambda: [orders.order_view(row) for row in orders.orders()[:PAGE]],
         "event log of a correlation id": page(kernel.stored_events(correlation_id=ids["correlation"])),
-        "due deliveries claim": lambda: list(delivery.due(timezone.now(), PAGE)),
+        "due deliveries claim": lambda: list(claiming.due(timezone.now(), PAGE)),
     }
 
 

@@ -6,8 +6,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 from django.conf import settings as django_settings
@@ -17,10 +16,10 @@ from django.db import transaction
 from accounts.commands import BlockAccount
 from accounts.events import AccountBlocked
 from accounts.models import Follow
-from messaging import bus, delivery, store
-from messaging.messages import Command, Event
+from messaging import bus, claiming, store
 from messaging.models import Delivery, StoredEvent
 from tests.concurrency import run_concurrently
+from tests.counting import counted, register_counting
 from tests.factories import AccountFactory, FollowFactory
 from tests.subprocesses import database_url
 
@@ -122,29 +121,13 @@ def test_processes_killed_between_commit_and_delivery_lose_nothing_and_double_no
     call_command("check_invariants", stdout=open(os.devnull, "w"))
 
 
-@dataclass(frozen=True, kw_only=True)
-class CountEffect(Command):
-    source_event_id: UUID
-
-
-@dataclass(frozen=True, kw_only=True)
-class EffectCounted(Event):
-    source_event_id: UUID
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_four_relay_workers_drain_thousands_of_deliveries_applying_each_once(scratch_registry, settings):
     """A policy whose command is not idempotent: any double delivery would
     store a second ``EffectCounted`` for the same event."""
     settings.MESSAGING_DELIVER_ON_COMMIT = False
-    scratch_registry.register_handler(
-        CountEffect, lambda command: [EffectCounted(source_event_id=command.source_event_id)]
-    )
-    scratch_registry.register_events(EffectCounted)
-    scratch_registry.subscribe(
-        AccountBlocked, lambda event: [CountEffect(source_event_id=event.event_id)], name="tests.count"
-    )
+    register_counting(scratch_registry, on=AccountBlocked)
     people = [AccountFactory() for _ in range(32)]
     for blocker in people:
         for blocked in people:
@@ -169,7 +152,7 @@ def test_four_relay_workers_drain_thousands_of_deliveries_applying_each_once(scr
     def worker():
         while True:
             committed = late_committed.is_set()  # read before claiming: then the claim sees it
-            claim = delivery.claim_due(50)
+            claim = claiming.claim_due(50)
             if claim.ids:
                 bus.deliver_claimed(claim)
             elif committed:
@@ -181,6 +164,6 @@ def test_four_relay_workers_drain_thousands_of_deliveries_applying_each_once(scr
     results = run_concurrently([commit_late, worker, worker, worker, worker])
 
     assert [r for r in results if isinstance(r, Exception)] == []
-    counted = list(StoredEvent.objects.filter(type="EffectCounted").values_list("payload__source_event_id", flat=True))
-    assert len(counted) == len(set(counted)) == expected + 1
+    effects = counted()
+    assert sum(effects.values()) == len(effects) == expected + 1  # each event's effect stored once
     assert set(Delivery.objects.values_list("status", flat=True)) == {"done"}

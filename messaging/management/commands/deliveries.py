@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, DjangoHelpFor
 from django.urls import reverse
 from django.utils import timezone
 
-from messaging import bus, delivery, queries
+from messaging import bus, claiming, queries
 from messaging.models import Delivery
 from messaging.serialization import parse_uuid
 
@@ -189,7 +189,7 @@ class Command(BaseCommand):
             return
         outcomes = Counter()
         for chunk in batched(selected, BATCH, strict=False):
-            delivery.reopen(chunk)
+            claiming.reopen(chunk)
             bus.deliver_all(chunk)
             for row in queries.deliveries().filter(pk__in=chunk).order_by("pk"):
                 outcomes[row.status] += 1
@@ -210,7 +210,7 @@ class Command(BaseCommand):
             return
         discarded = 0
         for chunk in batched(selected, BATCH, strict=False):
-            delivery.discard(chunk)
+            claiming.discard(chunk)
             for row in queries.deliveries(statuses=[Delivery.Status.DISCARDED]).filter(pk__in=chunk).order_by("pk"):
                 discarded += 1
                 self.stdout.write(f"discarded {_label(row)} after {row.attempts} attempt(s): {row.last_error}")

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from messaging import bus, queries, subscriptions
-from messaging.delivery import claim_due
+from messaging.claiming import claim_due
 
 logger = logging.getLogger("messaging.relay")
 
