@@ -18,6 +18,7 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
 from opentelemetry.trace import SpanKind
 
+from config import telemetry
 from config.celery import app
 from messaging.models import StoredEvent
 from tests.factories import AccountFactory, FollowFactory
@@ -50,6 +51,7 @@ def test_a_block_through_the_api_is_one_trace_from_the_request_to_the_policys_co
     [task] = [span for span in spans if span.kind == SpanKind.CONSUMER]  # the worker's run of the message
     assert {span.context.trace_id for span in (request, block, task, delivery, sever)} == {request.context.trace_id}
     assert block.parent.span_id == request.context.span_id
+    assert [span for span in spans if span.kind == SpanKind.CLIENT and span.parent == delivery.context]  # its queries
     assert delivery.parent.span_id == task.context.span_id
     assert sever.parent.span_id == delivery.context.span_id
     for span in (request, block, delivery, sever):
@@ -103,3 +105,17 @@ def test_with_no_otel_variables_nothing_is_set_up():
         check=True,
     )
     assert done.stdout.split() == ["False", "False", "False", "ProxyTracerProvider"]
+
+
+@pytest.mark.parametrize(
+    "environment, wanted",
+    [
+        ({}, False),
+        ({"OTEL_SERVICE_NAME": "shop"}, False),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, True),
+        ({"OTEL_TRACES_EXPORTER": "console"}, True),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SDK_DISABLED": "true"}, False),
+    ],
+)
+def test_only_an_endpoint_or_an_exporter_turns_opentelemetry_on(environment, wanted):
+    assert telemetry.wanted(environment) is wanted
