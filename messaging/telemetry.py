@@ -4,7 +4,10 @@ One span per dispatch (``command BlockAccount``) and one per delivery
 (``deliver AccountBlocked to accounts.policies.remove_follows_on_block``),
 named in the domain's words and carrying its ids: the command's and the
 event's types, the correlation, causation and command ids, the actor, and
-the outcome (``done``, ``refused`` with its code, ``failed``, ``dead``).
+the outcome (a command ``done``, ``refused`` with its code, or ``failed``;
+a delivery ``done``, ``failed``, ``dead``, or, rarely, ``aborted`` by a
+conflict that runs it again or ``lease_lost`` by an outside effect that
+outlived its lease).
 Beside them, the latency of dispatches and deliveries (histograms) and the
 outbox's figures that ``/health/`` reports (observable gauges).
 
@@ -160,14 +163,17 @@ class _DeliverySpan:
         return self
 
     def __exit__(self, *exc):
-        outcome = self.status or ("failed" if exc[0] else "skipped")
+        # No outcome: an error left the delivery's transaction (a conflict,
+        # which runs it again at once), so nothing of this attempt was kept.
+        outcome = self.status or "aborted"
         _delivery_latency.record(time.perf_counter() - self.started, {**self.metric, f"{PREFIX}outcome": outcome})
         return self.context.__exit__(*exc)
 
     def outcome(self, status: str | None, error: Exception | None = None) -> None:
         """How the delivery ended: its new status (``None``: not this
-        worker's to mark, its lease lost), and the policy's error if any."""
-        self.status = status or "skipped"
+        worker's to mark any more, its lease lost), and the policy's error
+        if any."""
+        self.status = status or "lease_lost"
         self.span.set_attribute(f"{PREFIX}outcome", self.status)
         if error is not None:
             self.span.record_exception(error)
