@@ -6,14 +6,23 @@ broker is configured (``CELERY_BROKER_URL``).
     celery -A config beat                   # one in all: the periodic sweep
 
 Its settings are the ``CELERY_*`` names in ``config.settings``. The tasks
-are listed explicitly (``messaging.tasks``), not discovered.
+are listed explicitly (``messaging.tasks``), not discovered. OpenTelemetry,
+when configured, is set up in each pool process (the default prefork pool).
 """
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
+
+from . import telemetry
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("config", include=["messaging.tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+@signals.worker_process_init.connect(weak=False)
+def _set_up_telemetry(**_):
+    """OpenTelemetry in each pool process, after the fork (see config.telemetry)."""
+    telemetry.setup()

@@ -7,6 +7,7 @@ Every value can be overridden from the environment (``WEB_CONCURRENCY``,
 import multiprocessing
 import os
 
+from config import telemetry
 from messaging.logging import logging_config
 
 # Loopback (or a unix socket, unix:/run/shop.sock): only the TLS proxy may
@@ -29,3 +30,10 @@ errorlog = "-"
 if os.environ.get("LOG_FORMAT", "text") == "json":
     logconfig_dict = logging_config("json", extra_loggers=("gunicorn.error", "gunicorn.access"))
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_fork(server, worker):
+    """OpenTelemetry, when the environment asks for it, set up in each worker
+    after the fork: the exporting threads of a process set up before it
+    would not run in its children."""
+    telemetry.setup()

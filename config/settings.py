@@ -190,6 +190,13 @@ RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
 # account): each batch is its own delivery and transaction.
 FANOUT_BATCH_SIZE = env.int("FANOUT_BATCH_SIZE", default=300)
 
+# --- OpenTelemetry (opt-in: config/telemetry.py) -----------------------------
+# The SDK reads its own OTEL_* variables. This one is the product's: where a
+# trace id opens in the tracing backend, e.g.
+# https://jaeger.example/trace/{trace_id}; the trace page links each request's
+# OpenTelemetry trace there, and shows the bare id without it.
+OTEL_TRACE_URL = env.str("OTEL_TRACE_URL", default="")
+
 # --- Background delivery (Celery) -------------------------------------------
 # Without a broker, relay workers (manage.py relay_events) deliver what the
 # requests leave, and nothing needs Celery. With CELERY_BROKER_URL (e.g.

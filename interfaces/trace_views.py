@@ -1,9 +1,10 @@
 """The staff trace page: what one request set off, as a tree."""
 
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import redirect, render
 
-from messaging.queries import causal_tree, recent_requests
+from messaging.queries import causal_tree, recent_requests, trace_ids
 
 from .forms import TraceLookupForm
 from .pages import staff_required
@@ -26,8 +27,14 @@ def trace_index(request):
 
 @staff_required
 def trace(request, correlation_id):
-    """Command -> events -> policies (with delivery status) -> the commands they issued."""
+    """Command -> events -> policies (with delivery status) -> the commands they
+    issued; and the OpenTelemetry traces it ran in, linked to the tracing
+    backend when ``OTEL_TRACE_URL`` says where."""
     roots = causal_tree(correlation_id)
     if not roots:
         raise Http404(f"No events are stored for correlation id {correlation_id}.")
-    return render(request, "messaging/trace.html", {"correlation_id": correlation_id, "roots": roots})
+    traces = [
+        (trace_id, settings.OTEL_TRACE_URL.format(trace_id=trace_id) if settings.OTEL_TRACE_URL else "")
+        for trace_id in trace_ids(roots)
+    ]
+    return render(request, "messaging/trace.html", {"correlation_id": correlation_id, "roots": roots, "traces": traces})

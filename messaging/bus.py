@@ -3,7 +3,7 @@
 ``dispatch(command)`` completes the command's metadata, then runs it
 through the middleware chain::
 
-    log -> time -> retry on conflict -> transaction -> idempotency -> handle
+    trace -> log -> time -> retry on conflict -> transaction -> idempotency -> handle
 
 ``handle`` calls the one registered handler inside a savepoint, appends
 the events it returns (or the rejection it raised) to the event store in
@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
-from . import claiming, delivery, idempotency, middleware, store
+from . import claiming, delivery, idempotency, middleware, store, telemetry
 from .context import current_cause
 from .messages import Command, CommandRejected, Event, IdempotencyKeyReused, Next, Refused, Rejection, Result
 from .registry import registry
@@ -137,6 +137,7 @@ def _with_metadata(command: Command) -> Command:
 
 
 MIDDLEWARE = [
+    telemetry.trace_dispatch,
     middleware.log_dispatch,
     middleware.time_dispatch,
     middleware.retry_on_conflict,

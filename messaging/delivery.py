@@ -50,7 +50,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from . import store
+from . import store, telemetry
 from .context import Cause, caused_by, correlated
 from .messages import Command, Event
 from .middleware import is_conflict
@@ -121,7 +121,11 @@ def _deliver_in_database(delivery_id: int, owned: Q, dispatch: Dispatch, *, conf
             return _OUTSIDE
         delivery.attempts += 1
         delivery.lease = None
-        with correlated(delivery.event.correlation_id):
+        row = delivery.event
+        with (
+            correlated(row.correlation_id),
+            telemetry.delivering(delivery_id, row.type, delivery.policy, row.correlation_id, row.event_id) as span,
+        ):
             try:
                 event = store.load(delivery.event)
             except Exception as unreadable:  # e.g. no upcaster for its version: retried, then dead-lettered
@@ -138,6 +142,7 @@ def _deliver_in_database(delivery_id: int, owned: Q, dispatch: Dispatch, *, conf
                 _record_failure(delivery, delivery.event.type, error)
             fields = ["status", "attempts", "delivered_at", "last_error", "next_attempt_at", "lease"]
             delivery.save(update_fields=fields)
+            span.outcome(delivery.status, error)
         return delivery.status
 
 
@@ -152,13 +157,18 @@ def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
     if not taken:
         return None
     delivery = Delivery.objects.select_related("event").get(pk=delivery_id)
-    with correlated(delivery.event.correlation_id):
+    row, error = delivery.event, None
+    with (
+        correlated(row.correlation_id),
+        telemetry.delivering(delivery_id, row.type, delivery.policy, row.correlation_id, row.event_id) as span,
+    ):
         try:
             policy = registry.policies[delivery.policy]
             event = store.load(delivery.event)
             if policy(event):
                 raise TypeError(f"{policy.name} has an outside effect: it may not issue commands")
-        except Exception as error:
+        except Exception as failure:
+            error = failure
             _record_failure(delivery, delivery.event.type, error)
         else:
             delivery.status, delivery.delivered_at, delivery.last_error = Delivery.Status.DONE, timezone.now(), ""
@@ -171,6 +181,7 @@ def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
                 next_attempt_at=delivery.next_attempt_at,
                 lease=None,
             )
+        span.outcome(delivery.status if marked else None, error)
         if not marked:
             logger.warning(
                 "delivery %s to %s outlived its lease: another worker may repeat it (MESSAGING_OUTSIDE_LEASE_SECONDS)",
@@ -229,14 +240,22 @@ def _deliver_opened(opened: "store.Opened", dispatch: Dispatch) -> str | None:
     with transaction.atomic(durable=True):
         if not _claim_as_done(opened.delivery_id):
             return None
-        with correlated(opened.event.correlation_id):
-            error = _run(opened.event, opened.policy, dispatch)
+        event = opened.event
+        with (
+            correlated(event.correlation_id),
+            telemetry.delivering(
+                opened.delivery_id, event.type_name(), opened.policy, event.correlation_id, event.event_id
+            ) as span,
+        ):
+            error = _run(event, opened.policy, dispatch)
             if error is None:
+                span.outcome(Delivery.Status.DONE)
                 return Delivery.Status.DONE
             delivery = Delivery.objects.get(pk=opened.delivery_id)  # attempts counts this one already
-            _record_failure(delivery, opened.event.type_name(), error)
+            _record_failure(delivery, event.type_name(), error)
             delivery.delivered_at = None
             delivery.save(update_fields=["status", "delivered_at", "last_error", "next_attempt_at"])
+            span.outcome(delivery.status, error)
         return delivery.status
 
 

@@ -24,6 +24,9 @@ class StoredEvent(models.Model):
     causation_id = models.UUIDField(null=True, blank=True, db_index=True)
     actor_id = models.UUIDField(null=True, blank=True, help_text="The account whose command this was, when one acted.")
     policy = models.CharField(max_length=200, blank=True, help_text="The policy that issued the command, when one did.")
+    trace_id = models.CharField(
+        max_length=32, blank=True, help_text="The OpenTelemetry trace the command ran in, when one was recorded."
+    )
 
     class Meta:
         ordering = ["position"]

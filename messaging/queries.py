@@ -117,6 +117,25 @@ def causal_tree(correlation_id: UUID) -> list[CommandNode]:
     return roots
 
 
+def trace_ids(roots: list[CommandNode]) -> list[str]:
+    """The OpenTelemetry traces the events of a causal tree were stored in,
+    in the tree's order, read from the tree (no query): usually one, the
+    request's; a retry the sweep queued later runs in a trace of its own."""
+    found: dict[str, None] = {}
+
+    def walk(command: CommandNode):
+        for event_node in command.events:
+            if event_node.event.trace_id:
+                found.setdefault(event_node.event.trace_id)
+            for policy in event_node.policies:
+                for each in policy.commands:
+                    walk(each)
+
+    for root in roots:
+        walk(root)
+    return list(found)
+
+
 def render_tree(roots: list[CommandNode]) -> list[str]:
     """The causal tree as indented text lines, for the shell."""
     lines: list[str] = []

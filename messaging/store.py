@@ -17,6 +17,7 @@ from uuid import UUID
 from django.db import connection
 from django.utils import timezone
 
+from . import telemetry
 from .context import current_cause
 from .messages import EVENT_METADATA, Command, Event, Rejection
 from .models import Delivery, StoredEvent
@@ -57,7 +58,8 @@ def append(command: Command, events: list[Event]) -> tuple[list[Event], list[Ope
         for event in events
     ]
     command_type, policy = command.type_name(), cause.policy if cause else ""
-    _insert(StoredEvent, [_event_row(event, command_type, command.actor_id, policy) for event in stamped])
+    trace_id = telemetry.current_trace_id()
+    _insert(StoredEvent, [_event_row(event, command_type, command.actor_id, policy, trace_id) for event in stamped])
     subscribed = [(event, policy) for event in stamped for policy in registry.policies_for(event)]
     if not subscribed:
         return stamped, []
@@ -143,10 +145,12 @@ def load_many(event_ids) -> list[Event]:
     return [load(row) for row in StoredEvent.objects.filter(event_id__in=event_ids)]
 
 
-def _event_row(event: Event, command_type: str, actor_id: UUID | None, policy: str = "") -> dict:
+def _event_row(event: Event, command_type: str, actor_id: UUID | None, policy: str = "", trace_id: str = "") -> dict:
     """The ``StoredEvent`` columns of an event already stamped with its
     command's metadata, and the command's actor (the event itself does not
-    carry it: who acted is the command's, not the fact's)."""
+    carry it: who acted is the command's, not the fact's), and the
+    OpenTelemetry trace it was stored in, if any (what the trace page links
+    to)."""
     return {
         "event_id": event.event_id,
         "type": event.type_name(),
@@ -160,6 +164,7 @@ def _event_row(event: Event, command_type: str, actor_id: UUID | None, policy: s
         "causation_id": event.causation_id,
         "actor_id": actor_id,
         "policy": policy,
+        "trace_id": trace_id,
     }
 
 

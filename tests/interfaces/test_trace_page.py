@@ -10,6 +10,7 @@ from accounts.models import Account
 from orders.commands import ConfirmOrder, PlaceOrder
 from orders.values import OrderLine
 from tests.factories import AccountFactory, BookFactory
+from tests.telemetry import recording
 
 pytestmark = pytest.mark.django_db
 
@@ -179,3 +180,31 @@ def test_the_trace_and_the_index_name_who_sent_the_top_command(staff_client, sce
     assert (root.actor_id, root.actor) == (customer.pk, "carol")
     assert 'by <strong class="named">carol</strong>' in trace.text
     assert index.context["recent"][0]["actor"] == "carol"
+
+
+@pytest.fixture
+def traced_block(scenario):
+    """The block story with OpenTelemetry on: its events record the trace id."""
+    alice, bob = AccountFactory(username="alice"), AccountFactory(username="bob")
+    with recording() as recorded:
+        outcome = scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+    [command_span] = [span for span in recorded.finished() if span.name == "command BlockAccount"]
+    return outcome.result.command.correlation_id, f"{command_span.context.trace_id:032x}"
+
+
+def test_the_trace_links_its_opentelemetry_trace_where_otel_trace_url_says(staff_client, traced_block, settings):
+    correlation_id, trace_id = traced_block
+    settings.OTEL_TRACE_URL = "https://jaeger.example/trace/{trace_id}"
+
+    response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
+
+    assert f'<a href="https://jaeger.example/trace/{trace_id}" class="otel-trace">{trace_id}</a>' in response.text
+
+
+def test_without_otel_trace_url_the_trace_shows_the_bare_trace_id(staff_client, traced_block, settings):
+    correlation_id, trace_id = traced_block
+    settings.OTEL_TRACE_URL = ""
+
+    response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
+
+    assert f'<code class="otel-trace">{trace_id}</code>' in response.text

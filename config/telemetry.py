@@ -1,0 +1,140 @@
+"""OpenTelemetry, opt-in: set up once per process from the SDK's own ``OTEL_*``
+environment variables, and not at all without them.
+
+It is on when an OTLP endpoint (``OTEL_EXPORTER_OTLP_ENDPOINT``, or the
+``..._TRACES_ENDPOINT`` / ``..._METRICS_ENDPOINT`` of one signal) or an
+exporter (``OTEL_TRACES_EXPORTER``, ``OTEL_METRICS_EXPORTER``: ``otlp``,
+``console``, ``none``) is named, unless ``OTEL_SDK_DISABLED=true``. A signal
+whose exporter is not named is sent over OTLP when an endpoint is set, and
+not at all otherwise. Everything else (``OTEL_SERVICE_NAME``,
+``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_EXPORTER_OTLP_HEADERS``, the batch and
+export intervals, sampling through ``OTEL_TRACES_SAMPLER``) is read by the
+SDK itself. Without the optional packages (``requirements/otel.txt``) it
+says so in the log and stays off.
+
+What is turned on: Django's requests, psycopg's queries, Celery's publishes
+and task runs (the trace context travels in the message headers, so a
+worker's spans join the request's trace), and the kernel's own spans and
+metrics (``messaging.telemetry``).
+
+Called where each process is its own (``setup``): in a gunicorn worker
+after the fork (``post_fork`` in ``config/gunicorn.py``), in each Celery
+pool process (``worker_process_init`` in ``config/celery.py``) and by
+``manage.py`` (the relay loop among its commands). A process set up before
+a fork would leave its children without the exporting threads.
+"""
+
+import logging
+import os
+
+from messaging import telemetry as kernel
+
+logger = logging.getLogger(__name__)
+
+_ENDPOINTS = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+)
+_EXPORTERS = {"traces": "OTEL_TRACES_EXPORTER", "metrics": "OTEL_METRICS_EXPORTER"}
+# Probes every few seconds from each load balancer are not worth a trace each.
+_DEFAULT_EXCLUDED_URLS = "health"
+
+_set_up = False
+
+
+def wanted(environ=os.environ) -> bool:
+    """Whether the environment asks for an export at all."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    return any(environ.get(name, "").strip() for name in (*_ENDPOINTS, *_EXPORTERS.values()))
+
+
+def setup() -> bool:
+    """Set up the SDK from the environment and turn the instrumentations on,
+    once per process; whether this call did."""
+    global _set_up
+    if _set_up or not wanted():
+        return False
+    try:
+        from opentelemetry import metrics, trace
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError:
+        logger.warning("OTEL_* is set but OpenTelemetry is not installed (requirements/otel.txt): nothing is exported")
+        return False
+    _set_up = True
+    resource = Resource.create()
+    tracer_provider = TracerProvider(resource=resource)
+    for exporter in _exporters("traces"):
+        tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+    readers = [PeriodicExportingMetricReader(exporter) for exporter in _exporters("metrics")]
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(meter_provider)
+    instrument(tracer_provider, meter_provider)
+    return True
+
+
+def instrument(tracer_provider, meter_provider) -> None:
+    """Turn on Django's, psycopg's and Celery's instrumentations and the
+    kernel's spans and metrics, with these providers (``setup``'s, or a
+    test's with an in-memory exporter)."""
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    excluded = {}
+    if not any(os.environ.get(name) for name in ("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS")):
+        excluded["excluded_urls"] = _DEFAULT_EXCLUDED_URLS
+    DjangoInstrumentor().instrument(
+        tracer_provider=tracer_provider, meter_provider=meter_provider, response_hook=_tag_request, **excluded
+    )
+    PsycopgInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    CeleryInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    kernel.install(tracer_provider, meter_provider)
+
+
+def uninstrument() -> None:
+    """Turn every instrumentation off again (a test's clean-up)."""
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+
+    kernel.uninstall()
+    for instrumentor in (CeleryInstrumentor(), PsycopgInstrumentor(), DjangoInstrumentor()):
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
+
+
+def _tag_request(span, request, response) -> None:
+    """The request's span carries its correlation id, like every span under it."""
+    correlation_id = getattr(request, "correlation_id", None)
+    if correlation_id is not None and span.is_recording():
+        span.set_attribute(f"{kernel.PREFIX}correlation_id", str(correlation_id))
+
+
+def _exporters(signal: str) -> list:
+    """The exporters the environment names for ``signal`` (``traces`` or
+    ``metrics``), by the SDK's entry points; ``otlp`` is OTLP over HTTP,
+    the one protocol installed."""
+    from importlib.metadata import entry_points
+
+    default = "otlp" if any(os.environ.get(name, "").strip() for name in _ENDPOINTS) else "none"
+    names = [name.strip() for name in os.environ.get(_EXPORTERS[signal], default).split(",") if name.strip()]
+    exporters = []
+    for name in names:
+        if name == "none":
+            continue
+        found = entry_points(
+            group=f"opentelemetry_{signal}_exporter", name="otlp_proto_http" if name == "otlp" else name
+        )
+        if not found:
+            logger.warning("no OpenTelemetry %s exporter named %r is installed", signal, name)
+            continue
+        exporters.append(next(iter(found)).load()())
+    return exporters

@@ -1,0 +1,47 @@
+"""The kernel's spans say how each dispatch and delivery ended."""
+
+import pytest
+from django.utils import timezone
+from opentelemetry.trace import StatusCode
+
+from accounts.commands import FollowAccount
+from accounts.events import AccountFollowed
+from messaging import bus
+from messaging.models import Delivery
+from messaging.testing import subscribed
+from tests.dead_letters import OutsideService
+from tests.factories import AccountFactory
+from tests.telemetry import recording
+
+pytestmark = pytest.mark.django_db
+
+POLICY = "tests.notify_followee"
+
+
+def test_a_refused_command_has_its_span_say_refused_with_the_code(scenario):
+    alice = AccountFactory()
+
+    with recording() as recorded:
+        scenario.when(FollowAccount(follower_id=alice.pk, followee_id=alice.pk))
+
+    [span] = [span for span in recorded.finished() if span.name == "command FollowAccount"]
+    assert (span.attributes["domain.outcome"], span.attributes["domain.refusal_code"]) == (
+        "refused",
+        "cannot_follow_self",
+    )
+
+
+def test_a_failing_policy_has_its_delivery_span_say_failed_then_dead(scenario, settings):
+    settings.MESSAGING_MAX_ATTEMPTS = 2
+    alice, bob = AccountFactory(), AccountFactory()
+
+    with recording() as recorded, subscribed(AccountFollowed, OutsideService(), name=POLICY):
+        scenario.when(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))  # first attempt, on commit
+        failed = Delivery.objects.get(policy=POLICY)
+        Delivery.objects.filter(pk=failed.pk).update(next_attempt_at=timezone.now())  # its retry time has come
+        bus.deliver(failed.pk)
+
+    spans = [span for span in recorded.finished() if span.name == f"deliver AccountFollowed to {POLICY}"]
+    assert [span.attributes["domain.outcome"] for span in spans] == ["failed", "dead"]
+    assert {span.status.status_code for span in spans} == {StatusCode.ERROR}
+    assert "the notification service is down" in spans[-1].status.description
