@@ -122,12 +122,14 @@ def _deliver_in_database(delivery_id: int, owned: Q, dispatch: Dispatch, *, conf
         delivery.attempts += 1
         delivery.lease = None
         with correlated(delivery.event.correlation_id):
+            started = time.perf_counter()
             try:
                 event = store.load(delivery.event)
             except Exception as unreadable:  # e.g. no upcaster for its version: retried, then dead-lettered
                 error = unreadable
             else:
                 error = _run(event, delivery.policy, dispatch)
+            delivery.duration_ms = _since(started)
             if error is not None and conflicts_retry and is_conflict(error):
                 raise _Conflict(delivery_id) from error
             if error is None:
@@ -136,7 +138,7 @@ def _deliver_in_database(delivery_id: int, owned: Q, dispatch: Dispatch, *, conf
                 delivery.last_error = ""
             else:
                 _record_failure(delivery, delivery.event.type, error)
-            fields = ["status", "attempts", "delivered_at", "last_error", "next_attempt_at", "lease"]
+            fields = ["status", "attempts", "delivered_at", "last_error", "next_attempt_at", "lease", "duration_ms"]
             delivery.save(update_fields=fields)
         return delivery.status
 
@@ -153,6 +155,7 @@ def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
         return None
     delivery = Delivery.objects.select_related("event").get(pk=delivery_id)
     with correlated(delivery.event.correlation_id):
+        started = time.perf_counter()
         try:
             policy = registry.policies[delivery.policy]
             event = store.load(delivery.event)
@@ -163,6 +166,7 @@ def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
         else:
             delivery.status, delivery.delivered_at, delivery.last_error = Delivery.Status.DONE, timezone.now(), ""
             logger.debug("delivered %s to %s", delivery.event.type, delivery.policy)
+        delivery.duration_ms = _since(started)
         with transaction.atomic(durable=True):
             marked = Delivery.objects.filter(pk=delivery_id, lease=lease, status__in=Delivery.OPEN).update(
                 status=delivery.status,
@@ -170,6 +174,7 @@ def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
                 last_error=delivery.last_error,
                 next_attempt_at=delivery.next_attempt_at,
                 lease=None,
+                duration_ms=delivery.duration_ms,
             )
         if not marked:
             logger.warning(
@@ -230,13 +235,15 @@ def _deliver_opened(opened: "store.Opened", dispatch: Dispatch) -> str | None:
         if not _claim_as_done(opened.delivery_id):
             return None
         with correlated(opened.event.correlation_id):
+            started = time.perf_counter()
             error = _run(opened.event, opened.policy, dispatch)
             if error is None:
+                _record_duration(opened.delivery_id, _since(started))
                 return Delivery.Status.DONE
             delivery = Delivery.objects.get(pk=opened.delivery_id)  # attempts counts this one already
             _record_failure(delivery, opened.event.type_name(), error)
-            delivery.delivered_at = None
-            delivery.save(update_fields=["status", "delivered_at", "last_error", "next_attempt_at"])
+            delivery.delivered_at, delivery.duration_ms = None, _since(started)
+            delivery.save(update_fields=["status", "delivered_at", "last_error", "next_attempt_at", "duration_ms"])
         return delivery.status
 
 
@@ -250,6 +257,22 @@ def _claim_as_done(delivery_id: int) -> bool:
             [Delivery.Status.DONE, now, delivery_id, *Delivery.OPEN, now],
         )
         return cursor.rowcount == 1
+
+
+def _record_duration(delivery_id: int, duration_ms: float) -> None:
+    """How long the delivery just run took, on its row: a second UPDATE in the
+    delivery's transaction, since the claim had to mark the row done before
+    the policy ran (the row is locked already, so it waits for nothing)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} SET duration_ms = %s WHERE id = %s",
+            [duration_ms, delivery_id],
+        )
+
+
+def _since(started: float) -> float:
+    """Milliseconds since ``started`` (``time.perf_counter``)."""
+    return (time.perf_counter() - started) * 1000
 
 
 def _run(event: Event, policy_name: str, dispatch: Dispatch) -> Exception | None:

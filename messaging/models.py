@@ -24,6 +24,9 @@ class StoredEvent(models.Model):
     causation_id = models.UUIDField(null=True, blank=True, db_index=True)
     actor_id = models.UUIDField(null=True, blank=True, help_text="The account whose command this was, when one acted.")
     policy = models.CharField(max_length=200, blank=True, help_text="The policy that issued the command, when one did.")
+    command_duration_ms = models.FloatField(
+        null=True, blank=True, help_text="How long the command's handler and store took, in ms, when it ran."
+    )
 
     class Meta:
         ordering = ["position"]
@@ -67,6 +70,9 @@ class Delivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     outside = models.BooleanField(default=False, help_text="An effect outside the database (mail): at least once.")
     lease = models.UUIDField(null=True, blank=True, help_text="The claim of the worker that owns the row.")
+    duration_ms = models.FloatField(
+        null=True, blank=True, help_text="How long the last attempt took (the policy and its commands), in ms."
+    )
 
     class Meta:
         verbose_name_plural = "deliveries"

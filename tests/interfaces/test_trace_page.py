@@ -179,3 +179,26 @@ def test_the_trace_and_the_index_name_who_sent_the_top_command(staff_client, sce
     assert (root.actor_id, root.actor) == (customer.pk, "carol")
     assert 'by <strong class="named">carol</strong>' in trace.text
     assert index.context["recent"][0]["actor"] == "carol"
+
+
+def test_the_trace_shows_how_long_the_top_command_and_a_policy_delivery_took(staff_client, block_story):
+    correlation_id = block_story.result.command.correlation_id
+
+    response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
+
+    [root] = response.context["roots"]
+    [policy] = root.events[0].policies
+    [severed] = policy.commands
+    assert root.duration_ms > 0 and policy.delivery.duration_ms > 0 and severed.duration_ms > 0
+    assert f"took {root.took}" in response.text and f"took {policy.took}" in response.text
+    assert root.took.endswith(" ms") or root.took.endswith(" s")
+
+
+def test_the_event_and_delivery_api_give_the_durations(staff_client, block_story):
+    correlation_id = str(block_story.result.command.correlation_id)
+
+    events = staff_client.get("/api/v1/events/", {"correlation_id": correlation_id}).json()["results"]
+    deliveries = staff_client.get("/api/v1/deliveries/", {"correlation_id": correlation_id}).json()["results"]
+
+    assert all(event["command_duration_ms"] > 0 for event in events)
+    assert deliveries and all(delivery["duration_ms"] > 0 for delivery in deliveries)
