@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from accounts.commands import BlockAccount, FollowAccount
 from accounts.models import Account
+from messaging.testing import relay
 from orders.commands import ConfirmOrder, PlaceOrder
 from orders.values import OrderLine
 from tests.factories import AccountFactory, BookFactory
@@ -202,3 +203,18 @@ def test_the_event_and_delivery_api_give_the_durations(staff_client, block_story
 
     assert all(event["command_duration_ms"] > 0 for event in events)
     assert deliveries and all(delivery["duration_ms"] > 0 for delivery in deliveries)
+
+
+def test_deliveries_a_relay_worker_ran_have_their_duration_too(staff_client, scenario, settings):
+    settings.MESSAGING_DELIVER_ON_COMMIT = False  # every delivery is left to the relay
+    alice, bob = AccountFactory(username="alice"), AccountFactory(username="bob")
+    scenario.given(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))
+    blocked = scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+    relay()
+
+    response = staff_client.get(reverse("messaging:trace", args=[blocked.result.command.correlation_id]))
+
+    [root] = response.context["roots"]
+    [policy] = root.events[0].policies
+    assert policy.delivery.status == "done" and policy.delivery.duration_ms > 0
+    assert f"took {policy.took}" in response.text
