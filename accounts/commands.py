@@ -28,6 +28,24 @@ class RegisterSeededAccount(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RequestPasswordReset(Command):
+    """Someone who forgot their password asks for a reset link by mail. Sent
+    by anyone, about any address: the answer never says whether an account
+    uses it."""
+
+    email: Email
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangePassword(Command):
+    """Give an account a new password, which must pass the password policy
+    (from a reset link: the interface checked the link's token first)."""
+
+    account_id: UUID
+    password: Password
+
+
+@dataclass(frozen=True, kw_only=True)
 class GrantStaff(Command):
     """Make an account an operator: the admin (every permission) and the staff console."""
 

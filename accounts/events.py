@@ -14,6 +14,21 @@ class AccountRegistered(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PasswordResetRequested(Event):
+    """The account's owner asked for a reset link. Only the id: the link's
+    token is written into the mail when it is sent, never stored."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class PasswordChanged(Event):
+    """The account has a new password (which no event carries, nor its hash)."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
 class StaffGranted(Event):
     account_id: UUID
 

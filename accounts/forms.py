@@ -64,3 +64,15 @@ class ForgetForm(IdempotentForm):
 
 class PeopleSearchForm(forms.Form):
     q = forms.CharField(label="Search people", required=False, max_length=MAX_USERNAME)
+
+
+class PasswordResetRequestForm(forms.Form):
+    """The address a reset link goes to, if an account uses it."""
+
+    email = forms.EmailField(label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+
+    def clean_email(self) -> Email:
+        try:
+            return Email(self.cleaned_data["email"])
+        except ValidationError as invalid:
+            raise ValidationError(invalid.messages) from None

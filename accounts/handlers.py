@@ -18,6 +18,7 @@ from . import repositories as accounts
 from . import rules
 from .commands import (
     BlockAccount,
+    ChangePassword,
     DeactivateAccount,
     FollowAccount,
     ForgetAccount,
@@ -25,6 +26,7 @@ from .commands import (
     RegisterAccount,
     RegisterSeededAccount,
     RemoveFollower,
+    RequestPasswordReset,
     SeverAllFollows,
     SeverFollowBatch,
     SeverFollows,
@@ -82,6 +84,21 @@ def _add_account(registered: AccountRegistered, password_hash: str) -> None:
         )
     except accounts.DuplicateAccount:  # a concurrent registration won the race
         raise rules.already_taken() from None
+
+
+def request_password_reset(command: RequestPasswordReset) -> list[Event]:
+    """A reset link is owed when an active account uses the address;
+    otherwise nothing happens, and nothing says so (the policy mails it)."""
+    account = accounts.by_email(str(command.email))
+    requested = account.request_password_reset() if account else None
+    return [requested] if requested else []
+
+
+def change_password(command: ChangePassword) -> list[Event]:
+    account = accounts.lock(command.account_id)
+    changed = rules.change_password(account, command.password)
+    accounts.save(account, "password")
+    return [changed]
 
 
 def grant_staff(command: GrantStaff) -> list[Event]:

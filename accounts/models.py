@@ -8,8 +8,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from .events import AccountDeactivated, AccountForgotten, StaffGranted
-from .values import MAX_USERNAME
+from .events import AccountDeactivated, AccountForgotten, PasswordChanged, PasswordResetRequested, StaffGranted
+from .values import MAX_USERNAME, Password
 
 
 class AccountManager(BaseUserManager):
@@ -64,6 +64,19 @@ class Account(AbstractBaseUser, PermissionsMixin):
             return None
         self.is_staff = self.is_superuser = True
         return StaffGranted(account_id=self.pk)
+
+    def request_password_reset(self) -> PasswordResetRequested | None:
+        """A reset link for an active account with a password (as Django's
+        reset form decides); ``None`` otherwise, and nothing is mailed."""
+        if not self.is_active or not self.has_usable_password():
+            return None
+        return PasswordResetRequested(account_id=self.pk)
+
+    def change_password(self, password: Password) -> PasswordChanged:
+        """Take the new password, hashed by Django's hashers (whether it is
+        strong enough is ``rules.change_password``'s to decide, first)."""
+        self.set_password(password.value)
+        return PasswordChanged(account_id=self.pk)
 
     def deactivate(self) -> AccountDeactivated | None:
         """Close the account (it no longer signs in); ``None`` if it was closed already."""

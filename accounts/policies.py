@@ -1,7 +1,11 @@
 """Consequences of accounts events, run after the event's transaction commits."""
 
+from messaging.outbox import QueueRenderedMail
+
 from .commands import SeverAllFollows, SeverFollowBatch, SeverFollows
-from .events import AccountBlocked, AccountDeactivated, FollowBatchScheduled
+from .events import AccountBlocked, AccountDeactivated, FollowBatchScheduled, PasswordResetRequested
+
+PASSWORD_RESET_MAIL = "accounts.password_reset"  # the renderer (accounts.mails) that writes it when it is sent
 
 
 def remove_follows_on_block(event: AccountBlocked):
@@ -24,3 +28,9 @@ def sever_follow_batch(event: FollowBatchScheduled):
             last_follow=event.last_follow,
         )
     ]
+
+
+def mail_password_reset(event: PasswordResetRequested):
+    """The reset link goes out by mail, written when it is sent: its token is
+    never stored."""
+    return [QueueRenderedMail(renderer=PASSWORD_RESET_MAIL, about=event.account_id)]

@@ -35,6 +35,11 @@ def lock_pair(first_id: UUID, second_id: UUID) -> tuple[Account | None, Account 
     return rows.get(first_id), rows.get(second_id)
 
 
+def by_email(email: str) -> Account | None:
+    """The account that uses this address (unique regardless of case)."""
+    return Account.objects.filter(email__lower=email.lower()).first()
+
+
 def is_taken(email: str, username: str) -> bool:
     return Account.objects.filter(Q(email__lower=email.lower()) | Q(username__lower=username.lower())).exists()
 

@@ -17,11 +17,13 @@ from messaging.messages import Rejection
 from .commands import BlockAccount, FollowAccount
 from .events import (
     AccountBlocked,
+    AccountCommandRejected,
     AccountFollowed,
     AccountRegistered,
     BlockRejected,
     FollowRejected,
     FollowsSevered,
+    PasswordChanged,
     RegistrationRejected,
 )
 from .models import Account
@@ -73,6 +75,18 @@ def already_taken():
     """The refusal of a taken e-mail or username: one answer for both, so it
     does not say which, and a stranger cannot tell an e-mail is registered."""
     return RegistrationRejected.refuse(AccountRefusal.ACCOUNT_ALREADY_EXISTS)
+
+
+def change_password(account: Account | None, password: Password) -> PasswordChanged:
+    """The account's new password, if the account is active and the password
+    passes the password policy for it (which compares it with the account's
+    username and e-mail)."""
+    account = require_active(account, AccountCommandRejected)
+    try:
+        password.check_strength(username=account.username, email=account.email)
+    except ValidationError as weak:
+        raise AccountCommandRejected.refuse(AccountRefusal.WEAK_PASSWORD, " ".join(weak.messages)) from None
+    return account.change_password(password)
 
 
 def follow(

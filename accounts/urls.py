@@ -9,6 +9,18 @@ urlpatterns = [
     path("signup/", views.sign_up, name="sign_up"),
     path("login/", auth_views.LoginView.as_view(template_name="accounts/log_in.html"), name="log_in"),
     path("logout/", auth_views.LogoutView.as_view(), name="log_out"),
+    path("password-reset/", views.PasswordReset.as_view(), name="password_reset"),
+    path(
+        "password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="registration/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path("password-reset/<uidb64>/<token>/", views.PasswordResetConfirm.as_view(), name="password_reset_confirm"),
+    path(
+        "password-reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="registration/password_reset_complete.html"),
+        name="password_reset_complete",
+    ),
     path("account/forget/", views.forget_me, name="forget_me"),
     path("people/", views.people, name="people"),
     path("people/<slug:username>/", views.profile, name="profile"),

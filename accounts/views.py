@@ -5,31 +5,38 @@ as actor and the form's idempotency key, dispatches it and reports the
 result as a message on the next page.
 """
 
+import math
 from typing import NamedTuple
 
 from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
 from interfaces.forms import IdempotentForm
-from interfaces.pages import dispatch_for, report, report_invalid
+from interfaces.pages import dispatch_for, refusal_message, report, report_invalid
+from interfaces.throttles import PasswordResetThrottle
 from messaging.messages import Command
 
 from . import queries
 from .commands import (
     BlockAccount,
+    ChangePassword,
     FollowAccount,
     ForgetAccount,
     RegisterAccount,
     RemoveFollower,
+    RequestPasswordReset,
     UnblockAccount,
     UnfollowAccount,
 )
-from .forms import ForgetForm, PeopleSearchForm, SignUpForm
+from .forms import ForgetForm, PasswordResetRequestForm, PeopleSearchForm, SignUpForm
 from .models import Account
+from .values import Password
 
 PAGE_SIZE = 20
 
@@ -159,3 +166,54 @@ def _account_or_404(username: str) -> Account:
     if account is None:
         raise Http404(f"No account is named {username!r}.")
     return account
+
+
+class PasswordReset(auth_views.PasswordResetView):
+    """ "Forgot your password?": sends ``RequestPasswordReset`` and answers
+    the same page whether an account uses the address or not. Throttled per
+    client address (``THROTTLE_RATE_PASSWORD_RESET``), since each request
+    may mail someone."""
+
+    template_name = "registration/password_reset_form.html"
+    form_class = PasswordResetRequestForm
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+    def post(self, request, *args, **kwargs):
+        throttle = PasswordResetThrottle()
+        if not throttle.allow_request(request, self):
+            wait = math.ceil(throttle.wait() or 1)
+            detail = (
+                f"Too many requests for a reset link from your address. Try again in {math.ceil(wait / 60)} minute(s)."
+            )
+            limited = render(request, "registration/password_reset_limited.html", {"detail": detail}, status=429)
+            limited["Retry-After"] = str(wait)
+            return limited
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        """Through the bus instead of Django's ``form.save()``, which would
+        write and send the mail here, its token in hand."""
+        command = RequestPasswordReset(email=form.cleaned_data["email"], actor_id=self.request.user.pk)
+        dispatch_for(self.request, command)
+        return HttpResponseRedirect(self.get_success_url())
+
+
+class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
+    """The link from the mail: Django's view checks its token, then the new
+    password is set by ``ChangePassword``, under the password policy. The
+    token stops working once the password has changed."""
+
+    template_name = "registration/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form):
+        """Through the bus instead of Django's ``form.save()``."""
+        password = Password(form.cleaned_data["new_password1"])
+        result = dispatch_for(
+            self.request, ChangePassword(account_id=self.user.pk, password=password, actor_id=self.user.pk)
+        )
+        if result.rejection:
+            form.add_error("new_password1", refusal_message(result.rejection))
+            return self.form_invalid(form)
+        del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        return HttpResponseRedirect(self.get_success_url())

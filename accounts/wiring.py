@@ -2,12 +2,14 @@
 
 from messaging.registry import Registry
 
-from . import commands, events, handlers, invariants, policies, projections, queries, refusals
+from . import commands, events, handlers, invariants, mails, policies, projections, queries, refusals
 
 
 def register(registry: Registry) -> None:
     registry.register_handler(commands.RegisterAccount, handlers.register_account)
     registry.register_handler(commands.RegisterSeededAccount, handlers.register_seeded_account)
+    registry.register_handler(commands.RequestPasswordReset, handlers.request_password_reset)
+    registry.register_handler(commands.ChangePassword, handlers.change_password)
     registry.register_handler(commands.GrantStaff, handlers.grant_staff)
     registry.register_handler(commands.FollowAccount, handlers.follow_account)
     registry.register_handler(commands.UnfollowAccount, handlers.unfollow_account)
@@ -26,6 +28,8 @@ def register(registry: Registry) -> None:
     registry.subscribe(events.AccountBlocked, policies.remove_follows_on_block)
     registry.subscribe(events.AccountDeactivated, policies.remove_follows_on_deactivation)
     registry.subscribe(events.FollowBatchScheduled, policies.sever_follow_batch)
+    registry.subscribe(events.PasswordResetRequested, policies.mail_password_reset)
+    registry.register_mail_renderer(policies.PASSWORD_RESET_MAIL, mails.password_reset)
     registry.subscribe(events.AccountRegistered, projections.open_stats)
     registry.subscribe(events.AccountFollowed, projections.count_follow)
     registry.subscribe(events.FollowRemoved, projections.count_unfollow)

@@ -306,6 +306,9 @@ else:
     _mailer_options = {}
 MAILERS = {"default": {"BACKEND": _mail["EMAIL_BACKEND"], "OPTIONS": _mailer_options}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@localhost")
+# Where the site is, for links in mails written by a relay worker, which has
+# no request to take the host from (the password-reset link).
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
 
 # --- Cache ----------------------------------------------------------------
 # The API's throttles and the sign-in limits count in the cache: with several gunicorn workers, give
@@ -335,6 +338,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "auth": env.str("THROTTLE_RATE_AUTH", default="20/min"),
         "registration": env.str("THROTTLE_RATE_REGISTRATION", default="20/hour"),
+        "password_reset": env.str("THROTTLE_RATE_PASSWORD_RESET", default="5/hour"),
     },
 }
 # How long a request repeating an Idempotency-Key waits for the first

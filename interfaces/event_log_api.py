@@ -30,6 +30,9 @@ class StoredEventOutput(serializers.Serializer):
     command_id = serializers.UUIDField()
     correlation_id = serializers.UUIDField()
     causation_id = serializers.UUIDField(allow_null=True)
+    command_duration_ms = serializers.FloatField(
+        allow_null=True, help_text="How long the command that stored it took (handler and store), in ms."
+    )
 
 
 class EventViewSet(viewsets.GenericViewSet):
@@ -76,6 +79,9 @@ class DeliveryOutput(serializers.Serializer):
     correlation_id = serializers.UUIDField(source="event.correlation_id")
     attempts = serializers.IntegerField()
     outside = serializers.BooleanField(help_text="An effect outside the database (mail): at least once.")
+    duration_ms = serializers.FloatField(
+        allow_null=True, help_text="How long the last attempt took (the policy and its commands), in ms."
+    )
     created_at = serializers.DateTimeField()
     next_attempt_at = serializers.DateTimeField()
     delivered_at = serializers.DateTimeField(allow_null=True)

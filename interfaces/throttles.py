@@ -22,3 +22,10 @@ class SignInThrottle(_PerAddressThrottle):
 
 class RegistrationThrottle(_PerAddressThrottle):
     scope = "registration"
+
+
+class PasswordResetThrottle(_PerAddressThrottle):
+    """Requests for a reset link, on the page (which checks it itself: it is
+    no API view); each request may send a mail to someone else."""
+
+    scope = "password_reset"

@@ -14,6 +14,7 @@ policy join the delivery's transaction instead.
 """
 
 import dataclasses
+import time
 from collections import Counter
 from functools import partial
 
@@ -42,27 +43,33 @@ def handle(command: Command) -> Result:
     A policy-only command dispatched outside a policy's delivery (no
     current cause) is refused here, for every interface at once, and
     recorded like any refusal."""
+    started = time.perf_counter()
     handler = registry.handler_for(command)
     if command.policy_only and current_cause.get() is None:
-        return record(command, [CommandRejected.policy_only(command)])
+        return record(command, [CommandRejected.policy_only(command)], started)
     try:
         with transaction.atomic():  # a refusal leaves nothing the handler wrote
             events = list(handler(command) or ())
     except Refused as refusal:
         events = [refusal.rejection]
-    return record(command, events)
+    return record(command, events, started)
 
 
-def record(command: Command, events: list[Event]) -> Result:
+def record(command: Command, events: list[Event], started: float | None = None) -> Result:
     """Append ``events`` for ``command`` and schedule their deliveries on commit:
     run here (``MESSAGING_DELIVER_ON_COMMIT``), and what that leaves (all of
     them when it is off) handed to the queue of background workers when one
     is configured (``MESSAGING_HAND_OFF``); otherwise the relay finds them.
 
     A rejection among them gets the command's ids as its subject here, so
-    every refusal (a handler's, the bus's own) keeps what it was about."""
+    every refusal (a handler's, the bus's own) keeps what it was about.
+
+    The time since ``started`` (``time.perf_counter``) is the command's
+    duration, stored on its events' rows in the INSERT that writes them: the
+    handler and the store's work up to that INSERT, its commit not included."""
     events = [event.about(command) if isinstance(event, Rejection) else event for event in events]
-    stamped, opened = store.append(command, events)
+    duration_ms = None if started is None else (time.perf_counter() - started) * 1000
+    stamped, opened = store.append(command, events, duration_ms)
     hand_off = _hand_off()
     if opened and settings.MESSAGING_DELIVER_ON_COMMIT:
         transaction.on_commit(partial(deliver_opened, opened, hand_off=hand_off), robust=True)
@@ -117,6 +124,7 @@ def deduplicate(command: Command, call_next: Next) -> Result:
     exactly when the effects are."""
     if command.idempotency_key is None:
         return call_next(command)
+    started = time.perf_counter()
     previous = idempotency.previous(command)
     if previous is None:
         result = call_next(command)
@@ -124,7 +132,7 @@ def deduplicate(command: Command, call_next: Next) -> Result:
         return result
     if idempotency.matches(previous, command):
         return Result(command, store.load_many(previous.event_ids), replayed=True)
-    return record(command, [IdempotencyKeyReused.now()])
+    return record(command, [IdempotencyKeyReused.now()], started)
 
 
 def _with_metadata(command: Command) -> Command:

@@ -126,12 +126,14 @@ def _deliver_in_database(delivery_id: int, owned: Q, dispatch: Dispatch, *, conf
             correlated(row.correlation_id),
             telemetry.delivering(delivery_id, row.type, delivery.policy, row.correlation_id, row.event_id) as span,
         ):
+            started = time.perf_counter()
             try:
                 event = store.load(delivery.event)
             except Exception as unreadable:  # e.g. no upcaster for its version: retried, then dead-lettered
                 error = unreadable
             else:
                 error = _run(event, delivery.policy, dispatch)
+            delivery.duration_ms = _since(started)
             if error is not None and conflicts_retry and is_conflict(error):
                 raise _Conflict(delivery_id) from error
             if error is None:
@@ -140,7 +142,7 @@ def _deliver_in_database(delivery_id: int, owned: Q, dispatch: Dispatch, *, conf
                 delivery.last_error = ""
             else:
                 _record_failure(delivery, delivery.event.type, error)
-            fields = ["status", "attempts", "delivered_at", "last_error", "next_attempt_at", "lease"]
+            fields = ["status", "attempts", "delivered_at", "last_error", "next_attempt_at", "lease", "duration_ms"]
             delivery.save(update_fields=fields)
             span.outcome(delivery.status, error)
         return delivery.status
@@ -162,6 +164,7 @@ def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
         correlated(row.correlation_id),
         telemetry.delivering(delivery_id, row.type, delivery.policy, row.correlation_id, row.event_id) as span,
     ):
+        started = time.perf_counter()
         try:
             policy = registry.policies[delivery.policy]
             event = store.load(delivery.event)
@@ -173,6 +176,7 @@ def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
         else:
             delivery.status, delivery.delivered_at, delivery.last_error = Delivery.Status.DONE, timezone.now(), ""
             logger.debug("delivered %s to %s", delivery.event.type, delivery.policy)
+        delivery.duration_ms = _since(started)
         with transaction.atomic(durable=True):
             marked = Delivery.objects.filter(pk=delivery_id, lease=lease, status__in=Delivery.OPEN).update(
                 status=delivery.status,
@@ -180,6 +184,7 @@ def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
                 last_error=delivery.last_error,
                 next_attempt_at=delivery.next_attempt_at,
                 lease=None,
+                duration_ms=delivery.duration_ms,
             )
         span.outcome(delivery.status if marked else None, error)
         if not marked:
@@ -247,14 +252,16 @@ def _deliver_opened(opened: "store.Opened", dispatch: Dispatch) -> str | None:
                 opened.delivery_id, event.type_name(), opened.policy, event.correlation_id, event.event_id
             ) as span,
         ):
+            started = time.perf_counter()
             error = _run(event, opened.policy, dispatch)
             if error is None:
+                _record_duration(opened.delivery_id, _since(started))
                 span.outcome(Delivery.Status.DONE)
                 return Delivery.Status.DONE
             delivery = Delivery.objects.get(pk=opened.delivery_id)  # attempts counts this one already
             _record_failure(delivery, event.type_name(), error)
-            delivery.delivered_at = None
-            delivery.save(update_fields=["status", "delivered_at", "last_error", "next_attempt_at"])
+            delivery.delivered_at, delivery.duration_ms = None, _since(started)
+            delivery.save(update_fields=["status", "delivered_at", "last_error", "next_attempt_at", "duration_ms"])
             span.outcome(delivery.status, error)
         return delivery.status
 
@@ -269,6 +276,22 @@ def _claim_as_done(delivery_id: int) -> bool:
             [Delivery.Status.DONE, now, delivery_id, *Delivery.OPEN, now],
         )
         return cursor.rowcount == 1
+
+
+def _record_duration(delivery_id: int, duration_ms: float) -> None:
+    """How long the delivery just run took, on its row: a second UPDATE in the
+    delivery's transaction, since the claim had to mark the row done before
+    the policy ran (the row is locked already, so it waits for nothing)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} SET duration_ms = %s WHERE id = %s",
+            [duration_ms, delivery_id],
+        )
+
+
+def _since(started: float) -> float:
+    """Milliseconds since ``started`` (``time.perf_counter``)."""
+    return (time.perf_counter() - started) * 1000
 
 
 def _run(event: Event, policy_name: str, dispatch: Dispatch) -> Exception | None:

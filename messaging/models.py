@@ -27,6 +27,9 @@ class StoredEvent(models.Model):
     trace_id = models.CharField(
         max_length=32, blank=True, help_text="The OpenTelemetry trace the command ran in, when one was recorded."
     )
+    command_duration_ms = models.FloatField(
+        null=True, blank=True, help_text="How long the command's handler and store took, in ms, when it ran."
+    )
 
     class Meta:
         ordering = ["position"]
@@ -70,6 +73,9 @@ class Delivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     outside = models.BooleanField(default=False, help_text="An effect outside the database (mail): at least once.")
     lease = models.UUIDField(null=True, blank=True, help_text="The claim of the worker that owns the row.")
+    duration_ms = models.FloatField(
+        null=True, blank=True, help_text="How long the last attempt took (the policy and its commands), in ms."
+    )
 
     class Meta:
         verbose_name_plural = "deliveries"

@@ -27,6 +27,16 @@ def stored_events(*, correlation_id: UUID | None = None, event_type: str | None 
     return events
 
 
+def readable_ms(duration_ms: float | None) -> str:
+    """A duration for a person: ``0.42 ms``, ``12.3 ms``, ``1.25 s``; empty
+    when none was recorded (rows stored before durations were)."""
+    if duration_ms is None:
+        return ""
+    if duration_ms >= 1000:
+        return f"{duration_ms / 1000:.2f} s"
+    return f"{duration_ms:.2f} ms" if duration_ms < 10 else f"{duration_ms:.1f} ms"
+
+
 @dataclass
 class CommandNode:
     command_id: UUID
@@ -34,13 +44,23 @@ class CommandNode:
     policy: str
     actor_id: UUID | None = None
     actor: str = ""  # the actor's name, when a context knows it
+    duration_ms: float | None = None  # its handler and store, recorded when it ran
     events: list["EventNode"] = field(default_factory=list)
+
+    @property
+    def took(self) -> str:
+        return readable_ms(self.duration_ms)
 
 
 @dataclass
 class PolicyNode:
     delivery: Delivery
     commands: list[CommandNode] = field(default_factory=list)
+
+    @property
+    def took(self) -> str:
+        """How long the delivery's last attempt took."""
+        return readable_ms(self.delivery.duration_ms)
 
 
 @dataclass
@@ -82,7 +102,8 @@ def causal_tree(correlation_id: UUID) -> list[CommandNode]:
     """Every stored fact of one correlation id, as the tree it grew as:
     command -> its events -> the policies they fired -> the commands those
     issued -> ..., with the names of the people and things its payloads
-    name by id and of each command's actor (``registry.names``). Two
+    name by id and of each command's actor (``registry.names``), and how
+    long each command and each delivery took when it ran. Two
     queries and one per namer, whatever the size of the tree. (A command
     that changed nothing stored no event and so does not appear.)"""
     events = list(StoredEvent.objects.filter(correlation_id=correlation_id).order_by("position"))
@@ -93,7 +114,14 @@ def causal_tree(correlation_id: UUID) -> list[CommandNode]:
     commands: dict[UUID, CommandNode] = {}
     for event in events:
         node = commands.setdefault(
-            event.command_id, CommandNode(event.command_id, event.command_type, event.policy, event.actor_id)
+            event.command_id,
+            CommandNode(
+                event.command_id,
+                event.command_type,
+                event.policy,
+                event.actor_id,
+                duration_ms=event.command_duration_ms,
+            ),
         )
         node.events.append(EventNode(event))
 
@@ -141,7 +169,8 @@ def render_tree(roots: list[CommandNode]) -> list[str]:
     lines: list[str] = []
 
     def command(node: CommandNode, prefix: str, last: bool, top: bool):
-        lines.append(f"{prefix}{_branch(last, top)}{node.command_type} (command {node.command_id})")
+        took = f" in {node.took}" if node.took else ""
+        lines.append(f"{prefix}{_branch(last, top)}{node.command_type} (command {node.command_id}){took}")
         inner = _inner(prefix, last, top)
         for index, event_node in enumerate(node.events):
             event(event_node, inner, index == len(node.events) - 1)
@@ -161,7 +190,10 @@ def render_tree(roots: list[CommandNode]) -> list[str]:
         status = delivery.get_status_display()
         if delivery.last_error:
             status += f": {delivery.last_error}"
-        lines.append(f"{prefix}{_branch(last)}policy {delivery.policy} [{status}, {delivery.attempts} attempt(s)]")
+        took = f" in {node.took}" if node.took else ""
+        lines.append(
+            f"{prefix}{_branch(last)}policy {delivery.policy} [{status}, {delivery.attempts} attempt(s)]{took}"
+        )
         inner = _inner(prefix, last)
         for index, child in enumerate(node.commands):
             command(child, inner, index == len(node.commands) - 1, top=False)

@@ -19,6 +19,7 @@ PolicyFunction = Callable[[Event], Iterable[Command] | None]
 Upcaster = Callable[[dict], dict]
 Invariant = Callable[[], Iterable[str]]
 Namer = Callable[[set[UUID]], dict[UUID, str]]
+MailRenderer = Callable[[UUID], object]  # -> outbox.Mail, or None when there is nobody to write to
 
 
 class RegistryError(Exception):
@@ -74,6 +75,7 @@ class Registry:
         self.projections: dict[str, Projection] = {}
         self.refusals: dict[str, Refusal] = {}
         self.warnings: list[Invariant] = []
+        self.mail_renderers: dict[str, MailRenderer] = {}
 
     # --- registration -------------------------------------------------
     def register_handler(self, command_type: type[Command], handler: Handler) -> None:
@@ -175,6 +177,15 @@ class Registry:
         if kind in self.namers:
             raise RegistryError(f"{kind!r} already has a namer")
         self.namers[kind] = name
+
+    def register_mail_renderer(self, name: str, render: MailRenderer) -> None:
+        """Let policies queue a mail by ``name`` (``outbox.QueueRenderedMail``)
+        whose text ``render(about)`` writes only when it is sent, from the id
+        the mail is about: for a mail that holds a secret (a reset link),
+        which then never enters the event store."""
+        if name in self.mail_renderers:
+            raise RegistryError(f"a mail renderer is already named {name!r}")
+        self.mail_renderers[name] = render
 
     def register_projection(
         self,

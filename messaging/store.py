@@ -38,10 +38,11 @@ class Opened:
     later: bool = False  # a deadline: due only after its delay
 
 
-def append(command: Command, events: list[Event]) -> tuple[list[Event], list[Opened]]:
+def append(command: Command, events: list[Event], duration_ms: float | None = None) -> tuple[list[Event], list[Opened]]:
     """Store ``events`` as consequences of ``command`` and open their deliveries.
 
-    Must run inside the command's transaction. Returns the events stamped
+    Must run inside the command's transaction. ``duration_ms``, how long the
+    command took until now, rides on its events' rows (the trace shows it). Returns the events stamped
     with the command's metadata and the deliveries opened (with their
     events, so delivery after commit need not read them back).
     """
@@ -59,7 +60,8 @@ def append(command: Command, events: list[Event]) -> tuple[list[Event], list[Ope
     ]
     command_type, policy = command.type_name(), cause.policy if cause else ""
     trace_id = telemetry.current_trace_id()
-    _insert(StoredEvent, [_event_row(event, command_type, command.actor_id, policy, trace_id) for event in stamped])
+    rows = [_event_row(event, command_type, command.actor_id, policy, trace_id, duration_ms) for event in stamped]
+    _insert(StoredEvent, rows)
     subscribed = [(event, policy) for event in stamped for policy in registry.policies_for(event)]
     if not subscribed:
         return stamped, []
@@ -145,7 +147,14 @@ def load_many(event_ids) -> list[Event]:
     return [load(row) for row in StoredEvent.objects.filter(event_id__in=event_ids)]
 
 
-def _event_row(event: Event, command_type: str, actor_id: UUID | None, policy: str = "", trace_id: str = "") -> dict:
+def _event_row(
+    event: Event,
+    command_type: str,
+    actor_id: UUID | None,
+    policy: str = "",
+    trace_id: str = "",
+    duration_ms: float | None = None,
+) -> dict:
     """The ``StoredEvent`` columns of an event already stamped with its
     command's metadata, and the command's actor (the event itself does not
     carry it: who acted is the command's, not the fact's), and the
@@ -165,6 +174,7 @@ def _event_row(event: Event, command_type: str, actor_id: UUID | None, policy: s
         "actor_id": actor_id,
         "policy": policy,
         "trace_id": trace_id,
+        "command_duration_ms": duration_ms,
     }
 
 

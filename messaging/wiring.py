@@ -12,6 +12,9 @@ def register(registry: Registry) -> None:
     registry.register_handler(outbox.QueueMail, outbox.queue_mail)
     registry.register_events(outbox.MailQueued)
     registry.subscribe(outbox.MailQueued, outbox.send_queued_mail, outside=True)
+    registry.register_handler(outbox.QueueRenderedMail, outbox.queue_rendered_mail)
+    registry.register_events(outbox.RenderedMailQueued)
+    registry.subscribe(outbox.RenderedMailQueued, outbox.send_rendered_mail, outside=True)
 
     registry.register_invariant(invariants.every_event_has_its_deliveries)
     registry.register_invariant(invariants.no_delivery_is_dead_lettered)

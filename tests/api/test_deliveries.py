@@ -16,7 +16,7 @@ def test_staff_find_a_dead_letter_by_status_and_policy(dead, staff, signed_in):
     (row,) = response.data["results"]
     assert set(row) == {
         "id", "status", "policy", "event_type", "event_id", "correlation_id", "attempts", "outside",
-        "created_at", "next_attempt_at", "delivered_at", "last_error", "trace",
+        "created_at", "next_attempt_at", "delivered_at", "last_error", "trace", "duration_ms",
     }  # fmt: skip
     assert (row["id"], row["status"], row["event_type"], row["attempts"]) == (dead.row.pk, "dead", "AccountFollowed", 1)
     assert row["last_error"] == "ConnectionError: the notification service is down"

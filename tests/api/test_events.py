@@ -28,6 +28,7 @@ def test_staff_read_the_events_of_one_correlation_id_and_type(alice, bob, staff,
         "command_id",
         "correlation_id",
         "causation_id",
+        "command_duration_ms",
     }
     assert (event["type"], event["correlation_id"], event["causation_id"]) == ("AccountFollowed", str(mine), None)
     assert event["payload"] == {"follower_id": str(alice.pk), "followee_id": str(bob.pk)}

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from accounts.commands import BlockAccount, FollowAccount
 from accounts.models import Account
+from messaging.testing import relay
 from orders.commands import ConfirmOrder, PlaceOrder
 from orders.values import OrderLine
 from tests.factories import AccountFactory, BookFactory
@@ -208,3 +209,41 @@ def test_without_otel_trace_url_the_trace_shows_the_bare_trace_id(staff_client, 
     response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
 
     assert f'<code class="otel-trace">{trace_id}</code>' in response.text
+
+
+def test_the_trace_shows_how_long_the_top_command_and_a_policy_delivery_took(staff_client, block_story):
+    correlation_id = block_story.result.command.correlation_id
+
+    response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
+
+    [root] = response.context["roots"]
+    [policy] = root.events[0].policies
+    [severed] = policy.commands
+    assert root.duration_ms > 0 and policy.delivery.duration_ms > 0 and severed.duration_ms > 0
+    assert f"took {root.took}" in response.text and f"took {policy.took}" in response.text
+    assert root.took.endswith(" ms") or root.took.endswith(" s")
+
+
+def test_the_event_and_delivery_api_give_the_durations(staff_client, block_story):
+    correlation_id = str(block_story.result.command.correlation_id)
+
+    events = staff_client.get("/api/v1/events/", {"correlation_id": correlation_id}).json()["results"]
+    deliveries = staff_client.get("/api/v1/deliveries/", {"correlation_id": correlation_id}).json()["results"]
+
+    assert all(event["command_duration_ms"] > 0 for event in events)
+    assert deliveries and all(delivery["duration_ms"] > 0 for delivery in deliveries)
+
+
+def test_deliveries_a_relay_worker_ran_have_their_duration_too(staff_client, scenario, settings):
+    settings.MESSAGING_DELIVER_ON_COMMIT = False  # every delivery is left to the relay
+    alice, bob = AccountFactory(username="alice"), AccountFactory(username="bob")
+    scenario.given(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))
+    blocked = scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+    relay()
+
+    response = staff_client.get(reverse("messaging:trace", args=[blocked.result.command.correlation_id]))
+
+    [root] = response.context["roots"]
+    [policy] = root.events[0].policies
+    assert policy.delivery.status == "done" and policy.delivery.duration_ms > 0
+    assert f"took {policy.took}" in response.text

@@ -85,6 +85,7 @@ def test_trace_prints_the_causal_tree():
     assert lines[2].strip().startswith("└── policy accounts.policies.remove_follows_on_block [done, 1 attempt(s)]")
     assert lines[3].strip().startswith("└── SeverFollows (command ")
     assert lines[4].strip().startswith("└── FollowRemoved v1") and "reason=blocked" in lines[4]
+    assert lines[0].endswith(" ms") and " in " in lines[0] and lines[2].endswith(" ms")  # how long each took
 
 
 def test_trace_of_an_unknown_correlation_id_says_so(db):
