@@ -2,7 +2,7 @@
 
 from messaging.registry import Registry
 
-from . import invariants, messages, outbox, refusals
+from . import invariants, messages, outbox, refusals, schedules
 
 
 def register(registry: Registry) -> None:
@@ -12,6 +12,9 @@ def register(registry: Registry) -> None:
     registry.register_handler(outbox.QueueMail, outbox.queue_mail)
     registry.register_events(outbox.MailQueued)
     registry.subscribe(outbox.MailQueued, outbox.send_queued_mail, outside=True)
+
+    registry.register_handler(schedules.CancelSchedule, schedules.cancel_schedule)
+    registry.register_events(schedules.ScheduleCancelled, schedules.ScheduleRejected)
 
     registry.register_invariant(invariants.every_event_has_its_deliveries)
     registry.register_invariant(invariants.no_delivery_is_dead_lettered)
