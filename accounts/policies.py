@@ -1,7 +1,9 @@
 """Consequences of accounts events, run after the event's transaction commits."""
 
+from messaging.erasure import EraseCopies
+
 from .commands import SeverAllFollows, SeverFollowBatch, SeverFollows
-from .events import AccountBlocked, AccountDeactivated, FollowBatchScheduled
+from .events import AccountBlocked, AccountDeactivated, AccountForgotten, FollowBatchScheduled
 
 
 def remove_follows_on_block(event: AccountBlocked):
@@ -24,3 +26,9 @@ def sever_follow_batch(event: FollowBatchScheduled):
             last_follow=event.last_follow,
         )
     ]
+
+
+def erase_forgotten_copies(event: AccountForgotten):
+    """The copies of a forgotten person's data go, in batches of their own
+    (the row itself went with the forgetting)."""
+    return [EraseCopies(erasure_id=event.event_id)]

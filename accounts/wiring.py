@@ -26,6 +26,7 @@ def register(registry: Registry) -> None:
     registry.subscribe(events.AccountBlocked, policies.remove_follows_on_block)
     registry.subscribe(events.AccountDeactivated, policies.remove_follows_on_deactivation)
     registry.subscribe(events.FollowBatchScheduled, policies.sever_follow_batch)
+    registry.subscribe(events.AccountForgotten, policies.erase_forgotten_copies)
     registry.subscribe(events.AccountRegistered, projections.open_stats)
     registry.subscribe(events.AccountFollowed, projections.count_follow)
     registry.subscribe(events.FollowRemoved, projections.count_unfollow)

@@ -187,3 +187,24 @@ class ScheduledCommand(models.Model):
 
     def __str__(self):
         return f"{self.command_type} [{self.key}] not before {self.not_before:%Y-%m-%d %H:%M:%S} ({self.status})"
+
+
+class Erasure(models.Model):
+    """A forgotten person's data still to be erased from the kernel's copies.
+
+    It holds what to look for (the e-mail address and the name) and what to
+    write instead, for as long as the batches of the erasure run; the last
+    batch deletes it, so nothing of the person outlives the erasure here
+    either. ``batches_left`` counts the batches scheduled and not yet done.
+    """
+
+    erasure_id = models.UUIDField(unique=True, editable=False, help_text="The event that asked for it.")
+    address = models.CharField(max_length=254)
+    address_placeholder = models.CharField(max_length=254)
+    name = models.CharField(max_length=254)
+    name_placeholder = models.CharField(max_length=254)
+    batches_left = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"erasure {self.erasure_id} ({self.batches_left} batches left)"

@@ -1,8 +1,8 @@
-"""The kernel's own routes: its events, the mail outbox, its consistency rules."""
+"""The kernel's own routes: its events, the mail outbox, schedules, erasures, its consistency rules."""
 
 from messaging.registry import Registry
 
-from . import invariants, messages, outbox, refusals, schedules
+from . import erasure, invariants, messages, outbox, refusals, schedules
 
 
 def register(registry: Registry) -> None:
@@ -15,6 +15,11 @@ def register(registry: Registry) -> None:
 
     registry.register_handler(schedules.CancelSchedule, schedules.cancel_schedule)
     registry.register_events(schedules.ScheduleCancelled, schedules.ScheduleRejected)
+
+    registry.register_handler(erasure.EraseCopies, erasure.erase_copies)
+    registry.register_handler(erasure.EraseBatch, erasure.erase_batch)
+    registry.register_events(erasure.CopiesErased, erasure.ErasureCompleted)
+    registry.subscribe(erasure.ErasureBatchScheduled, erasure.erase_next_batch)
 
     registry.register_invariant(invariants.every_event_has_its_deliveries)
     registry.register_invariant(invariants.no_delivery_is_dead_lettered)

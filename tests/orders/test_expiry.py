@@ -5,10 +5,9 @@ schedule shows as cancelled."""
 import time
 
 import pytest
-
-from catalog.models import Book
 from django.test import Client
 
+from catalog.models import Book
 from messaging.models import ScheduledCommand, StoredEvent
 from messaging.schedules import SCHEDULER
 from messaging.testing import relay
@@ -18,7 +17,6 @@ from tests.factories import AccountFactory, BookFactory
 from tests.stock import figures, place
 
 pytestmark = pytest.mark.django_db
-
 
 
 @pytest.fixture
