@@ -86,13 +86,13 @@ def test_a_failing_scheduled_command_is_retried_then_dead_lettered(expiry, setti
     assert not StoredEvent.objects.filter(command_type="ExpireOrder").exists()
 
 
-def test_the_operator_lists_schedules_with_their_status(expiry, scenario):
+def test_the_operator_lists_schedules_and_cancels_one_on_the_shell(expiry):
     order_id, schedule = expiry
     out = io.StringIO()
     call_command("deliveries", "schedules", "--status", "waiting", stdout=out)
     assert "ExpireOrder" in out.getvalue() and schedule.key in out.getvalue()
 
-    scenario.given(schedules.CancelSchedule(key=schedule.key))
+    call_command("send_command", "CancelSchedule", f"key={schedule.key}", stdout=io.StringIO())
     out = io.StringIO()
     call_command("deliveries", "schedules", "--status", "cancelled", stdout=out)
     assert f"ExpireOrder:{order_id}" in out.getvalue()
