@@ -23,3 +23,4 @@ def register(registry: Registry) -> None:
 
     registry.register_invariant(invariants.every_event_has_its_deliveries)
     registry.register_invariant(invariants.no_delivery_is_dead_lettered)
+    registry.register_invariant(invariants.no_schedule_is_dead_lettered)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -84,6 +84,10 @@ def test_a_failing_scheduled_command_is_retried_then_dead_lettered(expiry, setti
     schedule.refresh_from_db()
     assert schedule.status == ScheduledCommand.Status.DEAD and schedule.attempts == 2
     assert not StoredEvent.objects.filter(command_type="ExpireOrder").exists()
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("check_invariants", stdout=out, stderr=out)
+    assert f"scheduled ExpireOrder [{schedule.key}] is dead-lettered" in out.getvalue()
 
 
 def test_the_operator_lists_schedules_and_cancels_one_on_the_shell(expiry):
