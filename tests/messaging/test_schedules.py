@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.commands import RegisterAccount
-from messaging import bus, schedules
+from messaging import bus, schedules, tasks
 from messaging.messages import Command
 from messaging.models import ScheduledCommand, StoredEvent
 from messaging.registry import Registry, RegistryError, registry
@@ -100,6 +100,32 @@ def test_the_operator_lists_schedules_and_cancels_one_on_the_shell(expiry):
     out = io.StringIO()
     call_command("deliveries", "schedules", "--status", "cancelled", stdout=out)
     assert f"ExpireOrder:{order_id}" in out.getvalue()
+
+
+def test_the_celery_sweep_dispatches_what_is_due(expiry, monkeypatch):
+    order_id, schedule = expiry
+    monkeypatch.setattr(tasks, "_publish", lambda claim, outside: len(claim.ids))  # no broker: count what it queues
+    due(schedule)
+
+    tasks.sweep()
+
+    schedule.refresh_from_db()
+    assert schedule.status == ScheduledCommand.Status.DONE
+    assert StoredEvent.objects.get(type="OrderExpired").payload["order_id"] == str(order_id)
+
+
+def test_the_shell_trace_shows_the_schedule_and_what_it_became(expiry):
+    _, schedule = expiry
+    due(schedule)
+    relay()
+
+    out = io.StringIO()
+    call_command("trace", str(schedule.correlation_id), stdout=out)
+    lines = out.getvalue().splitlines()
+    (line,) = [line for line in lines if "schedule ExpireOrder" in line]
+    assert "[dispatched]" in line
+    below = lines[lines.index(line) + 1 :]
+    assert any("ExpireOrder (command" in each for each in below) and any("OrderExpired" in each for each in below)
 
 
 @pytest.mark.postgres
