@@ -164,8 +164,9 @@ def deactivate_account(command: DeactivateAccount) -> list[Event]:
 
 def forget_account(command: ForgetAccount) -> list[Event]:
     """Deactivate the account as ``DeactivateAccount`` does (its follows go
-    by the same policy), then erase its person's e-mail and username from
-    the row and, in the same transaction, from every copy of them."""
+    by the same policy), erase its person's e-mail and username from the
+    row, and ask the kernel to erase every copy of them: in batches, after
+    this commits (``erase_forgotten_copies``), named by ``AccountForgotten``."""
     account = accounts.lock(command.account_id)
     if account is None:
         raise AccountCommandRejected.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
@@ -175,7 +176,8 @@ def forget_account(command: ForgetAccount) -> list[Event]:
     if forgotten is None:
         return [deactivated] if deactivated else []
     accounts.save(account, "is_active", "email", "username", "password")
-    erasure.erase(
+    erasure.begin(
+        erasure_id=forgotten.event_id,
         address=email,
         address_placeholder=account.email,
         name=username,

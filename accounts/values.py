@@ -3,6 +3,7 @@ and raises ``django.core.exceptions.ValidationError`` with a readable message.""
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import identify_hasher
@@ -68,8 +69,10 @@ class Username:
 @dataclass(frozen=True)
 class Password:
     """A raw password on its way to being hashed. Its repr hides it, so a
-    command holding one can be logged or shown in a traceback safely."""
+    command holding one can be logged or shown in a traceback safely. A
+    secret: no command holding one may wait in a schedule."""
 
+    secret: ClassVar[bool] = True
     value: str = field(repr=False)
 
     def __post_init__(self):
@@ -106,9 +109,10 @@ class PasswordHash:
 
     Hashing is slow on purpose, so seeding demo accounts hashes their shared
     password once and hands every registration the same hash. It hides
-    itself in ``repr`` like a ``Password``.
+    itself in ``repr`` like a ``Password``, and is as secret.
     """
 
+    secret: ClassVar[bool] = True
     value: str = field(repr=False)
 
     def __post_init__(self):

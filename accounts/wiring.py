@@ -30,6 +30,7 @@ def register(registry: Registry) -> None:
     registry.subscribe(events.FollowBatchScheduled, policies.sever_follow_batch)
     registry.subscribe(events.PasswordResetRequested, policies.mail_password_reset)
     registry.register_mail_renderer(policies.PASSWORD_RESET_MAIL, mails.password_reset)
+    registry.subscribe(events.AccountForgotten, policies.erase_forgotten_copies)
     registry.subscribe(events.AccountRegistered, projections.open_stats)
     registry.subscribe(events.AccountFollowed, projections.count_follow)
     registry.subscribe(events.FollowRemoved, projections.count_unfollow)

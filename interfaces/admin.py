@@ -14,7 +14,8 @@ from django.utils.html import format_html
 
 from messaging import bus, claiming
 from messaging.messages import Command
-from messaging.models import Delivery, IdempotentResponse, ProcessedCommand, StoredEvent
+from messaging.models import Delivery, IdempotentResponse, ProcessedCommand, ScheduledCommand, StoredEvent
+from messaging.schedules import CancelSchedule
 
 from .pages import dispatch_for, refusal_message
 
@@ -126,6 +127,29 @@ class DeliveryAdmin(ReadOnlyAdmin):
         discarded = claiming.discard(dead)
         self.message_user(
             request, f"Discarded {discarded} dead-lettered deliveries; they stay listed as discarded.", messages.SUCCESS
+        )
+
+
+@admin.register(ScheduledCommand)
+class ScheduledCommandAdmin(ReadOnlyAdmin):
+    """Commands waiting for their time, and what became of them."""
+
+    list_display = ["pk", "command_type", "key", "status", "not_before", "attempts", "trace", "settled_at"]
+    list_filter = ["status", "command_type"]
+    search_fields = ["key", "command_type", "correlation_id", "last_error"]
+    readonly_fields = ["trace"]
+    ordering = ["-pk"]
+    actions = ["cancel"]
+
+    @admin.display(description="correlation (trace)")
+    def trace(self, row: ScheduledCommand) -> str:
+        return trace_link(row.correlation_id)
+
+    @admin.action(description="Cancel the selected waiting schedules", permissions=["operate"])
+    def cancel(self, request, queryset):
+        waiting = queryset.filter(status=ScheduledCommand.Status.WAITING)
+        dispatch_each(
+            self, request, ((row.key, CancelSchedule(key=row.key)) for row in waiting), "Cancelled {count} schedules."
         )
 
 

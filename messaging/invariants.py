@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 
 from . import subscriptions
-from .models import Delivery
+from .models import Delivery, ScheduledCommand
 from .registry import registry
 
 
@@ -26,4 +26,15 @@ def no_delivery_is_dead_lettered() -> Iterator[str]:
         yield (
             f"delivery {row.pk} ({row.event.type} -> {row.policy}) is dead-lettered: {row.last_error}; "
             "retry or discard it with manage.py deliveries"
+        )
+
+
+def no_schedule_is_dead_lettered() -> Iterator[str]:
+    """No scheduled command gave up unseen: a dead one never ran (an order
+    that never expired), until an operator sees to its fault."""
+    dead = ScheduledCommand.objects.filter(status=ScheduledCommand.Status.DEAD).order_by("pk")
+    for row in dead.iterator():
+        yield (
+            f"scheduled {row.command_type} [{row.key}] is dead-lettered after {row.attempts} attempt(s): "
+            f"{row.last_error}; see manage.py deliveries schedules --status dead"
         )

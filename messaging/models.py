@@ -1,4 +1,4 @@
-"""Rows of the kernel: the event store, the delivery outbox, idempotency."""
+"""Rows of the kernel: the event store, the delivery outbox, idempotency, schedules."""
 
 from django.db import models
 from django.utils import timezone
@@ -152,3 +152,68 @@ class Subscription(models.Model):
 
     def __str__(self):
         return f"{self.name} after #{self.starts_after}"
+
+
+class ScheduledCommand(models.Model):
+    """A command that waits for its time: dispatched by the relay once
+    ``not_before`` has come, exactly once, unless cancelled first.
+
+    Written in the transaction of the command whose handler scheduled it
+    (``scheduled_by``), so a schedule exists exactly when that command's
+    effects do. ``key`` names it for whoever may cancel it (the order's
+    confirmation cancels ``ExpireOrder:<order id>``); at most one schedule
+    of a key waits at a time. The command is stored as its type and payload,
+    and only a command registered as schedulable, which carries no secret.
+    """
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "waiting for its time"
+        DONE = "done", "dispatched"
+        CANCELLED = "cancelled", "cancelled"
+        DEAD = "dead", "dead-lettered"
+
+    schedule_id = models.UUIDField(unique=True, editable=False, help_text="The cause its command names.")
+    key = models.CharField(max_length=200, help_text="What cancels it names it by.")
+    command_type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    not_before = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status, default=Status.WAITING)
+    correlation_id = models.UUIDField(db_index=True)
+    scheduled_by = models.UUIDField(help_text="The command in whose transaction it was scheduled.")
+    actor_id = models.UUIDField(null=True, blank=True, help_text="Who sent the command that scheduled it.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    settled_at = models.DateTimeField(null=True, blank=True, help_text="When it was dispatched or cancelled.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=models.Q(status="waiting"), name="one_waiting_schedule_per_key"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "not_before"], name="schedule_due")]
+
+    def __str__(self):
+        return f"{self.command_type} [{self.key}] not before {self.not_before:%Y-%m-%d %H:%M:%S} ({self.status})"
+
+
+class Erasure(models.Model):
+    """A forgotten person's data still to be erased from the kernel's copies.
+
+    It holds what to look for (the e-mail address and the name) and what to
+    write instead, for as long as the batches of the erasure run; the last
+    batch deletes it, so nothing of the person outlives the erasure here
+    either. ``batches_left`` counts the batches scheduled and not yet done.
+    """
+
+    erasure_id = models.UUIDField(unique=True, editable=False, help_text="The event that asked for it.")
+    address = models.CharField(max_length=254)
+    address_placeholder = models.CharField(max_length=254)
+    name = models.CharField(max_length=254)
+    name_placeholder = models.CharField(max_length=254)
+    batches_left = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"erasure {self.erasure_id} ({self.batches_left} batches left)"

@@ -12,8 +12,9 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import Delivery, StoredEvent
+from .models import Delivery, ScheduledCommand, StoredEvent
 from .registry import registry
+from .schedules import SCHEDULER
 
 
 def stored_events(*, correlation_id: UUID | None = None, event_type: str | None = None) -> QuerySet[StoredEvent]:
@@ -46,6 +47,15 @@ class CommandNode:
     actor: str = ""  # the actor's name, when a context knows it
     duration_ms: float | None = None  # its handler and store, recorded when it ran
     events: list["EventNode"] = field(default_factory=list)
+    schedules: list["ScheduleNode"] = field(default_factory=list)
+
+
+@dataclass
+class ScheduleNode:
+    """A command the command above scheduled, with what it became when it ran."""
+
+    schedule: ScheduledCommand
+    commands: list[CommandNode] = field(default_factory=list)
 
     @property
     def took(self) -> str:
@@ -101,10 +111,12 @@ def _ids_in(value) -> list[UUID]:
 def causal_tree(correlation_id: UUID) -> list[CommandNode]:
     """Every stored fact of one correlation id, as the tree it grew as:
     command -> its events -> the policies they fired -> the commands those
-    issued -> ..., with the names of the people and things its payloads
-    name by id and of each command's actor (``registry.names``), and how
-    long each command and each delivery took when it ran. Two
-    queries and one per namer, whatever the size of the tree. (A command
+    issued -> ..., and beside a command's events the commands it scheduled
+    (waiting, done, cancelled) -> the command each became, with the names
+    of the people and things its payloads name by id and of each command's
+    actor (``registry.names``), and how long each command and each delivery
+    took when it ran. Two queries and one per namer, whatever the size of
+    the tree, and one for the schedules. (A command
     that changed nothing stored no event and so does not appear.)"""
     events = list(StoredEvent.objects.filter(correlation_id=correlation_id).order_by("position"))
     deliveries = defaultdict(list)
@@ -142,6 +154,10 @@ def causal_tree(correlation_id: UUID) -> list[CommandNode]:
             event_node.names = names
             for delivery in deliveries[event_node.event.event_id]:
                 event_node.policies.append(PolicyNode(delivery, caused[(event_node.event.event_id, delivery.policy)]))
+    for row in ScheduledCommand.objects.filter(correlation_id=correlation_id).order_by("pk"):
+        if row.scheduled_by in commands:
+            node = ScheduleNode(row, caused[(row.schedule_id, SCHEDULER)])
+            commands[row.scheduled_by].schedules.append(node)
     return roots
 
 
@@ -173,7 +189,22 @@ def render_tree(roots: list[CommandNode]) -> list[str]:
         lines.append(f"{prefix}{_branch(last, top)}{node.command_type} (command {node.command_id}){took}")
         inner = _inner(prefix, last, top)
         for index, event_node in enumerate(node.events):
-            event(event_node, inner, index == len(node.events) - 1)
+            event(event_node, inner, index == len(node.events) - 1 and not node.schedules)
+        for index, schedule_node in enumerate(node.schedules):
+            scheduled(schedule_node, inner, index == len(node.schedules) - 1)
+
+    def scheduled(node: ScheduleNode, prefix: str, last: bool):
+        row = node.schedule
+        status = row.get_status_display()
+        if row.last_error:
+            status += f": {row.last_error}"
+        lines.append(
+            f"{prefix}{_branch(last)}schedule {row.command_type} [{row.key}] "
+            f"not before {row.not_before:%Y-%m-%d %H:%M:%S} [{status}]"
+        )
+        inner = _inner(prefix, last)
+        for index, child in enumerate(node.commands):
+            command(child, inner, index == len(node.commands) - 1, top=False)
 
     def event(node: EventNode, prefix: str, last: bool):
         row = node.event

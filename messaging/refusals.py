@@ -49,3 +49,5 @@ class KernelRefusal(Refusal):
     )
     # Nobody may send it: only a policy does.
     POLICY_ONLY = "policy_only", 403, "This command is issued only by a policy, in reaction to an event."
+    # An operator's cancellation of a schedule that already ran or was cancelled.
+    NOT_SCHEDULED = "not_scheduled", 409, "No schedule of that key is waiting: it already ran or was cancelled."

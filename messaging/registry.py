@@ -6,6 +6,7 @@ Each app fills it from its own ``wiring.py`` (called from
 ``AppConfig.ready()``), so ``grep register_handler`` finds every route.
 """
 
+import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import ModuleType
@@ -13,6 +14,7 @@ from uuid import UUID
 
 from .messages import Command, Event, Rejection, rejection_with_empty_subject
 from .refusals import Refusal
+from .serialization import field_types
 
 Handler = Callable[[Command], list[Event]]
 PolicyFunction = Callable[[Event], Iterable[Command] | None]
@@ -76,6 +78,7 @@ class Registry:
         self.refusals: dict[str, Refusal] = {}
         self.warnings: list[Invariant] = []
         self.mail_renderers: dict[str, MailRenderer] = {}
+        self.schedulable: set[type[Command]] = set()
 
     # --- registration -------------------------------------------------
     def register_handler(self, command_type: type[Command], handler: Handler) -> None:
@@ -156,6 +159,23 @@ class Registry:
         """Remove a policy (tests use this to clean up after themselves)."""
         del self.policies[policy.name]
         self.subscriptions[policy.event_type].remove(policy)
+
+    def register_schedulable(self, *command_types: type[Command]) -> None:
+        """Allow ``command_types`` to wait for their time (``messaging.schedules``).
+
+        A schedule keeps its command's payload in plain text until it runs,
+        so a command with a field of a secret type (a value class declaring
+        ``secret = True``: a password) may never wait: an error here."""
+        for command_type in command_types:
+            secrets = [name for name, annotation in field_types(command_type).items() if _holds_secret(annotation)]
+            if secrets:
+                raise RegistryError(f"{command_type.__name__} carries a secret ({', '.join(secrets)}): it cannot wait")
+            self.schedulable.add(command_type)
+
+    def require_schedulable(self, command_type: type[Command]) -> None:
+        """``RegistryError`` unless ``command_type`` was registered as schedulable."""
+        if command_type not in self.schedulable:
+            raise RegistryError(f"{command_type.__name__} is not schedulable (registry.register_schedulable)")
 
     def register_upcaster(self, event_type: type[Event], from_version: int, upcaster: Upcaster) -> None:
         """Teach the store to rewrite a ``from_version`` payload into the next version."""
@@ -269,6 +289,13 @@ class Registry:
             payload = self.upcasters[(type_name, version)](payload)
             version += 1
         return payload
+
+
+def _holds_secret(annotation) -> bool:
+    """Whether a field's type is, or holds (``X | None``, ``tuple[X, ...]``), a secret value type."""
+    if getattr(annotation, "secret", False) is True:
+        return True
+    return any(_holds_secret(argument) for argument in typing.get_args(annotation))
 
 
 registry = Registry()

@@ -26,7 +26,7 @@ from celery import shared_task
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
-from . import bus, claiming, delivery, store, subscriptions
+from . import bus, claiming, delivery, schedules, store, subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +48,11 @@ def sweep() -> int:
     """Queue what is due and nobody holds: lost messages, a crash's
     leftovers, failures whose retry time has come. Bounded per kind by
     ``MESSAGING_SWEEP_LIMIT``; the number queued. First, the subscriptions'
-    sweep opens what a previous release's process left out."""
+    sweep opens what a previous release's process left out; then the
+    scheduled commands whose time has come are dispatched here, each in its
+    own transaction (they run no outside effect and hold no lease)."""
     subscriptions.sweep()
+    schedules.dispatch_due(settings.MESSAGING_SWEEP_LIMIT)
     queued = 0
     for outside in (False, True):
         claim = claiming.claim_due(settings.MESSAGING_SWEEP_LIMIT, outside=outside)

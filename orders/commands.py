@@ -36,8 +36,9 @@ class CancelOrder(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class ExpireOrder(PolicyCommand):
-    """An order nobody confirmed in time lapses (issued by a policy when the
-    deadline comes). Not a cancellation: it only ever ends a PENDING order,
+    """An order nobody confirmed in time lapses (scheduled when the order is
+    placed, dispatched by the relay when the deadline comes; confirming or
+    cancelling the order cancels it). Not a cancellation: it only ever ends a PENDING order,
     so a confirmed one, which its customer may still cancel, never expires."""
 
     order_id: UUID

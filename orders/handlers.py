@@ -8,12 +8,15 @@ the catalog included.
 """
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
 from accounts.queries import account_summary
 from catalog import queries as catalog
 from catalog import reservations
+from messaging import schedules
 from messaging.messages import Event
 
 from . import repositories as orders
@@ -43,7 +46,18 @@ def place_order(command: PlaceOrder) -> list[Event]:
             subject={"book_id": str(shortage.book_id)},
         ) from None
     orders.add(order_id=order_id, customer_id=customer.account_id, items=items, total=total)
+    schedules.schedule(
+        ExpireOrder(order_id=order_id),
+        not_before=timezone.now() + timedelta(seconds=settings.ORDER_CONFIRM_TIMEOUT),
+        key=expiry_key(order_id),
+        by=command,
+    )
     return [OrderPlaced(order_id=order_id, customer_id=customer.account_id, items=items, total=total), *reserved]
+
+
+def expiry_key(order_id: uuid.UUID) -> str:
+    """The key of an order's expiry schedule, which confirming or cancelling it cancels."""
+    return f"ExpireOrder:{order_id}"
 
 
 def _require_order(order_id: uuid.UUID) -> Order:
@@ -58,7 +72,16 @@ def _is_active_staff(actor_id: uuid.UUID | None) -> bool:
     return actor is not None and actor.is_active and actor.is_staff
 
 
+def _call_off_expiry(order_id: uuid.UUID) -> None:
+    """An order confirmed or cancelled has nothing left to expire. Called
+    before the order's lock, so this command and a due expiry take the two
+    locks in the same order (schedule, then order) and never deadlock; a
+    refusal rolls the cancellation back with everything else."""
+    schedules.cancel(expiry_key(order_id))
+
+
 def confirm_order(command: ConfirmOrder) -> list[Event]:
+    _call_off_expiry(command.order_id)
     order = _require_order(command.order_id)
     confirmed = order.confirm()
     orders.save(order, "status")
@@ -73,6 +96,7 @@ def ship_order(command: ShipOrder) -> list[Event]:
 
 
 def cancel_order(command: CancelOrder) -> list[Event]:
+    _call_off_expiry(command.order_id)
     order = _require_order(command.order_id)
     cancelled = order.cancel(actor_id=command.actor_id, actor_is_staff=_is_active_staff(command.actor_id))
     orders.save(order, "status")

@@ -7,35 +7,17 @@ order's new status nor the request that set it waits for the mail server.
 
 from uuid import UUID
 
-from django.conf import settings
-
 from accounts.queries import account_summary
 from catalog.commands import ReleaseStock
 from messaging.outbox import QueueMail
 
 from . import queries
-from .commands import ExpireOrder
-from .events import OrderCancelled, OrderConfirmed, OrderExpired, OrderPlaced, OrderShipped
+from .events import OrderCancelled, OrderConfirmed, OrderExpired, OrderShipped
 
 
 def release_stock_on_cancel(event: OrderCancelled):
     """A cancelled order's copies go back on sale."""
     return [ReleaseStock(order_id=event.order_id)]
-
-
-def confirm_timeout() -> float:
-    """Seconds an order may wait for its confirmation (``ORDER_CONFIRM_TIMEOUT``)."""
-    return settings.ORDER_CONFIRM_TIMEOUT
-
-
-def expire_unconfirmed_order(event: OrderPlaced):
-    """When the deadline comes, an order still pending expires. One
-    confirmed or cancelled first has nothing to expire: the schedule lapses
-    without a command (and should the two cross, the expiry is refused
-    under the order's lock)."""
-    if queries.order(event.order_id).status != "PENDING":
-        return []
-    return [ExpireOrder(order_id=event.order_id)]
 
 
 def release_stock_on_expiry(event: OrderExpired):

@@ -11,6 +11,7 @@ def register(registry: Registry) -> None:
     registry.register_handler(commands.ShipOrder, handlers.ship_order)
     registry.register_handler(commands.CancelOrder, handlers.cancel_order)
     registry.register_handler(commands.ExpireOrder, handlers.expire_order)
+    registry.register_schedulable(commands.ExpireOrder)
 
     registry.register_events_of(events)
     registry.register_refusals(refusals.OrderRefusal)
@@ -18,7 +19,6 @@ def register(registry: Registry) -> None:
     registry.subscribe(events.OrderCancelled, policies.release_stock_on_cancel)
     registry.subscribe(events.OrderConfirmed, policies.mail_confirmation)
     registry.subscribe(events.OrderShipped, policies.mail_shipment)
-    registry.subscribe(events.OrderPlaced, policies.expire_unconfirmed_order, delay=policies.confirm_timeout)
     registry.subscribe(events.OrderExpired, policies.release_stock_on_expiry)
     registry.subscribe(events.OrderExpired, policies.mail_expiry)
 

@@ -35,7 +35,7 @@ def test_the_trace_draws_command_events_policy_with_its_status_and_the_command_i
 ):
     correlation_id = block_story.result.command.correlation_id
 
-    with django_assert_max_num_queries(6):  # session, user, events, deliveries, a query per namer
+    with django_assert_max_num_queries(7):  # session, user, events, deliveries, schedules, a query per namer
         response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
 
     assert response.status_code == 200

@@ -1,5 +1,6 @@
 """manage.py deliveries: the outbox for an operator, and the two decisions a
-dead letter waits for: retry it once its fault is fixed, or discard it."""
+dead letter waits for: retry it once its fault is fixed, or discard it;
+beside it, the commands scheduled to wait for their time."""
 
 import argparse
 import json
@@ -11,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from messaging import bus, claiming, queries
-from messaging.models import Delivery
+from messaging.models import Delivery, ScheduledCommand
 from messaging.serialization import parse_uuid
 
 # Rows reopened and delivered, or discarded, per round: each round's work is
@@ -19,6 +20,7 @@ from messaging.serialization import parse_uuid
 BATCH = 200
 ERROR_WIDTH = 60
 STATUSES = [status.value for status in Delivery.Status]
+SCHEDULE_STATUSES = [status.value for status in ScheduledCommand.Status]
 
 EXIT_STATUS = """\
 exit status: 0 done; 1 refused (a delivery named is not dead-lettered) or a retried
@@ -43,6 +45,15 @@ examples:
   manage.py deliveries retry 12 13
   manage.py deliveries retry --all-dead
   manage.py deliveries retry --all-dead --policy orders.policies.mail_confirmation""",
+    "schedules": """\
+Commands waiting for their time (an order's expiry), and what became of
+them: waiting, done (dispatched), cancelled (its order was confirmed or
+cancelled first, or an operator called it off: manage.py send_command
+CancelSchedule key=...), dead (it kept failing).
+
+examples:
+  manage.py deliveries schedules
+  manage.py deliveries schedules --status waiting --limit 10""",
     "discard": """\
 Give up on dead letters: the rows stay, marked discarded, and are never
 delivered. Nothing is asked: name the deliveries, or say --all-dead.
@@ -70,7 +81,9 @@ class Command(BaseCommand):
         return parser
 
     def add_arguments(self, parser):
-        subcommands = parser.add_subparsers(dest="subcommand", required=True, metavar="{list,show,retry,discard}")
+        subcommands = parser.add_subparsers(
+            dest="subcommand", required=True, metavar="{list,show,retry,discard,schedules}"
+        )
 
         def subcommand(name, help_text):
             return subcommands.add_parser(
@@ -106,6 +119,16 @@ class Command(BaseCommand):
                 "--all-dead", action="store_true", help="Every dead-lettered delivery (narrowed by the filters)."
             )
             _add_filters(acting)
+
+        schedules = subcommand("schedules", "Scheduled commands, newest first, as an aligned table.")
+        schedules.add_argument(
+            "--status",
+            action="append",
+            default=[],
+            metavar="STATUS",
+            help=f"Only these statuses ({', '.join(SCHEDULE_STATUSES)}); repeat it or give a comma list.",
+        )
+        schedules.add_argument("--limit", default="50", help="At most this many rows (default 50).")
 
     def handle(self, *args, subcommand, **options):
         getattr(self, f"_{subcommand}")(**options)
@@ -179,6 +202,39 @@ class Command(BaseCommand):
             self.stdout.write(f"{name + ':':<{width}} {value}")
         self.stdout.write("payload:")
         self.stdout.write(json.dumps(event.payload, indent=2, sort_keys=True, default=str))
+
+    def _schedules(self, *, status, limit, **options):
+        statuses = [each for text in status for each in text.split(",") if each]
+        unknown = sorted(set(statuses) - set(SCHEDULE_STATUSES))
+        if unknown:
+            raise CommandError(
+                f"unknown status {', '.join(unknown)}: one of {', '.join(SCHEDULE_STATUSES)}", returncode=2
+            )
+        limit = _positive(limit, "--limit")
+        rows = ScheduledCommand.objects.order_by("-pk")
+        if statuses:
+            rows = rows.filter(status__in=statuses)
+        rows = list(rows[:limit])
+        if not rows:
+            self.stderr.write("no scheduled command matches")
+            return
+        header = ("id", "status", "command", "key", "not before", "attempts", "last error")
+        lines = [header] + [
+            (
+                str(row.pk),
+                row.status,
+                row.command_type,
+                row.key,
+                row.not_before.isoformat(timespec="seconds"),
+                str(row.attempts),
+                _truncated(row.last_error),
+            )
+            for row in rows
+        ]
+        widths = [max(len(line[column]) for line in lines) for column in range(len(header) - 1)]
+        for line in lines:
+            cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)] + [line[-1]]
+            self.stdout.write("  ".join(cells).rstrip())
 
     # --- retry and discard --------------------------------------------------------
 
@@ -274,13 +330,11 @@ def _filters(options: dict) -> dict:
     return filters
 
 
-def _statuses(given: list[str]) -> list[str]:
+def _statuses(given: list[str], known: list[str] = STATUSES) -> list[str]:
     statuses = [status.strip() for text in given for status in text.split(",") if status.strip()]
-    unknown = [status for status in statuses if status not in STATUSES]
+    unknown = [status for status in statuses if status not in known]
     if unknown:
-        raise CommandError(
-            f"--status: no status {', '.join(unknown)}; the statuses: {', '.join(STATUSES)}", returncode=2
-        )
+        raise CommandError(f"--status: no status {', '.join(unknown)}; the statuses: {', '.join(known)}", returncode=2)
     return statuses
 
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
-from messaging import bus, queries, subscriptions
+from messaging import bus, queries, schedules, subscriptions
 from messaging.claiming import claim_due
 
 logger = logging.getLogger("messaging.relay")
@@ -16,7 +16,8 @@ logger = logging.getLogger("messaging.relay")
 class Command(BaseCommand):
     help = (
         "Deliver committed events to their policies: whatever is pending (after a crash) "
-        "or due for a retry. Once by default; --loop keeps polling as a worker until SIGTERM or SIGINT."
+        "or due for a retry; dispatch the scheduled commands whose time has come. "
+        "Once by default; --loop keeps polling as a worker until SIGTERM or SIGINT."
     )
 
     def add_arguments(self, parser):
@@ -51,13 +52,15 @@ class Command(BaseCommand):
         self.stdout.write(f"relay finished: {summary}")
 
     def _round(self, batch) -> tuple[int, Counter]:
-        """One claim per lane: the database's policies first, then outside
-        effects; every MESSAGING_SUBSCRIPTION_SWEEP_SECONDS, the subscriptions' sweep first."""
+        """The schedules that are due, then one claim per lane: the
+        database's policies first, then outside effects; every
+        MESSAGING_SUBSCRIPTION_SWEEP_SECONDS, the subscriptions' sweep first."""
         if time.monotonic() >= self.next_sweep:
             if swept := subscriptions.sweep():
                 self.stdout.write(f"the sweep opened {swept} deliveries a previous release left out")
             self.next_sweep = time.monotonic() + settings.MESSAGING_SUBSCRIPTION_SWEEP_SECONDS
-        claimed, outcomes = 0, Counter()
+        scheduled = schedules.dispatch_due(batch) if False in self.lanes else Counter()
+        claimed, outcomes = scheduled.total(), Counter({f"scheduled {status}": n for status, n in scheduled.items()})
         for outside in self.lanes:
             claim = claim_due(batch, outside=outside)
             if claim.ids:
