@@ -49,6 +49,10 @@ class CommandNode:
     events: list["EventNode"] = field(default_factory=list)
     schedules: list["ScheduleNode"] = field(default_factory=list)
 
+    @property
+    def took(self) -> str:
+        return readable_ms(self.duration_ms)
+
 
 @dataclass
 class ScheduleNode:
@@ -56,10 +60,6 @@ class ScheduleNode:
 
     schedule: ScheduledCommand
     commands: list[CommandNode] = field(default_factory=list)
-
-    @property
-    def took(self) -> str:
-        return readable_ms(self.duration_ms)
 
 
 @dataclass
