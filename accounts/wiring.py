@@ -27,9 +27,10 @@ def register(registry: Registry) -> None:
     registry.subscribe(events.AccountDeactivated, policies.remove_follows_on_deactivation)
     registry.subscribe(events.FollowBatchScheduled, policies.sever_follow_batch)
     registry.subscribe(events.AccountRegistered, projections.open_stats)
-    registry.subscribe(events.AccountFollowed, projections.count_follow)
-    registry.subscribe(events.FollowRemoved, projections.count_unfollow)
-    registry.subscribe(events.FollowsSevered, projections.count_severed)
+    # The counts are the rows deliveries share most: a relay batch locks them in one order first.
+    registry.subscribe(events.AccountFollowed, projections.count_follow, locks=projections.lock_counts)
+    registry.subscribe(events.FollowRemoved, projections.count_unfollow, locks=projections.lock_counts)
+    registry.subscribe(events.FollowsSevered, projections.count_severed, locks=projections.lock_counts)
     registry.register_projection(
         "follow_counts",
         projections.open_stats,

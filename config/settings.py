@@ -189,6 +189,13 @@ RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
 # Rows one batch of a fan-out writes (severing every follow of a deactivated
 # account): each batch is its own delivery and transaction.
 FANOUT_BATCH_SIZE = env.int("FANOUT_BATCH_SIZE", default=300)
+# A relay worker delivers up to this many of its claimed rows in one
+# transaction (each in its own savepoint), and stops earlier rather than
+# write more than FANOUT_BATCH_SIZE rows in it: the bound every transaction
+# keeps. A delivery writes about three rows (its effects and its mark) in
+# two savepoints (its own, its command's); 25 keeps a batch within the 64
+# subtransactions PostgreSQL caches per transaction.
+MESSAGING_RELAY_BATCH = env.int("MESSAGING_RELAY_BATCH", default=25)
 
 # --- Background delivery (Celery) -------------------------------------------
 # Without a broker, relay workers (manage.py relay_events) deliver what the
