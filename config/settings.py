@@ -225,6 +225,9 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A Celery worker process keeps its database connection this long (seconds)
+# across tasks, whatever CONN_MAX_AGE the web uses (messaging.tasks).
+WORKER_CONN_MAX_AGE = env.int("WORKER_CONN_MAX_AGE", default=600)
 CELERY_TASK_DEFAULT_QUEUE = "database"
 # Outside effects (mail) have their own queue and workers, so a slow mail
 # server never delays the database's policies.

@@ -16,8 +16,9 @@ repeats it. ``Permanent`` failures (a refused address) dead-letter at once.
 
 Three ways in. The relay claims due rows in batches (``claiming.claim_due``:
 ``SKIP LOCKED`` and a lease with an owner, so concurrent relays never take
-the same ones) and delivers what its claim owns (``deliver_claimed``): a row
-whose lease another worker has taken over since is left alone. Right after
+the same ones) and delivers what its claim owns (``deliver_batches``: many
+rows per transaction, each in its own savepoint): a row whose lease another
+worker has taken over since is left alone. Right after
 a commit (``deliver_opened``) the event is still in memory, and one
 conditional UPDATE claims the row and marks it done at once: it matches
 only an open, due row, and holds the row's lock until the transaction ends,

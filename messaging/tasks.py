@@ -23,7 +23,9 @@ import logging
 from uuid import UUID
 
 from celery import shared_task
+from celery.signals import worker_process_init
 from django.conf import settings
+from django.db import connections
 from kombu.exceptions import OperationalError
 
 from . import bus, claiming, delivery, store, subscriptions
@@ -56,6 +58,17 @@ def sweep() -> int:
         if claim.ids:
             queued += _publish(claim, outside=outside)
     return queued
+
+
+@worker_process_init.connect
+def keep_database_connections(**_) -> None:
+    """Let each worker process keep its database connection from task to
+    task for ``WORKER_CONN_MAX_AGE`` seconds (Celery closes it after every
+    task that finds it obsolete): with the web's ``CONN_MAX_AGE`` of 0, every
+    delivery would pay for a new PostgreSQL connection, several times what
+    the delivery itself costs. A broken connection is still replaced."""
+    for alias in connections:
+        connections.settings[alias]["CONN_MAX_AGE"] = settings.WORKER_CONN_MAX_AGE
 
 
 def enqueue(opened: list[store.Opened]) -> None:
