@@ -226,8 +226,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A Celery worker process keeps its database connection this long (seconds)
-# across tasks, whatever CONN_MAX_AGE the web uses (messaging.tasks).
+# across tasks, whatever CONN_MAX_AGE the web uses (messaging.tasks), and
+# Celery's Django fixup, which would close it after every task, closes it
+# only every CELERY_DB_REUSE_MAX tasks.
 WORKER_CONN_MAX_AGE = env.int("WORKER_CONN_MAX_AGE", default=600)
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_DEFAULT_QUEUE = "database"
 # Outside effects (mail) have their own queue and workers, so a slow mail
 # server never delays the database's policies.

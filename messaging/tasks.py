@@ -25,7 +25,7 @@ from uuid import UUID
 from celery import shared_task
 from celery.signals import worker_process_init
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 from kombu.exceptions import OperationalError
 
 from . import bus, claiming, delivery, store, subscriptions
@@ -63,10 +63,11 @@ def sweep() -> int:
 @worker_process_init.connect
 def keep_database_connections(**_) -> None:
     """Let each worker process keep its database connection from task to
-    task for ``WORKER_CONN_MAX_AGE`` seconds (Celery closes it after every
-    task that finds it obsolete): with the web's ``CONN_MAX_AGE`` of 0, every
-    delivery would pay for a new PostgreSQL connection, several times what
-    the delivery itself costs. A broken connection is still replaced."""
+    task for ``WORKER_CONN_MAX_AGE`` seconds: with the web's ``CONN_MAX_AGE``
+    of 0 (and Celery's fixup closing it after every task unless
+    ``CELERY_DB_REUSE_MAX`` says otherwise), every delivery would pay for a
+    new PostgreSQL connection. Each task still drops a broken or obsolete
+    one first (``_deliver``)."""
     for alias in connections:
         connections.settings[alias]["CONN_MAX_AGE"] = settings.WORKER_CONN_MAX_AGE
 
@@ -83,6 +84,7 @@ def enqueue(opened: list[store.Opened]) -> None:
 
 
 def _deliver(delivery_id: int, queued: str | None, *, outside: bool) -> str | None:
+    close_old_connections()  # the connection outlives tasks: replace it if broken or past its age
     lease = claiming.claim_one(delivery_id, outside=outside, queued=UUID(queued) if queued else None)
     if lease is None:
         logger.debug("delivery %s is not this message's to run", delivery_id)
