@@ -23,7 +23,7 @@ import logging
 from uuid import UUID
 
 from celery import shared_task
-from celery.signals import worker_process_init
+from celery.signals import task_prerun, worker_process_init
 from django.conf import settings
 from django.db import close_old_connections, connections
 from kombu.exceptions import OperationalError
@@ -67,9 +67,17 @@ def keep_database_connections(**_) -> None:
     of 0 (and Celery's fixup closing it after every task unless
     ``CELERY_DB_REUSE_MAX`` says otherwise), every delivery would pay for a
     new PostgreSQL connection. Each task still drops a broken or obsolete
-    one first (``_deliver``)."""
+    one first (``drop_unusable_connections``)."""
     for alias in connections:
         connections.settings[alias]["CONN_MAX_AGE"] = settings.WORKER_CONN_MAX_AGE
+
+
+@task_prerun.connect
+def drop_unusable_connections(sender=None, **_) -> None:
+    """Before a task in a worker, close a connection that broke or outlived
+    ``WORKER_CONN_MAX_AGE`` (Django does this per request on the web)."""
+    if sender is not None and not getattr(sender.request, "is_eager", False):
+        close_old_connections()
 
 
 def enqueue(opened: list[store.Opened]) -> None:
@@ -84,7 +92,6 @@ def enqueue(opened: list[store.Opened]) -> None:
 
 
 def _deliver(delivery_id: int, queued: str | None, *, outside: bool) -> str | None:
-    close_old_connections()  # the connection outlives tasks: replace it if broken or past its age
     lease = claiming.claim_one(delivery_id, outside=outside, queued=UUID(queued) if queued else None)
     if lease is None:
         logger.debug("delivery %s is not this message's to run", delivery_id)
