@@ -80,7 +80,7 @@ def table(results: dict[str, dict]) -> str:
             rows.append(
                 f"| {flow} | {label} | {figures['pipeline']:.0f} | {figures['floor']:.0f} | {figures['ratio']:.2f} |"
             )
-    rows += ["", "| measure | figure |", "|---|---:|"]
+    rows = (rows + [""] if len(rows) > 2 else []) + ["| measure | figure |", "|---|---:|"]
     for label, result in results.items():
         if "flatness" in result:
             flat = result["flatness"]
