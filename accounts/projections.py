@@ -48,6 +48,21 @@ def count_severed(event: FollowsSevered) -> None:
     AccountStats.objects.filter(account_id__in=event.followees).update(followers_count=F("followers_count") - 1)
 
 
+def lock_counts(events: list[AccountFollowed | FollowRemoved | FollowsSevered]) -> None:
+    """Lock the counts a batch of these events will move, in account order
+    (the relay calls it before running the batch), so that workers sharing
+    accounts queue for them instead of deadlocking."""
+    touched = set()
+    for event in events:
+        if isinstance(event, FollowsSevered):
+            touched.update((event.account_id, *event.followers, *event.followees))
+        else:
+            touched.update((event.follower_id, event.followee_id))
+    list(
+        AccountStats.objects.select_for_update().filter(account_id__in=touched).order_by("account_id").values_list("pk")
+    )
+
+
 def _move(account_id: UUID, *, followers: int = 0, following: int = 0) -> None:
     """Add to an account's counts; a missing row (an account made by
     ``createsuperuser``) starts from zero."""

@@ -74,11 +74,13 @@ def table(results: dict[str, dict]) -> str:
     ]
     for flow in ("bookshelf", "workshop"):
         for label, result in results.items():
+            if flow not in result:  # --only relay
+                continue
             figures = result[flow]
             rows.append(
                 f"| {flow} | {label} | {figures['pipeline']:.0f} | {figures['floor']:.0f} | {figures['ratio']:.2f} |"
             )
-    rows += ["", "| measure | figure |", "|---|---:|"]
+    rows = (rows + [""] if len(rows) > 2 else []) + ["| measure | figure |", "|---|---:|"]
     for label, result in results.items():
         if "flatness" in result:
             flat = result["flatness"]
@@ -163,8 +165,9 @@ def main() -> None:
     parser.add_argument("--short", action="store_true", help="a few flows per database: proves it works, in seconds")
     parser.add_argument(
         "--only",
-        choices=["flows", "reads", "http"],
-        help="one section: the flows, flatness and relay; the reads at scale; or HTTP through gunicorn",
+        choices=["flows", "relay", "reads", "http"],
+        help="one section: the flows, flatness and relay; the relay and Celery alone (PostgreSQL); "
+        "the reads at scale; or HTTP through gunicorn",
     )
     parser.add_argument("--reads-accounts", type=int, help="accounts for the reads at scale (default 100,000)")
     parser.add_argument("--reads-follows", type=int, help="follows for the reads at scale (default 1,000,000)")
@@ -172,6 +175,8 @@ def main() -> None:
     config = SHORT if args.short else FULL
     if args.only == "reads":
         config = {**config, "flows_per_round": 0, "flatness": 0, "relay": 0, "fanout": 0}
+    if args.only == "relay":
+        config = {"relay": config["relay"]}
     reads = {**(READS_SHORT if args.short else READS_FULL)}
     reads.update({k: v for k, v in (("accounts", args.reads_accounts), ("follows", args.reads_follows)) if v})
 
@@ -182,7 +187,7 @@ def main() -> None:
         if not args.short:
             write_doc(f"Measured {date.today().isoformat()} on {machine([])}.\n\n{text}", HTTP_BEGIN, HTTP_END)
         return
-    if args.only != "reads":
+    if args.only not in ("reads", "relay"):
         (ROOT / "var").mkdir(exist_ok=True)
         results["SQLite file"] = measure("SQLite file", sqlite_url(ROOT / "var"), {**config, "relay": 0})
         with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
@@ -190,16 +195,16 @@ def main() -> None:
                 "SQLite tmpfs", sqlite_url(Path(shm)), {**config, "flatness": 0, "relay": 0, "fanout": 0}
             )
     with throwaway_cluster() as url:
-        pg_config = {**config, "flatness": 0, "reads": reads if args.only != "flows" else None}
+        pg_config = {**config, "flatness": 0, "reads": reads if args.only not in ("flows", "relay") else None}
         results["PostgreSQL"] = measure("PostgreSQL", url, pg_config)
 
     versions = [result["version"] for result in results.values()]
     header = f"Measured {date.today().isoformat()} on {machine(sorted(set(versions)))}."
     flows_text = f"{header}\n\n{table(results)}" if args.only != "reads" else None
-    reads_text = f"{header}\n\n{reads_table(results)}" if args.only != "flows" else None
+    reads_text = f"{header}\n\n{reads_table(results)}" if args.only not in ("flows", "relay") else None
     http_text = http(HTTP_SHORT if args.short else HTTP_FULL) if args.only is None else None
     print("\n\n".join(text for text in (flows_text, reads_text, http_text) if text))
-    if not args.short:
+    if not args.short and args.only != "relay":  # the relay alone would overwrite the flows' table
         if flows_text:
             write_doc(flows_text)
         if reads_text:

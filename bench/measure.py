@@ -109,7 +109,7 @@ def relay(deliveries: int, workers: int) -> float:
     connections.close_all()
     context = multiprocessing.get_context("fork")
     started = time.perf_counter()
-    processes = [context.Process(target=_relay_worker, args=(20,)) for _ in range(workers)]
+    processes = [context.Process(target=_relay_worker, args=(200,)) for _ in range(workers)]  # relay_events' claim
     for process in processes:
         process.start()
     for process in processes:
@@ -193,6 +193,10 @@ def main(config: dict) -> dict:
     if config.get("reads"):
         results["reads"] = reads.measure(**config["reads"])
         _say(f"reads: {results['reads']}")
+    if config.get("relay"):
+        results["relay"] = {str(workers): relay(config["relay"], workers) for workers in (1, 4)}
+        if connection.vendor == "postgresql":
+            results["celery"] = {str(workers): celery_relay(config["relay"], workers) for workers in (1, 4)}
     return results
 
 
@@ -236,10 +240,6 @@ def compare_flows(config: dict) -> dict:
         results["flatness"] = flatness(config["flatness"])
     if config.get("replay"):
         results["replay"] = replay_speed()
-    if config.get("relay"):
-        results["relay"] = {str(workers): relay(config["relay"], workers) for workers in (1, 4)}
-        if connection.vendor == "postgresql":
-            results["celery"] = {str(workers): celery_relay(config["relay"], workers) for workers in (1, 4)}
     return results
 
 

@@ -47,6 +47,14 @@ def release(order_id: UUID) -> list[StockReleased]:
     return _settle(order_id, Reservation.Status.RELEASED, Inventory.release)
 
 
+def lock_stock_held_for(order_ids: list[UUID]) -> None:
+    """Lock the inventories of every book still held for these orders, in
+    book-id order, before a relay batch releases them (so batched workers
+    releasing orders that share books queue instead of deadlocking)."""
+    books = Reservation.objects.filter(order_id__in=order_ids, status=Reservation.Status.HELD).values_list("book_id")
+    catalog.lock_inventories({book_id for (book_id,) in books})
+
+
 def _settle(order_id: UUID, status: Reservation.Status, move: Callable[[Inventory, UUID, int], Event]) -> list[Event]:
     held = catalog.lock_held_reservations(order_id)
     quantities = {row.book_id: row.quantity for row in held}

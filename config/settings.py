@@ -189,6 +189,13 @@ RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
 # Rows one batch of a fan-out writes (severing every follow of a deactivated
 # account): each batch is its own delivery and transaction.
 FANOUT_BATCH_SIZE = env.int("FANOUT_BATCH_SIZE", default=300)
+# A relay worker delivers up to this many of its claimed rows in one
+# transaction (each in its own savepoint), and stops earlier rather than
+# write more than FANOUT_BATCH_SIZE rows in it: the bound every transaction
+# keeps. A delivery writes about three rows (its effects and its mark) in
+# two savepoints (its own, its command's); 25 keeps a batch within the 64
+# subtransactions PostgreSQL caches per transaction.
+MESSAGING_RELAY_BATCH = env.int("MESSAGING_RELAY_BATCH", default=25)
 
 # --- OpenTelemetry (opt-in: config/telemetry.py) -----------------------------
 # The SDK reads its own OTEL_* variables. This one is the product's: where a
@@ -225,6 +232,12 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A Celery worker process keeps its database connection this long (seconds)
+# across tasks, whatever CONN_MAX_AGE the web uses (messaging.tasks), and
+# Celery's Django fixup, which would close it after every task, closes it
+# only every CELERY_DB_REUSE_MAX tasks.
+WORKER_CONN_MAX_AGE = env.int("WORKER_CONN_MAX_AGE", default=600)
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_DEFAULT_QUEUE = "database"
 # Outside effects (mail) have their own queue and workers, so a slow mail
 # server never delays the database's policies.

@@ -97,8 +97,9 @@ def deliver_all(delivery_ids) -> Counter:
 
 
 def deliver_claimed(claim: claiming.Claim) -> Counter:
-    """Attempt the deliveries a relay round claimed, those it still owns."""
-    return delivery.deliver_all(claim.ids, dispatch=dispatch, lease=claim.lease)
+    """Attempt the deliveries a relay round claimed, those it still owns,
+    many per transaction."""
+    return delivery.deliver_batches(claim.ids, dispatch=dispatch, lease=claim.lease)
 
 
 def deliver_opened(opened: list[store.Opened], hand_off: delivery.HandOff | None = None) -> Counter:

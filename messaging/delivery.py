@@ -16,8 +16,9 @@ repeats it. ``Permanent`` failures (a refused address) dead-letter at once.
 
 Three ways in. The relay claims due rows in batches (``claiming.claim_due``:
 ``SKIP LOCKED`` and a lease with an owner, so concurrent relays never take
-the same ones) and delivers what its claim owns (``deliver_claimed``): a row
-whose lease another worker has taken over since is left alone. Right after
+the same ones) and delivers what its claim owns (``deliver_batches``: many
+rows per transaction, each in its own savepoint): a row whose lease another
+worker has taken over since is left alone. Right after
 a commit (``deliver_opened``) the event is still in memory, and one
 conditional UPDATE claims the row and marks it done at once: it matches
 only an open, due row, and holds the row's lock until the transaction ends,
@@ -341,3 +342,200 @@ def deliver_all(delivery_ids: Iterable[int], *, dispatch: Dispatch, lease: UUID 
     for delivery_id in delivery_ids:
         outcomes[deliver(delivery_id, dispatch=dispatch, lease=lease) or "skipped"] += 1
     return outcomes
+
+
+class _OverBudget(Exception):
+    """Undoes the delivery that would take its batch's transaction past the
+    bound on rows written: it starts the next transaction instead."""
+
+
+class _Unbatchable(Exception):
+    """Rolls a whole batch back so that its rows are delivered one by one."""
+
+
+def deliver_batches(delivery_ids: list[int], *, dispatch: Dispatch, lease: UUID) -> Counter:
+    """Attempt the deliveries a relay claim owns, many per transaction.
+
+    The rows are taken ``MESSAGING_RELAY_BATCH`` at a time: one query locks
+    the batch's rows still owned by ``lease`` and reads their events, the
+    shared rows they will write are locked in one global order (the
+    policies' ``locks``), and each delivery runs in its own savepoint, so a
+    failing one undoes only its own effects and records its failure on its
+    own row. The rows are marked in bulk, and everything commits together:
+    exactly once per row, as one by one. A row whose lease was taken over
+    is left alone; outside effects (mail) keep their own path, outside any
+    transaction, after the batch commits.
+
+    A transaction stops taking deliveries before it writes more than
+    ``FANOUT_BATCH_SIZE`` rows (the bound every transaction keeps): the
+    delivery that would cross it is undone and starts the next one. A
+    deadlock or serialization failure rolls the whole batch back and its
+    rows are delivered one by one (``deliver``: retried, uncounted)."""
+    outcomes, left, outside = Counter(), list(delivery_ids), []
+    while left:
+        batch = left[: settings.MESSAGING_RELAY_BATCH]
+        try:
+            delivered, unreached, found_outside = _deliver_together(batch, lease, dispatch)
+        except (_Unbatchable, DatabaseError) as error:
+            if not (isinstance(error, _Unbatchable) or is_conflict(error)):
+                raise
+            logger.info("a batch of %d deliveries conflicted (%s): delivering them one by one", len(batch), error)
+            outcomes += deliver_all(batch, dispatch=dispatch, lease=lease)
+            left = left[len(batch) :]
+            continue
+        outcomes += delivered
+        outside += found_outside
+        left = unreached + left[len(batch) :]
+    return outcomes + deliver_all(outside, dispatch=dispatch, lease=lease)
+
+
+def _deliver_together(batch: list[int], lease: UUID, dispatch: Dispatch) -> tuple[Counter, list[int], list[int]]:
+    """One batch's transaction: what it delivered, the ids it did not reach
+    (the bound on rows), and the outside effects it found."""
+    outcomes, done, failed = Counter(), [], []
+    written = _RowsWritten()
+    with transaction.atomic(durable=True), connection.execute_wrapper(written):
+        rows = list(
+            Delivery.objects.select_for_update(of=("self",))
+            .select_related("event")
+            .filter(pk__in=batch, lease=lease, status__in=Delivery.OPEN)
+            .order_by("pk")
+        )
+        outcomes["skipped"] = len(batch) - len(rows)  # taken over by another worker, or settled already
+        outside = [row.pk for row in rows if row.outside]
+        loaded = [(row, _load(row)) for row in rows if not row.outside]
+        _lock_shared_rows(loaded)
+        unreached, largest = [], 0
+
+        def crossed() -> bool:  # whether the delivery running now takes the transaction past the bound
+            return bool(done or failed) and written.rows + len(done) + len(failed) + 1 > settings.FANOUT_BATCH_SIZE
+
+        for index, (row, event) in enumerate(loaded):
+            before = written.rows + len(done) + len(failed)
+            if index and before + largest + 1 > settings.FANOUT_BATCH_SIZE:  # the next one would likely cross it
+                unreached = [later.pk for later, _ in loaded[index:]]
+                break
+            try:
+                error = event if isinstance(event, Exception) else _attempt(row, event, dispatch, crossed)
+            except _OverBudget:
+                unreached = [later.pk for later, _ in loaded[index:]]
+                break
+            if error is not None and is_conflict(error):
+                raise _Unbatchable(row.pk) from error
+            largest = max(largest, written.rows + len(done) + len(failed) - before)
+            if error is None:
+                done.append(row)
+            else:
+                if isinstance(event, Exception):
+                    _fail(row, error)
+                failed.append(row)
+        _mark(done, failed)
+    outcomes[Delivery.Status.DONE] += len(done)
+    outcomes.update(row.status for row in failed)
+    return +outcomes, unreached, outside
+
+
+def _load(row: Delivery) -> Event | Exception:
+    """The row's event, or why it cannot be read (e.g. no upcaster for its
+    version: a failure of that row alone, retried, then dead-lettered)."""
+    try:
+        return store.load(row.event)
+    except Exception as unreadable:
+        return unreadable
+
+
+def _attempt(row: Delivery, event: Event, dispatch: Dispatch, crossed: Callable[[], bool]) -> Exception | None:
+    """Run one delivery of a batch in its own savepoint (``_run`` without a
+    second one around it: a savepoint is a round trip, and each that writes
+    holds one of PostgreSQL's subtransactions until the batch commits); the
+    error, if it raised (its effects undone). Raises ``_OverBudget``, its
+    effects undone too, when ``crossed`` says it wrote past the bound. The
+    row keeps how long the run took, and the span its outcome."""
+    stored = row.event
+    with (
+        correlated(stored.correlation_id),
+        telemetry.delivering(row.pk, stored.type, row.policy, stored.correlation_id, stored.event_id) as span,
+    ):
+        started = time.perf_counter()
+        try:
+            policy = registry.policies[row.policy]
+            with transaction.atomic(), caused_by(Cause(event.correlation_id, event.event_id, policy.name)):
+                for command in policy(event) or ():
+                    dispatch(command)
+                if crossed():
+                    raise _OverBudget
+        except _OverBudget:
+            raise
+        except Exception as error:
+            row.duration_ms = _since(started)
+            if not is_conflict(error):  # a conflict undoes the whole batch: nothing to record
+                _fail(row, error)
+                span.outcome(row.status, error)
+            return error
+        row.duration_ms = _since(started)
+        span.outcome(Delivery.Status.DONE)
+    return None
+
+
+def _fail(row: Delivery, error: Exception) -> None:
+    """Count a batch's failed attempt on its row and record the failure."""
+    row.attempts += 1
+    row.lease = None
+    _record_failure(row, row.event.type, error)
+
+
+def _lock_shared_rows(loaded: list[tuple[Delivery, Event | Exception]]) -> None:
+    """Call each ``locks`` function the batch's policies declare once, with
+    all its events, in the order of the functions' names: every worker then
+    takes the shared rows in the same order (the functions lock theirs in
+    key order). A database without row locks (SQLite) needs none."""
+    if not connection.features.has_select_for_update:
+        return
+    by_locker = {}
+    for row, event in loaded:
+        policy = registry.policies.get(row.policy)
+        if policy is not None and policy.locks is not None and not isinstance(event, Exception):
+            by_locker.setdefault(policy.locks, []).append(event)
+    for locks in sorted(by_locker, key=lambda locks: f"{locks.__module__}.{locks.__qualname__}"):
+        try:
+            locks(by_locker[locks])
+        except Exception as error:
+            raise _Unbatchable(f"{locks.__qualname__} failed") from error
+
+
+def _mark(done: list[Delivery], failed: list[Delivery]) -> None:
+    """Mark a batch's rows: the done ones and the failed ones (each its own
+    error, retry time and duration) in one UPDATE each."""
+    if done:
+        delivered_at = timezone.now()
+        for row in done:
+            row.status, row.attempts, row.delivered_at, row.last_error, row.lease = (
+                Delivery.Status.DONE,
+                row.attempts + 1,
+                delivered_at,
+                "",
+                None,
+            )
+        fields = ["status", "attempts", "delivered_at", "last_error", "lease", "duration_ms"]
+        Delivery.objects.bulk_update(done, fields)
+    if failed:
+        fields = ["status", "attempts", "last_error", "next_attempt_at", "lease", "duration_ms"]
+        Delivery.objects.bulk_update(failed, fields)
+
+
+class _RowsWritten:
+    """Counts the rows the statements of one transaction write (an
+    ``execute_wrapper``), so a batch keeps the bound on rows per transaction."""
+
+    def __init__(self):
+        self.rows = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        verb = sql.lstrip()[:6].upper()
+        if verb in ("INSERT", "UPDATE", "DELETE"):
+            counted = max(context["cursor"].rowcount, 0)
+            if verb == "INSERT":  # SQLite counts an INSERT ... RETURNING only once its rows are read
+                counted = max(counted, sql.count("), (") + 1)
+            self.rows += counted
+        return result

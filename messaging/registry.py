@@ -18,6 +18,7 @@ from .serialization import field_types
 
 Handler = Callable[[Command], list[Event]]
 PolicyFunction = Callable[[Event], Iterable[Command] | None]
+Locker = Callable[[list[Event]], None]
 Upcaster = Callable[[dict], dict]
 Invariant = Callable[[], Iterable[str]]
 Namer = Callable[[set[UUID]], dict[UUID, str]]
@@ -38,13 +39,20 @@ class UnknownCommand(RegistryError):
 class Policy:
     """A consequence of an event: a function returning the commands to issue,
     or, when ``outside``, doing one job outside the database (sending a
-    mail), which the kernel runs outside any transaction, at least once."""
+    mail), which the kernel runs outside any transaction, at least once.
+
+    ``locks``, when given, locks the shared rows (counters, stock) that
+    deliveries of these events will write, in key order: the relay calls it
+    once for a batch's events, before running any of them, so that batched
+    workers take shared rows in one global order and never deadlock each
+    other. Policies sharing rows share one ``locks`` function."""
 
     name: str
     event_type: type[Event]
     function: PolicyFunction
     outside: bool = False
     delay: Callable[[], float] | None = None
+    locks: Locker | None = None
 
     def __call__(self, event: Event):
         return self.function(event)
@@ -139,6 +147,7 @@ class Registry:
         name: str | None = None,
         outside: bool = False,
         delay: Callable[[], float] | None = None,
+        locks: Locker | None = None,
     ) -> Policy:
         """Run ``function`` after every committed ``event_type``: exactly once
         each, in a transaction of its own; or, ``outside``, at least once and
@@ -146,8 +155,12 @@ class Registry:
 
         With ``delay`` (seconds, asked when the event is stored), not before
         that long after the event: a deadline, kept durably as its delivery's
-        ``next_attempt_at`` and delivered by the relay when it comes."""
-        policy = Policy(name or f"{function.__module__}.{function.__qualname__}", event_type, function, outside, delay)
+        ``next_attempt_at`` and delivered by the relay when it comes.
+
+        With ``locks``, the rows its deliveries share with other deliveries
+        are locked in key order before a relay batch runs them (``Policy``)."""
+        name = name or f"{function.__module__}.{function.__qualname__}"
+        policy = Policy(name, event_type, function, outside, delay, locks)
         if policy.name in self.policies:
             raise RegistryError(f"policy {policy.name!r} is already subscribed")
         self.register_events(event_type)

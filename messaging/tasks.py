@@ -23,7 +23,9 @@ import logging
 from uuid import UUID
 
 from celery import shared_task
+from celery.signals import task_prerun, worker_process_init
 from django.conf import settings
+from django.db import close_old_connections, connections
 from kombu.exceptions import OperationalError
 
 from . import bus, claiming, delivery, schedules, store, subscriptions
@@ -59,6 +61,26 @@ def sweep() -> int:
         if claim.ids:
             queued += _publish(claim, outside=outside)
     return queued
+
+
+@worker_process_init.connect
+def keep_database_connections(**_) -> None:
+    """Let each worker process keep its database connection from task to
+    task for ``WORKER_CONN_MAX_AGE`` seconds: with the web's ``CONN_MAX_AGE``
+    of 0 (and Celery's fixup closing it after every task unless
+    ``CELERY_DB_REUSE_MAX`` says otherwise), every delivery would pay for a
+    new PostgreSQL connection. Each task still drops a broken or obsolete
+    one first (``drop_unusable_connections``)."""
+    for alias in connections:
+        connections.settings[alias]["CONN_MAX_AGE"] = settings.WORKER_CONN_MAX_AGE
+
+
+@task_prerun.connect
+def drop_unusable_connections(sender=None, **_) -> None:
+    """Before a task in a worker, close a connection that broke or outlived
+    ``WORKER_CONN_MAX_AGE`` (Django does this per request on the web)."""
+    if sender is not None and not getattr(sender.request, "is_eager", False):
+        close_old_connections()
 
 
 def enqueue(opened: list[store.Opened]) -> None:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from accounts.queries import account_summary
 from catalog.commands import ReleaseStock
+from catalog.reservations import lock_stock_held_for
 from messaging.outbox import QueueMail
 
 from . import queries
@@ -18,6 +19,12 @@ from .events import OrderCancelled, OrderConfirmed, OrderExpired, OrderShipped
 def release_stock_on_cancel(event: OrderCancelled):
     """A cancelled order's copies go back on sale."""
     return [ReleaseStock(order_id=event.order_id)]
+
+
+def lock_released_stock(events: list[OrderCancelled | OrderExpired]) -> None:
+    """The stock rows a relay batch of releases will write, locked in one
+    order before any of them runs (``registry.subscribe(..., locks=)``)."""
+    lock_stock_held_for([event.order_id for event in events])
 
 
 def release_stock_on_expiry(event: OrderExpired):

@@ -16,10 +16,10 @@ def register(registry: Registry) -> None:
     registry.register_events_of(events)
     registry.register_refusals(refusals.OrderRefusal)
 
-    registry.subscribe(events.OrderCancelled, policies.release_stock_on_cancel)
+    registry.subscribe(events.OrderCancelled, policies.release_stock_on_cancel, locks=policies.lock_released_stock)
     registry.subscribe(events.OrderConfirmed, policies.mail_confirmation)
     registry.subscribe(events.OrderShipped, policies.mail_shipment)
-    registry.subscribe(events.OrderExpired, policies.release_stock_on_expiry)
+    registry.subscribe(events.OrderExpired, policies.release_stock_on_expiry, locks=policies.lock_released_stock)
     registry.subscribe(events.OrderExpired, policies.mail_expiry)
 
     registry.register_invariant(invariants.open_orders_hold_exactly_their_stock)

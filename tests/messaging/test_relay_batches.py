@@ -1,0 +1,170 @@
+"""The relay delivers its claims many rows per transaction: each row in its
+own savepoint, marked in bulk, within the bound on rows per transaction,
+and batched workers sharing counters never deadlock each other."""
+
+import logging
+import random
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from accounts.commands import BlockAccount, FollowAccount, UnfollowAccount
+from accounts.events import AccountBlocked, AccountFollowed
+from accounts.models import Account
+from accounts.projections import drift, recount
+from messaging import bus, claiming
+from messaging.models import Delivery
+from messaging.testing import subscribed
+from tests.concurrency import run_concurrently
+from tests.counting import COUNTING_POLICY, counted, register_counting
+from tests.factories import AccountFactory
+
+SPY = "tests.spy"
+
+
+def blocks(count: int) -> list:
+    """``count`` blocks between fresh pairs, their deliveries left to the relay."""
+    events = []
+    for _ in range(count):
+        blocker, blocked = AccountFactory(), AccountFactory()
+        events += bus.dispatch(BlockAccount(blocker_id=blocker.pk, blocked_id=blocked.pk)).events
+    return events
+
+
+@pytest.fixture
+def relay_only(settings):
+    settings.MESSAGING_DELIVER_ON_COMMIT = False
+    return settings
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_failing_row_in_a_batch_leaves_the_others_done(relay_only):
+    handled, failing = [], set()
+
+    def fails_on_the_second(event):
+        if event.event_id in failing:
+            AccountFactory()  # a write of its own, which the failure must undo
+            raise ConnectionError("the service is down")
+        handled.append(event.event_id)
+
+    with subscribed(AccountBlocked, fails_on_the_second, name=SPY):
+        events = blocks(3)
+        failing.add(events[1].event_id)
+        accounts = Account.objects.count()
+        claim = claiming.claim_due(50)
+        outcomes = bus.deliver_claimed(claim)
+
+    assert outcomes == {"done": len(claim.ids) - 1, "failed": 1}
+    rows = {row.event_id: row for row in Delivery.objects.filter(policy=SPY)}
+    failed = rows[events[1].event_id]
+    assert (failed.status, failed.attempts, failed.lease) == ("failed", 1, None)
+    assert failed.last_error == "ConnectionError: the service is down"
+    assert [rows[event.event_id].status for event in (events[0], events[2])] == ["done", "done"]
+    assert handled == [events[0].event_id, events[2].event_id]
+    assert Account.objects.count() == accounts  # the failing row's own write was undone
+    assert set(Delivery.objects.exclude(policy=SPY).values_list("status", flat=True)) == {"done"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_whose_lease_was_taken_over_before_its_batch_ran_is_left_to_its_new_owner(scratch_registry, relay_only):
+    relay_only.MESSAGING_RELAY_BATCH = 2  # the stale claim's rows span several transactions
+    register_counting(scratch_registry, on=AccountBlocked)
+    blocks(4)
+    stale = claiming.claim_due(50)
+    counting = list(Delivery.objects.filter(policy=COUNTING_POLICY).order_by("pk").values_list("pk", flat=True))
+    # The stale worker stalls past its lease; another worker takes two of its rows over.
+    Delivery.objects.filter(pk__in=counting[2:]).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    fresh = claiming.claim_due(50)
+    assert set(fresh.ids) == set(counting[2:]) and set(fresh.ids) < set(stale.ids)
+
+    assert bus.deliver_claimed(stale) == {"done": len(stale.ids) - 2, "skipped": 2}
+    assert bus.deliver_claimed(fresh) == {"done": 2}
+
+    assert len(counted()) == 4 and set(counted().values()) == {1}
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"done"}
+
+
+class Ledger:
+    """Every transaction's rows written and deliveries marked (SQLite issues
+    its ``BEGIN`` through the cursor, where ``execute_wrapper`` sees it)."""
+
+    def __init__(self):
+        self.transactions = []
+
+    def __call__(self, execute, sql, params, many, context):
+        if sql.startswith("BEGIN"):
+            self.transactions.append(0)
+        result = execute(sql, params, many, context)
+        verb = sql.lstrip().split(" ", 1)[0].upper()
+        if self.transactions and verb == "INSERT":
+            self.transactions[-1] += len(re.findall(r"\)\s*,\s*\(", sql)) + 1
+        elif self.transactions and verb in ("UPDATE", "DELETE"):
+            self.transactions[-1] += max(context["cursor"].rowcount, 0)
+        return result
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'", reason="counts transactions by SQLite's BEGIN")
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_stays_within_the_bound_on_rows_per_transaction(relay_only):
+    relay_only.FANOUT_BATCH_SIZE = 20
+    relay_only.MESSAGING_RELAY_BATCH = 50
+    people = [AccountFactory() for _ in range(6)]
+    for follower in people:
+        for followee in people[:5]:
+            if follower != followee:
+                bus.dispatch(FollowAccount(follower_id=follower.pk, followee_id=followee.pk))
+    deliveries = Delivery.objects.filter(status="pending").count()
+
+    ledger = Ledger()
+    with connection.execute_wrapper(ledger):
+        outcomes = bus.deliver_claimed(claiming.claim_due(200))
+
+    assert outcomes == {"done": deliveries}
+    batches = ledger.transactions[1:]  # after the claim's own
+    assert max(batches) <= 20
+    assert len(batches) < deliveries / 3  # many deliveries per transaction, still
+    assert list(drift()) == []
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks and deadlocks are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_four_batched_workers_on_shared_counters_drain_without_deadlock_and_apply_each_once(
+    scratch_registry, relay_only, caplog
+):
+    """Every follow and unfollow among a few accounts moves two shared
+    counters; four workers deliver them in batches at once. Unordered, their
+    row locks would cross; the batches lock the counters in account order
+    first, so none is rolled back for a deadlock."""
+    relay_only.MESSAGING_RELAY_BATCH = 10
+    register_counting(scratch_registry, on=AccountFollowed)
+    people = [AccountFactory() for _ in range(8)]
+    recount(person.pk for person in people)  # their counts, as registering opens them
+    pairs = [(a, b) for a in people for b in people if a != b]
+    random.Random(16).shuffle(pairs)
+    for follower, followee in pairs:
+        bus.dispatch(FollowAccount(follower_id=follower.pk, followee_id=followee.pk))
+    for follower, followee in pairs[::3]:
+        bus.dispatch(UnfollowAccount(follower_id=follower.pk, followee_id=followee.pk))
+    deliveries = Delivery.objects.filter(status="pending").count()
+
+    def worker():
+        delivered = 0
+        while (claim := claiming.claim_due(20)).ids:
+            delivered += sum(bus.deliver_claimed(claim).values())
+            time.sleep(0)
+        return delivered
+
+    with caplog.at_level(logging.INFO, logger="messaging.delivery"):
+        results = run_concurrently([worker, worker, worker, worker])
+
+    assert [r for r in results if isinstance(r, Exception)] == []
+    assert sum(results) == deliveries
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"done"}
+    assert [r.message for r in caplog.records if "conflicted" in r.message] == []
+    effects = counted()
+    assert len(effects) == len(pairs) and set(effects.values()) == {1}
+    assert list(drift()) == []
