@@ -1,13 +1,15 @@
 """Pruning what the exactly-once ledger no longer needs, after a retention.
 
-Three kinds of rows only grow: the idempotency records of commands
-(``ProcessedCommand``) and of HTTP answers (``IdempotentResponse``), and the
+Four kinds of rows only grow: the idempotency records of commands
+(``ProcessedCommand``) and of HTTP answers (``IdempotentResponse``), the
+scheduled commands that are settled (dispatched or cancelled), and the
 deliveries that are settled (done, or discarded by an operator). Events are
 the audit log and are never pruned.
 
 An idempotency record older than the retention is simply deleted: a key is
 honoured for that long, and a client repeating a request later than that
-sends a new one.
+sends a new one. So is a settled schedule: nothing dispatches a row that no
+longer waits, and its command's events stay in the log.
 
 A settled delivery is harder: its row is what tells the invariant
 ``every_event_has_its_deliveries`` and the sweep that the event was seen.
@@ -37,10 +39,11 @@ from django.db.models import Exists, F, Max, OuterRef
 from django.db.models.functions import Coalesce
 
 from . import subscriptions
-from .models import Delivery, IdempotentResponse, ProcessedCommand, StoredEvent, Subscription
+from .models import Delivery, IdempotentResponse, ProcessedCommand, ScheduledCommand, StoredEvent, Subscription
 from .registry import Policy, registry
 
 SETTLED = (Delivery.Status.DONE, Delivery.Status.DISCARDED)
+SETTLED_SCHEDULES = (ScheduledCommand.Status.DONE, ScheduledCommand.Status.CANCELLED)
 
 Progress = Callable[[str, int], None]
 
@@ -57,8 +60,8 @@ class Pruned:
 def prune(
     *, before: datetime, batch: int = 1000, dry_run: bool = False, progress: Progress = lambda what, done: None
 ) -> list[Pruned]:
-    """Prune idempotency records created, and settled deliveries settled,
-    before ``before``, ``batch`` rows per transaction; ``progress(what, done)``
+    """Prune idempotency records created, and settled schedules and
+    deliveries settled, before ``before``, ``batch`` rows per transaction; ``progress(what, done)``
     after each batch. Runs the sweep first, so each policy's mark may go as
     far as the sweep has looked."""
     if not dry_run:
@@ -67,6 +70,8 @@ def prune(
         _prune_rows(model, model.objects.filter(created_at__lt=before), batch, dry_run, progress)
         for model in (ProcessedCommand, IdempotentResponse)
     ]
+    settled_schedules = ScheduledCommand.objects.filter(status__in=SETTLED_SCHEDULES, settled_at__lt=before)
+    pruned.append(_prune_rows(ScheduledCommand, settled_schedules, batch, dry_run, progress))
     for subscription in Subscription.objects.order_by("name"):
         policy = registry.policies.get(subscription.name)
         if policy is not None:  # a policy retired from the code is not checked by anything

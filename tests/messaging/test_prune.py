@@ -12,9 +12,11 @@ from django.utils import timezone
 from accounts.commands import FollowAccount
 from messaging import bus, retention, subscriptions
 from messaging.invariants import every_event_has_its_deliveries
-from messaging.models import Delivery, IdempotentResponse, ProcessedCommand, StoredEvent, Subscription
+from messaging.models import Delivery, IdempotentResponse, ProcessedCommand, ScheduledCommand, StoredEvent, Subscription
 from messaging.testing import relay
-from tests.factories import AccountFactory
+from orders.commands import ConfirmOrder
+from tests.factories import AccountFactory, BookFactory
+from tests.stock import place
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +70,26 @@ def test_settled_deliveries_go_behind_a_moved_start_and_every_rule_still_holds()
     assert Subscription.objects.get(name=COUNT_FOLLOW).starts_after == position(followed[-1])
     assert all_rules_hold()
     assert subscriptions.sweep() == 0
+
+
+def test_settled_schedules_go_and_a_waiting_one_stays(settings):
+    # given three orders: one confirmed in time (its expiry cancelled), one
+    # expired (its expiry dispatched), one still waiting for its time
+    settings.ORDER_CONFIRM_TIMEOUT = 3600
+    customer = AccountFactory()
+    book = BookFactory(inventory__on_hand=3)
+    confirmed, expired, waiting = (bus.dispatch(place(customer, (book, 1))).events[0].order_id for _ in range(3))
+    bus.dispatch(ConfirmOrder(order_id=confirmed, actor_id=customer.pk))
+    ScheduledCommand.objects.filter(key=f"ExpireOrder:{expired}").update(not_before=timezone.now())
+    relay()
+    statuses = dict(ScheduledCommand.objects.values_list("key", "status"))
+    assert sorted(statuses.values()) == ["cancelled", "done", "waiting"]
+
+    retention.prune(before=timezone.now() + LATER)
+
+    # then only the waiting one is left, and it still runs when due
+    assert list(ScheduledCommand.objects.values_list("key", flat=True)) == [f"ExpireOrder:{waiting}"]
+    assert all_rules_hold()
 
 
 def test_an_open_delivery_holds_the_start_back_and_keeps_the_deliveries_after_it():
