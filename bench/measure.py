@@ -184,6 +184,7 @@ def database_version() -> str:
 
 def main(config: dict) -> dict:
     call_command("migrate", verbosity=0)
+    flows.create_floor_outbox()
     results = {"version": database_version()}
     if config.get("flows_per_round"):
         results.update(compare_flows(config))
