@@ -135,6 +135,9 @@ class FloorMail(models.Model):
         app_label = "bench"
         db_table = "bench_floor_mail"
 
+    def __str__(self):
+        return f"{self.subject} to {self.to}"
+
 
 def create_floor_outbox() -> None:
     """Create the floor's outbox table in this database, once."""
