@@ -68,7 +68,7 @@ def append(command: Command, events: list[Event]) -> tuple[list[Event], list[Ope
             {
                 "event": event.event_id,
                 "policy": policy.name,
-                "status": Delivery.Status.PENDING,
+                "status": Delivery.Status.PENDING.value,
                 "attempts": 0,
                 "next_attempt_at": now + timedelta(seconds=policy.delay()) if policy.delay else now,
                 "last_error": "",
@@ -244,7 +244,9 @@ def _insert(model, rows: list[dict], returning: tuple[str, ...] = ()) -> list[tu
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             params = [
-                prepare(value) for row in chunk for value, prepare in zip(row.values(), statement.prepare, strict=True)
+                None if value is None else prepare(value)  # NULL is NULL for every field here
+                for row in chunk
+                for value, prepare in zip(row.values(), statement.prepare, strict=True)
             ]
             cursor.execute(statement.sql(len(chunk)), params)
             if returning:
