@@ -47,7 +47,10 @@ def handle(command: Command) -> Result:
 
     A policy-only command dispatched outside a policy's delivery (no
     current cause) is refused here, for every interface at once, and
-    recorded like any refusal."""
+    recorded like any refusal. A top-level handler's refusal is raised as
+    ``_RollBack`` for ``in_transaction`` to roll back and record; inside a
+    delivery the handler runs in a savepoint and its refusal is recorded
+    here."""
     handler = registry.handler_for(command)
     top_level = current_cause.get() is None
     if command.policy_only and top_level:
