@@ -41,7 +41,7 @@ FULL = {
 SHORT = {
     "flows_per_round": 5,
     "rounds": 1,
-    "protean": {"flows_per_round": 2, "rounds": 1},
+    "protean": {"flows_per_round": 1, "rounds": 1},
     "flatness": 200,
     "relay": 20,
     "fanout": 700,

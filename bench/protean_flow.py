@@ -224,7 +224,7 @@ def main(path: str, flows_per_round: int, rounds: int) -> dict:
     domain.init(traverse=False)
     with domain.domain_context():
         domain.providers["default"]._create_database_artifacts()
-        for n in range(max(2, flows_per_round // 10)):
+        for n in range(max(1, flows_per_round // 10)):
             flow(n)
         commands, started = 0, time.perf_counter()
         for _ in range(rounds):
