@@ -58,7 +58,13 @@ def measure(label: str, database_url: str, config: dict) -> dict:
     completed = subprocess.run(
         [sys.executable, "-m", "bench.measure", json.dumps(config)],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url, "BENCH_LABEL": label},
+        # bench.settings whatever the caller's (the suite's run sets config.settings).
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "BENCH_LABEL": label,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+        },
         stdout=subprocess.PIPE,
         text=True,
         check=True,
