@@ -29,8 +29,24 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 READS_BEGIN, READS_END = "<!-- bench:reads:begin -->", "<!-- bench:reads:end -->"
 HTTP_BEGIN, HTTP_END = "<!-- bench:http:begin -->", "<!-- bench:http:end -->"
 
-FULL = {"flows_per_round": 250, "rounds": 4, "flatness": 100_000, "relay": 2000, "fanout": 30_000, "replay": True}
-SHORT = {"flows_per_round": 5, "rounds": 1, "flatness": 200, "relay": 20, "fanout": 700, "replay": True}
+FULL = {
+    "flows_per_round": 250,
+    "rounds": 4,
+    "protean": {"flows_per_round": 50, "rounds": 2},
+    "flatness": 100_000,
+    "relay": 2000,
+    "fanout": 30_000,
+    "replay": True,
+}
+SHORT = {
+    "flows_per_round": 5,
+    "rounds": 1,
+    "protean": {"flows_per_round": 1, "rounds": 1},
+    "flatness": 200,
+    "relay": 20,
+    "fanout": 700,
+    "replay": True,
+}
 READS_FULL = {"accounts": 100_000, "follows": 1_000_000, "samples": 300}
 READS_SHORT = {"accounts": 200, "follows": 1000, "samples": 50}
 HTTP_FULL = {"seconds": 30, "clients": 8, "workers": 4, "accounts": 40}
@@ -42,7 +58,13 @@ def measure(label: str, database_url: str, config: dict) -> dict:
     completed = subprocess.run(
         [sys.executable, "-m", "bench.measure", json.dumps(config)],
         cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url, "BENCH_LABEL": label},
+        # bench.settings whatever the caller's (the suite's run sets config.settings).
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "BENCH_LABEL": label,
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+        },
         stdout=subprocess.PIPE,
         text=True,
         check=True,
@@ -69,17 +91,25 @@ def machine(versions: list[str]) -> str:
 
 def table(results: dict[str, dict]) -> str:
     rows = [
-        "| flow | database | pipeline (commands/s) | floor (commands/s) | pipeline / floor |",
-        "|---|---|---:|---:|---:|",
+        "| flow | database | pipeline (commands/s) | floor (commands/s) | pipeline / floor "
+        "| Protean 0.18 (commands/s) | Protean / floor |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
+    skipped = set()
     for flow in ("bookshelf", "workshop"):
         for label, result in results.items():
             if flow not in result:  # --only relay
                 continue
             figures = result[flow]
+            peer = figures.get("protean", {})
+            if "skipped" in peer:
+                skipped.add(peer["skipped"])
+            protean = f"{peer['commands_per_s']:.0f} | {peer['ratio']:.2f}" if "ratio" in peer else "— | —"
             rows.append(
-                f"| {flow} | {label} | {figures['pipeline']:.0f} | {figures['floor']:.0f} | {figures['ratio']:.2f} |"
+                f"| {flow} | {label} | {figures['pipeline']:.0f} | {figures['floor']:.0f} | {figures['ratio']:.2f} "
+                f"| {protean} |"
             )
+    rows += [f"\nProtean skipped: {why}." for why in sorted(skipped)]
     rows = (rows + [""] if len(rows) > 2 else []) + ["| measure | figure |", "|---|---:|"]
     for label, result in results.items():
         if "flatness" in result:

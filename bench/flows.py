@@ -6,8 +6,12 @@ pipeline has (the policy's command included; the follower counts the
 projector keeps are written in the same transaction as the follows), with
 the reads the rules need
 to make them correctly (locks, the block and limit checks, the stock check,
-what a mail says), and sends the same mails. It has no events, no
-deliveries, no savepoints, no middleware and no value objects.
+what a mail says). Where the pipeline queues a mail in its outbox (a
+``MailQueued`` event that a relay sends later), the floor inserts the same
+mail as a row of a bench-only table (``FloorMail``) in a transaction of its
+own, as the policy's command has: neither side composes a MIME message or
+sends it on the command's path. It has no events, no deliveries, no
+savepoints, no middleware and no value objects.
 
 Each function runs one flow numbered ``n`` and returns how many commands
 it counted (the top-level ones: 4 per flow on both sides).
@@ -15,11 +19,13 @@ it counted (the top-level ones: 4 per flow on both sides).
 
 import uuid
 from decimal import Decimal
+from email.utils import make_msgid
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Q
+from django.utils import timezone
 
 from accounts.commands import BlockAccount, FollowAccount, RegisterAccount
 from accounts.models import Account, AccountStats, Block, Follow
@@ -114,12 +120,47 @@ def bookshelf_pipeline(tag: str, n: int, customer_id: uuid.UUID) -> int:
     return COMMANDS_PER_FLOW
 
 
+class FloorMail(models.Model):
+    """The floor's outbox: a mail to send later, one row, as the pipeline's
+    ``MailQueued`` records one (a bench-only table, made by
+    ``create_floor_outbox``; the product never has it)."""
+
+    message_id = models.CharField(max_length=200)
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    queued_at = models.DateTimeField()
+
+    class Meta:
+        app_label = "bench"
+        db_table = "bench_floor_mail"
+
+    def __str__(self):
+        return f"{self.subject} to {self.to}"
+
+
+def create_floor_outbox() -> None:
+    """Create the floor's outbox table in this database, once."""
+    if FloorMail._meta.db_table not in connection.introspection.table_names():
+        with connection.schema_editor() as editor:
+            editor.create_model(FloorMail)
+
+
 def _floor_mail(order_id: uuid.UUID, customer_id: uuid.UUID, what: str) -> None:
-    email, username = Account.objects.filter(pk=customer_id).values_list("email", "username").get()
-    order = Order.objects.prefetch_related("items").get(pk=order_id)
-    lines = [f"  {item.quantity} x {item.title}, {item.unit_price_amount} each" for item in order.items.all()]
-    body = "\n".join([f"Hello {username},", "", *lines, f"Total: {order.total_amount} {order.currency}"])
-    send_mail(f"Your order {str(order_id)[:8]} is {what}", body, None, [email])
+    """Queue the customer's mail in its own transaction (the pipeline's mail
+    policy runs in its delivery's): read what it says, insert one row."""
+    with transaction.atomic():
+        email, username = Account.objects.filter(pk=customer_id).values_list("email", "username").get()
+        order = Order.objects.prefetch_related("items").get(pk=order_id)
+        lines = [f"  {item.quantity} x {item.title}, {item.unit_price_amount} each" for item in order.items.all()]
+        body = "\n".join([f"Hello {username},", "", *lines, f"Total: {order.total_amount} {order.currency}"])
+        FloorMail.objects.create(
+            message_id=make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN),
+            to=email,
+            subject=f"Your order {str(order_id)[:8]} is {what}",
+            body=body,
+            queued_at=timezone.now(),
+        )
 
 
 def bookshelf_floor(tag: str, n: int, customer_id: uuid.UUID) -> int:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from functools import partial
+from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
@@ -35,6 +36,9 @@ from messaging.registry import registry  # noqa: E402
 from tests.redis_server import publishing_to, throwaway_redis  # noqa: E402
 
 from . import fanout, flows, reads  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTEAN_PYTHON = ROOT / ".venv-protean" / "bin" / "python"
 
 
 def undone():
@@ -184,6 +188,7 @@ def database_version() -> str:
 
 def main(config: dict) -> dict:
     call_command("migrate", verbosity=0)
+    flows.create_floor_outbox()
     results = {"version": database_version()}
     if config.get("flows_per_round"):
         results.update(compare_flows(config))
@@ -224,6 +229,34 @@ def replay_speed() -> dict:
     return result
 
 
+def protean(size: dict) -> dict:
+    """The bookshelf flow through Protean (``bench/protean_flow.py``), in its
+    own virtualenv and process, on an SQLite file beside this database's;
+    ``{"skipped": why}`` when that virtualenv is not installed."""
+    if not PROTEAN_PYTHON.exists():
+        why = "Protean is not installed (scripts/setup-protean makes .venv-protean)"
+        _say(f"protean: skipped: {why}")
+        return {"skipped": why}
+    path = Path(settings.DATABASES["default"]["NAME"]).with_name("protean.sqlite3")
+    path.unlink(missing_ok=True)
+    completed = subprocess.run(
+        [
+            str(PROTEAN_PYTHON),
+            str(ROOT / "bench" / "protean_flow.py"),
+            str(path),
+            str(size["flows_per_round"]),
+            str(size["rounds"]),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    path.unlink(missing_ok=True)
+    result = json.loads(completed.stdout.splitlines()[-1])
+    _say(f"protean: bookshelf {result['commands_per_s']:.0f}/s")
+    return result
+
+
 def compare_flows(config: dict) -> dict:
     customer = flows.bookshelf_customer("bench")
     size = {"flows_per_round": config["flows_per_round"], "rounds": config["rounds"]}
@@ -236,6 +269,11 @@ def compare_flows(config: dict) -> dict:
         ),
         "workshop": compare("workshop", flows.workshop_pipeline, flows.workshop_floor, **size),
     }
+    if config.get("protean") and connection.vendor == "sqlite":
+        peer = protean(config["protean"])
+        if "commands_per_s" in peer:
+            peer["ratio"] = peer["commands_per_s"] / results["bookshelf"]["floor"]
+        results["bookshelf"]["protean"] = peer
     if config.get("flatness"):
         results["flatness"] = flatness(config["flatness"])
     if config.get("replay"):

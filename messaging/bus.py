@@ -5,17 +5,23 @@ through the middleware chain::
 
     trace -> log -> time -> retry on conflict -> transaction -> idempotency -> handle
 
-``handle`` calls the one registered handler inside a savepoint, appends
-the events it returns (or the rejection it raised) to the event store in
-the same transaction, and asks for the resulting deliveries to run once
-that transaction commits. A top-level dispatch opens a durable transaction,
+``handle`` calls the one registered handler, appends the events it
+returns (or the rejection it raised) to the event store in the same
+transaction, and asks for the resulting deliveries to run once that
+transaction commits. A top-level dispatch opens a durable transaction,
 so nobody can wrap it in a larger one by mistake; commands issued by a
 policy join the delivery's transaction instead.
+
+A refusal leaves nothing its handler wrote. Inside a delivery the handler
+runs in a savepoint for that. At the top level the command's transaction
+is its own, so no savepoint is paid for on every command: a refusal rolls
+the whole transaction back and the rejection is recorded in a new one.
 """
 
 import dataclasses
 import time
 from collections import Counter
+from contextvars import ContextVar
 from functools import partial
 
 from django.conf import settings
@@ -42,17 +48,45 @@ def handle(command: Command) -> Result:
 
     A policy-only command dispatched outside a policy's delivery (no
     current cause) is refused here, for every interface at once, and
-    recorded like any refusal."""
+    recorded like any refusal. A top-level handler's refusal is raised as
+    ``_RollBack`` for ``in_transaction`` to roll back and record; inside a
+    delivery the handler runs in a savepoint and its refusal is recorded
+    here."""
     started = time.perf_counter()
     handler = registry.handler_for(command)
-    if command.policy_only and current_cause.get() is None:
+    top_level = current_cause.get() is None
+    if command.policy_only and top_level:
         return record(command, [CommandRejected.policy_only(command)], started)
+    refused = _refused_before.get()
+    if refused is not None:
+        return record(command, [refused.rejection], refused.started)
+    if top_level:
+        try:
+            events = list(handler(command) or ())
+        except Refused as refusal:
+            raise _RollBack(refusal.rejection, started) from None
+        return record(command, events, started)
     try:
         with transaction.atomic():  # a refusal leaves nothing the handler wrote
             events = list(handler(command) or ())
     except Refused as refusal:
         events = [refusal.rejection]
     return record(command, events, started)
+
+
+class _RollBack(Exception):
+    """A top-level handler refused: its transaction rolls back whole (the
+    handler's writes with it) and ``in_transaction`` records the refusal,
+    timed from when its first pass started."""
+
+    def __init__(self, rejection: Rejection, started: float):
+        super().__init__(rejection.code)
+        self.rejection, self.started = rejection, started
+
+
+_refused_before: ContextVar[_RollBack | None] = ContextVar("refused_before", default=None)
+"""The refusal a top-level command's rolled-back first pass met: its second
+pass records it instead of running the handler again."""
 
 
 def record(command: Command, events: list[Event], started: float | None = None) -> Result:
@@ -112,10 +146,24 @@ def in_transaction(command: Command, call_next: Next) -> Result:
     """Open the command's transaction: durable at the top. Inside a delivery
     the command joins the delivery's transaction, so the policy's effects and
     its delivery record commit together; the delivery's savepoint around the
-    policy already undoes them on failure, so no savepoint of its own."""
-    top_level = current_cause.get() is None
-    with transaction.atomic(durable=top_level, savepoint=top_level):
-        return call_next(command)
+    policy already undoes them on failure, so no savepoint of its own.
+
+    At the top level a refusal rolls the first transaction back whole; a
+    second one records it (the idempotency key included) without running
+    the handler again."""
+    if current_cause.get() is not None:
+        with transaction.atomic(savepoint=False):
+            return call_next(command)
+    try:
+        with transaction.atomic(durable=True):
+            return call_next(command)
+    except _RollBack as refused:
+        with transaction.atomic(durable=True):
+            token = _refused_before.set(refused)
+            try:
+                return call_next(command)
+            finally:
+                _refused_before.reset(token)  # before the commit runs any delivery
 
 
 def deduplicate(command: Command, call_next: Next) -> Result:

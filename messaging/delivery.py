@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
+from functools import cache
 from uuid import UUID, uuid4
 
 from django.conf import settings
@@ -243,27 +244,36 @@ def deliver_opened(opened: Iterable["store.Opened"], *, dispatch: Dispatch, hand
 
 
 def _deliver_opened(opened: "store.Opened", dispatch: Dispatch) -> str | None:
-    with transaction.atomic(durable=True):
-        if not _claim_as_done(opened.delivery_id):
-            return None
-        event = opened.event
-        with (
-            correlated(event.correlation_id),
-            telemetry.delivering(
-                opened.delivery_id, event.type_name(), opened.policy, event.correlation_id, event.event_id
-            ) as span,
-        ):
-            started = time.perf_counter()
-            error = _run(event, opened.policy, dispatch)
-            if error is None:
+    """Claim the row as done and run the policy in one transaction, with no
+    savepoint: a failure rolls it back whole (the claim with it), and a
+    second transaction claims the row again to record the failure. The row
+    keeps how long the run took."""
+    event = opened.event
+    with (
+        correlated(event.correlation_id),
+        telemetry.delivering(
+            opened.delivery_id, event.type_name(), opened.policy, event.correlation_id, event.event_id
+        ) as span,
+    ):
+        started = time.perf_counter()
+        try:
+            with transaction.atomic(durable=True):
+                if not _claim_as_done(opened.delivery_id):
+                    return None
+                _apply(event, opened.policy, dispatch)
                 _record_duration(opened.delivery_id, _since(started))
-                span.outcome(Delivery.Status.DONE)
-                return Delivery.Status.DONE
+            span.outcome(Delivery.Status.DONE)
+            return Delivery.Status.DONE
+        except Exception as error:
+            failure, duration_ms = error, _since(started)
+        with transaction.atomic(durable=True):
+            if not _claim_as_done(opened.delivery_id):
+                return None  # taken by someone else since the roll-back
             delivery = Delivery.objects.get(pk=opened.delivery_id)  # attempts counts this one already
-            _record_failure(delivery, event.type_name(), error)
-            delivery.delivered_at, delivery.duration_ms = None, _since(started)
+            _record_failure(delivery, event.type_name(), failure)
+            delivery.delivered_at, delivery.duration_ms = None, duration_ms
             delivery.save(update_fields=["status", "delivered_at", "last_error", "next_attempt_at", "duration_ms"])
-            span.outcome(delivery.status, error)
+        span.outcome(delivery.status, failure)
         return delivery.status
 
 
@@ -271,10 +281,7 @@ def _claim_as_done(delivery_id: int) -> bool:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} "
-            "SET status = %s, attempts = attempts + 1, delivered_at = %s, last_error = '' "
-            "WHERE id = %s AND status IN (%s, %s) AND next_attempt_at <= %s",
-            [Delivery.Status.DONE, now, delivery_id, *Delivery.OPEN, now],
+            _claim_as_done_sql(connection.vendor), [Delivery.Status.DONE.value, now, delivery_id, *_OPEN, now]
         )
         return cursor.rowcount == 1
 
@@ -295,18 +302,37 @@ def _since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+@cache
+def _claim_as_done_sql(vendor: str) -> str:
+    """The on-commit claim's UPDATE, built once per backend."""
+    return (
+        f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} "
+        "SET status = %s, attempts = attempts + 1, delivered_at = %s, last_error = '' "
+        "WHERE id = %s AND status IN (%s, %s) AND next_attempt_at <= %s"
+    )
+
+
+_OPEN = [status.value for status in Delivery.OPEN]
+
+
 def _run(event: Event, policy_name: str, dispatch: Dispatch) -> Exception | None:
     """Run the policy and dispatch its commands in a savepoint; the error, if
     it raised (its effects undone)."""
     try:
-        policy = registry.policies[policy_name]
-        with transaction.atomic(), caused_by(Cause(event.correlation_id, event.event_id, policy.name)):
-            for command in policy(event) or ():
-                dispatch(command)
+        with transaction.atomic():
+            _apply(event, policy_name, dispatch)
     except Exception as error:
         return error
-    logger.debug("delivered %s to %s", event.type_name(), policy_name)
     return None
+
+
+def _apply(event: Event, policy_name: str, dispatch: Dispatch) -> None:
+    """Run the policy and dispatch its commands, as consequences of ``event``."""
+    policy = registry.policies[policy_name]
+    with caused_by(Cause(event.correlation_id, event.event_id, policy.name)):
+        for command in policy(event) or ():
+            dispatch(command)
+    logger.debug("delivered %s to %s", event.type_name(), policy_name)
 
 
 def _record_failure(delivery: Delivery, event_type: str, error: Exception) -> None:
@@ -458,10 +484,8 @@ def _attempt(row: Delivery, event: Event, dispatch: Dispatch, crossed: Callable[
     ):
         started = time.perf_counter()
         try:
-            policy = registry.policies[row.policy]
-            with transaction.atomic(), caused_by(Cause(event.correlation_id, event.event_id, policy.name)):
-                for command in policy(event) or ():
-                    dispatch(command)
+            with transaction.atomic():
+                _apply(event, row.policy, dispatch)
                 if crossed():
                     raise _OverBudget
         except _OverBudget:

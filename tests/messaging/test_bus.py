@@ -84,6 +84,31 @@ def test_a_refusal_rolls_back_what_the_handler_wrote_and_records_the_rejection(d
     assert (row.type, row.is_rejection, row.payload["code"]) == ("FollowRejected", True, "changed_my_mind")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_refusal_runs_its_handler_once_and_keeps_its_key_with_the_rejection(scratch_registry):
+    """At the top level a refusal rolls the command's whole transaction back
+    and records the rejection in a second one: the handler is not run
+    again, and the idempotency key is stored with the rejection."""
+    calls = []
+
+    def count_then_refuse(command):
+        calls.append(command.command_id)
+        return follow_then_refuse(command)
+
+    scratch_registry.register_handler(FollowThenRefuse, count_then_refuse)
+    alice, bob = AccountFactory(), AccountFactory()
+    command = FollowThenRefuse(follower_id=alice.pk, followee_id=bob.pk, idempotency_key="k", actor_id=alice.pk)
+
+    first = bus.dispatch(command)
+    again = bus.dispatch(command)
+
+    assert first.rejection.code == "changed_my_mind" and len(calls) == 1
+    assert again.replayed and [e.event_id for e in again.events] == [e.event_id for e in first.events]
+    assert not Follow.objects.exists()
+    assert ProcessedCommand.objects.get().event_ids == [str(first.events[0].event_id)]
+    assert StoredEvent.objects.get().is_rejection
+
+
 def test_the_same_idempotency_key_replays_the_first_result_without_a_second_effect(db, scenario):
     alice, bob = AccountFactory(), AccountFactory()
     first = scenario.when(

@@ -166,6 +166,29 @@ def test_a_policy_effect_that_fails_midway_leaves_none_of_its_writes(pair, scena
     assert Delivery.objects.get(policy=SPY).status == "failed"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_after_a_real_commit_a_policy_failing_midway_leaves_none_of_its_writes_and_one_counted_attempt():
+    """On the on-commit path the claim and the policy share one transaction
+    with no savepoint: a failure rolls back both, and a second transaction
+    records the failure on the row, counted once."""
+    alice, bob, carol = AccountFactory(), AccountFactory(), AccountFactory()
+    FollowFactory(follower=alice, followee=bob)
+
+    def follow_then_fail(event):
+        yield FollowAccount(follower_id=carol.pk, followee_id=alice.pk)
+        raise RuntimeError("half way")
+
+    with subscribed(AccountBlocked, follow_then_fail, name=SPY):
+        bus.dispatch(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
+
+    assert not Follow.objects.filter(follower=carol).exists()
+    assert not StoredEvent.objects.filter(type="AccountFollowed").exists()
+    failed = Delivery.objects.get(policy=SPY)
+    assert (failed.status, failed.attempts, failed.delivered_at) == ("failed", 1, None)
+    assert "half way" in failed.last_error and failed.next_attempt_at > timezone.now()
+    assert Delivery.objects.get(policy=ON_BLOCK).status == "done"
+
+
 def test_an_event_the_code_can_no_longer_read_fails_its_delivery_without_stopping_the_relay(pair, scenario, settings):
     settings.MESSAGING_MAX_ATTEMPTS = 2
     alice, bob = pair
