@@ -129,9 +129,9 @@ class gunicorn:
 class Client:
     """One keep-alive HTTP connection, with a token once signed in."""
 
-    def __init__(self, host, token=None):
-        self.host, self.token = host, token
-        self.connection = http.client.HTTPConnection(host, timeout=30)
+    def __init__(self, host, token=None, timeout=30):
+        self.host, self.token, self.timeout = host, token, timeout
+        self.connection = http.client.HTTPConnection(host, timeout=timeout)
 
     def request(self, method, path, body=None, headers=None) -> tuple[int, dict | None]:
         headers = {"Content-Type": "application/json", **(headers or {})}
@@ -143,7 +143,7 @@ class Client:
             raw = response.read()
         except (http.client.HTTPException, ConnectionError):
             self.connection.close()
-            self.connection = http.client.HTTPConnection(self.host, timeout=30)
+            self.connection = http.client.HTTPConnection(self.host, timeout=self.timeout)
             raise
         return response.status, (
             json.loads(raw) if raw and response.getheader("Content-Type", "").startswith("application/json") else None
@@ -151,7 +151,9 @@ class Client:
 
 
 def register(host, n) -> dict:
-    client = Client(host)
+    # Hashing the password is slow on purpose; on a machine busy with other
+    # jobs, several at once can take longer than a request of the load may.
+    client = Client(host, timeout=180)
     username = f"load_{n}_{uuid.uuid4().hex[:6]}"
     status, account = client.request(
         "POST", "/api/v1/accounts/", {"email": f"{username}@example.com", "username": username, "password": PASSWORD}
