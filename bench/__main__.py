@@ -180,6 +180,11 @@ def http(size: dict) -> str:
             f"| {label}, p50 / p95 / p99 (ms, {cuts['count']} requests) "
             f"| {cuts['p50']:.1f} / {cuts['p95']:.1f} / {cuts['p99']:.1f} |"
         )
+    spent = found["cpu_ms"]
+    if spent:
+        rows.append(
+            f"| CPU per request, {' / '.join(spent)} (ms) | {' / '.join(f'{ms:.2f}' for ms in spent.values())} |"
+        )
     rows.append(f"| 5xx answers | {found['5xx']} |")
     return "\n".join(rows)
 

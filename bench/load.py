@@ -6,9 +6,12 @@ Starts its own PostgreSQL cluster and gunicorn on 127.0.0.1 (nothing else
 is ever contacted), seeds accounts and books through the bus, then lets
 client threads send a mix of reads and writes (browse books and profiles,
 follow, block, unblock, order, cancel) until the time is up. Prints
-requests per second, p50/p95/p99 latency per kind of request, the number of
-5xx answers (must be 0) and the result of ``check_invariants`` (must pass);
-exits 1 if either fails. Stops by itself.
+requests per second, p50/p95/p99 latency per kind of request, the CPU
+milliseconds a request cost the load generator, the gunicorn workers and
+PostgreSQL (from /proc: on a shared machine these move far less than the
+wall-clock figures), the number of 5xx answers (must be 0) and the result
+of ``check_invariants`` (must pass); exits 1 if either fails. Stops by
+itself.
 """
 
 import argparse
@@ -24,8 +27,12 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from bench import cpu
 from tests import gunicorn as served
 from tests.pg_cluster import throwaway_cluster
 
@@ -66,9 +73,13 @@ def load(seconds: float, clients: int, workers: int, accounts: int) -> tuple[dic
         manage(env, "migrate", "--no-input", "-v0")
         manage(env, "collectstatic", "--no-input", "-v0")
         books = seed_books(env)
-        with gunicorn(env, workers) as base:
-            users = [register(base, i) for i in range(accounts)]
-            stats = run_load(base, users, books, seconds, clients)
+        web = gunicorn(env, workers)
+        with web as base:
+            # Each registration and sign-in hashes a password (slow on purpose): in parallel.
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                users = list(pool.map(partial(register, base), range(accounts)))
+            servers = {"gunicorn": web.process.pid, "PostgreSQL": cpu.postmaster_pid(urlsplit(database_url).port)}
+            stats = run_load(base, users, books, seconds, clients, servers)
         invariants = manage(env, "check_invariants", check=False)
     return stats, invariants
 
@@ -118,9 +129,9 @@ class gunicorn:
 class Client:
     """One keep-alive HTTP connection, with a token once signed in."""
 
-    def __init__(self, host, token=None):
-        self.host, self.token = host, token
-        self.connection = http.client.HTTPConnection(host, timeout=30)
+    def __init__(self, host, token=None, timeout=30):
+        self.host, self.token, self.timeout = host, token, timeout
+        self.connection = http.client.HTTPConnection(host, timeout=timeout)
 
     def request(self, method, path, body=None, headers=None) -> tuple[int, dict | None]:
         headers = {"Content-Type": "application/json", **(headers or {})}
@@ -132,7 +143,7 @@ class Client:
             raw = response.read()
         except (http.client.HTTPException, ConnectionError):
             self.connection.close()
-            self.connection = http.client.HTTPConnection(self.host, timeout=30)
+            self.connection = http.client.HTTPConnection(self.host, timeout=self.timeout)
             raise
         return response.status, (
             json.loads(raw) if raw and response.getheader("Content-Type", "").startswith("application/json") else None
@@ -140,7 +151,9 @@ class Client:
 
 
 def register(host, n) -> dict:
-    client = Client(host)
+    # Hashing the password is slow on purpose; on a machine busy with other
+    # jobs, several at once can take longer than a request of the load may.
+    client = Client(host, timeout=180)
     username = f"load_{n}_{uuid.uuid4().hex[:6]}"
     status, account = client.request(
         "POST", "/api/v1/accounts/", {"email": f"{username}@example.com", "username": username, "password": PASSWORD}
@@ -151,7 +164,13 @@ def register(host, n) -> dict:
     return {"id": account["id"], "token": token["token"]}
 
 
-def run_load(host, users, books, seconds, clients) -> dict:
+def run_load(host, users, books, seconds, clients, servers: dict[str, int | None] | None = None) -> dict:
+    """Let ``clients`` threads send the mix for ``seconds``: the latencies
+    per kind, the count per status, the wall-clock seconds taken (the last
+    requests finish after the time is up) and the CPU seconds used meanwhile
+    by this process (the load generator) and by each of ``servers`` (a name:
+    the pid at the root of its process tree)."""
+    servers = {name: pid for name, pid in (servers or {}).items() if pid}
     latencies: dict[str, list[float]] = defaultdict(list)
     statuses: dict[int, int] = defaultdict(int)
     lock = threading.Lock()
@@ -199,15 +218,23 @@ def run_load(host, users, books, seconds, clients) -> dict:
                 statuses[status] += 1
 
     threads = [threading.Thread(target=client_loop, args=(i,)) for i in range(clients)]
+    cpu_before = {"load generator": time.process_time()} | {
+        name: cpu.tree_seconds(pid) for name, pid in servers.items()
+    }
+    started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return {"latencies": latencies, "statuses": statuses}
+    elapsed = time.monotonic() - started
+    cpu_after = {"load generator": time.process_time()} | {name: cpu.tree_seconds(pid) for name, pid in servers.items()}
+    used = {name: cpu_after[name] - cpu_before[name] for name in cpu_before}
+    return {"latencies": latencies, "statuses": statuses, "elapsed": elapsed, "cpu": used}
 
 
 def figures(stats, seconds, *, read="read profile", write="follow") -> dict:
-    """req/s over the whole mix, p50/p95/p99 (ms) of one read and one write, the 5xx count."""
+    """req/s over the whole mix, p50/p95/p99 (ms) of one read and one write,
+    the CPU ms per request of each process measured, the 5xx count."""
     latencies, statuses = stats["latencies"], stats["statuses"]
 
     def cuts(kind):
@@ -215,23 +242,35 @@ def figures(stats, seconds, *, read="read profile", write="follow") -> dict:
         found = statistics.quantiles(values, n=100) if len(values) > 1 else values * 99
         return {"count": len(values), "p50": found[49] * 1000, "p95": found[94] * 1000, "p99": found[98] * 1000}
 
+    total = sum(statuses.values())
     return {
-        "req_s": sum(statuses.values()) / seconds,
+        "req_s": total / stats.get("elapsed", seconds),
         read: cuts(read),
         write: cuts(write),
+        "cpu_ms": cpu_per_request(stats),
         "5xx": sum(count for status, count in statuses.items() if status >= 500),
     }
+
+
+def cpu_per_request(stats) -> dict[str, float]:
+    """CPU milliseconds per request, per process measured."""
+    total = sum(stats["statuses"].values()) or 1
+    return {name: seconds * 1000 / total for name, seconds in stats.get("cpu", {}).items()}
 
 
 def report(stats, seconds, invariants) -> int:
     latencies, statuses = stats["latencies"], stats["statuses"]
     total = sum(statuses.values())
+    elapsed = stats.get("elapsed", seconds)
     server_errors = sum(count for status, count in statuses.items() if status >= 500)
-    print(f"{total} requests in {seconds:.0f}s: {total / seconds:.0f} req/s")
+    print(f"{total} requests in {elapsed:.1f}s: {total / elapsed:.0f} req/s")
     print(f"{'request':<20}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
     for kind, values in sorted(latencies.items()):
         cuts = statistics.quantiles(values, n=100) if len(values) > 1 else values * 99
         print(f"{kind:<20}{len(values):>8}{cuts[49] * 1000:>10.1f}{cuts[94] * 1000:>10.1f}{cuts[98] * 1000:>10.1f}")
+    spent = cpu_per_request(stats)
+    print("CPU ms per request: " + ", ".join(f"{name} {ms:.2f}" for name, ms in spent.items()))
+    print(f"load average after: {' '.join(f'{figure:.2f}' for figure in os.getloadavg())} on {os.cpu_count()} cores")
     print("status codes: " + ", ".join(f"{status}: {count}" for status, count in sorted(statuses.items())))
     print(f"5xx: {server_errors}")
     print(f"check_invariants: {(invariants.stdout + invariants.stderr).strip()}")

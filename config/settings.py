@@ -117,7 +117,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # with the same locking, WAL and busy timeout as the product.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+    # Each worker keeps its connection between requests: opening one costs
+    # PostgreSQL a backend process and an authentication, which was most of a
+    # short request (docs/performance.md, HTTP). The health check (a
+    # `SELECT 1` when a request first touches a reused connection) drops one
+    # the server or a proxy closed meanwhile, instead of failing the request.
+    # CONN_MAX_AGE=0 restores a connection per request (behind a pooler that
+    # hands out connections per transaction, say).
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=True))
     # A hung statement, lock wait or forgotten open transaction ends with an
     # error instead of holding locks for ever (web and workers alike). In
     # milliseconds; 0 turns one off.

@@ -10,8 +10,10 @@ import urllib.request
 import pytest
 from django.conf import settings
 from django.db import connection
+from rest_framework.authtoken.models import Token
 
 from tests import gunicorn as served
+from tests.factories import AccountFactory
 from tests.subprocesses import database_url
 
 PRODUCTION = {
@@ -95,7 +97,7 @@ def test_gunicorn_serves_pages_and_hashed_static_files(tmp_path):
         server.wait(timeout=20)
 
 
-def _get(url: str) -> str:
+def _get(url: str | urllib.request.Request) -> str:
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -138,3 +140,36 @@ def test_the_postgresql_guards_come_from_the_environment():
         "-c",
         "idle_in_transaction_session_timeout=60000",
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_gunicorn_worker_keeps_its_postgresql_connection_between_requests(tmp_path):
+    account = AccountFactory()
+    token = Token.objects.create(user=account).key
+    env = {**PRODUCTION, "SECURE_SSL_REDIRECT": "false", "STATIC_ROOT": str(tmp_path), "DATABASE_URL": database_url()}
+    port = served.free_port()
+    server = served.start(port, "--access-logfile", "/dev/null", workers=1, env={**os.environ, **env})
+    try:
+        backends = []
+        for _ in range(3):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/v1/accounts/me/", headers={"Authorization": f"Token {token}"}
+            )
+            assert '"username"' in _get(request)
+            backends.append(_other_backends())
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+    assert len(backends[0]) == 1  # the worker's connection outlived its request...
+    assert backends[0] == backends[1] == backends[2]  # ...and served the next ones
+
+
+def _other_backends() -> set[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend'"
+        )
+        return {pid for (pid,) in cursor.fetchall()}
