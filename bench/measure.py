@@ -23,8 +23,6 @@ from django.conf import settings  # noqa: E402
 from django.core import mail  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections  # noqa: E402
-from django.db.models import Q  # noqa: E402
-from django.db.models.functions import Now  # noqa: E402
 
 from accounts.events import AccountFollowed  # noqa: E402
 from catalog.commands import AddBook  # noqa: E402
@@ -42,11 +40,9 @@ PROTEAN_PYTHON = ROOT / ".venv-protean" / "bin" / "python"
 
 
 def undone():
-    """Deliveries not done yet, but for those waiting for their time on
-    purpose (an order's confirmation deadline) and nobody holds."""
-    return Delivery.objects.exclude(status=Delivery.Status.DONE).filter(
-        Q(lease__isnull=False) | Q(next_attempt_at__lte=Now())
-    )
+    """Deliveries not done yet (commands that wait for their time are
+    schedules, not deliveries)."""
+    return Delivery.objects.exclude(status=Delivery.Status.DONE)
 
 
 def _say(text: str) -> None:

@@ -221,7 +221,7 @@ def _budget() -> Iterator[list[int]]:
 
 def deliver_opened(opened: Iterable["store.Opened"], *, dispatch: Dispatch, hand_off: HandOff | None = None) -> Counter:
     """Attempt deliveries just opened, with their events in hand; one failing
-    never stops the others. Deadlines wait for their time. Outside effects,
+    never stops the others. Outside effects,
     and whatever exceeds the commit's budget, are left pending for the relay,
     and given to ``hand_off`` when there is one (a queue of background
     workers). A failure is not handed off: it waits for its retry time and
@@ -229,9 +229,6 @@ def deliver_opened(opened: Iterable["store.Opened"], *, dispatch: Dispatch, hand
     outcomes, left = Counter(), []
     with _budget() as budget:
         for delivery in opened:
-            if delivery.later:
-                outcomes["scheduled"] += 1
-                continue
             if delivery.outside or budget[0] <= 0:
                 outcomes["left to the relay"] += 1
                 left.append(delivery)

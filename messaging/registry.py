@@ -51,7 +51,6 @@ class Policy:
     event_type: type[Event]
     function: PolicyFunction
     outside: bool = False
-    delay: Callable[[], float] | None = None
     locks: Locker | None = None
 
     def __call__(self, event: Event):
@@ -146,21 +145,16 @@ class Registry:
         *,
         name: str | None = None,
         outside: bool = False,
-        delay: Callable[[], float] | None = None,
         locks: Locker | None = None,
     ) -> Policy:
         """Run ``function`` after every committed ``event_type``: exactly once
         each, in a transaction of its own; or, ``outside``, at least once and
         outside any transaction (it must not touch the database's rows).
 
-        With ``delay`` (seconds, asked when the event is stored), not before
-        that long after the event: a deadline, kept durably as its delivery's
-        ``next_attempt_at`` and delivered by the relay when it comes.
-
         With ``locks``, the rows its deliveries share with other deliveries
         are locked in key order before a relay batch runs them (``Policy``)."""
         name = name or f"{function.__module__}.{function.__qualname__}"
-        policy = Policy(name, event_type, function, outside, delay, locks)
+        policy = Policy(name, event_type, function, outside, locks)
         if policy.name in self.policies:
             raise RegistryError(f"policy {policy.name!r} is already subscribed")
         self.register_events(event_type)

@@ -10,7 +10,7 @@ per connection: SQLite's can be lowered at run time) and at most
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 from uuid import UUID
 
@@ -35,7 +35,6 @@ class Opened:
     event: Event
     policy: str
     outside: bool = False
-    later: bool = False  # a deadline: due only after its delay
 
 
 def append(command: Command, events: list[Event], duration_ms: float | None = None) -> tuple[list[Event], list[Opened]]:
@@ -74,7 +73,7 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
                 "policy": policy.name,
                 "status": Delivery.Status.PENDING.value,
                 "attempts": 0,
-                "next_attempt_at": now + timedelta(seconds=policy.delay()) if policy.delay else now,
+                "next_attempt_at": now,
                 "last_error": "",
                 "created_at": now,
                 "outside": policy.outside,
@@ -86,8 +85,7 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
     # RETURNING gives no order on SQLite: match the ids up by their natural key.
     ids = {(_uuid(event_id), policy): pk for pk, event_id, policy in returned}
     return stamped, [
-        Opened(ids[event.event_id, policy.name], event, policy.name, policy.outside, policy.delay is not None)
-        for event, policy in subscribed
+        Opened(ids[event.event_id, policy.name], event, policy.name, policy.outside) for event, policy in subscribed
     ]
 
 
