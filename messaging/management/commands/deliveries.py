@@ -168,7 +168,11 @@ class Command(BaseCommand):
             )
             for row in rows
         ]
-        widths = [max(len(line[column]) for line in lines) for column in range(len(header) - 1)]
+        self._columns(lines)
+
+    def _columns(self, lines: list[tuple[str, ...]]) -> None:
+        """Rows in aligned columns, the last (an error, free text) left ragged."""
+        widths = [max(len(line[column]) for line in lines) for column in range(len(lines[0]) - 1)]
         for line in lines:
             cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)] + [line[-1]]
             self.stdout.write("  ".join(cells).rstrip())
@@ -231,10 +235,7 @@ class Command(BaseCommand):
             )
             for row in rows
         ]
-        widths = [max(len(line[column]) for line in lines) for column in range(len(header) - 1)]
-        for line in lines:
-            cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)] + [line[-1]]
-            self.stdout.write("  ".join(cells).rstrip())
+        self._columns(lines)
 
     # --- retry and discard --------------------------------------------------------
 
