@@ -51,7 +51,8 @@ def handle(command: Command) -> Result:
     recorded like any refusal. A top-level handler's refusal is raised as
     ``_RollBack`` for ``in_transaction`` to roll back and record; inside a
     delivery the handler runs in a savepoint and its refusal is recorded
-    here."""
+    here, unless the delivery runs without savepoints: a refusal then
+    raises ``NeedsSavepoints`` and the delivery runs again with them."""
     started = time.perf_counter()
     handler = registry.handler_for(command)
     top_level = current_cause.get() is None
@@ -65,6 +66,12 @@ def handle(command: Command) -> Result:
             events = list(handler(command) or ())
         except Refused as refusal:
             raise _RollBack(refusal.rejection, started) from None
+        return record(command, events, started)
+    if not delivery.with_savepoints():
+        try:
+            events = list(handler(command) or ())
+        except Refused:
+            raise delivery.NeedsSavepoints(command.type_name()) from None
         return record(command, events, started)
     try:
         with transaction.atomic():  # a refusal leaves nothing the handler wrote

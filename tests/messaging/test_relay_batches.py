@@ -1,23 +1,29 @@
-"""The relay delivers its claims many rows per transaction: each row in its
-own savepoint, marked in bulk, within the bound on rows per transaction,
-and batched workers sharing counters never deadlock each other."""
+"""The relay delivers its claims many rows per transaction, marked in bulk,
+within the bound on rows per transaction: without savepoints while every
+delivery succeeds, and again with one around each delivery and command when
+one fails or refuses, which then undoes only its own writes. Batched workers
+sharing counters never deadlock each other."""
 
 import logging
 import random
 import re
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.commands import BlockAccount, FollowAccount, UnfollowAccount
-from accounts.events import AccountBlocked, AccountFollowed
+from accounts.events import AccountBlocked, AccountFollowed, FollowRejected
 from accounts.models import Account
 from accounts.projections import drift, recount
+from accounts.refusals import AccountRefusal
 from messaging import bus, claiming
-from messaging.models import Delivery
+from messaging.messages import Command
+from messaging.models import Delivery, StoredEvent
 from messaging.testing import subscribed
 from tests.concurrency import run_concurrently
 from tests.counting import COUNTING_POLICY, counted, register_counting
@@ -64,9 +70,60 @@ def test_one_failing_row_in_a_batch_leaves_the_others_done(relay_only):
     assert (failed.status, failed.attempts, failed.lease) == ("failed", 1, None)
     assert failed.last_error == "ConnectionError: the service is down"
     assert [rows[event.event_id].status for event in (events[0], events[2])] == ["done", "done"]
-    assert handled == [events[0].event_id, events[2].event_id]
+    # The batch ran again once it learned of the failure (its first run
+    # undone whole): the failing policy ran once, the others' effects count once.
+    assert set(handled) == {events[0].event_id, events[2].event_id}
     assert Account.objects.count() == accounts  # the failing row's own write was undone
     assert set(Delivery.objects.exclude(policy=SPY).values_list("status", flat=True)) == {"done"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_deliveries_all_succeed_runs_without_a_savepoint(scratch_registry, relay_only):
+    register_counting(scratch_registry, on=AccountBlocked)
+    events = blocks(3)
+    claim = claiming.claim_due(50)
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = bus.deliver_claimed(claim)
+
+    assert outcomes == {"done": len(claim.ids)}
+    assert not [query["sql"] for query in queries.captured_queries if query["sql"].startswith("SAVEPOINT")]
+    assert counted() == {str(event.event_id): 1 for event in events}
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteThenRefuse(Command):
+    """Writes a row, then refuses when told to: a refusal must undo it."""
+
+    refuse: bool
+
+
+def write_then_refuse(command: WriteThenRefuse):
+    AccountFactory()
+    if command.refuse:
+        raise FollowRejected.refuse(AccountRefusal.BLOCKED)
+    return []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_command_refused_in_a_batch_undoes_only_its_own_writes_and_its_delivery_is_done(scratch_registry, relay_only):
+    register_counting(scratch_registry, on=AccountBlocked)
+    events = blocks(3)
+    refusing = events[1].event_id
+    scratch_registry.register_handler(WriteThenRefuse, write_then_refuse)
+    scratch_registry.subscribe(
+        AccountBlocked, lambda event: [WriteThenRefuse(refuse=event.event_id == refusing)], name="tests.refusing"
+    )
+    Delivery.objects.bulk_create(  # the new policy's rows for the blocks already stored
+        Delivery(event_id=event.event_id, policy="tests.refusing", next_attempt_at=timezone.now()) for event in events
+    )
+    accounts = Account.objects.count()
+    claim = claiming.claim_due(50)
+    outcomes = bus.deliver_claimed(claim)
+
+    assert outcomes == {"done": len(claim.ids)}  # a refusal is an outcome of the command, not a failed delivery
+    assert Account.objects.count() == accounts + 2  # the two commands that went through kept their writes
+    assert StoredEvent.objects.filter(type="FollowRejected", causation_id=refusing).count() == 1
+    assert counted() == {str(event.event_id): 1 for event in events}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -168,3 +225,23 @@ def test_four_batched_workers_on_shared_counters_drain_without_deadlock_and_appl
     effects = counted()
     assert len(effects) == len(pairs) and set(effects.values()) == {1}
     assert list(drift()) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_right_after_a_commit_a_command_refused_by_its_policy_is_recorded_and_undoes_only_its_own_writes(
+    scratch_registry,
+):
+    scratch_registry.register_handler(WriteThenRefuse, write_then_refuse)
+    scratch_registry.subscribe(AccountBlocked, lambda event: [WriteThenRefuse(refuse=True)], name="tests.refusing")
+    register_counting(scratch_registry, on=AccountBlocked)
+    blocker, blocked = AccountFactory(), AccountFactory()
+    accounts = Account.objects.count()
+    with CaptureQueriesContext(connection) as queries:
+        block = bus.dispatch(BlockAccount(blocker_id=blocker.pk, blocked_id=blocked.pk)).events[0]
+
+    assert Account.objects.count() == accounts  # the refused handler's write was undone
+    assert StoredEvent.objects.filter(type="FollowRejected", causation_id=block.event_id).count() == 1
+    assert set(Delivery.objects.filter(event_id=block.event_id).values_list("status", flat=True)) == {"done"}
+    assert counted() == {str(block.event_id): 1}
+    # Savepoints only where the refusal needed them: its delivery's second run.
+    assert [query["sql"].split()[0] for query in queries.captured_queries].count("SAVEPOINT") == 1
