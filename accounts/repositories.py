@@ -5,6 +5,8 @@ from uuid import UUID
 from django.db import IntegrityError
 from django.db.models import Q
 
+from messaging import rows
+
 from .models import Account, Block, Follow
 from .rules import FollowFacts
 
@@ -14,12 +16,12 @@ class DuplicateAccount(Exception):
 
 
 def get(account_id: UUID) -> Account | None:
-    return Account.objects.filter(pk=account_id).first()
+    return rows.get(Account, account_id)
 
 
 def lock(account_id: UUID) -> Account | None:
     """The account, its row locked until the transaction ends."""
-    return Account.objects.select_for_update().filter(pk=account_id).first()
+    return rows.get(Account, account_id, lock=True)
 
 
 def lock_pair(first_id: UUID, second_id: UUID) -> tuple[Account | None, Account | None]:
@@ -29,10 +31,10 @@ def lock_pair(first_id: UUID, second_id: UUID) -> tuple[Account | None, Account 
     the same order, so two such commands on one pair queue up instead of
     interleaving or deadlocking (a follow can never slip past a block).
     """
-    rows = {
+    locked = {
         row.pk: row for row in Account.objects.select_for_update().filter(pk__in=[first_id, second_id]).order_by("pk")
     }
-    return rows.get(first_id), rows.get(second_id)
+    return locked.get(first_id), locked.get(second_id)
 
 
 def by_email(email: str) -> Account | None:
@@ -53,7 +55,7 @@ def add(*, account_id: UUID, email: str, username: str, password_hash: str) -> N
 
 
 def save(account: Account, *fields: str) -> None:
-    account.save(update_fields=list(fields))
+    account.save(update_fields=list(fields))  # the ORM's: a user's save also tells the password validators
 
 
 def follow_facts(follower_id: UUID, followee_id: UUID) -> FollowFacts:

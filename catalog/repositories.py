@@ -5,6 +5,8 @@ from uuid import UUID
 
 from django.db import IntegrityError
 
+from messaging import rows
+
 from .models import Book, Inventory, Reservation
 from .values import Money
 
@@ -35,11 +37,11 @@ def add_book(*, book_id: UUID, title: str, author: str, isbn: str | None, price:
 
 
 def lock_book(book_id: UUID) -> Book | None:
-    return Book.objects.select_for_update().filter(pk=book_id).first()
+    return rows.get(Book, book_id, lock=True)
 
 
 def lock_inventory(book_id: UUID) -> Inventory | None:
-    return Inventory.objects.select_for_update().filter(pk=book_id).first()
+    return rows.get(Inventory, book_id, lock=True)
 
 
 def lock_inventories(book_ids: Iterable[UUID]) -> list[Inventory]:
@@ -57,7 +59,7 @@ def lock_inventories(book_ids: Iterable[UUID]) -> list[Inventory]:
 
 
 def save(row: Book | Inventory, *fields: str) -> None:
-    row.save(update_fields=list(fields))
+    rows.save(row, *fields)
 
 
 def add_reservations(order_id: UUID, quantities: dict[UUID, int]) -> None:

@@ -10,7 +10,6 @@ per connection: SQLite's can be lowered at run time) and at most
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from uuid import UUID
 
@@ -22,6 +21,7 @@ from .context import current_cause
 from .messages import EVENT_METADATA, Command, Event, Rejection
 from .models import Delivery, StoredEvent
 from .registry import registry
+from .rows import preparer
 from .serialization import build
 
 ROWS_PER_STATEMENT = 500
@@ -206,41 +206,8 @@ def _statement(model, names: tuple[str, ...], returning: tuple[str, ...], vendor
         row="(" + ", ".join(["%s"] * len(fields)) + ")",
         tail=f" RETURNING {', '.join(quote(field.column) for field in _fields(model, returning))}" if returning else "",
         fields=fields,
-        prepare=tuple(_preparer(field) for field in fields),
+        prepare=tuple(preparer(field) for field in fields),
     )
-
-
-def _preparer(field):
-    """A column's value as ``field.get_db_prep_save`` makes it, with the
-    values every append writes (a str, a UUID, an aware datetime, a dict)
-    prepared directly: the field's own path runs a dozen calls for each."""
-    target = field.target_field if field.is_relation else field
-    kind = target.get_internal_type()
-
-    def prepare(value):
-        return field.get_db_prep_save(value, connection)
-
-    if kind in ("CharField", "TextField"):
-        return lambda value: value if type(value) is str else prepare(value)
-    if kind == "BooleanField":
-        return lambda value: value if type(value) is bool else prepare(value)
-    if kind in ("PositiveSmallIntegerField", "SmallIntegerField", "IntegerField", "BigIntegerField"):
-        return lambda value: value if type(value) is int else prepare(value)
-    if kind == "UUIDField":
-        if connection.features.has_native_uuid_field:
-            return lambda value: value if type(value) is UUID else prepare(value)
-        return lambda value: value.hex if type(value) is UUID else prepare(value)
-    if kind == "DateTimeField":
-        return lambda value: (
-            connection.ops.adapt_datetimefield_value(value)
-            if type(value) is datetime and value.tzinfo
-            else prepare(value)
-        )
-    if kind == "JSONField":
-        return lambda value: (
-            connection.ops.adapt_json_value(value, target.encoder) if type(value) is dict else prepare(value)
-        )
-    return prepare
 
 
 def _insert(model, rows: list[dict], returning: tuple[str, ...] = ()) -> list[tuple]:

@@ -3,6 +3,7 @@
 from uuid import UUID
 
 from catalog.values import Money
+from messaging import rows
 
 from .models import Order, OrderItem
 from .values import OrderedItem
@@ -27,8 +28,8 @@ def add(*, order_id: UUID, customer_id: UUID, items: tuple[OrderedItem, ...], to
 def lock(order_id: UUID) -> Order | None:
     """The order, its row locked until the transaction ends: two changes to
     one order queue up, and the second sees the status the first left."""
-    return Order.objects.select_for_update().filter(pk=order_id).first()
+    return rows.get(Order, order_id, lock=True)
 
 
 def save(order: Order, *fields: str) -> None:
-    order.save(update_fields=list(fields))
+    rows.save(order, *fields)

@@ -1,0 +1,91 @@
+"""Rows by primary key with statements built once (``messaging.rows``):
+the instances are the ORM's own, writes are the ORM's, and a lock is a lock."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.forms.models import model_to_dict
+
+from accounts.models import Account
+from catalog.models import Inventory
+from messaging import rows
+from orders.models import Order
+from tests.factories import AccountFactory, InventoryFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def fields_of(instance) -> dict:
+    return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+
+@pytest.mark.parametrize("lock", [False, True])
+def test_a_row_read_by_its_key_equals_the_orms_instance_field_for_field(lock):
+    account = AccountFactory()
+    inventory = InventoryFactory(on_hand=7, reserved=2, initial_stock_received=True)
+    order = Order.objects.create(customer_id=account.pk, total_amount=Decimal("12.50"), currency="EUR")
+    with transaction.atomic():
+        for model, key in ((Account, account.pk), (Inventory, inventory.pk), (Order, order.pk)):
+            read = rows.get(model, key, lock=lock)
+            assert type(read) is model
+            assert fields_of(read) == fields_of(model.objects.get(pk=key))
+            assert read._state.adding is False and read._state.db == "default"
+
+
+def test_a_key_with_no_row_reads_as_none():
+    assert rows.get(Inventory, InventoryFactory.build().book_id) is None
+
+
+def test_saving_writes_only_the_named_columns_with_their_types_kept():
+    inventory = InventoryFactory(on_hand=5, reserved=1)
+    read = rows.get(Inventory, inventory.pk)
+    read.on_hand, read.reserved, read.initial_stock_received = 9, 3, True
+    Inventory.objects.filter(pk=inventory.pk).update(reserved=4)  # another writer's column, left as it is
+    rows.save(read, "on_hand", "initial_stock_received")
+
+    stored = Inventory.objects.get(pk=inventory.pk)
+    assert (stored.on_hand, stored.reserved, stored.initial_stock_received) == (9, 4, True)
+    order = Order.objects.create(customer_id=AccountFactory().pk, total_amount=Decimal("3.10"), currency="USD")
+    order.status = Order.Status.CONFIRMED
+    rows.save(order, "status")
+    assert model_to_dict(Order.objects.get(pk=order.pk))["status"] == Order.Status.CONFIRMED
+
+
+def test_saving_a_row_that_is_gone_is_an_error_as_for_the_orm():
+    inventory = InventoryFactory()
+    read = rows.get(Inventory, inventory.pk)
+    Inventory.objects.filter(pk=inventory.pk).delete()
+    with pytest.raises(DatabaseError, match="is gone"):
+        rows.save(read, "on_hand")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_row_makes_another_locker_wait_until_the_transaction_ends():
+    if not connection.features.has_select_for_update:
+        pytest.skip("row locks are PostgreSQL's")
+    inventory = InventoryFactory()
+    locked, other_tried, other_got = threading.Event(), threading.Event(), []
+
+    def other():
+        locked.wait()
+        try:
+            with transaction.atomic():
+                other_tried.set()
+                other_got.append(rows.get(Inventory, inventory.pk, lock=True).on_hand)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with transaction.atomic():
+        held = rows.get(Inventory, inventory.pk, lock=True)
+        locked.set()
+        other_tried.wait()
+        thread.join(timeout=0.5)
+        assert thread.is_alive() and other_got == []  # still waiting for the lock
+        held.on_hand = 42
+        rows.save(held, "on_hand")
+    thread.join(timeout=10)
+    assert other_got == [42]  # it read the row once the lock was released, as the first left it
