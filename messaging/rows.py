@@ -60,46 +60,87 @@ def preparer(field) -> Callable[[object], object]:
 
 
 @dataclass(frozen=True)
-class _Select:
+class _Columns:
+    """A model's columns as one SELECT lists them, and how to build its
+    instance from them."""
+
+    model: type
     sql: str
     attnames: tuple[str, ...]
     converters: tuple  # (column index, expression, its converters), for the columns that have any
-    prepare_key: Callable[[object], object]
+
+    def build(self, values: list) -> Model:
+        for index, column, converters in self.converters:
+            for convert in converters:
+                values[index] = convert(values[index], column, connection)
+        return self.model.from_db(connection.alias, self.attnames, values)
 
 
-@cache
-def _select(model: type[Model], lock: bool, vendor: str) -> _Select:
+def _columns(model: type[Model]) -> _Columns:
     meta, quote = model._meta, connection.ops.quote_name
-    table = quote(meta.db_table)
     fields = meta.concrete_fields
-    columns = ", ".join(f"{table}.{quote(field.column)}" for field in fields)
-    sql = f"SELECT {columns} FROM {table} WHERE {table}.{quote(meta.pk.column)} = %s"
-    if lock and connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
     converters = []
     for index, field in enumerate(fields):
         column = field.get_col(meta.db_table)
         found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
         if found:
             converters.append((index, column, tuple(found)))
-    return _Select(sql, tuple(field.attname for field in fields), tuple(converters), preparer(meta.pk))
+    return _Columns(
+        model,
+        ", ".join(f"{quote(meta.db_table)}.{quote(field.column)}" for field in fields),
+        tuple(field.attname for field in fields),
+        tuple(converters),
+    )
 
 
-def get(model: type[Model], key, *, lock: bool = False) -> Model | None:
+@dataclass(frozen=True)
+class _Select:
+    sql: str
+    columns: tuple[_Columns, ...]  # the row's, then its related row's
+    prepare_key: Callable[[object], object]
+    related: str | None
+
+
+@cache
+def _select(model: type[Model], lock: bool, related: str | None, vendor: str) -> _Select:
+    meta, quote = model._meta, connection.ops.quote_name
+    table = quote(meta.db_table)
+    columns = [_columns(model)]
+    joined = ""
+    if related is not None:
+        link = meta.get_field(related)
+        columns.append(_columns(link.related_model))
+        other = link.related_model._meta
+        joined = (
+            f" INNER JOIN {quote(other.db_table)} ON {table}.{quote(link.column)} "
+            f"= {quote(other.db_table)}.{quote(link.target_field.column)}"
+        )
+    sql = (
+        f"SELECT {', '.join(part.sql for part in columns)} FROM {table}{joined} "
+        f"WHERE {table}.{quote(meta.pk.column)} = %s"
+    )
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    return _Select(sql, tuple(columns), preparer(meta.pk), related)
+
+
+def get(model: type[Model], key, *, lock: bool = False, related: str | None = None) -> Model | None:
     """The row of ``model`` whose primary key is ``key``, or ``None``; with
     ``lock``, its row locked until the transaction ends (where the database
-    has row locks: SQLite's writes are serialised anyway)."""
-    statement = _select(model, lock, connection.vendor)
+    has row locks: SQLite's writes are serialised anyway); with ``related``
+    (a required foreign key's name), the row it refers to read in the same
+    query and cached on the instance, as ``select_related`` does."""
+    statement = _select(model, lock, related, connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, [statement.prepare_key(key)])
         row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row)
-    for index, column, converters in statement.converters:
-        for convert in converters:
-            values[index] = convert(values[index], column, connection)
-    return model.from_db(connection.alias, statement.attnames, values)
+    first = statement.columns[0]
+    instance = first.build(list(row[: len(first.attnames)]))
+    if related is not None:
+        setattr(instance, related, statement.columns[1].build(list(row[len(first.attnames) :])))
+    return instance
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from decimal import Decimal
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.forms.models import model_to_dict
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
 
 from accounts.models import Account
 from catalog.models import Inventory
@@ -32,6 +34,16 @@ def test_a_row_read_by_its_key_equals_the_orms_instance_field_for_field(lock):
             assert type(read) is model
             assert fields_of(read) == fields_of(model.objects.get(pk=key))
             assert read._state.adding is False and read._state.db == "default"
+
+
+def test_a_row_read_with_its_related_row_equals_select_related():
+    token = Token.objects.create(user=AccountFactory())
+    read = rows.get(Token, token.pk, related="user")
+    expected = Token.objects.select_related("user").get(pk=token.pk)
+    assert fields_of(read) == fields_of(expected)
+    with CaptureQueriesContext(connection) as queries:
+        assert fields_of(read.user) == fields_of(expected.user)
+    assert not queries.captured_queries  # cached, as select_related leaves it
 
 
 def test_a_key_with_no_row_reads_as_none():
