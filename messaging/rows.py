@@ -143,6 +143,29 @@ def get(model: type[Model], key, *, lock: bool = False, related: str | None = No
     return instance
 
 
+@cache
+def _select_many(model: type[Model], count: int, lock: bool, vendor: str) -> tuple[str, _Columns, Callable]:
+    meta, quote = model._meta, connection.ops.quote_name
+    table, columns = quote(meta.db_table), _columns(model)
+    key = f"{table}.{quote(meta.pk.column)}"
+    sql = f"SELECT {columns.sql} FROM {table} WHERE {key} IN ({', '.join(['%s'] * count)}) ORDER BY {key}"
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    return sql, columns, preparer(meta.pk)
+
+
+def get_many(model: type[Model], keys: list, *, lock: bool = False) -> dict:
+    """The rows of ``model`` whose primary keys are among ``keys`` (a few:
+    one statement is built per count), by key; with ``lock``, locked in key
+    order, so that two transactions locking overlapping sets queue instead of
+    deadlocking."""
+    sql, columns, prepare_key = _select_many(model, len(keys), lock, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [prepare_key(key) for key in keys])
+        found = cursor.fetchall()
+    return {instance.pk: instance for instance in (columns.build(list(row)) for row in found)}
+
+
 @dataclass(frozen=True)
 class _Update:
     sql: str

@@ -101,3 +101,10 @@ def test_a_locked_row_makes_another_locker_wait_until_the_transaction_ends():
         rows.save(held, "on_hand")
     thread.join(timeout=10)
     assert other_got == [42]  # it read the row once the lock was released, as the first left it
+
+
+def test_rows_read_by_several_keys_come_by_key_and_a_missing_one_is_left_out():
+    first, second = AccountFactory(), AccountFactory()
+    found = rows.get_many(Account, [second.pk, first.pk, InventoryFactory.build().book_id], lock=True)
+    assert set(found) == {first.pk, second.pk}
+    assert fields_of(found[first.pk]) == fields_of(Account.objects.get(pk=first.pk))
