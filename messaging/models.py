@@ -18,7 +18,7 @@ class StoredEvent(models.Model):
     payload = models.JSONField()
     is_rejection = models.BooleanField(default=False)
     occurred_at = models.DateTimeField()
-    command_id = models.UUIDField(db_index=True)
+    command_id = models.UUIDField()  # never looked up by: no index to write with every event
     command_type = models.CharField(max_length=100)
     correlation_id = models.UUIDField(db_index=True)
     causation_id = models.UUIDField(null=True, blank=True, db_index=True)
