@@ -53,8 +53,8 @@ class AccountSummary:
 
 def account_summary(account_id: UUID) -> AccountSummary | None:
     """Who an account is (for other contexts: an order's customer, who may act on it), or ``None``."""
-    row = Account.objects.filter(pk=account_id).values_list("pk", "username", "email", "is_active", "is_staff").first()
-    return AccountSummary(*row) if row else None
+    row = rows.get(Account, account_id)  # read by every order and its every mail: a statement built once
+    return AccountSummary(row.pk, row.username, row.email, row.is_active, row.is_staff) if row else None
 
 
 def account_exists(account_id: UUID) -> bool:

@@ -71,11 +71,7 @@ def add_reservations(order_id: UUID, quantities: dict[UUID, int]) -> None:
 def lock_held_reservations(order_id: UUID) -> list[Reservation]:
     """What is still held for the order, locked, in book-id order: a second
     release or shipment of the same order waits, then finds nothing held."""
-    return list(
-        Reservation.objects.select_for_update()
-        .filter(order_id=order_id, status=Reservation.Status.HELD)
-        .order_by("book_id")
-    )
+    return rows.find(Reservation, order_id=order_id, status=Reservation.Status.HELD, order_by="book_id", lock=True)
 
 
 def settle(reservations: list[Reservation], status: Reservation.Status) -> None:

@@ -166,6 +166,31 @@ def get_many(model: type[Model], keys: list, *, lock: bool = False) -> dict:
     return {instance.pk: instance for instance in (columns.build(list(row)) for row in found)}
 
 
+@cache
+def _find(model: type[Model], names: tuple[str, ...], order_by: str, lock: bool, vendor: str):
+    meta, quote = model._meta, connection.ops.quote_name
+    table, columns = quote(meta.db_table), _columns(model)
+    fields = [meta.get_field(name) for name in names]
+    where = " AND ".join(f"{table}.{quote(field.column)} = %s" for field in fields)
+    ordered = meta.pk if order_by == "pk" else meta.get_field(order_by)
+    sql = f"SELECT {columns.sql} FROM {table} WHERE {where} ORDER BY {table}.{quote(ordered.column)}"
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    return sql, columns, tuple(preparer(field) for field in fields)
+
+
+def find(model: type[Model], *, order_by: str = "pk", lock: bool = False, **equal) -> list:
+    """The rows of ``model`` whose columns equal ``equal`` (field names:
+    ``order_id=...``), ordered by ``order_by``; with ``lock``, locked in that
+    order."""
+    names = tuple(equal)
+    sql, columns, prepare = _find(model, names, order_by, lock, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [convert(equal[name]) for name, convert in zip(names, prepare, strict=True)])
+        found = cursor.fetchall()
+    return [columns.build(list(row)) for row in found]
+
+
 @dataclass(frozen=True)
 class _Update:
     sql: str

@@ -8,8 +8,9 @@ from django.db.models import OuterRef, QuerySet
 
 from accounts.queries import username_of
 from catalog.values import Money
+from messaging import rows
 
-from .models import Order
+from .models import Order, OrderItem
 from .values import OrderedItem
 
 
@@ -24,9 +25,10 @@ class OrderView:
 
 
 def order(order_id: UUID) -> OrderView | None:
-    """One order with its items, or ``None``."""
-    row = orders().filter(pk=order_id).first()
-    return order_view(row) if row else None
+    """One order with its items, or ``None``: two statements built once
+    (every mail about an order reads it)."""
+    row = rows.get(Order, order_id)
+    return _view(row, rows.find(OrderItem, order_id=order_id)) if row else None
 
 
 def orders(*, customer_id: UUID | None = None) -> QuerySet[Order]:
@@ -37,6 +39,11 @@ def orders(*, customer_id: UUID | None = None) -> QuerySet[Order]:
 
 
 def order_view(row: Order) -> OrderView:
+    """What the read side shows of an order row read with its items (``orders()``)."""
+    return _view(row, row.items.all())
+
+
+def _view(row: Order, items) -> OrderView:
     return OrderView(
         order_id=row.pk,
         customer_id=row.customer_id,
@@ -48,7 +55,7 @@ def order_view(row: Order) -> OrderView:
                 quantity=item.quantity,
                 unit_price=Money(item.unit_price_amount, row.currency),
             )
-            for item in row.items.all()
+            for item in items
         ),
         total=row.total,
         placed_at=row.placed_at,

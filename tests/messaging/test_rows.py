@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 from accounts.models import Account
 from catalog.models import Inventory
 from messaging import rows
-from orders.models import Order
+from orders.models import Order, OrderItem
 from tests.factories import AccountFactory, InventoryFactory
 
 pytestmark = pytest.mark.django_db
@@ -108,3 +108,23 @@ def test_rows_read_by_several_keys_come_by_key_and_a_missing_one_is_left_out():
     found = rows.get_many(Account, [second.pk, first.pk, InventoryFactory.build().book_id], lock=True)
     assert set(found) == {first.pk, second.pk}
     assert fields_of(found[first.pk]) == fields_of(Account.objects.get(pk=first.pk))
+
+
+def test_rows_found_by_their_columns_come_in_the_order_asked_and_equal_the_orms():
+    account = AccountFactory()
+    order = Order.objects.create(customer_id=account.pk, total_amount=Decimal("5.00"), currency="USD")
+    books = sorted((InventoryFactory().book for _ in range(3)), key=lambda book: str(book.pk), reverse=True)
+    for book in books:
+        OrderItem.objects.create(order=order, book_id=book.pk, title=book.title, quantity=1, unit_price_amount=1)
+    OrderItem.objects.create(
+        order=Order.objects.create(customer_id=account.pk, total_amount=1, currency="USD"),
+        book_id=books[0].pk,
+        title="another order's",
+        quantity=1,
+        unit_price_amount=1,
+    )
+
+    found = rows.find(OrderItem, order_id=order.pk, order_by="book_id", lock=True)
+    expected = OrderItem.objects.filter(order_id=order.pk).order_by("book_id")
+    assert [fields_of(item) for item in found] == [fields_of(item) for item in expected]
+    assert rows.find(OrderItem, order_id=order.pk, title="no such title") == []
