@@ -42,7 +42,21 @@ def by_email(email: str) -> Account | None:
 
 
 def is_taken(email: str, username: str) -> bool:
-    return Account.objects.filter(Q(email__lower=email.lower()) | Q(username__lower=username.lower())).exists()
+    """Whether either is in use, whatever its case (one query on the two
+    ``LOWER`` unique indexes, its SQL built once: every registration asks)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_taken_sql(connection.vendor), [email.lower(), username.lower()])
+        return bool(cursor.fetchone()[0])
+
+
+@cache
+def _taken_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    email, username = (quote(Account._meta.get_field(name).column) for name in ("email", "username"))
+    return (
+        f"SELECT EXISTS (SELECT 1 FROM {quote(Account._meta.db_table)} "
+        f"WHERE LOWER({email}) = %s OR LOWER({username}) = %s)"
+    )
 
 
 def add(*, account_id: UUID, email: str, username: str, password_hash: str) -> None:
@@ -93,9 +107,19 @@ def add_follow(follower_id: UUID, followee_id: UUID) -> None:
 
 
 def remove_follow(follower_id: UUID, followee_id: UUID) -> bool:
-    """Delete the follow; ``True`` if there was one."""
-    deleted, _ = Follow.objects.filter(follower_id=follower_id, followee_id=followee_id).delete()
-    return deleted > 0
+    """Delete the follow; ``True`` if there was one. Nothing refers to a
+    follow, so this is the one DELETE the ORM would run, built once."""
+    prepare = rows.preparer(Account._meta.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(_remove_follow_sql(connection.vendor), [prepare(follower_id), prepare(followee_id)])
+        return cursor.rowcount > 0
+
+
+@cache
+def _remove_follow_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    follower, followee = (quote(Follow._meta.get_field(name).column) for name in ("follower", "followee"))
+    return f"DELETE FROM {quote(Follow._meta.db_table)} WHERE {follower} = %s AND {followee} = %s"
 
 
 def follow_ids_of(account_id: UUID, first: int | None = None, last: int | None = None) -> list[int]:
