@@ -21,7 +21,7 @@ class StoredEvent(models.Model):
     command_id = models.UUIDField()  # never looked up by: no index to write with every event
     command_type = models.CharField(max_length=100)
     correlation_id = models.UUIDField(db_index=True)
-    causation_id = models.UUIDField(null=True, blank=True, db_index=True)
+    causation_id = models.UUIDField(null=True, blank=True)
     actor_id = models.UUIDField(null=True, blank=True, help_text="The account whose command this was, when one acted.")
     policy = models.CharField(max_length=200, blank=True, help_text="The policy that issued the command, when one did.")
     trace_id = models.CharField(
@@ -33,6 +33,12 @@ class StoredEvent(models.Model):
 
     class Meta:
         ordering = ["position"]
+        # The requests (top-level commands) newest first, for the operator's
+        # list of recent requests: only their events are indexed, so the
+        # events a policy's command stores write no entry.
+        indexes = [
+            models.Index(fields=["position"], condition=models.Q(causation_id__isnull=True), name="event_of_a_request")
+        ]
 
     def __str__(self):
         return f"{self.type} #{self.position}"
