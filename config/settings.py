@@ -250,8 +250,8 @@ CELERY_TASK_DEFAULT_QUEUE = "database"
 # Outside effects (mail) have their own queue and workers, so a slow mail
 # server never delays the database's policies.
 CELERY_TASK_ROUTES = {
-    "messaging.deliver": {"queue": "database"},
-    "messaging.deliver_outside": {"queue": "outside"},
+    "messaging.deliver_batch": {"queue": "database"},
+    "messaging.deliver_outside_batch": {"queue": "outside"},
     "messaging.sweep": {"queue": "database"},
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -67,26 +67,26 @@ def claim_opened(delivery_ids: Iterable[int], *, outside: bool) -> Claim:
     return Claim(lease, ids)
 
 
-def claim_one(delivery_id: int, *, outside: bool, queued: UUID | None = None) -> UUID | None:
-    """Lease one delivery for the worker about to run it; its new lease, or
-    ``None`` when it is not this worker's to run. With ``queued`` (the lease
-    of whoever queued it), the row must still hold that lease; without, it
-    must be open and due. Either way a row locked by someone else is
-    skipped, never waited for (``SKIP LOCKED``): a duplicate message (a
-    broker's redelivery, the sweep's resend) costs one query, and the fresh
-    lease makes every other copy of the message miss."""
+def claim_queued(delivery_ids: list[int], *, outside: bool, queued: UUID | None = None) -> Claim:
+    """Lease the deliveries of one message for the worker about to run them:
+    those of ``delivery_ids`` that are still open and, with ``queued`` (the
+    lease of whoever queued them), still hold that lease, or without, are
+    due. Rows locked by someone else are skipped, never waited for (``SKIP
+    LOCKED``): a duplicate message (a broker's redelivery, the sweep's
+    resend) costs one query, and the fresh lease makes every other copy of
+    the message miss."""
     owned = Q(lease=queued) if queued is not None else Q(next_attempt_at__lte=Now())
     lease = uuid4()
     with transaction.atomic(durable=True):
-        found = (
+        ids = list(
             Delivery.objects.select_for_update(skip_locked=True)
-            .filter(owned, pk=delivery_id, status__in=Delivery.OPEN, outside=outside)
+            .filter(owned, pk__in=delivery_ids, status__in=Delivery.OPEN, outside=outside)
+            .order_by("pk")
             .values_list("pk", flat=True)
         )
-        if not found:
-            return None
-        Delivery.objects.filter(pk=delivery_id).update(next_attempt_at=_lease_end(outside), lease=lease)
-    return lease
+        if ids:
+            Delivery.objects.filter(pk__in=ids).update(next_attempt_at=_lease_end(outside), lease=lease)
+    return Claim(lease, ids)
 
 
 def release(claim: Claim) -> int:

@@ -30,9 +30,9 @@ bounded amount of work and the relay takes the rest. Anyone else (an
 operator's retry, a test) calls ``deliver`` on a row that is due.
 
 With a queue of background workers (Celery, ``messaging.tasks``), what a
-commit leaves is leased (``claim_opened``) and queued one id a message;
-the worker takes the row over (``claim_one``: ``SKIP LOCKED``, a fresh
-lease) and delivers what it owns. Leases and due times are compared on the
+commit leaves is leased (``claim_opened``) and queued, a batch of ids a
+message; the worker takes the rows over (``claim_queued``: ``SKIP
+LOCKED``, a fresh lease) and delivers what it owns as the relay does. Leases and due times are compared on the
 database's clock (``Now()``), the one clock every machine shares.
 """
 

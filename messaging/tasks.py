@@ -1,13 +1,16 @@
 """Celery as the transport of deliveries; the ``Delivery`` rows stay the ledger.
 
 A commit's leftovers (``enqueue``, the bus's hand-off) and the periodic
-``sweep`` lease the rows they queue, then publish one message per row: its
-id and that lease, an opaque token (never a payload: nothing personal
-crosses the broker). A leased row is not due, so the sweep does not queue
-it again while it waits. The worker takes the row over from that lease
-(``claiming.claim_one``, skipping a locked row) and delivers what it then
-owns; a duplicate message, a stale one (its lease taken over since) or one
-for a row that is done costs one query and runs nothing.
+``sweep`` lease the rows they queue, then publish them in messages of up to
+``MESSAGING_RELAY_BATCH`` rows of the database's (one row a message for the
+outside effects, each of which may wait on a mail server): their ids and
+that lease, an opaque token (never a payload: nothing personal crosses the
+broker). A leased row is not due, so the sweep does not queue it again
+while it waits. The worker takes the message's rows over from that lease
+(``claiming.claim_queued``, skipping locked rows) and delivers what it then
+owns, many rows per transaction as the relay does; a duplicate message, a
+stale one (its lease taken over since) or one for rows that are done costs
+one query and runs nothing.
 
 Retries and dead letters stay in the row: Celery never retries a task and
 no message waits for a retry time (an ETA). A failed delivery records its
@@ -33,16 +36,17 @@ from . import bus, claiming, delivery, schedules, store, subscriptions
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="messaging.deliver", ignore_result=True, acks_late=True, max_retries=0)
-def deliver(delivery_id: int, queued: str | None = None) -> str | None:
-    """Run one delivery of a database policy, if it is still this message's."""
-    return _deliver(delivery_id, queued, outside=False)
+@shared_task(name="messaging.deliver_batch", ignore_result=True, acks_late=True, max_retries=0)
+def deliver(delivery_ids: list[int], queued: str | None = None) -> dict[str, int]:
+    """Run the deliveries of database policies a message names, those still
+    its own, many per transaction; their outcomes, counted."""
+    return _deliver(delivery_ids, queued, outside=False)
 
 
-@shared_task(name="messaging.deliver_outside", ignore_result=True, acks_late=True, max_retries=0)
-def deliver_outside(delivery_id: int, queued: str | None = None) -> str | None:
-    """Run one outside effect (a mail), if it is still this message's."""
-    return _deliver(delivery_id, queued, outside=True)
+@shared_task(name="messaging.deliver_outside_batch", ignore_result=True, acks_late=True, max_retries=0)
+def deliver_outside(delivery_ids: list[int], queued: str | None = None) -> dict[str, int]:
+    """Run the outside effects (mails) a message names, if still its own."""
+    return _deliver(delivery_ids, queued, outside=True)
 
 
 @shared_task(name="messaging.sweep", ignore_result=True, acks_late=False, max_retries=0)
@@ -94,25 +98,27 @@ def enqueue(opened: list[store.Opened]) -> None:
                 _publish(claim, outside=outside)
 
 
-def _deliver(delivery_id: int, queued: str | None, *, outside: bool) -> str | None:
-    lease = claiming.claim_one(delivery_id, outside=outside, queued=UUID(queued) if queued else None)
-    if lease is None:
-        logger.debug("delivery %s is not this message's to run", delivery_id)
-        return None
-    return delivery.deliver(delivery_id, dispatch=bus.dispatch, lease=lease)
+def _deliver(delivery_ids: list[int], queued: str | None, *, outside: bool) -> dict[str, int]:
+    claim = claiming.claim_queued(delivery_ids, outside=outside, queued=UUID(queued) if queued else None)
+    if not claim.ids:
+        logger.debug("deliveries %s are not this message's to run", delivery_ids)
+        return {}
+    return dict(delivery.deliver_batches(claim.ids, dispatch=bus.dispatch, lease=claim.lease))
 
 
 def _publish(claim: claiming.Claim, *, outside: bool) -> int:
-    """Publish one message per claimed row; on the first failure give the
-    rest back to the sweep. How many were published."""
-    task = deliver_outside if outside else deliver
+    """Publish a claim's rows, ``MESSAGING_RELAY_BATCH`` a message (one for
+    an outside effect); on the first failure give the rest back to the
+    sweep. How many rows were published."""
+    task, size = (deliver_outside, 1) if outside else (deliver, settings.MESSAGING_RELAY_BATCH)
     broker_errors = _broker_errors(task.app)
     published = 0
     try:
         with task.app.producer_or_acquire() as producer:
-            for delivery_id in claim.ids:
-                task.apply_async((delivery_id, str(claim.lease)), producer=producer, retry=False)
-                published += 1
+            for start in range(0, len(claim.ids), size):
+                chunk = claim.ids[start : start + size]
+                task.apply_async((chunk, str(claim.lease)), producer=producer, retry=False)
+                published += len(chunk)
     except broker_errors as error:
         left = claiming.Claim(claim.lease, claim.ids[published:])
         claiming.release(left)

@@ -75,9 +75,9 @@ def test_a_message_runs_its_row_once_and_a_copy_or_a_stale_one_runs_nothing(pair
         assert queued.ids == [row.pk]
         assert row.pk not in claiming.claim_due(10).ids  # queued: the sweep passes it by
 
-        assert tasks.deliver(row.pk, str(queued.lease)) == "done"
-        assert tasks.deliver(row.pk, str(queued.lease)) is None  # the broker's redelivery
-        assert tasks.deliver(row.pk) is None  # a message without a lease, for a row that is done
+        assert tasks.deliver([row.pk], str(queued.lease)) == {"done": 1}
+        assert tasks.deliver([row.pk], str(queued.lease)) == {}  # the broker's redelivery
+        assert tasks.deliver([row.pk]) == {}  # a message without a lease, for a row that is done
 
     assert len(runs) == 1
 
@@ -87,8 +87,8 @@ def test_a_worker_never_runs_a_row_before_its_retry_time(pair, settings):
     with subscribed(AccountBlocked, lambda event: 1 / 0, name=SPY):
         block(pair)
         row = Delivery.objects.get(policy=SPY)
-        assert tasks.deliver(row.pk) == "failed"
-        assert tasks.deliver(row.pk) is None
+        assert tasks.deliver([row.pk]) == {"failed": 1}
+        assert tasks.deliver([row.pk]) == {}
 
     row.refresh_from_db()
     assert (row.status, row.attempts) == ("failed", 1)
@@ -149,8 +149,8 @@ def test_a_copy_of_a_message_skips_a_row_another_worker_holds_instead_of_waiting
     holder.start()
     try:
         assert held.wait(timeout=10)
-        assert claiming.claim_one(row.pk, outside=False) is None  # at once, not after the holder
+        assert claiming.claim_queued([row.pk], outside=False).ids == []  # at once, not after the holder
     finally:
         release.set()
         holder.join()
-    assert claiming.claim_one(row.pk, outside=False) is not None
+    assert claiming.claim_queued([row.pk], outside=False).ids == [row.pk]
