@@ -2,8 +2,9 @@
 
 This module is the only code that writes ``StoredEvent`` and creates
 ``Delivery`` rows, and the only one that runs the inline projections
-(``registry.register_projection``): in the appending transaction, right
-after the events' INSERT. It writes them with hand-written multi-row INSERTs, not
+(``registry.register_projection``), in the appending transaction right
+after the events' INSERT. It writes both kinds of row with hand-written
+multi-row INSERTs, not
 ``bulk_create``: every command appends, and compiling the ORM's INSERT cost
 more than running it. Each INSERT fits the backend's parameter limit (read
 per connection: SQLite's can be lowered at run time) and at most
@@ -44,8 +45,9 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
     and open their deliveries.
 
     Must run inside the command's transaction: the read models commit with
-    the events, and a projector that raises fails the command. ``duration_ms``, how long the
-    command took until now, rides on its events' rows (the trace shows it). Returns the events stamped
+    the events, and a projector that raises fails the command.
+    ``duration_ms``, how long the command took until now (its projectors
+    not included), rides on its events' rows (the trace shows it). Returns the events stamped
     with the command's metadata and the deliveries opened (with their
     events, so delivery after commit need not read them back).
     """
