@@ -208,11 +208,15 @@ def sever_follow_batch(command: SeverFollowBatch) -> list[Event]:
 
 def _sever_batch(account_id: uuid.UUID, reason: str, first: int | None = None, last: int | None = None) -> list[Event]:
     """Remove the account's follows from ``first`` to ``last`` if they fit in
-    one batch (``FANOUT_BATCH_SIZE``), as one ``FollowsSevered``; otherwise
-    schedule the parts ``rules.fanout_parts`` splits them into, each as its
-    own event and so delivered, exactly once, in its own transaction."""
+    one batch, as one ``FollowsSevered``; otherwise schedule the parts
+    ``rules.fanout_parts`` splits them into, each as its own event and so
+    delivered, exactly once, in its own transaction. A batch is half of
+    ``FANOUT_BATCH_SIZE`` follows: each severed follow writes two rows in
+    this transaction, its own and the other account's counts (projected
+    inline), so a batch writes about ``FANOUT_BATCH_SIZE`` rows."""
     accounts.lock(account_id)
-    parts = rules.fanout_parts(accounts.follow_ids_of(account_id, first, last), batch_size=settings.FANOUT_BATCH_SIZE)
+    batch_size = max(1, settings.FANOUT_BATCH_SIZE // 2)
+    parts = rules.fanout_parts(accounts.follow_ids_of(account_id, first, last), batch_size=batch_size)
     if len(parts) == 1:
         severed = rules.severed(account_id, reason, accounts.remove_follows(parts[0]))
         return [severed] if severed else []

@@ -139,8 +139,9 @@ class Block(models.Model):
 
 class AccountStats(models.Model):
     """Follower and following counts of one account: a read model, kept by
-    the projector in ``projections.py`` and rebuilt from ``Follow`` by
-    ``manage.py rebuild_projections``. An account without a row has none."""
+    the projectors in ``projections.py`` in the transaction of each follow
+    event, and rebuilt from the events by ``manage.py rebuild_projections``.
+    An account without a row has none."""
 
     account = models.OneToOneField(Account, primary_key=True, on_delete=models.CASCADE, related_name="stats")
     followers_count = models.IntegerField(default=0)

@@ -1,11 +1,18 @@
-"""The follower and following counts (``AccountStats``), projected from the
-follow events.
+"""The follower and following counts (``AccountStats``), projected inline
+from the follow events.
 
-The projector is subscribed like any policy, so the kernel runs it exactly
-once per event, in the delivery's transaction: the counts move in the same
-commit that marks the delivery done. It writes its rows directly instead of
-issuing commands: the counts are the read side, derived from facts already
-recorded, with no rule to check and no fact of their own to add to the log.
+The event store runs these projectors inside the transaction that appends
+each event (``registry.register_projection`` in ``wiring.py``), so the
+counts commit with the follows they count: no delivery, no transaction of
+their own. They write their rows directly instead of issuing commands: the
+counts are the read side, derived from facts recorded in the same
+transaction, with no rule to check and no fact of their own to add to the
+log. A projector that raises fails the command that appended its event.
+
+Each takes the counts rows it moves in account-id order, so that two
+transactions moving the same accounts' counts (alice follows bob while bob
+follows alice) queue for the first row instead of each holding a row the
+other waits for.
 """
 
 from collections.abc import Iterable, Iterator
@@ -18,24 +25,24 @@ from .models import Account, AccountStats, Follow
 
 
 def open_stats(event: AccountRegistered) -> None:
-    AccountStats.objects.get_or_create(account_id=event.account_id)
+    """A new account's counts start at zero; a row already there (the
+    projector run twice over one event by a rebuild racing the command) is
+    left as it is."""
+    AccountStats.objects.bulk_create([AccountStats(account_id=event.account_id)], ignore_conflicts=True)
 
 
 def count_follow(event: AccountFollowed) -> None:
-    _move(event.follower_id, following=1)
-    _move(event.followee_id, followers=1)
+    _move_pair(event.follower_id, event.followee_id, 1)
 
 
 def count_unfollow(event: FollowRemoved) -> None:
-    _move(event.follower_id, following=-1)
-    _move(event.followee_id, followers=-1)
+    _move_pair(event.follower_id, event.followee_id, -1)
 
 
 def count_severed(event: FollowsSevered) -> None:
     """A batch of follows ends: the counts move once for the whole batch (a
-    few statements over at most a batch of rows)."""
+    few statements over at most a batch of rows, and the account's own)."""
     touched = {event.account_id, *event.followers, *event.followees}
-    # Locked in one order, so that two batches sharing accounts queue instead of deadlocking.
     counted = set(
         AccountStats.objects.select_for_update()
         .filter(account_id__in=touched)
@@ -43,33 +50,27 @@ def count_severed(event: FollowsSevered) -> None:
         .values_list("account_id", flat=True)
     )
     AccountStats.objects.bulk_create([AccountStats(account_id=account_id) for account_id in touched - counted])
-    _move(event.account_id, followers=-len(event.followers), following=-len(event.followees))
+    AccountStats.objects.filter(account_id=event.account_id).update(
+        followers_count=F("followers_count") - len(event.followers),
+        following_count=F("following_count") - len(event.followees),
+    )
     AccountStats.objects.filter(account_id__in=event.followers).update(following_count=F("following_count") - 1)
     AccountStats.objects.filter(account_id__in=event.followees).update(followers_count=F("followers_count") - 1)
 
 
-def lock_counts(events: list[AccountFollowed | FollowRemoved | FollowsSevered]) -> None:
-    """Lock the counts a batch of these events will move, in account order
-    (the relay calls it before running the batch), so that workers sharing
-    accounts queue for them instead of deadlocking."""
-    touched = set()
-    for event in events:
-        if isinstance(event, FollowsSevered):
-            touched.update((event.account_id, *event.followers, *event.followees))
-        else:
-            touched.update((event.follower_id, event.followee_id))
-    list(
-        AccountStats.objects.select_for_update().filter(account_id__in=touched).order_by("account_id").values_list("pk")
-    )
+def _move_pair(follower_id: UUID, followee_id: UUID, step: int) -> None:
+    """Move a follow's two counts, the follower's following and the
+    followee's followers, one UPDATE each, in account-id order."""
+    for account_id, column in sorted([(follower_id, "following_count"), (followee_id, "followers_count")]):
+        _move(account_id, column, step)
 
 
-def _move(account_id: UUID, *, followers: int = 0, following: int = 0) -> None:
-    """Add to an account's counts; a missing row (an account made by
-    ``createsuperuser``) starts from zero."""
-    changes = {"followers_count": F("followers_count") + followers, "following_count": F("following_count") + following}
-    if not AccountStats.objects.filter(account_id=account_id).update(**changes):
-        AccountStats.objects.get_or_create(account_id=account_id)
-        AccountStats.objects.filter(account_id=account_id).update(**changes)
+def _move(account_id: UUID, column: str, step: int) -> None:
+    """Add ``step`` to one of an account's counts; a missing row (an account
+    made by ``createsuperuser``) starts from zero."""
+    if not AccountStats.objects.filter(account_id=account_id).update(**{column: F(column) + step}):
+        AccountStats.objects.bulk_create([AccountStats(account_id=account_id)], ignore_conflicts=True)
+        AccountStats.objects.filter(account_id=account_id).update(**{column: F(column) + step})
 
 
 def reset() -> None:

@@ -31,17 +31,14 @@ def register(registry: Registry) -> None:
     registry.subscribe(events.PasswordResetRequested, policies.mail_password_reset)
     registry.register_mail_renderer(policies.PASSWORD_RESET_MAIL, mails.password_reset)
     registry.subscribe(events.AccountForgotten, policies.erase_forgotten_copies)
-    registry.subscribe(events.AccountRegistered, projections.open_stats)
-    # The counts are the rows deliveries share most: a relay batch locks them in one order first.
-    registry.subscribe(events.AccountFollowed, projections.count_follow, locks=projections.lock_counts)
-    registry.subscribe(events.FollowRemoved, projections.count_unfollow, locks=projections.lock_counts)
-    registry.subscribe(events.FollowsSevered, projections.count_severed, locks=projections.lock_counts)
     registry.register_projection(
         "follow_counts",
-        projections.open_stats,
-        projections.count_follow,
-        projections.count_unfollow,
-        projections.count_severed,
+        {
+            events.AccountRegistered: projections.open_stats,
+            events.AccountFollowed: projections.count_follow,
+            events.FollowRemoved: projections.count_unfollow,
+            events.FollowsSevered: projections.count_severed,
+        },
         reset=projections.reset,
         snapshot=projections.snapshot,
     )

@@ -141,7 +141,8 @@ class IdempotentResponse(models.Model):
 
 
 class Subscription(models.Model):
-    """Where one policy or projection starts reading the event log.
+    """Where one policy starts reading the event log (a projection reads
+    none: it runs in the transaction of each event it projects).
 
     A subscriber added to a database that already has history starts after
     the last event stored when it was first seen (``starts_after``), so it

@@ -283,12 +283,6 @@ def _count(deliveries: QuerySet[Delivery]) -> Coalesce:
 _TROUBLED = (Delivery.Status.FAILED, Delivery.Status.DEAD)
 
 
-def open_deliveries(*policies: str) -> int:
-    """How many deliveries to these policies (by name) are not done yet
-    (pending, or failed and waiting for a retry)."""
-    return Delivery.objects.filter(policy__in=policies, status__in=Delivery.OPEN).count()
-
-
 @dataclass(frozen=True)
 class Backlog:
     """What the outbox holds besides finished work, for an operator.

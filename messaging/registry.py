@@ -1,13 +1,13 @@
 """The one place that knows which handler takes which command, which
-policies listen to which event, how to read old event payloads, and every
-refusal code.
+policies listen to which event, which projections keep read models of
+which events, how to read old event payloads, and every refusal code.
 
 Each app fills it from its own ``wiring.py`` (called from
 ``AppConfig.ready()``), so ``grep register_handler`` finds every route.
 """
 
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from uuid import UUID
@@ -19,6 +19,7 @@ from .serialization import field_types
 Handler = Callable[[Command], list[Event]]
 PolicyFunction = Callable[[Event], Iterable[Command] | None]
 Locker = Callable[[list[Event]], None]
+Projector = Callable[[Event], None]
 Upcaster = Callable[[dict], dict]
 Invariant = Callable[[], Iterable[str]]
 Namer = Callable[[set[UUID]], dict[UUID, str]]
@@ -59,13 +60,17 @@ class Policy:
 
 @dataclass(frozen=True)
 class Projection:
-    """A read model built by some of the subscribed policies. ``reset``
-    empties its rows, so that replaying every event of its policies' types
-    through them rebuilds it; ``snapshot`` (optional) shows its figures, so
-    a rebuild can say how many it changed."""
+    """A read model kept inline: the store runs its projector of an event's
+    type inside the transaction that appends the event, right after the
+    event's INSERT, with no delivery. The read model commits with the facts
+    it is derived from, and a projector that raises fails the command (it is
+    our code over our own rows, as the handler is). ``reset`` empties its
+    rows, so that running every stored event of its types through its
+    projectors rebuilds it; ``snapshot`` (optional) shows its figures, so a
+    rebuild can say how many it changed."""
 
     name: str
-    policies: tuple[Policy, ...]
+    projectors: Mapping[type[Event], Projector]
     reset: Callable[[], None]
     snapshot: Callable[[], dict] | None = None
 
@@ -82,6 +87,7 @@ class Registry:
         self.namers: dict[str, Namer] = {}
         self.invariants: list[Invariant] = []
         self.projections: dict[str, Projection] = {}
+        self.projectors: dict[type[Event], list[Projector]] = {}
         self.refusals: dict[str, Refusal] = {}
         self.warnings: list[Invariant] = []
         self.mail_renderers: dict[str, MailRenderer] = {}
@@ -217,21 +223,24 @@ class Registry:
     def register_projection(
         self,
         name: str,
-        *functions: PolicyFunction,
+        projectors: Mapping[type[Event], Projector],
+        *,
         reset: Callable[[], None],
         snapshot: Callable[[], dict] | None = None,
     ) -> Projection:
-        """Declare that the policies subscribed with ``functions`` build the
-        read model ``name``, which ``reset`` empties (``rebuild_projections``
-        rebuilds it from the events)."""
+        """Keep the read model ``name`` inline: ``projectors[type(event)]``
+        runs inside the transaction that appends each event of its type
+        (``Projection``). ``reset`` empties it, and ``rebuild_projections``
+        rebuilds it from the events."""
         if name in self.projections:
             raise RegistryError(f"a projection is already named {name!r}")
-        by_function = {policy.function: policy for policy in self.policies.values()}
-        unsubscribed = [f.__qualname__ for f in functions if f not in by_function]
-        if unsubscribed:
-            raise RegistryError(f"projection {name!r}: subscribe {', '.join(unsubscribed)} first")
-        projection = Projection(name, tuple(by_function[f] for f in functions), reset, snapshot)
+        if not projectors:
+            raise RegistryError(f"projection {name!r} projects no event type")
+        self.register_events(*projectors)
+        projection = Projection(name, dict(projectors), reset, snapshot)
         self.projections[name] = projection
+        for event_type, project in projection.projectors.items():
+            self.projectors.setdefault(event_type, []).append(project)
         return projection
 
     def register_invariant(self, check: Invariant) -> None:
@@ -268,6 +277,10 @@ class Registry:
 
     def policies_for(self, event: Event) -> list[Policy]:
         return self.subscriptions.get(type(event), [])
+
+    def projectors_for(self, event: Event) -> list[Projector]:
+        """The projectors to run on ``event`` in the transaction appending it."""
+        return self.projectors.get(type(event), [])
 
     def resolve_reference(self, text: str):
         """The id ``text`` names, or ``text`` itself when it is no reference.

@@ -1,7 +1,10 @@
 """The event store: appending events with their deliveries, reading them back.
 
 This module is the only code that writes ``StoredEvent`` and creates
-``Delivery`` rows. It writes them with hand-written multi-row INSERTs, not
+``Delivery`` rows, and the only one that runs the inline projections
+(``registry.register_projection``), in the appending transaction right
+after the events' INSERT. It writes both kinds of row with hand-written
+multi-row INSERTs, not
 ``bulk_create``: every command appends, and compiling the ORM's INSERT cost
 more than running it. Each INSERT fits the backend's parameter limit (read
 per connection: SQLite's can be lowered at run time) and at most
@@ -38,10 +41,13 @@ class Opened:
 
 
 def append(command: Command, events: list[Event], duration_ms: float | None = None) -> tuple[list[Event], list[Opened]]:
-    """Store ``events`` as consequences of ``command`` and open their deliveries.
+    """Store ``events`` as consequences of ``command``, run their projectors
+    and open their deliveries.
 
-    Must run inside the command's transaction. ``duration_ms``, how long the
-    command took until now, rides on its events' rows (the trace shows it). Returns the events stamped
+    Must run inside the command's transaction: the read models commit with
+    the events, and a projector that raises fails the command.
+    ``duration_ms``, how long the command took until now (its projectors
+    not included), rides on its events' rows (the trace shows it). Returns the events stamped
     with the command's metadata and the deliveries opened (with their
     events, so delivery after commit need not read them back).
     """
@@ -61,6 +67,7 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
     trace_id = telemetry.current_trace_id()
     rows = [_event_row(event, command_type, command.actor_id, policy, trace_id, duration_ms) for event in stamped]
     _insert(StoredEvent, rows)
+    _project(stamped)
     subscribed = [(event, policy) for event in stamped for policy in registry.policies_for(event)]
     if not subscribed:
         return stamped, []
@@ -89,10 +96,18 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
     ]
 
 
+def _project(events: list[Event]) -> None:
+    """Run each event's projectors, in the order the events were stored."""
+    for event in events:
+        for project in registry.projectors_for(event):
+            project(event)
+
+
 def append_applied(caused: list[tuple[Command, Event]]) -> None:
-    """Store events whose policies' effects the caller has already written
-    (bulk seeding), each with the command that produced it; their deliveries
-    are recorded done. Outside a command, so nothing is delivered later."""
+    """Store events whose policies' and projections' effects the caller has
+    already written (bulk seeding), each with the command that produced it;
+    their deliveries are recorded done and no projector runs. Outside a
+    command, so nothing is delivered later."""
     now = timezone.now()
     stamped = [
         (command, dataclasses.replace(event, command_id=command.command_id, correlation_id=command.command_id))

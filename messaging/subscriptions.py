@@ -84,6 +84,11 @@ def replay(
     (or, with ``dry_run``, would be) opened; ``progress(done, total)`` after
     each batch. A policy with an outside effect (mail) is only replayed with
     ``force``: its effects would reach people again."""
+    if name in registry.projections:
+        raise ReplayRefused(
+            f"{name} is a projection: it runs inside each event's transaction and has no deliveries to replay; "
+            f"rebuild it from the log with rebuild_projections {name}"
+        )
     policy = registry.policies.get(name)
     if policy is None:
         raise ReplayRefused(f"no policy or projection is named {name!r}; known: {', '.join(sorted(registry.policies))}")
@@ -108,14 +113,13 @@ def rebuild(
     projection: Projection, *, batch: int = 1000, progress: Callable[[int, int], None] = lambda done, total: None
 ) -> tuple[int, int | None]:
     """Rebuild a projection from the log: ``reset`` it, then run every event
-    of its policies' types through them, oldest first, ``batch`` events per
+    of its types through its projectors, oldest first, ``batch`` events per
     transaction. Returns the events replayed and, when the projection can
-    show its figures, how many of them changed. Its deliveries stay as they
-    are: the rebuild does not deliver, it recomputes what they built."""
+    show its figures, how many of them changed. A command committing
+    meanwhile projects its events as well, so they may count twice: rebuild
+    while nothing writes."""
     before = projection.snapshot() if projection.snapshot else None
-    by_type: dict[str, list[Policy]] = {}
-    for policy in projection.policies:
-        by_type.setdefault(policy.event_type.type_name(), []).append(policy)
+    by_type = {event_type.type_name(): project for event_type, project in projection.projectors.items()}
     events = StoredEvent.objects.filter(type__in=by_type).order_by("position")
     total = events.count()
     with transaction.atomic(durable=True):
@@ -124,9 +128,7 @@ def rebuild(
     while rows := list(events.filter(position__gt=last)[:batch]):
         with transaction.atomic(durable=True):
             for row in rows:
-                event = store.load(row)
-                for policy in by_type[row.type]:
-                    policy.function(event)
+                by_type[row.type](store.load(row))
         done, last = done + len(rows), rows[-1].position
         progress(done, total)
     if before is None:

@@ -1,16 +1,20 @@
 """The social graph's rules under real concurrency (PostgreSQL row locks)."""
 
 import random
+import threading
 from itertools import permutations
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 
-from accounts.commands import BlockAccount, FollowAccount, RegisterAccount, UnblockAccount
+from accounts import projections
+from accounts.commands import BlockAccount, FollowAccount, RegisterAccount, UnblockAccount, UnfollowAccount
+from accounts.events import AccountFollowed
 from accounts.models import Account, Block, Follow
 from accounts.values import Email, Password, Username
-from messaging import bus
+from messaging import bus, middleware
 from messaging.messages import Result
 from tests.concurrency import run_concurrently
 from tests.factories import AccountFactory
@@ -83,3 +87,62 @@ def test_concurrent_registrations_with_one_email_in_different_cases_make_one_acc
     assert Account.objects.count() == 1
     assert sum(result.ok for result in results) == 1
     assert {result.rejection.code for result in results if not result.ok} == {"account_already_exists"}
+
+
+def test_follows_both_ways_at_once_finish_without_a_deadlock_and_the_counts_match(monkeypatch):
+    monkeypatch.setattr(middleware, "MAX_ATTEMPTS", 1)  # a deadlock would fail the command, not be retried
+    alice, bob = AccountFactory(), AccountFactory()
+
+    def both_ways(first, second):
+        def run():
+            for _ in range(15):
+                for command in (FollowAccount, UnfollowAccount):
+                    assert bus.dispatch(command(follower_id=first.pk, followee_id=second.pk)).ok
+            return bus.dispatch(FollowAccount(follower_id=first.pk, followee_id=second.pk))
+
+        return run
+
+    results = run_concurrently([both_ways(alice, bob), both_ways(bob, alice)])
+
+    assert [result for result in results if isinstance(result, Exception)] == []
+    assert list(projections.drift()) == []
+    assert {(row.follower_id, row.followee_id) for row in Follow.objects.all()} == {
+        (alice.pk, bob.pk),
+        (bob.pk, alice.pk),
+    }
+
+
+class HoldsAfterFirstCount:
+    """Makes a thread wait, after its first UPDATE of a counts row, until the
+    other thread has made its own (or a moment has passed): the interleaving
+    where two transactions each hold one of the two rows."""
+
+    def __init__(self, meeting: threading.Barrier):
+        self.meeting, self.held = meeting, False
+
+    def __call__(self, execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not self.held and sql.startswith("UPDATE") and "accountstats" in sql:
+            self.held = True
+            try:
+                self.meeting.wait(timeout=2)
+            except threading.BrokenBarrierError:  # the other one waits for this row: as it should
+                pass
+        return result
+
+
+def test_the_projector_moves_a_pair_of_counts_in_account_order_so_crossed_follows_queue():
+    alice, bob = AccountFactory(), AccountFactory()
+    meeting = threading.Barrier(2)
+
+    def follow(first, second):
+        def run():
+            with connection.execute_wrapper(HoldsAfterFirstCount(meeting)), transaction.atomic():
+                projections.count_follow(AccountFollowed(follower_id=first.pk, followee_id=second.pk))
+
+        return run
+
+    results = run_concurrently([follow(alice, bob), follow(bob, alice)])
+
+    assert results == [None, None]  # no deadlock detected in either
+    assert [projections.snapshot()[person.pk] for person in (alice, bob)] == [(1, 1), (1, 1)]

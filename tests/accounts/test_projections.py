@@ -1,18 +1,25 @@
-"""Follower and following counts: projected from the follow events, rebuilt from the follows."""
+"""Follower and following counts: projected inline from the follow events
+(in the transaction that appends them), rebuilt from the follows."""
 
 import io
+from importlib import import_module
 
 import pytest
+from django.apps import apps
 from django.core.management import CommandError, call_command
 
 from accounts import projections
 from accounts.commands import BlockAccount, DeactivateAccount, FollowAccount, UnfollowAccount
-from accounts.models import Account, AccountStats
+from accounts.events import AccountFollowed
+from accounts.models import Account, AccountStats, Follow
 from accounts.queries import account
 from messaging import bus, subscriptions
+from messaging.models import Delivery, StoredEvent
 from messaging.registry import registry
 from tests.factories import AccountFactory
 from tests.test_check_invariants import check
+
+retirement = import_module("accounts.migrations.0004_follow_counts_projected_inline")
 
 
 def counts(someone) -> tuple[int, int]:
@@ -99,13 +106,62 @@ def test_rebuild_names_what_it_does_not_know(db):
         call_command("rebuild_projections", "nothing")
 
 
-def test_rebuild_waits_for_open_count_deliveries_which_would_count_twice(db):
+def test_the_counts_are_right_the_moment_the_command_returns_with_no_delivery_for_them(db, settings):
+    settings.MESSAGING_DELIVER_ON_COMMIT = False  # nothing runs after the commit: no relay either
     alice, bob = AccountFactory(), AccountFactory()
-    bus.dispatch(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))  # its count delivery waits for the relay
 
-    with pytest.raises(CommandError, match="follow_counts: 1 deliveries are not done yet"):
-        call_command("rebuild_projections", stdout=io.StringIO())
+    followed = bus.dispatch(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))
 
-    call_command("relay_events", stdout=io.StringIO())
-    call_command("rebuild_projections", stdout=io.StringIO(), stderr=io.StringIO())
     assert (counts(alice), counts(bob)) == ((0, 1), (1, 0))
+    assert not Delivery.objects.filter(event=followed.events[0].event_id).exists()
+    assert registry.policies_for(followed.events[0]) == []
+    assert check().startswith("all ")
+
+
+def test_a_projector_that_raises_fails_the_command_and_leaves_nothing(db, scratch_registry):
+    alice, bob = AccountFactory(), AccountFactory()
+
+    def breaks(event):
+        raise RuntimeError("the read model's table is gone")
+
+    scratch_registry.register_projection("broken", {AccountFollowed: breaks}, reset=lambda: None)
+
+    with pytest.raises(RuntimeError, match="table is gone"):
+        bus.dispatch(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))
+
+    assert not Follow.objects.exists()
+    assert not StoredEvent.objects.filter(type="AccountFollowed").exists()
+    assert (counts(alice), counts(bob)) == ((0, 0), (0, 0))
+
+
+def test_a_replay_of_a_projection_is_refused_with_what_to_run_instead(db):
+    with pytest.raises(CommandError, match="rebuild it from the log with rebuild_projections follow_counts") as refused:
+        call_command("replay", "follow_counts", stdout=io.StringIO())
+
+    assert refused.value.returncode == 1
+
+
+def test_the_retired_projector_deliveries_still_open_or_dead_go_and_their_counts_are_set_from_the_follows(db):
+    # given a database of the previous release: follows whose count deliveries
+    # wait (the counts not moved yet), one dead-lettered, one done long ago
+    alice, bob, carol = AccountFactory(), AccountFactory(), AccountFactory()
+    follows = [(alice, bob), (carol, bob), (bob, alice)]
+    for follower, followee in follows:
+        bus.dispatch(FollowAccount(follower_id=follower.pk, followee_id=followee.pk))
+    AccountStats.objects.update(followers_count=0, following_count=0)  # as before their deliveries ran
+    events = list(StoredEvent.objects.filter(type="AccountFollowed").order_by("position"))
+    count_follow = "accounts.projections.count_follow"
+    for row, status in zip(events, ["pending", "dead", "done"], strict=True):
+        Delivery.objects.create(event=row, policy=count_follow, status=status, next_attempt_at=row.occurred_at)
+    AccountStats.objects.filter(account=alice).update(followers_count=1)  # the done one had counted bob -> alice
+    AccountStats.objects.filter(account=bob).update(following_count=1)
+    kept = Delivery.objects.exclude(policy=count_follow).count()
+
+    # when the migration runs
+    retirement.retire_the_projector_deliveries(apps, None)
+
+    # then only the done one stays, and every count matches the follows
+    assert list(Delivery.objects.filter(policy=count_follow).values_list("status", flat=True)) == ["done"]
+    assert Delivery.objects.exclude(policy=count_follow).count() == kept
+    assert (counts(alice), counts(bob), counts(carol)) == ((1, 1), (2, 1), (0, 1))
+    assert check().startswith("all ")

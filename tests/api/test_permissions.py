@@ -15,7 +15,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.commands import FollowAccount
+from accounts.commands import BlockAccount
 from messaging import bus
 from messaging.models import Delivery
 from tests.factories import AccountFactory, BookFactory
@@ -99,8 +99,8 @@ def test_each_caller_gets_the_status_the_contract_gives(db, method, path, body, 
     callers = {"owner": owner, "other": AccountFactory(), "staff": AccountFactory(is_staff=True)}
     book = BookFactory()
     order = bus.dispatch(place(owner, (book, 1))).events[0]
-    followed = bus.dispatch(FollowAccount(follower_id=AccountFactory().pk, followee_id=AccountFactory().pk)).events[0]
-    delivery = Delivery.objects.get(event_id=followed.event_id)  # pending: no commit runs it in a test transaction
+    blocked = bus.dispatch(BlockAccount(blocker_id=AccountFactory().pk, blocked_id=AccountFactory().pk)).events[0]
+    delivery = Delivery.objects.get(event_id=blocked.event_id)  # pending: no commit runs it in a test transaction
     client = APIClient()
     if caller != "anonymous":
         client.force_authenticate(callers[caller])

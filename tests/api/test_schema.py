@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from accounts.commands import FollowAccount
+from accounts.commands import BlockAccount
 from interfaces.throttles import RegistrationThrottle, SignInThrottle
 from messaging import bus
 from messaging.models import Delivery
@@ -143,8 +143,8 @@ def test_no_input_breaks_the_api_or_its_schema(db, unthrottled, connection_kept_
     FollowFactory(follower=owner)
     book = BookFactory()
     order = bus.dispatch(place(owner, (book, 1))).events[0]
-    followed = bus.dispatch(FollowAccount(follower_id=AccountFactory().pk, followee_id=AccountFactory().pk)).events[0]
-    delivery = Delivery.objects.get(event_id=followed.event_id)
+    blocked = bus.dispatch(BlockAccount(blocker_id=AccountFactory().pk, blocked_id=AccountFactory().pk)).events[0]
+    delivery = Delivery.objects.get(event_id=blocked.event_id)
     Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.DEAD)  # so retry and discard answer 200 once
     named = {"accounts": owner.pk, "books": book.pk, "orders": order.order_id, "deliveries": delivery.pk}
     resource = operation.path.split("/")[3]

@@ -4,7 +4,7 @@ to retry or discard what was dead-lettered."""
 import pytest
 from django.urls import reverse
 
-from accounts.commands import FollowAccount
+from accounts.commands import BlockAccount, FollowAccount
 from accounts.events import AccountFollowed
 from messaging.models import Delivery, StoredEvent
 from messaging.testing import subscribed
@@ -21,6 +21,11 @@ def operator(client):
 def follow(scenario):
     alice, bob = AccountFactory(), AccountFactory()
     return scenario.when(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))
+
+
+def block(scenario):
+    alice, bob = AccountFactory(), AccountFactory()
+    return scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
 
 
 @pytest.mark.parametrize("model", ["storedevent", "delivery", "processedcommand"])
@@ -73,7 +78,7 @@ def test_retrying_dead_deliveries_runs_the_policy_again(client, operator, scenar
 
 
 def test_deliveries_filter_by_correlation_id(client, operator, scenario):
-    mine, _ = follow(scenario), follow(scenario)
+    mine, _ = block(scenario), block(scenario)
     correlation_id = mine.result.command.correlation_id
 
     response = client.get(reverse("admin:messaging_delivery_changelist"), {"event__correlation_id": correlation_id})
@@ -82,8 +87,9 @@ def test_deliveries_filter_by_correlation_id(client, operator, scenario):
     assert listed and {delivery.event.correlation_id for delivery in listed} == {correlation_id}
 
 
-def test_discarding_dead_deliveries_keeps_them_marked_discarded(client, operator, dead):
-    done = Delivery.objects.exclude(pk=dead.row.pk).get()  # the follow's own projection: left as it is
+def test_discarding_dead_deliveries_keeps_them_marked_discarded(client, operator, dead, scenario):
+    block(scenario)
+    done = Delivery.objects.exclude(pk=dead.row.pk).get()  # the block's own policy: left as it is
 
     response = client.post(
         reverse("admin:messaging_delivery_changelist"),

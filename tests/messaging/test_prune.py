@@ -4,12 +4,14 @@ invariant, sweep or replay finds them owed again; events stay."""
 
 import io
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts.commands import FollowAccount
+from catalog.commands import AddBook
+from catalog.values import Money
 from messaging import bus, retention, subscriptions
 from messaging.invariants import every_event_has_its_deliveries
 from messaging.models import Delivery, IdempotentResponse, ProcessedCommand, ScheduledCommand, StoredEvent, Subscription
@@ -20,7 +22,7 @@ from tests.stock import place
 
 pytestmark = pytest.mark.django_db
 
-COUNT_FOLLOW = "accounts.projections.count_follow"
+STOCK = "catalog.policies.stock_new_book"
 LATER = timedelta(days=1)
 
 
@@ -32,14 +34,14 @@ def settled_at_once(settings):
     settings.MESSAGING_SWEEP_SAFETY_SECONDS = 0
 
 
-def follows(count: int) -> list:
-    """``count`` follows of fresh accounts, delivered: their AccountFollowed events."""
-    people = [AccountFactory() for _ in range(count + 1)]
-    followed = [
-        bus.dispatch(FollowAccount(follower_id=people[0].pk, followee_id=other.pk)).events[0] for other in people[1:]
+def books(count: int) -> list:
+    """``count`` books added, their stocking delivered: their BookAdded events."""
+    added = [
+        bus.dispatch(AddBook(title=f"Book {n}", author="A. Writer", price=Money(Decimal("9.99")))).events[0]
+        for n in range(count)
     ]
     relay()
-    return followed
+    return added
 
 
 def position(event) -> int:
@@ -47,7 +49,7 @@ def position(event) -> int:
 
 
 def kept(event) -> bool:
-    return Delivery.objects.filter(event=event.event_id, policy=COUNT_FOLLOW).exists()
+    return Delivery.objects.filter(event=event.event_id, policy=STOCK).exists()
 
 
 def all_rules_hold() -> bool:
@@ -57,8 +59,8 @@ def all_rules_hold() -> bool:
 
 
 def test_settled_deliveries_go_behind_a_moved_start_and_every_rule_still_holds():
-    # given three follows, delivered
-    followed = follows(3)
+    # given three books added, their stocking delivered
+    added = books(3)
     events_before = StoredEvent.objects.count()
 
     # when everything settled is past its retention
@@ -67,7 +69,7 @@ def test_settled_deliveries_go_behind_a_moved_start_and_every_rule_still_holds()
     # then no delivery is left, the events are, and nothing is owed again
     assert not Delivery.objects.exists()
     assert StoredEvent.objects.count() == events_before
-    assert Subscription.objects.get(name=COUNT_FOLLOW).starts_after == position(followed[-1])
+    assert Subscription.objects.get(name=STOCK).starts_after == position(added[-1])
     assert all_rules_hold()
     assert subscriptions.sweep() == 0
 
@@ -93,38 +95,38 @@ def test_settled_schedules_go_and_a_waiting_one_stays(settings):
 
 
 def test_an_open_delivery_holds_the_start_back_and_keeps_the_deliveries_after_it():
-    # given three follows, the second one's count still failing
-    first, second, third = follows(3)
-    Delivery.objects.filter(event=second.event_id, policy=COUNT_FOLLOW).update(status=Delivery.Status.FAILED)
+    # given three books, the second one's stocking still failing
+    first, second, third = books(3)
+    Delivery.objects.filter(event=second.event_id, policy=STOCK).update(status=Delivery.Status.FAILED)
 
     retention.prune(before=timezone.now() + LATER)
 
     # then the start stops just before it: the first's delivery went, the others stay
-    assert Subscription.objects.get(name=COUNT_FOLLOW).starts_after == position(second) - 1
+    assert Subscription.objects.get(name=STOCK).starts_after == position(second) - 1
     assert (kept(first), kept(second), kept(third)) == (False, True, True)
     assert list(every_event_has_its_deliveries()) == []
 
 
 def test_deliveries_settled_within_the_retention_stay():
-    (followed,) = follows(1)
+    (added,) = books(1)
 
     retention.prune(before=timezone.now() - LATER)
 
-    assert kept(followed)
-    assert Subscription.objects.get(name=COUNT_FOLLOW).starts_after < position(followed)
+    assert kept(added)
+    assert Subscription.objects.get(name=STOCK).starts_after < position(added)
 
 
 def test_after_a_prune_a_replay_reopens_only_what_it_is_asked_from_before_the_start():
-    # given pruned follows, then a new one not yet delivered
-    pruned = follows(2)
+    # given pruned stockings, then a new one not yet delivered
+    pruned = books(2)
     retention.prune(before=timezone.now() + LATER)
-    mark = Subscription.objects.get(name=COUNT_FOLLOW).starts_after
+    mark = Subscription.objects.get(name=STOCK).starts_after
 
     # then a replay from after the start opens nothing
-    assert subscriptions.replay(COUNT_FOLLOW, after=mark) == 0
+    assert subscriptions.replay(STOCK, after=mark) == 0
 
     # and one from before it, on purpose, re-opens the pruned deliveries
-    assert subscriptions.replay(COUNT_FOLLOW, after=position(pruned[0]) - 1) == 2
+    assert subscriptions.replay(STOCK, after=position(pruned[0]) - 1) == 2
     assert all(kept(event) for event in pruned)
 
 
@@ -141,25 +143,25 @@ def test_idempotency_records_past_the_retention_go_and_younger_ones_stay():
 
 
 def test_a_dry_run_says_what_it_would_remove_and_removes_nothing():
-    follows(2)
+    books(2)
     Delivery.objects.update(delivered_at=timezone.now() - timedelta(days=40))
     out = io.StringIO()
 
     call_command("prune", "--dry-run", stdout=out)
 
-    assert f"deliveries of {COUNT_FOLLOW}: would remove 2" in out.getvalue()
-    assert Delivery.objects.filter(policy=COUNT_FOLLOW).count() == 2
-    assert Subscription.objects.get(name=COUNT_FOLLOW).starts_after == 0
+    assert f"deliveries of {STOCK}: would remove 2" in out.getvalue()
+    assert Delivery.objects.filter(policy=STOCK).count() == 2
+    assert Subscription.objects.get(name=STOCK).starts_after == 0
 
 
 def test_the_start_never_passes_what_the_sweep_has_not_looked_at(settings):
-    # given follows whose events the sweep has not yet checked (a process of
+    # given books whose events the sweep has not yet checked (a process of
     # the previous release might still have left one without its delivery)
     settings.MESSAGING_SWEEP_SAFETY_SECONDS = 3600
-    (followed,) = follows(1)
-    Subscription.objects.filter(name=COUNT_FOLLOW).update(swept_to=0)
+    (added,) = books(1)
+    Subscription.objects.filter(name=STOCK).update(swept_to=0)
 
     retention.prune(before=timezone.now() + LATER)
 
-    assert Subscription.objects.get(name=COUNT_FOLLOW).starts_after == 0
-    assert kept(followed)
+    assert Subscription.objects.get(name=STOCK).starts_after == 0
+    assert kept(added)

@@ -3,13 +3,15 @@
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
+import pytest
 from django.utils import timezone
 
 from accounts.commands import FollowAccount
 from accounts.events import AccountFollowed
-from messaging import store
+from messaging import bus, store
 from messaging.messages import Event
 from messaging.models import StoredEvent
+from messaging.registry import RegistryError
 from tests.factories import AccountFactory
 
 
@@ -52,3 +54,25 @@ def test_a_v1_payload_is_upcast_when_read(db, scratch_registry):
 
     assert isinstance(event, BookReviewed)
     assert (event.book_id, event.rating, event.version) == (book_id, 4, 2)
+
+
+def test_an_inline_projector_runs_once_its_event_is_stored(db, scratch_registry):
+    alice, bob = AccountFactory(), AccountFactory()
+    seen = []
+
+    def project(event):
+        stored = StoredEvent.objects.filter(event_id=event.event_id).values_list("command_type", flat=True)
+        seen.append((event.follower_id, list(stored)))
+
+    scratch_registry.register_projection("seen follows", {AccountFollowed: project}, reset=seen.clear)
+
+    bus.dispatch(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))
+
+    assert seen == [(alice.pk, ["FollowAccount"])]  # its own transaction's row: see test_projections for a raise
+
+
+def test_a_projection_is_named_once_and_projects_some_event(scratch_registry):
+    with pytest.raises(RegistryError, match="a projection is already named 'follow_counts'"):
+        scratch_registry.register_projection("follow_counts", {AccountFollowed: print}, reset=lambda: None)
+    with pytest.raises(RegistryError, match="projects no event type"):
+        scratch_registry.register_projection("nothing", {}, reset=lambda: None)

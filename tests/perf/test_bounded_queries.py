@@ -11,10 +11,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Block, Follow
 from accounts.projections import recount
+from accounts.queries import account
 from messaging.models import StoredEvent
 from orders.models import Order, OrderItem
 from tests.factories import AccountFactory, BookFactory
@@ -175,3 +178,25 @@ def test_an_account_read_costs_the_same_queries_whatever_its_graph(
     # then
     assert response.status_code == 200, response.data
     assert len(captured) == QUERIES[endpoint], "an account read costs the same queries whatever its graph"
+
+
+# token; the command's transaction (its savepoint here, BEGIN in production): the pair locked, the
+# block, follow and limit checks (one query), the follow, its event, the two counts; its release; the
+# relationship read
+FOLLOW = 10
+
+
+def test_a_follow_over_http_runs_in_one_transaction_with_its_counts_and_no_delivery(
+    alice, bob, signed_in, django_capture_on_commit_callbacks
+):
+    recount([alice.pk, bob.pk])  # their counts rows, as registering opens them
+    client = signed_in(alice)
+
+    with CaptureQueriesContext(connection) as captured, django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/api/v1/accounts/{bob.pk}/follow/")
+
+    assert response.status_code == 201, response.data
+    statements = [query["sql"] for query in captured]
+    assert not [sql for sql in statements if "messaging_delivery" in sql]
+    assert len(statements) == FOLLOW, "\n".join(statements)
+    assert (account(alice.pk).following_count, account(bob.pk).followers_count) == (1, 1)

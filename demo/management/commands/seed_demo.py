@@ -3,8 +3,8 @@
 Through the bus by default, command by command, as the product would.
 ``--bulk`` writes the accounts and follows in batches instead: the same
 rows (accounts, follows, their counts) and the same events, stored with
-their deliveries recorded done, since the batch writes the projector's
-effects itself. Books and orders always go through the bus. Every account's
+their deliveries recorded done and no projector run, since the batch writes
+the counts itself. Books and orders always go through the bus. Every account's
 password is ``demo-password``.
 
 Seeding keeps the rules either way: the follows are drawn so that nobody
@@ -135,7 +135,7 @@ class Command(BaseCommand):
 
     def _follows_in_bulk(self, pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> int:
         """Write the follows and their events in batches; the counts move here
-        in one pass (the projector's effect), not one delivery per follow."""
+        in one pass (the projection's effect), not one projector run per follow."""
         progress = Progress("follows", len(pairs))
         followers, following = {}, {}
         for start in range(0, len(pairs), BATCH):

@@ -12,12 +12,13 @@ from messaging.registry import registry
 
 class Command(BaseCommand):
     help = (
-        "Run one policy or projection over past events, on purpose: open the deliveries it is missing "
+        "Run one policy over past events, on purpose: open the deliveries it is missing "
         "(from --from on, by default all history) in bounded batches; the relay workers then deliver them. "
         "Exactly once and resumable: a second run, or a run after a crash half-way, opens only what is "
         "still missing, and no other subscriber runs again. A policy that mails people needs --force. "
+        "A projection has no deliveries: rebuild it with rebuild_projections. "
         "Examples: replay orders.policies.mail_confirmation --dry-run; "
-        "replay count_follow --from 2026-11-01T00:00:00Z; replay count_follow --from 1200"
+        "replay stock_new_book --from 2026-11-01T00:00:00Z; replay stock_new_book --from 1200"
     )
 
     def add_arguments(self, parser):
@@ -56,7 +57,7 @@ class Command(BaseCommand):
 
 
 def _policy(name: str) -> str:
-    if name in registry.policies:
+    if name in registry.policies or name in registry.projections:  # a projection's refusal says what to do instead
         return name
     matches = [known for known in registry.policies if known.endswith(f".{name}")]
     if len(matches) == 1:
