@@ -195,12 +195,9 @@ def render_tree(roots: list[CommandNode]) -> list[str]:
 
     def scheduled(node: ScheduleNode, prefix: str, last: bool):
         row = node.schedule
-        status = row.get_status_display()
-        if row.last_error:
-            status += f": {row.last_error}"
         lines.append(
             f"{prefix}{_branch(last)}schedule {row.command_type} [{row.key}] "
-            f"not before {row.not_before:%Y-%m-%d %H:%M:%S} [{status}]"
+            f"not before {row.not_before:%Y-%m-%d %H:%M:%S} [{_status(row)}]"
         )
         inner = _inner(prefix, last)
         for index, child in enumerate(node.commands):
@@ -218,12 +215,10 @@ def render_tree(roots: list[CommandNode]) -> list[str]:
 
     def policy(node: PolicyNode, prefix: str, last: bool):
         delivery = node.delivery
-        status = delivery.get_status_display()
-        if delivery.last_error:
-            status += f": {delivery.last_error}"
         took = f" in {node.took}" if node.took else ""
         lines.append(
-            f"{prefix}{_branch(last)}policy {delivery.policy} [{status}, {delivery.attempts} attempt(s)]{took}"
+            f"{prefix}{_branch(last)}policy {delivery.policy} "
+            f"[{_status(delivery)}, {delivery.attempts} attempt(s)]{took}"
         )
         inner = _inner(prefix, last)
         for index, child in enumerate(node.commands):
@@ -232,6 +227,12 @@ def render_tree(roots: list[CommandNode]) -> list[str]:
     for root in roots:
         command(root, "", True, top=True)
     return lines
+
+
+def _status(row: Delivery | ScheduledCommand) -> str:
+    """A delivery's or a schedule's status as the text tree shows it, with its last error."""
+    status = row.get_status_display()
+    return f"{status}: {row.last_error}" if row.last_error else status
 
 
 def _branch(last: bool, top: bool = False) -> str:

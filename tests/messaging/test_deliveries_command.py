@@ -130,6 +130,7 @@ def test_discard_keeps_the_row_marked_discarded_and_it_is_no_longer_dead(dead):
         (["discard", "1", "--all-dead"], "not both"),
         (["retry", "1", "--policy", "x"], "filters narrow --all-dead"),
         (["list", "--status", "lost"], "no status lost; the statuses: pending, failed, done, dead, discarded"),
+        (["schedules", "--status", "dispatched"], "no status dispatched; the statuses: waiting, done, cancelled, dead"),
         (["list", "--older-than", "soon"], "--older-than: 'soon' is not an age"),
         (["list", "--correlation-id", "nope"], "--correlation-id: 'nope' is not a UUID"),
         (["list", "--limit", "0"], "--limit: '0' is not a positive whole number"),

@@ -95,13 +95,7 @@ class Command(BaseCommand):
             )
 
         listing = subcommand("list", "Deliveries, newest first, as an aligned table (or JSON lines).")
-        listing.add_argument(
-            "--status",
-            action="append",
-            default=[],
-            metavar="STATUS",
-            help=f"Only these statuses ({', '.join(STATUSES)}); repeat it or give a comma list.",
-        )
+        _add_status(listing, STATUSES)
         _add_filters(listing)
         listing.add_argument("--limit", default="50", help="At most this many rows (default 50).")
         listing.add_argument(
@@ -121,13 +115,7 @@ class Command(BaseCommand):
             _add_filters(acting)
 
         schedules = subcommand("schedules", "Scheduled commands, newest first, as an aligned table.")
-        schedules.add_argument(
-            "--status",
-            action="append",
-            default=[],
-            metavar="STATUS",
-            help=f"Only these statuses ({', '.join(SCHEDULE_STATUSES)}); repeat it or give a comma list.",
-        )
+        _add_status(schedules, SCHEDULE_STATUSES)
         schedules.add_argument("--limit", default="50", help="At most this many rows (default 50).")
 
     def handle(self, *args, subcommand, **options):
@@ -208,12 +196,7 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(event.payload, indent=2, sort_keys=True, default=str))
 
     def _schedules(self, *, status, limit, **options):
-        statuses = [each for text in status for each in text.split(",") if each]
-        unknown = sorted(set(statuses) - set(SCHEDULE_STATUSES))
-        if unknown:
-            raise CommandError(
-                f"unknown status {', '.join(unknown)}: one of {', '.join(SCHEDULE_STATUSES)}", returncode=2
-            )
+        statuses = _statuses(status, SCHEDULE_STATUSES)
         limit = _positive(limit, "--limit")
         rows = ScheduledCommand.objects.order_by("-pk")
         if statuses:
@@ -329,6 +312,16 @@ def _filters(options: dict) -> dict:
         if filters["correlation_id"] is None:
             raise CommandError(f"--correlation-id: {options['correlation_id']!r} is not a UUID", returncode=2)
     return filters
+
+
+def _add_status(parser, known: list[str]) -> None:
+    parser.add_argument(
+        "--status",
+        action="append",
+        default=[],
+        metavar="STATUS",
+        help=f"Only these statuses ({', '.join(known)}); repeat it or give a comma list.",
+    )
 
 
 def _statuses(given: list[str], known: list[str] = STATUSES) -> list[str]:
