@@ -426,7 +426,8 @@ def deliver_batches(delivery_ids: list[int], *, dispatch: Dispatch, lease: UUID)
     the batch's rows still owned by ``lease`` and reads their events, the
     shared rows they will write are locked in one global order (the
     policies' ``locks``), and the deliveries run one after the other with
-    no savepoint. One that fails or whose command refuses rolls the batch
+    no savepoint, the events their commands append written together in one
+    INSERT at the end (``store.appends_held``). One that fails or whose command refuses rolls the batch
     back, which runs again knowing it (``_deliver_batch``): the failure is
     recorded on its own row without running it again, the refusal runs in a
     savepoint that undoes only that command's writes. The rows are marked
@@ -500,7 +501,7 @@ def _deliver_together(
     does not succeed."""
     outcomes, done, failed = Counter(), [], []
     written = _RowsWritten()
-    with transaction.atomic(durable=True), connection.execute_wrapper(written):
+    with transaction.atomic(durable=True), connection.execute_wrapper(written), store.appends_held() as held:
         rows = list(
             Delivery.objects.select_for_update(of=("self",))
             .select_related("event")
@@ -513,11 +514,14 @@ def _deliver_together(
         _lock_shared_rows(loaded)
         unreached, largest = [], 0
 
+        def writes() -> int:  # rows written so far, the held events and the marks to come included
+            return written.rows + len(held.rows) + len(done) + len(failed)
+
         def crossed() -> bool:  # whether the delivery running now takes the transaction past the bound
-            return bool(done or failed) and written.rows + len(done) + len(failed) + 1 > settings.FANOUT_BATCH_SIZE
+            return bool(done or failed) and writes() + 1 > settings.FANOUT_BATCH_SIZE
 
         for index, (row, event) in enumerate(loaded):
-            before = written.rows + len(done) + len(failed)
+            before = writes()
             lesson = learned.get(row.pk)
             if (index and before + largest + 1 > settings.FANOUT_BATCH_SIZE) or (lesson and lesson.crossed):
                 unreached = [later.pk for later, _ in loaded[index:]]  # the next transaction's
@@ -538,8 +542,9 @@ def _deliver_together(
                 break
             if error is not None and is_conflict(error):
                 raise _Unbatchable(row.pk) from error
-            largest = max(largest, written.rows + len(done) + len(failed) - before)
+            largest = max(largest, writes() - before)
             (done if error is None else failed).append(row)
+        held.flush()
         _mark(done, failed)
     outcomes[Delivery.Status.DONE] += len(done)
     outcomes.update(row.status for row in failed)
@@ -562,14 +567,10 @@ def _attempt(row: Delivery, event: Event, dispatch: Dispatch, crossed: Callable[
     error, if it raised (its effects undone). Raises ``_OverBudget``, its
     effects undone too, when ``crossed`` says it wrote past the bound. The
     row keeps how long the run took, and the span its outcome."""
-    stored = row.event
-    with (
-        correlated(stored.correlation_id),
-        telemetry.delivering(row.pk, stored.type, row.policy, stored.correlation_id, stored.event_id) as span,
-    ):
+    with _running(row) as span:
         started = time.perf_counter()
         try:
-            with transaction.atomic():
+            with store.appends_now(), transaction.atomic():  # its savepoint may roll back alone
                 _apply(event, row.policy, dispatch)
                 if crossed():
                     raise _OverBudget
@@ -590,11 +591,7 @@ def _attempt_optimistically(row: Delivery, event: Event, dispatch: Dispatch, cro
     """Run one delivery of a batch with no savepoint (nor one for its
     commands): done, or a ``_Lesson`` for the batch to run again with (a
     conflict stays a conflict: the batch's rows then go one by one)."""
-    stored = row.event
-    with (
-        correlated(stored.correlation_id),
-        telemetry.delivering(row.pk, stored.type, row.policy, stored.correlation_id, stored.event_id) as span,
-    ):
+    with _running(row) as span:
         started = time.perf_counter()
         try:
             with _savepoints(False):
@@ -611,6 +608,17 @@ def _attempt_optimistically(row: Delivery, event: Event, dispatch: Dispatch, cro
         row.duration_ms = _since(started)
         span.outcome(Delivery.Status.DONE)
     return None
+
+
+@contextmanager
+def _running(row: Delivery):
+    """What a batch's delivery runs in: its event's correlation id, and its span."""
+    stored = row.event
+    with (
+        correlated(stored.correlation_id),
+        telemetry.delivering(row.pk, stored.type, row.policy, stored.correlation_id, stored.event_id) as span,
+    ):
+        yield span
 
 
 def _fail(row: Delivery, error: Exception) -> None:

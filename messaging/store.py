@@ -12,6 +12,9 @@ per connection: SQLite's can be lowered at run time) and at most
 """
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from uuid import UUID
@@ -66,7 +69,11 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
     command_type, policy = command.type_name(), cause.policy if cause else ""
     trace_id = telemetry.current_trace_id()
     rows = [_event_row(event, command_type, command.actor_id, policy, trace_id, duration_ms) for event in stamped]
-    _insert(StoredEvent, rows)
+    held = _held.get()
+    if held is None:
+        _insert(StoredEvent, rows)
+    else:
+        held.rows += rows
     _project(stamped)
     subscribed = [(event, policy) for event in stamped for policy in registry.policies_for(event)]
     if not subscribed:
@@ -94,6 +101,59 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
     return stamped, [
         Opened(ids[event.event_id, policy.name], event, policy.name, policy.outside) for event, policy in subscribed
     ]
+
+
+class _Held:
+    """Events appended while a relay batch runs, written together in one
+    INSERT when the batch ends (``flush``), or before any statement that
+    names the event table (an ``execute_wrapper``): whatever reads the log
+    in that transaction, a projector or a handler, still finds them."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        if self.rows and StoredEvent._meta.db_table in sql:
+            self.flush()
+        return execute(sql, params, many, context)
+
+    def flush(self) -> None:
+        rows, self.rows = self.rows, []
+        if rows:
+            _insert(StoredEvent, rows)
+
+
+_held: ContextVar[_Held | None] = ContextVar("held_events", default=None)
+
+
+@contextmanager
+def appends_held() -> Iterator[_Held]:
+    """Within it, the events appended are held and written in one INSERT by
+    the ``flush`` the caller calls before its transaction commits (the
+    deliveries' foreign keys to them are checked at commit). Only for work
+    that rolls back whole on any error: a savepoint rolled back inside
+    would not take its held events with it (``appends_now`` lifts it)."""
+    held = _Held()
+    token = _held.set(held)
+    try:
+        with connection.execute_wrapper(held):
+            yield held
+    finally:
+        _held.reset(token)
+
+
+@contextmanager
+def appends_now() -> Iterator[None]:
+    """Write what is held, and append at once within: for work in a
+    savepoint that may roll back alone."""
+    held = _held.get()
+    if held is not None:
+        held.flush()
+    token = _held.set(None)
+    try:
+        yield
+    finally:
+        _held.reset(token)
 
 
 def _project(events: list[Event]) -> None:

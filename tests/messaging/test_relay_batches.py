@@ -21,7 +21,7 @@ from accounts.events import AccountBlocked, AccountFollowed, FollowRejected
 from accounts.models import Account
 from accounts.refusals import AccountRefusal
 from messaging import bus, claiming
-from messaging.messages import Command
+from messaging.messages import Command, Event
 from messaging.models import Delivery, StoredEvent
 from messaging.testing import subscribed
 from orders.commands import CancelOrder
@@ -247,3 +247,45 @@ def test_right_after_a_commit_a_command_refused_by_its_policy_is_recorded_and_un
 def _ok(result):
     assert result.ok, result.rejection
     return result.events[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_writes_the_events_its_deliveries_append_in_one_insert(scratch_registry, relay_only):
+    register_counting(scratch_registry, on=AccountBlocked)
+    events = blocks(4)
+    claim = claiming.claim_due(50)
+    with CaptureQueriesContext(connection) as queries:
+        bus.deliver_claimed(claim)
+
+    event_inserts = [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "messaging_storedevent"')
+    ]
+    assert len(event_inserts) == 1
+    assert counted() == {str(event.event_id): 1 for event in events}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadTheLog(Command):
+    """Counts the ``LogRead`` events stored so far."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogRead(Event):
+    seen: int
+
+
+def read_the_log(command: ReadTheLog):
+    return [LogRead(seen=StoredEvent.objects.filter(type="LogRead").count())]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_a_batch_holds_to_append_is_written_before_anything_in_it_reads_the_log(scratch_registry, relay_only):
+    scratch_registry.register_handler(ReadTheLog, read_the_log)
+    scratch_registry.register_events(LogRead)
+    scratch_registry.subscribe(AccountBlocked, lambda event: [ReadTheLog()], name="tests.reading")
+    blocks(3)
+    claim = claiming.claim_due(50)
+    bus.deliver_claimed(claim)
+
+    stored = StoredEvent.objects.filter(type="LogRead").order_by("position").values_list("payload__seen", flat=True)
+    assert list(stored) == [0, 1, 2]  # each read saw the events the batch's earlier deliveries appended
