@@ -61,16 +61,12 @@ def handle(command: Command) -> Result:
     refused = _refused_before.get()
     if refused is not None:
         return record(command, [refused.rejection], refused.started)
-    if top_level:
+    if top_level or not delivery.with_savepoints():  # no savepoint: a refusal undoes the whole transaction
         try:
             events = list(handler(command) or ())
         except Refused as refusal:
-            raise _RollBack(refusal.rejection, started) from None
-        return record(command, events, started)
-    if not delivery.with_savepoints():
-        try:
-            events = list(handler(command) or ())
-        except Refused:
+            if top_level:
+                raise _RollBack(refusal.rejection, started) from None
             raise delivery.NeedsSavepoints(command.type_name()) from None
         return record(command, events, started)
     try:

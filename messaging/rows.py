@@ -98,7 +98,6 @@ class _Select:
     sql: str
     columns: tuple[_Columns, ...]  # the row's, then its related row's
     prepare_key: Callable[[object], object]
-    related: str | None
 
 
 @cache
@@ -121,7 +120,7 @@ def _select(model: type[Model], lock: bool, related: str | None, vendor: str) ->
     )
     if lock and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
-    return _Select(sql, tuple(columns), preparer(meta.pk), related)
+    return _Select(sql, tuple(columns), preparer(meta.pk))
 
 
 def get(model: type[Model], key, *, lock: bool = False, related: str | None = None) -> Model | None:
