@@ -120,9 +120,11 @@ class SeverAllFollows(PolicyCommand):
 class SeverFollowBatch(PolicyCommand):
     """Remove the follows in and out of an account whose row ids run from
     ``first_follow`` to ``last_follow`` (issued by a policy, one per
-    ``FollowBatchScheduled``)."""
+    ``FollowBatchScheduled``): the batches starting at ``batch_starts``
+    when given, each scheduled as a part of its own."""
 
     account_id: UUID
     reason: str
     first_follow: int
     last_follow: int
+    batch_starts: tuple[int, ...] = ()

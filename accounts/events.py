@@ -53,12 +53,16 @@ class FollowRemoved(Event):
 class FollowBatchScheduled(Event):
     """Part of severing every follow of an account, left to a delivery of
     its own: the follows in or out of ``account_id`` whose row ids run from
-    ``first_follow`` to ``last_follow``."""
+    ``first_follow`` to ``last_follow``. When the part holds several
+    batches, ``batch_starts`` gives the row id each starts at (the first is
+    ``first_follow``), so its delivery schedules them without reading a
+    follow; empty for one batch (and in the events of earlier releases)."""
 
     account_id: UUID
     reason: str
     first_follow: int
     last_follow: int
+    batch_starts: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

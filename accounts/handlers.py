@@ -37,7 +37,6 @@ from .events import (
     AccountCommandRejected,
     AccountRegistered,
     AccountUnblocked,
-    FollowBatchScheduled,
     FollowRemoved,
 )
 from .models import Account
@@ -203,24 +202,34 @@ def sever_all_follows(command: SeverAllFollows) -> list[Event]:
 
 
 def sever_follow_batch(command: SeverFollowBatch) -> list[Event]:
+    if command.batch_starts:  # batches an earlier read counted: schedule them, read nothing
+        return rules.schedule_batches(
+            command.account_id,
+            command.reason,
+            command.batch_starts,
+            command.last_follow,
+            batch_size=_fanout_batch(),
+        )
     return _sever_batch(command.account_id, command.reason, command.first_follow, command.last_follow)
+
+
+def _fanout_batch() -> int:
+    """Follows per batch: half of ``FANOUT_BATCH_SIZE``, since each severed
+    follow writes two rows in its transaction, its own and the other
+    account's counts (projected inline)."""
+    return max(1, settings.FANOUT_BATCH_SIZE // 2)
 
 
 def _sever_batch(account_id: uuid.UUID, reason: str, first: int | None = None, last: int | None = None) -> list[Event]:
     """Remove the account's follows from ``first`` to ``last`` if they fit in
-    one batch, as one ``FollowsSevered``; otherwise schedule the parts
-    ``rules.fanout_parts`` splits them into, each as its own event and so
-    delivered, exactly once, in its own transaction. A batch is half of
-    ``FANOUT_BATCH_SIZE`` follows: each severed follow writes two rows in
-    this transaction, its own and the other account's counts (projected
-    inline), so a batch writes about ``FANOUT_BATCH_SIZE`` rows."""
+    one batch, as one ``FollowsSevered``; otherwise schedule their batches
+    (``rules.schedule_batches``), each delivered, exactly once, in a
+    transaction of its own."""
     accounts.lock(account_id)
-    batch_size = max(1, settings.FANOUT_BATCH_SIZE // 2)
-    parts = rules.fanout_parts(accounts.follow_ids_of(account_id, first, last), batch_size=batch_size)
-    if len(parts) == 1:
-        severed = rules.severed(account_id, reason, accounts.remove_follows(parts[0]))
-        return [severed] if severed else []
-    return [
-        FollowBatchScheduled(account_id=account_id, reason=reason, first_follow=ids[0], last_follow=ids[-1])
-        for ids in parts
-    ]
+    batch_size = _fanout_batch()
+    follow_ids = accounts.follow_ids_of(account_id, first, last)
+    if len(follow_ids) > batch_size:
+        batch_starts = rules.fanout_batches(follow_ids, batch_size=batch_size)
+        return rules.schedule_batches(account_id, reason, batch_starts, follow_ids[-1], batch_size=batch_size)
+    severed = rules.severed(account_id, reason, accounts.remove_follows(follow_ids))
+    return [severed] if severed else []

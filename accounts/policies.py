@@ -27,6 +27,7 @@ def sever_follow_batch(event: FollowBatchScheduled):
             reason=event.reason,
             first_follow=event.first_follow,
             last_follow=event.last_follow,
+            batch_starts=event.batch_starts,
         )
     ]
 

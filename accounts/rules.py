@@ -6,7 +6,6 @@ the event it decided on, ``None`` when there is nothing to do, or raises
 the rejection. None touches the database.
 """
 
-import math
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -21,6 +20,7 @@ from .events import (
     AccountFollowed,
     AccountRegistered,
     BlockRejected,
+    FollowBatchScheduled,
     FollowRejected,
     FollowsSevered,
     PasswordChanged,
@@ -128,15 +128,38 @@ def block(
     return AccountBlocked(blocker_id=blocker.pk, blocked_id=blocked.pk)
 
 
-def fanout_parts(follow_ids: list[int], *, batch_size: int) -> list[list[int]]:
-    """How to remove these follows: all at once when they fit in one batch
-    (one part); otherwise in at most half a batch of sibling parts, each at
-    least a batch, which split again when they are removed. So no
-    transaction writes more than about a batch of rows, whatever the size."""
-    if len(follow_ids) <= batch_size:
-        return [follow_ids]
-    part = max(batch_size, math.ceil(len(follow_ids) / max(2, batch_size // 2)))  # two parts at least: each smaller
-    return [follow_ids[start : start + part] for start in range(0, len(follow_ids), part)]
+def fanout_batches(follow_ids: list[int], *, batch_size: int) -> tuple[int, ...]:
+    """The row id each batch of at most ``batch_size`` of these follows (in
+    row id order) starts at."""
+    return tuple(follow_ids[::batch_size])
+
+
+def schedule_batches(
+    account_id: UUID, reason: str, batch_starts: tuple[int, ...], last_follow: int, *, batch_size: int
+) -> list[FollowBatchScheduled]:
+    """The parts that remove the batches starting at ``batch_starts`` (row
+    ids in order; the last batch ends at ``last_follow``): one part per
+    batch when they are at most half a batch of parts; otherwise groups of
+    batches, each as many as a whole tree of that fan-out holds, whose
+    deliveries schedule them in turn without reading a follow. So no
+    transaction writes more than about a batch of rows, and only a batch's
+    own delivery reads the follows, whatever the size."""
+    fan = max(2, batch_size // 2)
+    group = 1
+    while len(batch_starts) > group * fan:
+        group *= fan
+    groups = [batch_starts[start : start + group] for start in range(0, len(batch_starts), group)]
+    ends = [following[0] - 1 for following in groups[1:]] + [last_follow]
+    return [
+        FollowBatchScheduled(
+            account_id=account_id,
+            reason=reason,
+            first_follow=starts[0],
+            last_follow=end,
+            batch_starts=starts if len(starts) > 1 else (),
+        )
+        for starts, end in zip(groups, ends, strict=True)
+    ]
 
 
 def severed(account_id: UUID, reason: str, removed: list[tuple[UUID, UUID]]) -> FollowsSevered | None:

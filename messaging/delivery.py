@@ -443,10 +443,11 @@ def deliver_batches(delivery_ids: list[int], *, dispatch: Dispatch, lease: UUID)
     deadlock or serialization failure rolls the whole batch back and its
     rows are delivered one by one (``deliver``: retried, uncounted)."""
     outcomes, left, outside = Counter(), list(delivery_ids), []
+    sizes: dict[str, int] = {}  # the most rows one delivery of each policy wrote, in this claim
     while left:
         batch = left[: settings.MESSAGING_RELAY_BATCH]
         try:
-            delivered, unreached, found_outside = _deliver_batch(batch, lease, dispatch)
+            delivered, unreached, found_outside = _deliver_batch(batch, lease, dispatch, sizes)
         except (_Unbatchable, DatabaseError) as error:
             if not (isinstance(error, _Unbatchable) or is_conflict(error)):
                 raise
@@ -477,7 +478,9 @@ class _Lesson(Exception):
     crossed: bool = False
 
 
-def _deliver_batch(batch: list[int], lease: UUID, dispatch: Dispatch) -> tuple[Counter, list[int], list[int]]:
+def _deliver_batch(
+    batch: list[int], lease: UUID, dispatch: Dispatch, sizes: dict[str, int]
+) -> tuple[Counter, list[int], list[int]]:
     """Run a batch's deliveries without savepoints (four statements fewer per
     delivery: its own savepoint and its command's, each a SAVEPOINT and a
     RELEASE), which serves while every one of them succeeds. When one does
@@ -486,19 +489,22 @@ def _deliver_batch(batch: list[int], lease: UUID, dispatch: Dispatch) -> tuple[C
     learned: dict[int, _Lesson] = {}
     while True:
         try:
-            return _deliver_together(batch, lease, dispatch, learned)
+            return _deliver_together(batch, lease, dispatch, learned, sizes)
         except _Lesson as lesson:
             logger.debug("a batch of %d deliveries runs again: %r", len(batch), lesson)
             learned[lesson.delivery_id] = lesson
 
 
 def _deliver_together(
-    batch: list[int], lease: UUID, dispatch: Dispatch, learned: dict[int, "_Lesson"]
+    batch: list[int], lease: UUID, dispatch: Dispatch, learned: dict[int, "_Lesson"], sizes: dict[str, int]
 ) -> tuple[Counter, list[int], list[int]]:
     """One batch's transaction: what it delivered, the ids it did not reach
     (the bound on rows), and the outside effects it found. A delivery not
     ``learned`` about runs without a savepoint and raises ``_Lesson`` if it
-    does not succeed."""
+    does not succeed. A delivery is expected to write as many rows as the
+    most one of its policy wrote before in this claim (``sizes``), or as the
+    largest of this batch so far: when that would not fit, it starts the
+    next transaction."""
     outcomes, done, failed = Counter(), [], []
     written = _RowsWritten()
     with transaction.atomic(durable=True), connection.execute_wrapper(written), store.appends_held() as held:
@@ -523,7 +529,8 @@ def _deliver_together(
         for index, (row, event) in enumerate(loaded):
             before = writes()
             lesson = learned.get(row.pk)
-            if (index and before + largest + 1 > settings.FANOUT_BATCH_SIZE) or (lesson and lesson.crossed):
+            expected = max(sizes.get(row.policy, 0), largest)
+            if (index and before + expected + 1 > settings.FANOUT_BATCH_SIZE) or (lesson and lesson.crossed):
                 unreached = [later.pk for later, _ in loaded[index:]]  # the next transaction's
                 break
             try:
@@ -543,6 +550,7 @@ def _deliver_together(
             if error is not None and is_conflict(error):
                 raise _Unbatchable(row.pk) from error
             largest = max(largest, writes() - before)
+            sizes[row.policy] = max(sizes.get(row.policy, 0), writes() - before)
             (done if error is None else failed).append(row)
         held.flush()
         _mark(done, failed)

@@ -8,7 +8,7 @@ import pytest
 
 from accounts import rules
 from accounts.commands import BlockAccount, FollowAccount
-from accounts.events import AccountBlocked, AccountFollowed, FollowsSevered
+from accounts.events import AccountBlocked, AccountFollowed, FollowBatchScheduled, FollowsSevered
 from accounts.models import Account
 from accounts.rules import FollowFacts
 from accounts.values import Email, Password, Username
@@ -164,17 +164,52 @@ def test_a_weak_password_is_refused_before_anything_else():
     assert code(refused) == "weak_password"
 
 
-def test_follows_that_fit_in_a_batch_are_one_part():
-    assert rules.fanout_parts([1, 2, 3], batch_size=3) == [[1, 2, 3]]
-    assert rules.fanout_parts([], batch_size=3) == [[]]
+def test_follows_beyond_a_batch_are_batches_by_their_first_row_id():
+    assert rules.fanout_batches([3, 5, 8, 9, 12], batch_size=2) == (3, 8, 12)
 
 
-def test_follows_beyond_a_batch_split_into_at_most_half_a_batch_of_parts():
-    # given 100 follows and batches of 10: at most 5 parts, each at least a batch
-    parts = rules.fanout_parts(list(range(100)), batch_size=10)
+def leaves(account, batch_starts, last, batch_size, *, fan):
+    """Expand a schedule as its deliveries would, part by part: the leaf
+    ranges reached, each split checked to schedule at most ``fan`` parts."""
+    parts = rules.schedule_batches(account, "account_deactivated", batch_starts, last, batch_size=batch_size)
+    assert 1 <= len(parts) <= fan
+    reached = []
+    for part in parts:
+        assert isinstance(part, FollowBatchScheduled) and part.account_id == account
+        if part.batch_starts:
+            assert part.batch_starts[0] == part.first_follow and len(part.batch_starts) > 1
+            reached += leaves(account, part.batch_starts, part.last_follow, batch_size, fan=fan)
+        else:
+            reached.append((part.first_follow, part.last_follow))
+    return reached
 
-    assert [len(part) for part in parts] == [20, 20, 20, 20, 20]
-    assert [follow_id for part in parts for follow_id in part] == list(range(100))
+
+def test_batches_that_fit_in_half_a_batch_of_parts_are_one_part_each():
+    account = uuid.uuid4()
+
+    parts = rules.schedule_batches(account, "account_deactivated", (10, 20, 30), 39, batch_size=10)
+
+    assert [(part.first_follow, part.last_follow, part.batch_starts) for part in parts] == [
+        (10, 19, ()),
+        (20, 29, ()),
+        (30, 39, ()),
+    ]
+
+
+@pytest.mark.parametrize("follows", [7, 11, 100, 1000])
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 10])
+def test_any_number_of_batches_is_reached_by_splits_of_at_most_half_a_batch(follows, batch_size):
+    """Each batch ends up a part of its own, exactly the ids it held; no split
+    schedules more than half a batch of parts (two at least)."""
+    account, follow_ids = uuid.uuid4(), list(range(5, 5 + 3 * follows, 3))
+    batch_starts = rules.fanout_batches(follow_ids, batch_size=batch_size)
+
+    reached = leaves(account, batch_starts, follow_ids[-1], batch_size, fan=max(2, batch_size // 2))
+
+    assert [first for first, _ in reached] == list(batch_starts)
+    held = [[f for f in follow_ids if first <= f <= last] for first, last in reached]
+    assert [f for batch in held for f in batch] == follow_ids
+    assert all(1 <= len(batch) <= batch_size for batch in held)
 
 
 def test_severed_follows_are_told_apart_as_followers_and_followees():
@@ -200,14 +235,3 @@ def test_an_account_is_granted_staff_once():
     granted = ann.grant_staff()
 
     assert (granted.account_id, ann.is_staff, ann.is_superuser, ann.grant_staff()) == (ann.pk, True, True, None)
-
-
-@pytest.mark.parametrize("batch_size", [1, 2, 3])
-def test_with_tiny_batches_every_split_still_makes_smaller_parts(batch_size):
-    """A part as large as what it splits would be scheduled again and again."""
-    follows = list(range(7))
-
-    parts = rules.fanout_parts(follows, batch_size=batch_size)
-
-    assert len(parts) >= 2 and all(len(part) < len(follows) for part in parts)
-    assert [follow_id for part in parts for follow_id in part] == follows
