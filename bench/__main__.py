@@ -82,10 +82,14 @@ def sqlite_url(directory: Path) -> str:
 def machine(versions: list[str]) -> str:
     cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
     memory_kb = int(re.search(r"MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text()).group(1))
-    return (
-        f"{os.cpu_count()} cores ({cpu.group(1).strip() if cpu else platform.processor()}), "
-        f"{memory_kb / 1024**2:.0f} GiB memory, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, {', '.join(versions)}"
+    return ", ".join(
+        [
+            f"{os.cpu_count()} cores ({cpu.group(1).strip() if cpu else platform.processor()})",
+            f"{memory_kb / 1024**2:.0f} GiB memory",
+            f"{platform.system()} {platform.release()}",
+            f"Python {platform.python_version()}",
+            *versions,
+        ]
     )
 
 
@@ -174,10 +178,9 @@ def http(size: dict) -> str:
     setting = f"{size['clients']} clients, {size['workers']} gunicorn workers, {size['seconds']:.0f} s, PostgreSQL"
     rows = ["| HTTP through gunicorn on 127.0.0.1 | figure |", "|---|---:|"]
     rows.append(f"| mixed reads and writes ({setting}): requests/s | {found['req_s']:.0f} |")
-    for kind, label in (("read profile", "read: GET accounts/{id}/"), ("follow", "write: POST accounts/{id}/follow/")):
-        cuts = found[kind]
+    for kind, cuts in found["kinds"].items():
         rows.append(
-            f"| {label}, p50 / p95 / p99 (ms, {cuts['count']} requests) "
+            f"| {kind} ({load.REQUESTS[kind]}), p50 / p95 / p99 (ms, {cuts['count']} requests) "
             f"| {cuts['p50']:.1f} / {cuts['p95']:.1f} / {cuts['p99']:.1f} |"
         )
     spent = found["cpu_ms"]

@@ -19,3 +19,6 @@ def test_the_benchmark_in_short_mode_prints_its_table_for_every_database():
         assert database in result.stdout
     assert "bookshelf" in result.stdout and "workshop" in result.stdout
     assert all(read in result.stdout for read in ("profile", "relationship", "followers page"))
+    # HTTP through gunicorn: latency cuts per kind of request
+    assert "| read profile (GET accounts/{id}/), p50 / p95 / p99" in result.stdout
+    assert "| follow (POST accounts/{id}/follow/), p50 / p95 / p99" in result.stdout
