@@ -120,8 +120,9 @@ class SeverAllFollows(PolicyCommand):
 class SeverFollowBatch(PolicyCommand):
     """Remove the follows in and out of an account whose row ids run from
     ``first_follow`` to ``last_follow`` (issued by a policy, one per
-    ``FollowBatchScheduled``): the batches starting at ``batch_starts``
-    when given, each scheduled as a part of its own."""
+    ``FollowBatchScheduled``). With ``batch_starts``, the range holds
+    several batches starting at those row ids: they are scheduled, in
+    parts or groups of parts, without reading a follow."""
 
     account_id: UUID
     reason: str

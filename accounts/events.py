@@ -1,6 +1,7 @@
 """Facts of the accounts context: the context's public contract."""
 
 from dataclasses import dataclass
+from typing import ClassVar
 from uuid import UUID
 
 from messaging.messages import Event, Rejection
@@ -56,13 +57,22 @@ class FollowBatchScheduled(Event):
     ``first_follow`` to ``last_follow``. When the part holds several
     batches, ``batch_starts`` gives the row id each starts at (the first is
     ``first_follow``), so its delivery schedules them without reading a
-    follow; empty for one batch (and in the events of earlier releases)."""
+    follow; empty for one batch. v1 had no ``batch_starts``: its delivery
+    reads the range and splits it again."""
+
+    version: ClassVar[int] = 2
 
     account_id: UUID
     reason: str
     first_follow: int
     last_follow: int
     batch_starts: tuple[int, ...] = ()
+
+
+def follow_batch_with_no_starts(payload: dict) -> dict:
+    """Upcast a v1 ``FollowBatchScheduled`` (stored before parts carried the
+    starts of their batches): none known, so its delivery reads its range."""
+    return {**payload, "batch_starts": []}
 
 
 @dataclass(frozen=True, kw_only=True)

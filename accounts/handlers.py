@@ -208,12 +208,12 @@ def sever_follow_batch(command: SeverFollowBatch) -> list[Event]:
             command.reason,
             command.batch_starts,
             command.last_follow,
-            batch_size=_fanout_batch(),
+            batch_size=_batch_size(),
         )
     return _sever_batch(command.account_id, command.reason, command.first_follow, command.last_follow)
 
 
-def _fanout_batch() -> int:
+def _batch_size() -> int:
     """Follows per batch: half of ``FANOUT_BATCH_SIZE``, since each severed
     follow writes two rows in its transaction, its own and the other
     account's counts (projected inline)."""
@@ -226,10 +226,10 @@ def _sever_batch(account_id: uuid.UUID, reason: str, first: int | None = None, l
     (``rules.schedule_batches``), each delivered, exactly once, in a
     transaction of its own."""
     accounts.lock(account_id)
-    batch_size = _fanout_batch()
+    batch_size = _batch_size()
     follow_ids = accounts.follow_ids_of(account_id, first, last)
     if len(follow_ids) > batch_size:
-        batch_starts = rules.fanout_batches(follow_ids, batch_size=batch_size)
-        return rules.schedule_batches(account_id, reason, batch_starts, follow_ids[-1], batch_size=batch_size)
+        starts = rules.batch_starts(follow_ids, batch_size=batch_size)
+        return rules.schedule_batches(account_id, reason, starts, follow_ids[-1], batch_size=batch_size)
     severed = rules.severed(account_id, reason, accounts.remove_follows(follow_ids))
     return [severed] if severed else []

@@ -128,7 +128,7 @@ def block(
     return AccountBlocked(blocker_id=blocker.pk, blocked_id=blocked.pk)
 
 
-def fanout_batches(follow_ids: list[int], *, batch_size: int) -> tuple[int, ...]:
+def batch_starts(follow_ids: list[int], *, batch_size: int) -> tuple[int, ...]:
     """The row id each batch of at most ``batch_size`` of these follows (in
     row id order) starts at."""
     return tuple(follow_ids[::batch_size])
@@ -149,7 +149,7 @@ def schedule_batches(
     while len(batch_starts) > group * fan:
         group *= fan
     groups = [batch_starts[start : start + group] for start in range(0, len(batch_starts), group)]
-    ends = [following[0] - 1 for following in groups[1:]] + [last_follow]
+    ends = [following[0] - 1 for following in groups[1:]] + [last_follow] if groups else []
     return [
         FollowBatchScheduled(
             account_id=account_id,

@@ -23,6 +23,7 @@ def register(registry: Registry) -> None:
     registry.register_handler(commands.SeverFollowBatch, handlers.sever_follow_batch)
 
     registry.register_events_of(events)
+    registry.register_upcaster(events.FollowBatchScheduled, 1, events.follow_batch_with_no_starts)
     registry.register_refusals(refusals.AccountRefusal)
 
     registry.subscribe(events.AccountBlocked, policies.remove_follows_on_block)

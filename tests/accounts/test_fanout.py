@@ -5,18 +5,21 @@ once even across a crash."""
 import re
 import sqlite3
 from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import repositories
 from accounts.commands import DeactivateAccount
 from accounts.models import Account, AccountStats, Follow
 from accounts.projections import recount
-from messaging import bus
+from messaging import bus, store
 from messaging.models import Delivery, StoredEvent
+from messaging.registry import registry
 from messaging.testing import relay
 
 pytestmark = [
@@ -111,6 +114,8 @@ def test_deactivating_a_big_account_severs_every_follow_in_bounded_batches(carol
     assert Follow.objects.count() == 1
     assert len(severed_pairs()) == len(set(severed_pairs())) == 1500
     assert set(Delivery.objects.values_list("status", flat=True)) == {"done"}
+    scheduled = StoredEvent.objects.filter(type="FollowBatchScheduled").values_list("payload", flat=True)
+    assert any(payload["batch_starts"] for payload in scheduled)  # 60 batches: groups of them, then each alone
     assert ledger.most_parameters <= PARAMETER_LIMIT
     assert 0 < ledger.most_committed <= BATCH + BOOKKEEPING
     # A relay batch that crossed the bound with its last delivery rolls back and
@@ -133,6 +138,38 @@ def test_the_request_that_deactivates_does_a_bounded_part_and_the_relay_the_rest
     assert left > 0 and Follow.objects.filter(followee=carol).exists()
     settle()
     assert not Follow.objects.filter(followee=carol).exists()
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"done"}
+
+
+def test_a_part_scheduled_by_an_earlier_release_reads_its_range_and_splits_it(carol):
+    """v1 of ``FollowBatchScheduled`` carried no batch starts: its delivery
+    reads the follows of its range, as the first part does."""
+    carol.is_active = False
+    carol.save(update_fields=["is_active"])
+    ids = Follow.objects.filter(Q(follower=carol) | Q(followee=carol)).order_by("pk").values_list("pk", flat=True)
+    event = StoredEvent.objects.create(
+        event_id=uuid4(),
+        type="FollowBatchScheduled",
+        version=1,
+        payload={
+            "account_id": str(carol.pk),
+            "reason": "account_deactivated",
+            "first_follow": ids.first(),
+            "last_follow": ids.last(),
+        },
+        occurred_at=timezone.now(),
+        command_id=uuid4(),
+        command_type="SeverAllFollows",
+        correlation_id=uuid4(),
+    )
+    loaded = store.load(event)
+    assert (loaded.batch_starts, loaded.version) == ((), 2)
+    Delivery.objects.create(event=event, policy=registry.policies_for(loaded)[0].name)
+
+    settle()
+
+    assert len(severed_pairs()) == len(set(severed_pairs())) == 1500
+    assert Follow.objects.count() == 1
     assert set(Delivery.objects.values_list("status", flat=True)) == {"done"}
 
 

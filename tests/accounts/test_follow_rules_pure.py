@@ -164,8 +164,14 @@ def test_a_weak_password_is_refused_before_anything_else():
     assert code(refused) == "weak_password"
 
 
-def test_follows_beyond_a_batch_are_batches_by_their_first_row_id():
-    assert rules.fanout_batches([3, 5, 8, 9, 12], batch_size=2) == (3, 8, 12)
+def test_follows_are_cut_into_batches_named_by_their_first_row_id():
+    assert rules.batch_starts([3, 5, 8, 9, 12], batch_size=2) == (3, 8, 12)
+    assert rules.batch_starts([3, 5], batch_size=2) == (3,)
+    assert rules.batch_starts([], batch_size=2) == ()
+
+
+def test_no_batches_schedule_nothing():
+    assert rules.schedule_batches(uuid.uuid4(), "account_deactivated", (), 9, batch_size=10) == []
 
 
 def leaves(account, batch_starts, last, batch_size, *, fan):
@@ -202,7 +208,7 @@ def test_any_number_of_batches_is_reached_by_splits_of_at_most_half_a_batch(foll
     """Each batch ends up a part of its own, exactly the ids it held; no split
     schedules more than half a batch of parts (two at least)."""
     account, follow_ids = uuid.uuid4(), list(range(5, 5 + 3 * follows, 3))
-    batch_starts = rules.fanout_batches(follow_ids, batch_size=batch_size)
+    batch_starts = rules.batch_starts(follow_ids, batch_size=batch_size)
 
     reached = leaves(account, batch_starts, follow_ids[-1], batch_size, fan=max(2, batch_size // 2))
 

@@ -189,6 +189,40 @@ def test_a_batch_stays_within_the_bound_on_rows_per_transaction(scratch_registry
     assert len(counted()) == deliveries
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_expected_to_write_what_its_policy_wrote_before_starts_a_transaction_of_its_own(
+    scratch_registry, relay_only
+):
+    """A heavy delivery after light ones in a batch is cut before it runs,
+    since one of its policy wrote as much earlier in the claim: it does not
+    run, cross the bound and roll the batch back to run it again."""
+    relay_only.FANOUT_BATCH_SIZE = 20
+    relay_only.MESSAGING_RELAY_BATCH = 50
+    heavy_runs = []
+
+    def heavy(event):  # 12 rows in one INSERT
+        heavy_runs.append(event.event_id)
+        Account.objects.bulk_create(AccountFactory.build() for _ in range(12))
+
+    def light(event):
+        AccountFactory()
+
+    scratch_registry.subscribe(AccountBlocked, heavy, name="tests.heavy")
+    scratch_registry.subscribe(AccountBlocked, light, name="tests.light")
+    events = blocks(7)
+    Delivery.objects.all().delete()  # only this test's rows are due, in this order:
+    order = (
+        [("tests.heavy", events[0])] + [("tests.light", event) for event in events[1:6]] + [("tests.heavy", events[6])]
+    )
+    for policy, event in order:
+        Delivery.objects.create(event_id=event.event_id, policy=policy)
+
+    outcomes = bus.deliver_claimed(claiming.claim_due(50))
+
+    assert outcomes == {"done": 7}
+    assert heavy_runs == [events[0].event_id, events[6].event_id]  # each heavy delivery ran once
+
+
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks and deadlocks are PostgreSQL's")
 @pytest.mark.django_db(transaction=True)
 def test_four_batched_workers_on_shared_stock_drain_without_deadlock_and_apply_each_once(relay_only, caplog):
