@@ -271,13 +271,20 @@ def deliver_opened(opened: Iterable["store.Opened"], *, dispatch: Dispatch, hand
     return outcomes
 
 
+class _TakenMeanwhile(Exception):
+    """Rolls back a policy run right after a commit whose row someone else
+    (a relay) took or settled while it ran."""
+
+
 def _deliver_opened(opened: "store.Opened", dispatch: Dispatch) -> str | None:
-    """Claim the row as done and run the policy in one transaction, with no
-    savepoint: a failure rolls it back whole (the claim with it), and a
-    second transaction claims the row again to record the failure. A policy
-    whose command refuses runs again with savepoints (``NeedsSavepoints``),
-    so the refusal is recorded and the delivery done. The row keeps how long
-    the run took."""
+    """Run the policy and claim the row as done, with how long the run took,
+    in one transaction with no savepoint. The claim comes last, so it is one
+    statement (the duration known by then): it matches only a row still
+    open and due, and when a relay took the row meanwhile the run rolls back
+    (the relay delivers it, or did). A failure rolls it back whole, and a
+    second transaction claims the row to record the failure. A policy whose
+    command refuses runs again with savepoints (``NeedsSavepoints``), so the
+    refusal is recorded and the delivery done."""
     event = opened.event
     with (
         correlated(event.correlation_id),
@@ -289,19 +296,20 @@ def _deliver_opened(opened: "store.Opened", dispatch: Dispatch) -> str | None:
         for savepoints in (False, True):
             try:
                 with transaction.atomic(durable=True), _savepoints(savepoints):
-                    if not _claim_as_done(opened.delivery_id):
-                        return None
                     _apply(event, opened.policy, dispatch)
-                    _record_duration(opened.delivery_id, _since(started))
+                    if not _claim_as_done(opened.delivery_id, _since(started)):
+                        raise _TakenMeanwhile
                 span.outcome(Delivery.Status.DONE)
                 return Delivery.Status.DONE
             except NeedsSavepoints:
                 continue
+            except _TakenMeanwhile:
+                return None
             except Exception as error:
                 failure, duration_ms = error, _since(started)
                 break
         with transaction.atomic(durable=True):
-            if not _claim_as_done(opened.delivery_id):
+            if not _claim_as_done(opened.delivery_id, duration_ms):
                 return None  # taken by someone else since the roll-back
             delivery = Delivery.objects.get(pk=opened.delivery_id)  # attempts counts this one already
             _record_failure(delivery, event.type_name(), failure)
@@ -311,24 +319,16 @@ def _deliver_opened(opened: "store.Opened", dispatch: Dispatch) -> str | None:
         return delivery.status
 
 
-def _claim_as_done(delivery_id: int) -> bool:
+def _claim_as_done(delivery_id: int, duration_ms: float) -> bool:
+    """Mark the row done, with its duration, if it is still open and due;
+    whether it was."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(
-            _claim_as_done_sql(connection.vendor), [Delivery.Status.DONE.value, now, delivery_id, *_OPEN, now]
+            _claim_as_done_sql(connection.vendor),
+            [Delivery.Status.DONE.value, now, duration_ms, delivery_id, *_OPEN, now],
         )
         return cursor.rowcount == 1
-
-
-def _record_duration(delivery_id: int, duration_ms: float) -> None:
-    """How long the delivery just run took, on its row: a second UPDATE in the
-    delivery's transaction, since the claim had to mark the row done before
-    the policy ran (the row is locked already, so it waits for nothing)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} SET duration_ms = %s WHERE id = %s",
-            [duration_ms, delivery_id],
-        )
 
 
 def _since(started: float) -> float:
@@ -341,7 +341,7 @@ def _claim_as_done_sql(vendor: str) -> str:
     """The on-commit claim's UPDATE, built once per backend."""
     return (
         f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} "
-        "SET status = %s, attempts = attempts + 1, delivered_at = %s, last_error = '' "
+        "SET status = %s, attempts = attempts + 1, delivered_at = %s, duration_ms = %s, last_error = '' "
         "WHERE id = %s AND status IN (%s, %s) AND next_attempt_at <= %s"
     )
 
@@ -698,10 +698,11 @@ class _RowsWritten:
 
     def __call__(self, execute, sql, params, many, context):
         result = execute(sql, params, many, context)
-        verb = sql.lstrip()[:6].upper()
+        verb = "INSERT" if sql.startswith(store.WRITTEN_FIRST) else sql.lstrip()[:6].upper()
         if verb in ("INSERT", "UPDATE", "DELETE"):
             counted = max(context["cursor"].rowcount, 0)
-            if verb == "INSERT":  # SQLite counts an INSERT ... RETURNING only once its rows are read
-                counted = max(counted, sql.count("), (") + 1)
+            if verb == "INSERT":  # SQLite counts an INSERT ... RETURNING only once its rows are read, and
+                # PostgreSQL an event store's INSERT with its events written first the main one's only
+                counted = max(counted, sql.count("), (") + sql.count(" VALUES ("))
             self.rows += counted
         return result

@@ -31,6 +31,7 @@ from .rows import preparer
 from .serialization import build
 
 ROWS_PER_STATEMENT = 500
+WRITTEN_FIRST = "WITH written AS ("  # how an INSERT with other rows written first in it begins (PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,13 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
     trace_id = telemetry.current_trace_id()
     rows = [_event_row(event, command_type, command.actor_id, policy, trace_id, duration_ms) for event in stamped]
     held = _held.get()
-    if held is None:
-        _insert(StoredEvent, rows)
-    else:
+    if held is not None:
         held.rows += rows
-    _project(stamped)
     subscribed = [(event, policy) for event in stamped for policy in registry.policies_for(event)]
     if not subscribed:
+        if held is None:
+            _insert(StoredEvent, rows)
+        _project(stamped)
         return stamped, []
     now = timezone.now()
     returned = _insert(
@@ -95,7 +96,9 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
             for event, policy in subscribed
         ],
         returning=("id", "event", "policy"),
+        written_first=None if held is not None else (StoredEvent, rows),
     )
+    _project(stamped)
     # RETURNING gives no order on SQLite: match the ids up by their natural key.
     ids = {(_uuid(event_id), policy): pk for pk, event_id, policy in returned}
     return stamped, [
@@ -285,28 +288,50 @@ def _statement(model, names: tuple[str, ...], returning: tuple[str, ...], vendor
     )
 
 
-def _insert(model, rows: list[dict], returning: tuple[str, ...] = ()) -> list[tuple]:
+def _insert(
+    model, rows: list[dict], returning: tuple[str, ...] = (), written_first: tuple[type, list[dict]] | None = None
+) -> list[tuple]:
     """INSERT ``rows`` (dicts with the same keys, in the same order), as few
     statements as the parameter limit allows, each value prepared as its
-    field would; the statement is built once (``_statement``)."""
-    names = tuple(rows[0])
-    statement = _statement(model, names, returning, connection.vendor)
+    field would; the statement is built once (``_statement``). The rows of
+    ``written_first`` (a model and its rows) are written before them: on
+    PostgreSQL in the same statement, as a data-modifying ``WITH``, when
+    each fits in one (one round trip fewer; the foreign keys between them
+    are checked at commit)."""
+    statements = [(sql, params, bool(returning)) for sql, params in _statements(model, rows, returning)]
+    if written_first is not None:
+        first = _statements(*written_first)
+        if connection.vendor == "postgresql" and len(first) == len(statements) == 1:
+            ((first_sql, first_params),), ((sql, params, returns),) = first, statements
+            statements = [(f"{WRITTEN_FIRST}{first_sql}) {sql}", first_params + params, returns)]
+        else:
+            statements = [(sql, params, False) for sql, params in first] + statements
+    returned = []
+    with connection.cursor() as cursor:
+        for sql, params, returns in statements:
+            cursor.execute(sql, params)
+            if returns:
+                returned += cursor.fetchall()
+    return returned
+
+
+def _statements(model, rows: list[dict], returning: tuple[str, ...] = ()) -> list[tuple[str, list]]:
+    """The INSERT statements, with their parameters, that write ``rows``."""
+    statement = _statement(model, tuple(rows[0]), returning, connection.vendor)
     size = (
         1 if len(rows) == 1 else max(1, min(ROWS_PER_STATEMENT, connection.ops.bulk_batch_size(statement.fields, rows)))
     )
-    returned = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            params = [
+    return [
+        (
+            statement.sql(len(chunk)),
+            [
                 None if value is None else prepare(value)  # NULL is NULL for every field here
                 for row in chunk
                 for value, prepare in zip(row.values(), statement.prepare, strict=True)
-            ]
-            cursor.execute(statement.sql(len(chunk)), params)
-            if returning:
-                returned += cursor.fetchall()
-    return returned
+            ],
+        )
+        for chunk in (rows[start : start + size] for start in range(0, len(rows), size))
+    ]
 
 
 def _uuid(value) -> UUID:

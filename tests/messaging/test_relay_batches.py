@@ -7,6 +7,7 @@ sharing stock rows never deadlock each other."""
 import logging
 import random
 import re
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -221,6 +222,42 @@ def test_a_delivery_expected_to_write_what_its_policy_wrote_before_starts_a_tran
 
     assert outcomes == {"done": 7}
     assert heavy_runs == [events[0].event_id, events[6].event_id]  # each heavy delivery ran once
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="two writing sessions at once: PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_row_a_relay_delivers_while_its_run_right_after_the_commit_is_running_takes_effect_once(scratch_registry):
+    """The run right after a commit claims its row last: when a relay took
+    and delivered the row meanwhile, that run rolls back, its effect with it."""
+    relay_may_run, relay_ran, runs = threading.Event(), threading.Event(), []
+
+    def slow(event):
+        runs.append(event.event_id)
+        AccountFactory(username=f"effect{len(runs)}")
+        if len(runs) == 1:  # right after the commit: a relay takes the row meanwhile
+            relay_may_run.set()
+            assert relay_ran.wait(30)
+
+    def relay_meanwhile():
+        assert relay_may_run.wait(30)
+        try:
+            return bus.deliver_claimed(claiming.claim_due(50))
+        finally:
+            relay_ran.set()
+            connection.close()
+
+    scratch_registry.subscribe(AccountBlocked, slow, name="tests.slow")
+    blocker, blocked = AccountFactory(), AccountFactory()
+    relay = threading.Thread(target=lambda: outcomes.append(relay_meanwhile()))
+    outcomes = []
+    relay.start()
+    bus.dispatch(BlockAccount(blocker_id=blocker.pk, blocked_id=blocked.pk))
+    relay.join()
+
+    assert outcomes == [{"done": 1}] and len(runs) == 2  # the relay delivered it, while the first run waited
+    assert Account.objects.filter(username__startswith="effect").count() == 1
+    row = Delivery.objects.get(policy="tests.slow")
+    assert (row.status, row.attempts) == ("done", 1)
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locks and deadlocks are PostgreSQL's")
