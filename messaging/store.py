@@ -79,7 +79,7 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
             _insert(StoredEvent, rows)
         _project(stamped)
         return stamped, []
-    now = timezone.now()
+    now = _due_now()
     returned = _insert(
         Delivery,
         [
@@ -200,7 +200,7 @@ def open_deliveries(policy, event_ids: list) -> None:
     """Open ``policy``'s deliveries of events already stored (a replay, the
     sweep); one that exists already is left as it is, so opening twice is
     opening once."""
-    now = timezone.now()
+    now = _due_now()
     Delivery.objects.bulk_create(
         [
             Delivery(event_id=event_id, policy=policy.name, outside=policy.outside, next_attempt_at=now, created_at=now)
@@ -332,6 +332,15 @@ def _statements(model, rows: list[dict], returning: tuple[str, ...] = ()) -> lis
         )
         for chunk in (rows[start : start + size] for start in range(0, len(rows), size))
     ]
+
+
+def _due_now():
+    """Now, to the millisecond: a row opened with it is due by the
+    database's clock in the same millisecond (``claiming.due`` compares with
+    the database's ``Now()``, which SQLite counts in milliseconds), not a
+    sweep later."""
+    now = timezone.now()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _uuid(value) -> UUID:
