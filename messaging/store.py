@@ -73,31 +73,31 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
     held = _held.get()
     if held is not None:
         held.rows += rows
+    unwritten = None if held is not None else (StoredEvent, rows)
     subscribed = [(event, policy) for event in stamped for policy in registry.policies_for(event)]
-    if not subscribed:
-        if held is None:
-            _insert(StoredEvent, rows)
-        _project(stamped)
-        return stamped, []
-    now = _due_now()
-    returned = _insert(
-        Delivery,
-        [
-            {
-                "event": event.event_id,
-                "policy": policy.name,
-                "status": Delivery.Status.PENDING.value,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "last_error": "",
-                "created_at": now,
-                "outside": policy.outside,
-            }
-            for event, policy in subscribed
-        ],
-        returning=("id", "event", "policy"),
-        written_first=None if held is not None else (StoredEvent, rows),
-    )
+    returned = []
+    if subscribed:
+        now = _due_now()
+        returned = _insert(
+            Delivery,
+            [
+                {
+                    "event": event.event_id,
+                    "policy": policy.name,
+                    "status": Delivery.Status.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "last_error": "",
+                    "created_at": now,
+                    "outside": policy.outside,
+                }
+                for event, policy in subscribed
+            ],
+            returning=("id", "event", "policy"),
+            written_first=unwritten,
+        )
+    elif unwritten is not None:
+        _insert(*unwritten)
     _project(stamped)
     # RETURNING gives no order on SQLite: match the ids up by their natural key.
     ids = {(_uuid(event_id), policy): pk for pk, event_id, policy in returned}
