@@ -7,7 +7,8 @@ Writes build a command with the actor from authentication and go through
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, serializers, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -20,6 +21,8 @@ from interfaces.api_commands import execute, validated
 from interfaces.rest import JSONParser
 from interfaces.schema import errors
 from interfaces.throttles import RegistrationThrottle, SignInThrottle
+from messaging import access
+from messaging.personal import PersonalText
 
 from . import queries
 from .commands import (
@@ -107,6 +110,10 @@ class AccountOutput(serializers.Serializer):
         viewer = self.context.get("viewer")
         if not (self.context.get("own") or viewer.is_staff or viewer.pk == account.pk):
             del data["email"]
+        # The person's data: an answer kept for an Idempotency-Key stores it sealed for them.
+        for name in ("username", "email"):
+            if name in data:
+                data[name] = PersonalText(data[name], account.pk)
         return data
 
 
@@ -126,6 +133,31 @@ class TokenOutput(serializers.Serializer):
 # --- Views --------------------------------------------------------------------
 
 _SEARCH = OpenApiParameter("search", str, description="Part of a username, any case; names starting with it first.")
+
+
+_EXPORT = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description=(
+        "A download (`Content-Disposition: attachment`): `account_id`, `exported_at`, `profile` (id, username, "
+        "email, date_joined, is_active, is_staff), `following`, `followers` and `blocking` (other accounts by "
+        "`account_id` with `since`: their usernames are their own data), `orders` (status, placed_at, changes "
+        "with dates, items, total), and `events`: the stored events of the account's own commands and those "
+        "holding its data (type, version, occurred_at, event_id, correlation_id, payload in clear; "
+        "placeholders once forgotten; another person's data withheld)."
+    ),
+)
+
+
+def _export_answer(account_id) -> Response:
+    """The export of ``account_id`` as a JSON download nobody caches."""
+    document = access.export(account_id)
+    return Response(
+        document,
+        headers={
+            "Content-Disposition": f'attachment; filename="personal-data-{account_id}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 class AccountViewSet(viewsets.GenericViewSet):
@@ -195,6 +227,23 @@ class AccountViewSet(viewsets.GenericViewSet):
         ForgetInput(data=request.data, context={"request": request}).is_valid(raise_exception=True)
         command = ForgetAccount(account_id=request.user.pk)
         return execute(request, command, render=lambda result: Response(self._account(request.user.pk, own=True)))
+
+    @extend_schema(responses={200: _EXPORT})
+    @action(detail=False, url_path="me/export", url_name="me-export")
+    def export_me(self, request):
+        """Everything the product holds about you, as one JSON document to
+        download (the right of access)."""
+        return _export_answer(request.user.pk)
+
+    @extend_schema(responses={200: _EXPORT, **errors(404)})
+    @action(detail=True)
+    def export(self, request, pk):
+        """Everything the product holds about an account, as one JSON
+        document to download: staff for anyone, others for themselves only
+        (another's answers 404, as if there were no such account)."""
+        if not (request.user.is_staff or request.user.pk == pk) or not queries.account_exists(pk):
+            raise NotFound("No such account.")
+        return _export_answer(pk)
 
     @extend_schema(
         request=None,

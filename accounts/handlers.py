@@ -11,7 +11,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
-from messaging import erasure
+from messaging import personal
 from messaging.messages import Event, Rejection
 
 from . import repositories as accounts
@@ -163,25 +163,21 @@ def deactivate_account(command: DeactivateAccount) -> list[Event]:
 
 def forget_account(command: ForgetAccount) -> list[Event]:
     """Deactivate the account as ``DeactivateAccount`` does (its follows go
-    by the same policy), erase its person's e-mail and username from the
-    row, and ask the kernel to erase every copy of them: in batches, after
-    this commits (``erase_forgotten_copies``), named by ``AccountForgotten``."""
+    by the same policy), put placeholders for its person's e-mail and
+    username in the row, end its token, drop the admin's log entries about
+    it, and throw away its data key: every copy of its data in the history
+    (sealed under that key) is unreadable from this commit on, however long
+    the history. No search, and no other person's row is touched."""
     account = accounts.lock(command.account_id)
     if account is None:
         raise AccountCommandRejected.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
     deactivated = account.deactivate()
-    email, username = account.email, account.username
     forgotten = account.forget()
     if forgotten is None:
         return [deactivated] if deactivated else []
     accounts.save(account, "is_active", "email", "username", "password")
-    erasure.begin(
-        erasure_id=forgotten.event_id,
-        address=email,
-        address_placeholder=account.email,
-        name=username,
-        name_placeholder=account.username,
-    )
+    accounts.remove_credentials_and_admin_log(account.pk)
+    personal.forget(account.pk)
     return [event for event in (deactivated, forgotten) if event]
 
 

@@ -3,10 +3,17 @@
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Exists, OuterRef, Q
+from rest_framework.authtoken.models import Token
+
+from messaging.models import PersonalDataKey, StoredEvent
 
 from . import projections
-from .models import Block, Follow
+from .events import AccountRegistered
+from .models import Account, Block, Follow
+from .sealing import FORGOTTEN_DOMAIN
 
 
 def no_follow_across_a_block() -> Iterator[str]:
@@ -31,6 +38,27 @@ def follow_counts_match_the_follows() -> Iterator[str]:
     rows (once deliveries have settled)."""
     for account_id, projected, true in projections.drift():
         yield f"account {account_id}: counts (followers, following) are {projected}, the follows say {true}"
+
+
+def no_clear_copy_of_a_person() -> Iterator[str]:
+    """Personal data is stored only sealed, so a forgotten person's is
+    unreadable: no registration or mail of the clear formats is left
+    (``manage.py seal_personal_data`` seals them), and a forgotten account
+    has its key thrown away and no token or admin's log entry naming it.
+    Checked by structure, not by searching text."""
+    clear = StoredEvent.objects.filter(type=AccountRegistered.type_name(), version=1).count()
+    clear += StoredEvent.objects.filter(type__in=["MailQueued", "RenderedMailQueued"], version=1).count()
+    if clear:
+        yield f"{clear} stored event(s) hold personal data in clear: run manage.py seal_personal_data"
+    forgotten = Account.objects.filter(email__endswith=FORGOTTEN_DOMAIN).values_list("pk", flat=True)
+    shredded = PersonalDataKey.objects.filter(forgotten_at__isnull=False, key__isnull=True)
+    for account_id in forgotten.exclude(pk__in=shredded.values("subject")):
+        yield f"account {account_id} was forgotten but its data key was not thrown away"
+    for account_id in Token.objects.filter(user__in=forgotten).values_list("user", flat=True):
+        yield f"account {account_id} was forgotten but its API token remains"
+    about = LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Account))
+    for object_id in about.filter(object_id__in=[str(pk) for pk in forgotten]).values_list("object_id", flat=True):
+        yield f"account {object_id} was forgotten but the admin's log still names it"
 
 
 def accounts_over_the_follow_limit() -> Iterator[str]:

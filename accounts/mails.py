@@ -1,5 +1,6 @@
-"""Mails of the accounts context written at send time (``outbox.QueueRenderedMail``),
-because they carry a secret that must never be stored."""
+"""Mails of the accounts context, written when they are sent (renderers of
+``messaging.outbox``): addressed to the recipient's address of that moment,
+and holding what must never be stored (a reset link's token)."""
 
 from uuid import UUID
 
@@ -14,13 +15,15 @@ from messaging.outbox import Mail
 
 from .models import Account
 
+AS_WRITTEN_MAIL = "accounts.as_written"  # a mail queued with its text, before mail carried ids (``as_written``)
 
-def password_reset(account_id: UUID) -> Mail | None:
+
+def password_reset(recipient_id: UUID, about: UUID | None, params: dict[str, str]) -> Mail | None:
     """The reset link for the account, with a token Django's token generator
     makes now (it expires after ``PASSWORD_RESET_TIMEOUT`` and once the
     password changes); ``None`` when the account may no longer have one
     (deactivated or forgotten since it was asked for)."""
-    account = Account.objects.filter(pk=account_id).first()
+    account = Account.objects.filter(pk=recipient_id).first()
     if account is None or account.request_password_reset() is None:
         return None
     path = reverse(
@@ -39,3 +42,13 @@ def password_reset(account_id: UUID) -> Mail | None:
         },
     )
     return Mail(to=account.email, subject="Reset your password", body=body)
+
+
+def as_written(recipient_id: UUID, about: UUID | None, params: dict[str, str]) -> Mail | None:
+    """A mail queued before mail carried ids, with its subject and body as
+    they were written then (``params``), to the recipient's address of now;
+    ``None`` when the account is gone, or its text is (forgotten since)."""
+    email = Account.objects.filter(pk=recipient_id).values_list("email", flat=True).first()
+    if email is None or not {"subject", "body"} <= params.keys():
+        return None
+    return Mail(to=email, subject=params["subject"], body=params["body"])

@@ -1,10 +1,9 @@
 """Consequences of accounts events, run after the event's transaction commits."""
 
-from messaging.erasure import EraseCopies
-from messaging.outbox import QueueRenderedMail
+from messaging.outbox import QueueMail
 
 from .commands import SeverAllFollows, SeverFollowBatch, SeverFollows
-from .events import AccountBlocked, AccountDeactivated, AccountForgotten, FollowBatchScheduled, PasswordResetRequested
+from .events import AccountBlocked, AccountDeactivated, FollowBatchScheduled, PasswordResetRequested
 
 PASSWORD_RESET_MAIL = "accounts.password_reset"  # the renderer (accounts.mails) that writes it when it is sent
 
@@ -35,10 +34,4 @@ def sever_follow_batch(event: FollowBatchScheduled):
 def mail_password_reset(event: PasswordResetRequested):
     """The reset link goes out by mail, written when it is sent: its token is
     never stored."""
-    return [QueueRenderedMail(renderer=PASSWORD_RESET_MAIL, about=event.account_id)]
-
-
-def erase_forgotten_copies(event: AccountForgotten):
-    """The copies of a forgotten person's data go, in batches of their own
-    (the row itself went with the forgetting)."""
-    return [EraseCopies(erasure_id=event.event_id)]
+    return [QueueMail(recipient_id=event.account_id, renderer=PASSWORD_RESET_MAIL, about=event.account_id)]

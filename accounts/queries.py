@@ -149,3 +149,39 @@ def username_of(account_id: OuterRef) -> Subquery:
 def with_counts(accounts: QuerySet[Account]) -> QuerySet[Account]:
     """``accounts``, each with ``followers_count`` and ``following_count`` (for the admin's lists)."""
     return _with_counts(accounts)
+
+
+# --- The right of access (``messaging.access``) -------------------------------
+# A person's export names the others they follow, are followed by or block by
+# id and date only: another person's username is that person's data, which
+# one person's export must not hand out (and which they may have had forgotten).
+# Who blocks the person is left out: it is the blocker's act, not theirs.
+
+
+def personal_profile(account_id: UUID) -> dict | None:
+    """What the account row keeps about its person; ``None`` if there is none."""
+    return (
+        Account.objects.filter(pk=account_id)
+        .values("id", "username", "email", "date_joined", "is_active", "is_staff")
+        .first()
+    )
+
+
+def personal_following(account_id: UUID) -> list[dict]:
+    """The accounts ``account_id`` follows, by id, with since when, oldest first."""
+    return _personal_edges(Follow.objects.filter(follower_id=account_id), other="followee_id")
+
+
+def personal_followers(account_id: UUID) -> list[dict]:
+    """The accounts following ``account_id``, by id, with since when, oldest first."""
+    return _personal_edges(Follow.objects.filter(followee_id=account_id), other="follower_id")
+
+
+def personal_blocking(account_id: UUID) -> list[dict]:
+    """The accounts ``account_id`` blocks, by id, with since when, oldest first."""
+    return _personal_edges(Block.objects.filter(blocker_id=account_id), other="blocked_id")
+
+
+def _personal_edges(edges: QuerySet, *, other: str) -> list[dict]:
+    rows = edges.order_by("created_at", "pk").values_list(other, "created_at").iterator(chunk_size=2000)
+    return [{"account_id": account_id, "since": since} for account_id, since in rows]

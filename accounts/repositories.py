@@ -3,8 +3,11 @@
 from functools import cache
 from uuid import UUID
 
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection
 from django.db.models import Q
+from rest_framework.authtoken.models import Token
 
 from messaging import rows
 
@@ -69,6 +72,14 @@ def add(*, account_id: UUID, email: str, username: str, password_hash: str) -> N
 
 def save(account: Account, *fields: str) -> None:
     account.save(update_fields=list(fields))  # the ORM's: a user's save also tells the password validators
+
+
+def remove_credentials_and_admin_log(account_id: UUID) -> None:
+    """Delete the account's API token and the admin's log entries about it
+    (their text names it). Its sessions end by themselves: each is bound to
+    the password, which forgetting replaced."""
+    Token.objects.filter(user_id=account_id).delete()
+    LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Account), object_id=str(account_id)).delete()
 
 
 def follow_facts(follower_id: UUID, followee_id: UUID) -> FollowFacts:

@@ -45,7 +45,7 @@ def require_active(account: Account | None, rejection: type[Rejection]) -> Accou
     if account is None:
         raise rejection.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
     if not account.is_active:
-        raise rejection.refuse(AccountRefusal.ACCOUNT_INACTIVE, f"{account.username} is deactivated.")
+        raise rejection.refuse(AccountRefusal.ACCOUNT_INACTIVE)
     return account
 
 
@@ -101,7 +101,7 @@ def follow(
     require_active(followee, FollowRejected)
     if facts.blocked:
         raise FollowRejected.refuse(
-            AccountRefusal.BLOCKED, f"You cannot follow {followee.username}: there is a block between you."
+            AccountRefusal.BLOCKED, "You cannot follow this account: there is a block between you."
         )
     if facts.following:
         return None

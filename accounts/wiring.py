@@ -23,6 +23,7 @@ def register(registry: Registry) -> None:
     registry.register_handler(commands.SeverFollowBatch, handlers.sever_follow_batch)
 
     registry.register_events_of(events)
+    registry.register_upcaster(events.AccountRegistered, 1, events.registration_sealed_by_migration)
     registry.register_upcaster(events.FollowBatchScheduled, 1, events.follow_batch_with_no_starts)
     registry.register_refusals(refusals.AccountRefusal)
 
@@ -31,7 +32,7 @@ def register(registry: Registry) -> None:
     registry.subscribe(events.FollowBatchScheduled, policies.sever_follow_batch)
     registry.subscribe(events.PasswordResetRequested, policies.mail_password_reset)
     registry.register_mail_renderer(policies.PASSWORD_RESET_MAIL, mails.password_reset)
-    registry.subscribe(events.AccountForgotten, policies.erase_forgotten_copies)
+    registry.register_mail_renderer(mails.AS_WRITTEN_MAIL, mails.as_written)
     registry.register_projection(
         "follow_counts",
         {
@@ -47,7 +48,14 @@ def register(registry: Registry) -> None:
     registry.register_reference("@", queries.account_id_for_username)
     registry.register_namer("account", queries.usernames)
 
+    # The right of access: what this context keeps about a person (``messaging.access``).
+    registry.register_personal_data("profile", queries.personal_profile)
+    registry.register_personal_data("following", queries.personal_following)
+    registry.register_personal_data("followers", queries.personal_followers)
+    registry.register_personal_data("blocking", queries.personal_blocking)
+
     registry.register_invariant(invariants.no_follow_across_a_block)
     registry.register_invariant(invariants.no_follow_of_an_inactive_account)
     registry.register_invariant(invariants.follow_counts_match_the_follows)
+    registry.register_invariant(invariants.no_clear_copy_of_a_person)
     registry.register_warning(invariants.accounts_over_the_follow_limit)

@@ -5,13 +5,14 @@ The floor makes the same row writes, one transaction per command as the
 pipeline has (the policy's command included; the follower counts the
 projector keeps are written in the same transaction as the follows), with
 the reads the rules need
-to make them correctly (locks, the block and limit checks, the stock check,
-what a mail says). Where the pipeline queues a mail in its outbox (a
-``MailQueued`` event that a relay sends later), the floor inserts the same
-mail as a row of a bench-only table (``FloorMail``) in a transaction of its
-own, as the policy's command has: neither side composes a MIME message or
-sends it on the command's path. It has no events, no deliveries, no
-savepoints, no middleware and no value objects.
+to make them correctly (locks, the block and limit checks, the stock check).
+Where the pipeline queues a mail in its outbox (a ``MailQueued`` event of
+ids, written and addressed when a relay sends it later), the floor inserts
+the same ids as a row of a bench-only table (``FloorMail``) in a
+transaction of its own, as the policy's command has: neither side reads
+the customer, writes the text, composes a MIME message or sends it on the
+command's path. It has no events, no deliveries, no savepoints, no
+middleware, no value objects and no sealing.
 
 Each function runs one flow numbered ``n`` and returns how many commands
 it counted (the top-level ones: 4 per flow on both sides).
@@ -121,14 +122,15 @@ def bookshelf_pipeline(tag: str, n: int, customer_id: uuid.UUID) -> int:
 
 
 class FloorMail(models.Model):
-    """The floor's outbox: a mail to send later, one row, as the pipeline's
-    ``MailQueued`` records one (a bench-only table, made by
+    """The floor's outbox: a mail to write and send later, one row of ids, as
+    the pipeline's ``MailQueued`` records one (a bench-only table, made by
     ``create_floor_outbox``; the product never has it)."""
 
     message_id = models.CharField(max_length=200)
-    to = models.CharField(max_length=254)
-    subject = models.CharField(max_length=200)
-    body = models.TextField()
+    recipient_id = models.UUIDField()
+    renderer = models.CharField(max_length=100)
+    about = models.UUIDField(null=True)
+    params = models.JSONField(default=dict)
     queued_at = models.DateTimeField()
 
     class Meta:
@@ -136,29 +138,33 @@ class FloorMail(models.Model):
         db_table = "bench_floor_mail"
 
     def __str__(self):
-        return f"{self.subject} to {self.to}"
+        return f"{self.renderer} to {self.recipient_id}"
 
 
 def create_floor_outbox() -> None:
-    """Create the floor's outbox table in this database, once."""
-    if FloorMail._meta.db_table not in connection.introspection.table_names():
+    """Create the floor's outbox table in this database, once (again when an
+    earlier bench left it in its old shape, with addresses and text)."""
+    table = FloorMail._meta.db_table
+    if table in connection.introspection.table_names():
+        with connection.cursor() as cursor:
+            columns = {column.name for column in connection.introspection.get_table_description(cursor, table)}
+        if "recipient_id" in columns:
+            return
         with connection.schema_editor() as editor:
-            editor.create_model(FloorMail)
+            editor.delete_model(FloorMail)
+    with connection.schema_editor() as editor:
+        editor.create_model(FloorMail)
 
 
 def _floor_mail(order_id: uuid.UUID, customer_id: uuid.UUID, what: str) -> None:
     """Queue the customer's mail in its own transaction (the pipeline's mail
-    policy runs in its delivery's): read what it says, insert one row."""
+    policy runs in its delivery's): one row of ids, nothing read."""
     with transaction.atomic():
-        email, username = Account.objects.filter(pk=customer_id).values_list("email", "username").get()
-        order = Order.objects.prefetch_related("items").get(pk=order_id)
-        lines = [f"  {item.quantity} x {item.title}, {item.unit_price_amount} each" for item in order.items.all()]
-        body = "\n".join([f"Hello {username},", "", *lines, f"Total: {order.total_amount} {order.currency}"])
         FloorMail.objects.create(
             message_id=make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN),
-            to=email,
-            subject=f"Your order {str(order_id)[:8]} is {what}",
-            body=body,
+            recipient_id=customer_id,
+            renderer=f"orders.{what}",
+            about=order_id,
             queued_at=timezone.now(),
         )
 

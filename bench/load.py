@@ -15,6 +15,7 @@ itself.
 """
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -74,6 +75,7 @@ def load(seconds: float, clients: int, workers: int, accounts: int) -> tuple[dic
             "DATABASE_URL": database_url,
             "DEBUG": "false",
             "SECRET_KEY": "load-test-" + uuid.uuid4().hex * 2,
+            "PERSONAL_DATA_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
             "ALLOWED_HOSTS": "127.0.0.1",
             "MESSAGING_LOG_LEVEL": "WARNING",
             "EMAIL_URL": "dummymail://",  # mails go nowhere

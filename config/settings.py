@@ -26,6 +26,17 @@ if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
     # records would be signed with a key anyone can read here: refuse to
     # start at all, not only under `check --deploy`.
     raise ImproperlyConfigured("DEBUG is off but SECRET_KEY is the development key: set SECRET_KEY.")
+# Personal data is sealed under a key per person, each wrapped by the first
+# of these (URL-safe base64 of 32 random bytes; the others still unwrap what
+# they wrapped until `manage.py rotate_personal_data_key` rewraps it). They
+# never enter the database, so a dump alone reveals nobody: keep them with
+# SECRET_KEY, not with the backups.
+DEVELOPMENT_PERSONAL_DATA_KEY = "ZGV2ZWxvcG1lbnQtb25seS1wZXJzb25hbC1kYXRhLWs="
+PERSONAL_DATA_KEYS = env.list("PERSONAL_DATA_KEYS", default=[DEVELOPMENT_PERSONAL_DATA_KEY])
+if not DEBUG and DEVELOPMENT_PERSONAL_DATA_KEY in PERSONAL_DATA_KEYS[:1]:
+    raise ImproperlyConfigured(
+        "DEBUG is off but PERSONAL_DATA_KEYS starts with the development key: set PERSONAL_DATA_KEYS."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -114,8 +125,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # Tests use a file too (not Django's in-memory default), so that they run
-    # with the same locking, WAL and busy timeout as the product.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
+    # with the same locking, WAL and busy timeout as the product; another
+    # file lets two test runs share a checkout.
+    test_database = env.str("SQLITE_TEST_DATABASE", default=str(BASE_DIR / "var" / "test-db.sqlite3"))
+    DATABASES["default"]["TEST"] = {"NAME": test_database}
 else:
     # Each worker keeps its connection between requests: opening one costs
     # PostgreSQL a backend process and an authentication, which was most of a

@@ -13,6 +13,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from messaging import personal
 from messaging.bus import dispatch
 from messaging.messages import Command, IdempotencyKeyReused, Result
 
@@ -56,7 +57,9 @@ def execute(request, command: Command, *, render: Render) -> Response:
     - the answer is stored (``IdempotentResponse``) right after that
       transaction and the policies it set off, because an answer must show
       their effects (a new book's stock, the follows a block removed),
-      which do not exist before the commit. Storing it is first-writer-wins
+      which do not exist before the commit. The personal data in it (what
+      its serializers marked ``PersonalText``) is stored sealed for its
+      person, and reads as a placeholder once they are forgotten. Storing it is first-writer-wins
       under a unique constraint, so a key has one answer. A repeat that
       arrives while the first request is between its commit and storing
       its answer waits for that answer; only if the first request died in
@@ -88,7 +91,9 @@ def execute(request, command: Command, *, render: Render) -> Response:
                 stored, _ = _store(actor_id, key, fingerprint, _answer(result, render))
     if stored.request_fingerprint != fingerprint:
         return refused(IdempotencyKeyReused.now())
-    return Response(json.loads(stored.body), status=stored.status, headers={REPLAYED_HEADER: "true"})
+    return Response(
+        personal.open_answer(json.loads(stored.body)), status=stored.status, headers={REPLAYED_HEADER: "true"}
+    )
 
 
 def _answer(result: Result, render: Render) -> Response:
@@ -101,7 +106,7 @@ def _store(actor_id, key: str, fingerprint: str, response: Response):
         key=key,
         request_fingerprint=fingerprint,
         status=response.status_code,
-        body=JSONRenderer().render(response.data).decode(),
+        body=JSONRenderer().render(personal.seal_answer(response.data)).decode(),
     )
 
 

@@ -14,6 +14,7 @@ from interfaces.api_commands import validated
 from interfaces.schema import errors
 from messaging import bus, claiming, queries
 from messaging.models import Delivery
+from messaging.personal import opened_rows
 
 
 class EventFilter(serializers.Serializer):
@@ -45,7 +46,8 @@ class EventViewSet(viewsets.GenericViewSet):
         """Stored events, optionally of one correlation id and one type."""
         query = validated(EventFilter, request.query_params)
         events = queries.stored_events(correlation_id=query.get("correlation_id"), event_type=query.get("type"))
-        return self.get_paginated_response(StoredEventOutput(self.paginate_queryset(events), many=True).data)
+        page = opened_rows(self.paginate_queryset(events))
+        return self.get_paginated_response(StoredEventOutput(page, many=True).data)
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{1,7}[smhd]$", "example": "30m"})
@@ -121,7 +123,9 @@ class DeliveryViewSet(viewsets.GenericViewSet):
     @extend_schema(responses={200: DeliveryDetailOutput, **errors(404)})
     def retrieve(self, request, pk):
         """One delivery, with its event's payload."""
-        return Response(DeliveryDetailOutput(self._delivery(pk)).data)
+        delivery = self._delivery(pk)
+        opened_rows([delivery.event])
+        return Response(DeliveryDetailOutput(delivery).data)
 
     @extend_schema(request=None, responses={200: DeliveryOutput, **_NOT_DEAD})
     @action(detail=True, methods=["post"])

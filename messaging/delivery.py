@@ -12,7 +12,9 @@ runs inside a transaction, where it would hold the write lock for as long
 as the other side takes. Its row is leased in one short transaction, the
 effect runs with no transaction open, and the row is marked done in
 another: at least once, since a crash between the effect and the mark
-repeats it. ``Permanent`` failures (a refused address) dead-letter at once.
+repeats it. ``Permanent`` failures (a refused address) dead-letter at once;
+an effect that had nothing to do returns ``Skipped`` and its row is settled
+as skipped, with the reason.
 
 Three ways in. The relay claims due rows in batches (``claiming.claim_due``:
 ``SKIP LOCKED`` and a lease with an owner, so concurrent relays never take
@@ -110,6 +112,16 @@ class Permanent(Exception):
     server refused the address): the delivery is dead-lettered at once."""
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """Returned by an outside effect that had nothing to do (a mail to a
+    person forgotten since it was queued): its delivery is settled as
+    ``SKIPPED`` with ``reason``, neither done nor failed. The reason names
+    people by id only: it is stored and logged."""
+
+    reason: str
+
+
 def deliver(delivery_id: int, *, dispatch: Dispatch, lease: UUID | None = None) -> str | None:
     """Attempt one delivery; return its new status, or ``None`` if it was not
     this caller's to deliver: no longer open (done or dead, perhaps by
@@ -201,14 +213,20 @@ def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
         try:
             policy = registry.policies[delivery.policy]
             event = store.load(delivery.event)
-            if policy(event):
+            outcome = policy(event)
+            if outcome and not isinstance(outcome, Skipped):
                 raise TypeError(f"{policy.name} has an outside effect: it may not issue commands")
         except Exception as failure:
             error = failure
             _record_failure(delivery, delivery.event.type, error)
         else:
-            delivery.status, delivery.delivered_at, delivery.last_error = Delivery.Status.DONE, timezone.now(), ""
-            logger.debug("delivered %s to %s", delivery.event.type, delivery.policy)
+            if isinstance(outcome, Skipped):  # settled, dated like a done one, with why in place of an error
+                delivery.status, delivery.last_error = Delivery.Status.SKIPPED, outcome.reason
+                logger.info("skipped %s to %s: %s", delivery.event.type, delivery.policy, outcome.reason)
+            else:
+                delivery.status, delivery.last_error = Delivery.Status.DONE, ""
+                logger.debug("delivered %s to %s", delivery.event.type, delivery.policy)
+            delivery.delivered_at = timezone.now()
         delivery.duration_ms = _since(started)
         with transaction.atomic(durable=True):
             marked = Delivery.objects.filter(pk=delivery_id, lease=lease, status__in=Delivery.OPEN).update(

@@ -2,9 +2,13 @@
 
 from collections.abc import Iterator
 
-from . import subscriptions
-from .models import Delivery, ScheduledCommand
+from django.core.exceptions import ValidationError
+
+from . import store, subscriptions
+from .models import Delivery, ScheduledCommand, StoredEvent
 from .registry import registry
+
+LOAD_BATCH = 2000
 
 
 def every_event_has_its_deliveries() -> Iterator[str]:
@@ -38,3 +42,20 @@ def no_schedule_is_dead_lettered() -> Iterator[str]:
             f"scheduled {row.command_type} [{row.key}] is dead-lettered after {row.attempts} attempt(s): "
             f"{row.last_error}; see manage.py deliveries schedules --status dead"
         )
+
+
+def every_stored_event_loads() -> Iterator[str]:
+    """Every stored event still reads as its type (upcast, its personal data
+    opened or a placeholder): forgetting someone or changing a schema broke
+    no one's history. Reads the whole log, a batch at a time."""
+    after = 0
+    while rows := list(StoredEvent.objects.filter(position__gt=after).order_by("position")[:LOAD_BATCH]):
+        try:
+            store.load_batch(rows)
+        except (KeyError, TypeError, ValueError, ValidationError):
+            for row in rows:
+                try:
+                    store.load(row)
+                except (KeyError, TypeError, ValueError, ValidationError) as error:
+                    yield f"event #{row.position} ({row.type} v{row.version}) does not load: {error!r}"
+        after = rows[-1].position

@@ -64,6 +64,7 @@ class Delivery(models.Model):
         DONE = "done", "done"
         DEAD = "dead", "dead-lettered"
         DISCARDED = "discarded", "discarded by an operator"
+        SKIPPED = "skipped", "skipped: nothing to do"
 
     OPEN = (Status.PENDING, Status.FAILED)  # still to take effect: due now or at its retry time
 
@@ -74,7 +75,7 @@ class Delivery(models.Model):
     status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True, help_text="The last error, or why it was skipped.")
     created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
     outside = models.BooleanField(default=False, help_text="An effect outside the database (mail): at least once.")
@@ -205,22 +206,24 @@ class ScheduledCommand(models.Model):
         return f"{self.command_type} [{self.key}] not before {self.not_before:%Y-%m-%d %H:%M:%S} ({self.status})"
 
 
-class Erasure(models.Model):
-    """A forgotten person's data still to be erased from the kernel's copies.
+class PersonalDataKey(models.Model):
+    """The key one person's data is sealed with (``messaging.personal``).
 
-    It holds what to look for (the e-mail address and the name) and what to
-    write instead, for as long as the batches of the erasure run; the last
-    batch deletes it, so nothing of the person outlives the erasure here
-    either. ``batches_left`` counts the batches scheduled and not yet done.
+    ``key`` is the data key, wrapped by the wrapping key ``wrapped_with``
+    names (one of ``settings.PERSONAL_DATA_KEYS``, never stored). Forgetting
+    the person empties it: every copy sealed with it is unreadable from that
+    commit on, and the row stays, so what is sealed for them later is stored
+    as its placeholder instead of under a new key.
     """
 
-    erasure_id = models.UUIDField(unique=True, editable=False, help_text="The event that asked for it.")
-    address = models.CharField(max_length=254)
-    address_placeholder = models.CharField(max_length=254)
-    name = models.CharField(max_length=254)
-    name_placeholder = models.CharField(max_length=254)
-    batches_left = models.PositiveIntegerField(default=0)
+    subject = models.UUIDField(primary_key=True, help_text="The account whose data the key seals.")
+    key = models.BinaryField(null=True, help_text="The wrapped data key; empty once the person is forgotten.")
+    wrapped_with = models.CharField(max_length=16, blank=True, help_text="Which wrapping key wrapped it.")
     created_at = models.DateTimeField(default=timezone.now)
+    forgotten_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "personal data key"
 
     def __str__(self):
-        return f"erasure {self.erasure_id} ({self.batches_left} batches left)"
+        return f"key of {self.subject}" + (" (forgotten)" if self.forgotten_at else "")

@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import Delivery, ScheduledCommand, StoredEvent
+from .personal import opened_rows
 from .registry import registry
 from .schedules import SCHEDULER
 
@@ -118,7 +119,7 @@ def causal_tree(correlation_id: UUID) -> list[CommandNode]:
     took when it ran. Two queries and one per namer, whatever the size of
     the tree, and one for the schedules. (A command
     that changed nothing stored no event and so does not appear.)"""
-    events = list(StoredEvent.objects.filter(correlation_id=correlation_id).order_by("position"))
+    events = opened_rows(list(StoredEvent.objects.filter(correlation_id=correlation_id).order_by("position")))
     deliveries = defaultdict(list)
     for delivery in Delivery.objects.filter(event__correlation_id=correlation_id).order_by("pk"):
         deliveries[delivery.event_id].append(delivery)
@@ -302,7 +303,7 @@ class Backlog:
 
 def backlog() -> Backlog:
     """The outbox at a glance, in one aggregate query. It reads only rows
-    that are not done or discarded, through the ``delivery_due`` index on
+    that are not done, skipped or discarded, through the ``delivery_due`` index on
     (status, next_attempt_at), so it stays cheap however many deliveries
     are done. A row a relay worker has leased is not due (its lease moved
     ``next_attempt_at`` ahead): it is being worked on."""

@@ -23,7 +23,11 @@ Projector = Callable[[Event], None]
 Upcaster = Callable[[dict], dict]
 Invariant = Callable[[], Iterable[str]]
 Namer = Callable[[set[UUID]], dict[UUID, str]]
-MailRenderer = Callable[[UUID], object]  # -> outbox.Mail, or None when there is nobody to write to
+MailRenderer = Callable[[UUID, UUID | None, dict[str, str]], object]  # -> outbox.Mail, or None: nobody to write to
+PersonalDataExport = Callable[[UUID], object]  # -> JSON primitives, value objects, dataclasses (to_primitive)
+
+# The keys ``messaging.access.export`` writes itself: no section may take them.
+_RESERVED_SECTIONS = frozenset({"account_id", "exported_at", "events"})
 
 
 class RegistryError(Exception):
@@ -91,6 +95,7 @@ class Registry:
         self.refusals: dict[str, Refusal] = {}
         self.warnings: list[Invariant] = []
         self.mail_renderers: dict[str, MailRenderer] = {}
+        self.personal_data_sections: dict[str, PersonalDataExport] = {}
         self.schedulable: set[type[Command]] = set()
 
     # --- registration -------------------------------------------------
@@ -212,13 +217,23 @@ class Registry:
         self.namers[kind] = name
 
     def register_mail_renderer(self, name: str, render: MailRenderer) -> None:
-        """Let policies queue a mail by ``name`` (``outbox.QueueRenderedMail``)
-        whose text ``render(about)`` writes only when it is sent, from the id
-        the mail is about: for a mail that holds a secret (a reset link),
-        which then never enters the event store."""
+        """Let policies queue a mail by ``name`` (``outbox.QueueMail``) that
+        ``render(recipient_id, about, params)`` addresses and writes only
+        when it is sent: no address, name or secret (a reset link) is ever
+        stored, and a person forgotten meanwhile gets nothing."""
         if name in self.mail_renderers:
             raise RegistryError(f"a mail renderer is already named {name!r}")
         self.mail_renderers[name] = render
+
+    def register_personal_data(self, section: str, export: PersonalDataExport) -> None:
+        """Let a person's export (``messaging.access.export``, the right of
+        access) hold ``section``: what ``export(subject)`` answers of what a
+        context keeps about the account ``subject`` (``None`` when it keeps nothing)."""
+        if section in _RESERVED_SECTIONS:
+            raise RegistryError(f"the export writes {section!r} itself: no section may take the name")
+        if section in self.personal_data_sections:
+            raise RegistryError(f"a personal data section is already named {section!r}")
+        self.personal_data_sections[section] = export
 
     def register_projection(
         self,

@@ -42,7 +42,7 @@ from . import subscriptions
 from .models import Delivery, IdempotentResponse, ProcessedCommand, ScheduledCommand, StoredEvent, Subscription
 from .registry import Policy, registry
 
-SETTLED = (Delivery.Status.DONE, Delivery.Status.DISCARDED)
+SETTLED = (Delivery.Status.DONE, Delivery.Status.SKIPPED, Delivery.Status.DISCARDED)
 SETTLED_SCHEDULES = (ScheduledCommand.Status.DONE, ScheduledCommand.Status.CANCELLED)
 
 Progress = Callable[[str, int], None]

@@ -22,7 +22,7 @@ from uuid import UUID
 from django.db import connection
 from django.utils import timezone
 
-from . import telemetry
+from . import personal, telemetry
 from .context import current_cause
 from .messages import EVENT_METADATA, Command, Event, Rejection
 from .models import Delivery, StoredEvent
@@ -69,7 +69,10 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
     ]
     command_type, policy = command.type_name(), cause.policy if cause else ""
     trace_id = telemetry.current_trace_id()
-    rows = [_event_row(event, command_type, command.actor_id, policy, trace_id, duration_ms) for event in stamped]
+    rows = [
+        _event_row(event, payload, command_type, command.actor_id, policy, trace_id, duration_ms)
+        for event, payload in zip(stamped, _sealed_payloads(stamped), strict=True)
+    ]
     held = _held.get()
     if held is not None:
         held.rows += rows
@@ -176,7 +179,14 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
         (command, dataclasses.replace(event, command_id=command.command_id, correlation_id=command.command_id))
         for command, event in caused
     ]
-    _insert(StoredEvent, [_event_row(event, command.type_name(), command.actor_id) for command, event in stamped])
+    payloads = _sealed_payloads([event for _, event in stamped])
+    _insert(
+        StoredEvent,
+        [
+            _event_row(event, payload, command.type_name(), command.actor_id)
+            for (command, event), payload in zip(stamped, payloads, strict=True)
+        ],
+    )
     done = [
         {
             "event": event.event_id,
@@ -211,20 +221,58 @@ def open_deliveries(policy, event_ids: list) -> None:
 
 
 def load(row: StoredEvent) -> Event:
-    """Rebuild the event a row stores, upcasting an older payload first."""
-    event_type = registry.events[row.type]
-    payload = registry.upcast(row.type, row.version, row.payload)
-    metadata = {name: getattr(row, name) for name in EVENT_METADATA}
-    return build(event_type, {**payload, **metadata})
+    """Rebuild the event a row stores, upcasting an older payload first and
+    opening its personal data (placeholders where its person was forgotten)."""
+    return _build(row, opened_payloads([row])[0])
 
 
 def load_many(event_ids) -> list[Event]:
-    """Events by id, in the order they were stored."""
-    return [load(row) for row in StoredEvent.objects.filter(event_id__in=event_ids)]
+    """Events by id, in the order they were stored (their keys read once)."""
+    return load_batch(list(StoredEvent.objects.filter(event_id__in=event_ids)))
+
+
+def load_batch(rows: list[StoredEvent]) -> list[Event]:
+    """The events ``rows`` store, their keys read once."""
+    return [_build(row, payload) for row, payload in zip(rows, opened_payloads(rows), strict=True)]
+
+
+def opened_payloads(rows: list[StoredEvent]) -> list[dict]:
+    """The payloads of ``rows`` as their events read them: upcast to the
+    current version, personal fields opened with one read of the keys."""
+    upcast = [(registry.events[row.type], registry.upcast(row.type, row.version, row.payload)) for row in rows]
+    subjects = {subject for cls, payload in upcast for subject in personal.subjects_of(cls, payload)}
+    if not subjects:
+        return [payload for _, payload in upcast]
+    keyring = personal.keys_for(subjects)
+    return [personal.open_payload(cls, payload, keyring) for cls, payload in upcast]
+
+
+def _build(row: StoredEvent, payload: dict) -> Event:
+    metadata = {name: getattr(row, name) for name in EVENT_METADATA}
+    return build(registry.events[row.type], {**payload, **metadata})
+
+
+def _sealed_payloads(events: list[Event]) -> list[dict]:
+    """The events' payloads as they are stored: each declared personal field
+    sealed under its subject's key (read, or made for a new subject, once
+    for them all)."""
+    payloads = [event.payload() for event in events]
+    subjects = {
+        subject
+        for event, payload in zip(events, payloads, strict=True)
+        for subject in personal.subjects_of(type(event), payload)
+    }
+    if not subjects:
+        return payloads
+    keyring = personal.keys_to_seal_for(subjects)
+    return [
+        personal.seal_payload(type(event), payload, keyring) for event, payload in zip(events, payloads, strict=True)
+    ]
 
 
 def _event_row(
     event: Event,
+    payload: dict,
     command_type: str,
     actor_id: UUID | None,
     policy: str = "",
@@ -240,7 +288,7 @@ def _event_row(
         "event_id": event.event_id,
         "type": event.type_name(),
         "version": event.version,
-        "payload": event.payload(),
+        "payload": payload,
         "is_rejection": isinstance(event, Rejection),
         "occurred_at": event.occurred_at,
         "command_id": event.command_id,

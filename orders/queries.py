@@ -9,7 +9,9 @@ from django.db.models import OuterRef, QuerySet
 from accounts.queries import username_of
 from catalog.values import Money
 from messaging import rows
+from messaging.queries import stored_events
 
+from .events import OrderCancelled, OrderConfirmed, OrderExpired, OrderPlaced, OrderShipped
 from .models import Order, OrderItem
 from .values import OrderedItem
 
@@ -67,3 +69,58 @@ def orders_for_staff(status: str = "") -> QuerySet[Order]:
     its ``customer_username``; two queries a page."""
     rows = orders().annotate(customer_username=username_of(OuterRef("customer_id")))
     return rows.filter(status=status) if status else rows
+
+
+# What each event of an order's life says happened to it, for its dates.
+_CHANGES = {
+    OrderPlaced.type_name(): "placed",
+    OrderConfirmed.type_name(): "confirmed",
+    OrderShipped.type_name(): "shipped",
+    OrderCancelled.type_name(): "cancelled",
+    OrderExpired.type_name(): "expired",
+}
+
+
+def personal_orders(customer_id: UUID) -> list[dict]:
+    """Every order of ``customer_id``, oldest first, with its items, total
+    and the dates of its changes (from the event log: the order row keeps
+    only when it was placed), for their export (``messaging.access``)."""
+    dates = _dates_of_changes(customer_id)
+    rows = (
+        Order.objects.filter(customer_id=customer_id).order_by("placed_at", "pk").prefetch_related("items")
+    ).iterator(chunk_size=500)
+    return [_personal_order(order_view(row), dates.get(str(row.pk), [])) for row in rows]
+
+
+def _dates_of_changes(customer_id: UUID) -> dict[str, list[dict]]:
+    """``{order id: [{change, at}, ...]}`` of the customer's orders, oldest change first."""
+    changes = (
+        stored_events()
+        .filter(type__in=_CHANGES, payload__customer_id=str(customer_id))
+        .values_list("type", "payload__order_id", "occurred_at")
+        .iterator(chunk_size=2000)
+    )
+    dates: dict[str, list[dict]] = {}
+    for event_type, order_id, at in changes:
+        dates.setdefault(str(order_id), []).append({"change": _CHANGES[event_type], "at": at})
+    return dates
+
+
+def _personal_order(view: OrderView, changes: list[dict]) -> dict:
+    return {
+        "order_id": view.order_id,
+        "status": view.status,
+        "placed_at": view.placed_at,
+        "changes": changes,
+        "items": [
+            {
+                "book_id": item.book_id,
+                "title": item.title,
+                "quantity": item.quantity,
+                "unit_price": item.unit_price,
+                "subtotal": item.subtotal,
+            }
+            for item in view.items
+        ],
+        "total": view.total,
+    }

@@ -30,7 +30,7 @@ def customer(actor_id: UUID | None, account: AccountSummary | None) -> AccountSu
     if account is None:
         raise OrderRejected.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
     if not account.is_active:
-        raise OrderRejected.refuse(AccountRefusal.ACCOUNT_INACTIVE, f"{account.username} is deactivated.")
+        raise OrderRejected.refuse(AccountRefusal.ACCOUNT_INACTIVE, "Your account is deactivated.")
     return account
 
 

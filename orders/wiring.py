@@ -2,7 +2,7 @@
 
 from messaging.registry import Registry
 
-from . import commands, events, handlers, invariants, policies, refusals
+from . import commands, events, handlers, invariants, mails, policies, queries, refusals
 
 
 def register(registry: Registry) -> None:
@@ -21,5 +21,10 @@ def register(registry: Registry) -> None:
     registry.subscribe(events.OrderShipped, policies.mail_shipment)
     registry.subscribe(events.OrderExpired, policies.release_stock_on_expiry, locks=policies.lock_released_stock)
     registry.subscribe(events.OrderExpired, policies.mail_expiry)
+    registry.register_mail_renderer(mails.CONFIRMED_MAIL, mails.confirmed)
+    registry.register_mail_renderer(mails.SHIPPED_MAIL, mails.shipped)
+    registry.register_mail_renderer(mails.EXPIRED_MAIL, mails.expired)
+
+    registry.register_personal_data("orders", queries.personal_orders)
 
     registry.register_invariant(invariants.open_orders_hold_exactly_their_stock)

@@ -19,6 +19,7 @@ from tests.subprocesses import database_url
 PRODUCTION = {
     "DEBUG": "false",
     "SECRET_KEY": "a-long-random-production-secret-" + "x" * 40,
+    "PERSONAL_DATA_KEYS": "cHJvZHVjdGlvbi10ZXN0LXdyYXBwaW5nLWtleS0zMmI=",
     "ALLOWED_HOSTS": "shop.example.com,127.0.0.1",
     "EMAIL_URL": "smtp://mail.example.com:25",
     "SECURE_SSL_REDIRECT": "true",
@@ -54,6 +55,16 @@ def test_debug_off_with_the_development_secret_key_refuses_to_start():
 
     assert result.returncode != 0
     assert "ImproperlyConfigured: DEBUG is off but SECRET_KEY is the development key" in result.stderr
+
+
+def test_debug_off_with_the_development_personal_data_key_refuses_to_start():
+    env = {**PRODUCTION}
+    del env["PERSONAL_DATA_KEYS"]
+
+    result = manage("check", env=env)
+
+    assert result.returncode != 0
+    assert "DEBUG is off but PERSONAL_DATA_KEYS starts with the development key" in result.stderr
 
 
 def test_gunicorn_is_bound_to_loopback_so_only_the_proxy_reaches_it(monkeypatch):

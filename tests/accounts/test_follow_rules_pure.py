@@ -81,7 +81,7 @@ def test_nobody_follows_across_a_block():
 
     assert (code(refused), refused.value.rejection.reason) == (
         "blocked",
-        "You cannot follow bob: there is a block between you.",
+        "You cannot follow this account: there is a block between you.",
     )
 
 

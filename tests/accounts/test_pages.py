@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Account, Block, Follow
+from messaging import store
 from messaging.models import StoredEvent
 from tests.factories import AccountFactory, BlockFactory, FollowFactory
 
@@ -84,7 +85,8 @@ def test_signing_up_registers_through_the_bus_and_leads_to_the_login_page(client
     assert response.status_code == 302 and response.url == reverse("accounts:log_in")
     [event] = stored("AccountRegistered")
     assert event.command_type == "RegisterAccount"
-    assert event.payload["username"] == "carol" and event.payload["email"] == "carol@example.com"
+    registered = store.load(event)
+    assert registered.username == "carol" and registered.email == "carol@example.com"
     assert Account.objects.get(username="carol").check_password("a sturdy passphrase")
 
 
@@ -237,7 +239,7 @@ def test_a_refused_follow_shows_the_reason(client, alice, bob):
 
     response = client.post(relationship_url(bob, "follow"), key(), follow=True)
 
-    assert "You cannot follow bob: there is a block between you." in response.text
+    assert "You cannot follow this account: there is a block between you." in response.text
     assert stored("FollowRejected")[0].payload["code"] == "blocked"
     assert not Follow.objects.exists()
 

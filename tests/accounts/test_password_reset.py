@@ -12,9 +12,10 @@ from django.contrib.auth import authenticate
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.commands import ChangePassword
+from accounts.commands import ChangePassword, DeactivateAccount
 from accounts.values import Password
 from interfaces.throttles import PasswordResetThrottle
+from messaging import bus
 from messaging.models import Delivery, StoredEvent
 from messaging.testing import relay
 from tests.factories import AccountFactory
@@ -22,7 +23,7 @@ from tests.factories import AccountFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 OLD, NEW = "correct-horse-battery", "a-brand-new-staple-42"
-SEND = "messaging.outbox.send_rendered_mail"
+SEND = "messaging.outbox.send_queued_mail"
 LINK = re.compile(r"http://testserver(/password-reset/[^/\s]+/[^/\s]+/)")
 
 
@@ -86,6 +87,29 @@ def test_a_mail_sent_again_carries_the_same_message_id(client, alice, mailoutbox
     assert Delivery.objects.get(policy=SEND).duration_ms > 0  # the send's own time, on the trace
     assert first.extra_headers["Message-ID"] == again.extra_headers["Message-ID"]
     assert LINK.search(again.body) is not None  # written again, at its own send time
+
+
+def test_a_reset_mail_is_queued_by_account_id_and_skipped_when_the_account_closed_before_it_was_sent(
+    client, alice, mailoutbox
+):
+    # given a link asked for: the mail is queued to her account, about her account, with nothing else
+    ask_for_a_link(client, "alice@example.com")
+    queued = StoredEvent.objects.get(type="MailQueued").payload
+    assert (queued["recipient_id"], queued["renderer"], queued["about"]) == (
+        str(alice.pk),
+        "accounts.password_reset",
+        str(alice.pk),
+    )
+
+    # when she closes her account before a relay sends it
+    bus.dispatch(DeactivateAccount(account_id=alice.pk))
+    relay()
+
+    # then no link goes out, and the delivery says why, naming her by id
+    assert mailoutbox == []
+    sending = Delivery.objects.get(policy=SEND)
+    assert sending.status == Delivery.Status.SKIPPED
+    assert sending.last_error == f"accounts.password_reset has nothing to write to account {alice.pk}: not sent"
 
 
 def test_an_unknown_address_gets_the_same_page_and_no_mail(client, alice, mailoutbox):

@@ -43,4 +43,6 @@ def test_a_newcomer_follows_bob_is_blocked_by_him_and_sees_the_follow_gone(open_
     expect(newcomer.get_by_test_id("followers-count")).to_have_text("0")
     expect(newcomer.get_by_text("bob blocks you")).to_be_visible()
     newcomer.get_by_role("button", name="Follow").click()
-    expect(newcomer.get_by_role("alert")).to_contain_text("You cannot follow bob: there is a block between you.")
+    expect(newcomer.get_by_role("alert")).to_contain_text(
+        "You cannot follow this account: there is a block between you."
+    )

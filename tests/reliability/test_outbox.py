@@ -1,12 +1,17 @@
 """The mail outbox against a real (local, fake) SMTP server: a slow or hung
-server holds up no request and no other writer, and a mail sent again after
-a crash carries the same Message-ID."""
+server holds up no request and no other writer, a mail sent again after a
+crash carries the same Message-ID, and a recipient the server refuses is
+named by account, never by address."""
 
+import logging
 import os
 import signal
+import socketserver
 import subprocess
 import sys
 import threading
+import traceback
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -16,9 +21,14 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.mails import AS_WRITTEN_MAIL
+from accounts.models import Account
+from messaging.delivery import Permanent
 from messaging.models import Delivery, StoredEvent
+from messaging.outbox import MailQueued, send_queued_mail
 from messaging.testing import relay
 from orders.commands import ConfirmOrder
+from orders.mails import CONFIRMED_MAIL
 from orders.queries import order as order_view
 from tests.factories import AccountFactory, BookFactory
 from tests.smtp import mail_server
@@ -44,6 +54,48 @@ def relay_in_a_thread() -> threading.Thread:
     thread = threading.Thread(target=work)
     thread.start()
     return thread
+
+
+class _RefusingEveryRecipient(socketserver.StreamRequestHandler):
+    """An SMTP conversation that refuses every recipient for good, quoting
+    the address back as real servers do."""
+
+    def handle(self):
+        self._say("220 localhost test SMTP")
+        while line := self.rfile.readline():
+            text = line.decode(errors="replace").strip()
+            verb = text.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                self._say("250 localhost")
+            elif verb == "RCPT":
+                self._say(f"550 5.1.1 {text.partition(':')[2].strip()}: Recipient address rejected: User unknown")
+            elif verb == "QUIT":
+                self._say("221 bye")
+                return
+            else:
+                self._say("250 OK")
+
+    def _say(self, text: str) -> None:
+        self.wfile.write(f"{text}\r\n".encode())
+
+
+@contextmanager
+def refusing_mail_server():
+    """A local SMTP server that refuses every recipient; yields the ``MAILERS`` setting to reach it."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _RefusingEveryRecipient)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address
+    try:
+        yield {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": host, "port": port, "timeout": 5},
+            }
+        }
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
@@ -159,3 +211,60 @@ def test_a_sender_killed_after_the_server_accepted_the_mail_sends_it_again_with_
     assert first["Message-ID"] == StoredEvent.objects.get(type="MailQueued").payload["message_id"]
     sending.refresh_from_db()
     assert (sending.status, sending.attempts) == (Delivery.Status.DONE, 2)
+
+
+def test_a_recipient_the_mail_server_refuses_is_named_by_account_never_by_address(shop, scenario, settings, caplog):
+    caplog.set_level(logging.DEBUG)
+    alice, _, _, book = shop
+    (placed,) = scenario.given(place(alice, (book, 1)))
+
+    with refusing_mail_server() as mailers:
+        settings.MAILERS = mailers
+        scenario.when(ConfirmOrder(order_id=placed.events[0].order_id))
+        relay()
+
+    sending = Delivery.objects.get(policy=SEND)
+    assert (sending.status, sending.attempts) == (Delivery.Status.DEAD, 1)
+    assert sending.last_error == (
+        f"Permanent: the mail server refused the mail to account {alice.pk}: "
+        f"550 5.1.1 <account {alice.pk}>: Recipient address rejected: User unknown"
+    )
+    assert "alice@example.com" not in caplog.text
+
+
+def test_the_error_of_a_refused_mail_chains_no_error_that_quotes_the_address(shop, scenario, settings):
+    alice, _, _, book = shop
+    (placed,) = scenario.given(place(alice, (book, 1)))
+    queued = MailQueued(
+        message_id="<refused@shop.test>",
+        recipient_id=alice.pk,
+        renderer=CONFIRMED_MAIL,
+        about=placed.events[0].order_id,
+        params={},
+    )
+
+    with refusing_mail_server() as mailers, pytest.raises(Permanent) as refused:
+        settings.MAILERS = mailers
+        send_queued_mail(queued)
+
+    # what a trace records of it (its traceback, chained errors included) names her account only
+    told = "".join(traceback.format_exception(refused.value))
+    assert f"account {alice.pk}" in told
+    assert "alice@example.com" not in told and "SMTPRecipientsRefused" not in told
+
+
+def test_a_mail_queued_with_its_text_before_mail_carried_ids_goes_to_the_recipients_address_of_now(shop, mailoutbox):
+    alice = shop[0]
+    Account.objects.filter(pk=alice.pk).update(email="alice.b@example.org")
+    queued = MailQueued(
+        message_id="<old@shop.test>",
+        recipient_id=alice.pk,
+        renderer=AS_WRITTEN_MAIL,
+        params={"subject": "Your order is confirmed", "body": "Hello alice,"},
+    )
+
+    send_queued_mail(queued)
+
+    (mail,) = mailoutbox
+    assert (mail.to, mail.subject, mail.body) == (["alice.b@example.org"], "Your order is confirmed", "Hello alice,")
+    assert mail.extra_headers["Message-ID"] == "<old@shop.test>"

@@ -176,8 +176,12 @@ class Command(BaseCommand):
 def _shop_exists() -> bool:
     """Whether an earlier seeding registered the customer login (an account
     of that name registered otherwise is somebody else's, not the shop)."""
+    try:
+        customer_id = account_id_for_username(CUSTOMER)
+    except LookupError:
+        return False
     return (
         stored_events(event_type="AccountRegistered")
-        .filter(command_type=RegisterSeededAccount.type_name(), payload__username=CUSTOMER)
+        .filter(command_type=RegisterSeededAccount.type_name(), payload__account_id=str(customer_id))
         .exists()
     )

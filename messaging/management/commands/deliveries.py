@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from messaging import bus, claiming, queries
 from messaging.models import Delivery, ScheduledCommand
+from messaging.personal import opened_rows
 from messaging.serialization import parse_uuid
 
 # Rows reopened and delivered, or discarded, per round: each round's work is
@@ -170,7 +171,7 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(_dumps(_record(row, payload=True)))
             return
-        event = row.event
+        (event,) = opened_rows([row.event])
         fields = [
             ("delivery", row.pk),
             ("status", f"{row.status} ({row.get_status_display()})"),
@@ -236,7 +237,7 @@ class Command(BaseCommand):
                 error = f": {row.last_error}" if row.status != Delivery.Status.DONE else ""
                 self.stdout.write(f"{_label(row)}: {row.get_status_display()}{error}")
         self.stdout.write(f"retried {len(selected)} dead-lettered deliveries: {_describe(outcomes)}")
-        failed = len(selected) - outcomes[Delivery.Status.DONE]
+        failed = len(selected) - outcomes[Delivery.Status.DONE] - outcomes[Delivery.Status.SKIPPED]
         if failed:
             raise CommandError(
                 f"{failed} of {len(selected)} failed again; see manage.py deliveries list --status failed,dead",
@@ -365,7 +366,7 @@ def _record(row: Delivery, *, payload: bool = False) -> dict:
         "trace": _trace(row),
     }
     if payload:
-        data["payload"] = event.payload
+        data["payload"] = opened_rows([event])[0].payload
     return data
 
 

@@ -9,7 +9,7 @@ from messaging import retention
 
 class Command(BaseCommand):
     help = (
-        "Remove idempotency records (commands and HTTP answers) and settled deliveries (done or discarded) "
+        "Remove idempotency records (commands and HTTP answers) and settled deliveries (done, skipped or discarded) "
         "older than RETENTION_DAYS (default 30), in batches, where the exactly-once ledger no longer needs them: "
         "each policy's start mark moves past the events whose deliveries go, so none is ever delivered again. "
         "Events stay. Examples: prune --dry-run; prune --days 90 --batch 5000"

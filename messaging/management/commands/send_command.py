@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from messaging import bus
 from messaging.messages import COMMAND_METADATA
 from messaging.models import StoredEvent
+from messaging.personal import opened_rows
 from messaging.registry import UnknownCommand, registry
 from messaging.serialization import field_types, from_primitive, required_fields
 
@@ -54,7 +55,7 @@ class Command(BaseCommand):
 
         result = bus.dispatch(command)
 
-        for row in self._resulting_events(result):
+        for row in opened_rows(list(self._resulting_events(result))):
             self.stdout.write(json.dumps(_as_json(row)))
         if result.rejection:
             raise CommandError(f"refused: {result.rejection.code}: {result.rejection.reason}", returncode=1)
