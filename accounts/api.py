@@ -8,7 +8,7 @@ Writes build a command with the actor from authentication and go through
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import permissions, serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
@@ -20,6 +20,7 @@ from interfaces.api_commands import execute, validated
 from interfaces.rest import JSONParser
 from interfaces.schema import errors
 from interfaces.throttles import RegistrationThrottle, SignInThrottle
+from interfaces.viewsets import ApiViewSet
 
 from . import queries
 from .commands import (
@@ -128,10 +129,11 @@ class TokenOutput(serializers.Serializer):
 _SEARCH = OpenApiParameter("search", str, description="Part of a username, any case; names starting with it first.")
 
 
-class AccountViewSet(viewsets.GenericViewSet):
+class AccountViewSet(ApiViewSet):
     """People and the social graph between them."""
 
     lookup_value_converter = "uuid"
+    inputs = {"create": RegistrationInput, "forget": ForgetInput}
 
     def get_permissions(self):
         if self.action == "create":
@@ -149,7 +151,6 @@ class AccountViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(self._accounts(page))
 
     @extend_schema(
-        request=RegistrationInput,
         responses={
             201: AccountOutput,
             **errors(400, refusals=[AccountRefusal.ACCOUNT_ALREADY_EXISTS, AccountRefusal.WEAK_PASSWORD]),
@@ -157,7 +158,7 @@ class AccountViewSet(viewsets.GenericViewSet):
     )
     def create(self, request):
         """Register an account (anyone; throttled)."""
-        data = validated(RegistrationInput, request.data)
+        data = self.validated_body()
         command = RegisterAccount(email=data["email"], username=data["username"], password=data["password"])
         return execute(
             request, command, render=lambda result: Response(self._account(result.events[0].account_id, own=True), 201)
@@ -185,14 +186,14 @@ class AccountViewSet(viewsets.GenericViewSet):
         command = DeactivateAccount(account_id=request.user.pk)
         return execute(request, command, render=lambda result: Response(self._account(request.user.pk, own=True)))
 
-    @extend_schema(request=ForgetInput, responses={200: AccountOutput, **errors(400)})
+    @extend_schema(responses={200: AccountOutput, **errors(400)})
     @action(detail=False, methods=["post"], url_path="me/forget")
     def forget(self, request):
         """Forget the signed-in account, after its password is given again:
         it is deactivated (as ``me/deactivate``), and its e-mail and username
         are replaced by placeholders in the account and everywhere they were
         copied. It cannot be undone."""
-        ForgetInput(data=request.data, context={"request": request}).is_valid(raise_exception=True)
+        self.validated_body()
         command = ForgetAccount(account_id=request.user.pk)
         return execute(request, command, render=lambda result: Response(self._account(request.user.pk, own=True)))
 

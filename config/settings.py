@@ -348,6 +348,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["interfaces.rest.JSONParser"],
+    # JSON, and for a browser (Accept: text/html) DRF's pages around the same JSON.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "interfaces.rest.BrowsableAPIRenderer"],
+    "DEFAULT_METADATA_CLASS": "interfaces.rest.Metadata",
     "DEFAULT_PAGINATION_CLASS": "interfaces.rest.Pagination",
     "EXCEPTION_HANDLER": "interfaces.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "interfaces.schema.ApiSchema",

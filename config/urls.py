@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from interfaces.api_docs import DocsView
 from interfaces.pages import staff_required
 
 api = [
@@ -11,7 +12,7 @@ api = [
     path("", include("orders.api")),
     path("", include("interfaces.event_log_api")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("docs/", DocsView.as_view(url_name="schema"), name="docs"),
 ]
 
 # /health/ and /health/live/ are answered by interfaces.health.HealthMiddleware,
