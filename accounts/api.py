@@ -8,13 +8,14 @@ Writes build a command with the actor from authentication and go through
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import permissions, serializers
+from rest_framework import parsers, permissions, serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+from rest_framework.settings import api_settings
 
 from interfaces.api_commands import execute, validated
 from interfaces.rest import JSONParser
@@ -295,14 +296,17 @@ class AccountViewSet(ApiViewSet):
 @extend_schema_view(post=extend_schema(request=SignInInput, responses={200: TokenOutput, **errors(400)}))
 class TokenView(ObtainAuthToken):
     """Exchange a username and password for the account's API token
-    (``Authorization: Token <token>``); throttled per client address.
+    (``Authorization: Token <token>`` or ``Bearer <token>``); throttled per
+    client address. The body is JSON or a form (what DRF's own clients and
+    a browser's form send), and a browser gets a sign-in form.
 
     Asking again returns the same token, so an ``Idempotency-Key`` needs no
     stored answer here, and none is kept: the answer is a credential.
     """
 
     serializer_class = SignInInput
-    parser_classes = [JSONParser]
+    parser_classes = [JSONParser, parsers.FormParser, parsers.MultiPartParser]
+    renderer_classes = api_settings.DEFAULT_RENDERER_CLASSES
     throttle_classes = [SignInThrottle]
 
 

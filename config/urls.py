@@ -3,10 +3,22 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView
 
-from interfaces.api_docs import DocsView
+from interfaces.api_docs import ApiRootView, DocsView
 from interfaces.pages import staff_required
 
+API_ROOT = {
+    "accounts": "account-list",
+    "books": "book-list",
+    "orders": "order-list",
+    "events": "event-list",
+    "deliveries": "delivery-list",
+    "auth_token": "auth-token",
+    "schema": "schema",
+    "docs": "docs",
+}
+
 api = [
+    path("", ApiRootView.as_view(api_root_dict=API_ROOT), name="api-root"),
     path("", include("accounts.api")),
     path("", include("catalog.api")),
     path("", include("orders.api")),
