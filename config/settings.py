@@ -328,8 +328,9 @@ else:
 MAILERS = {"default": {"BACKEND": _mail["EMAIL_BACKEND"], "OPTIONS": _mailer_options}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@localhost")
 # Where the site is, for links in mails written by a relay worker, which has
-# no request to take the host from (the password-reset link).
-SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
+# no request to take the host from (the password-reset link). By default the
+# development server scripts/run starts on PORT, which its relay worker inherits.
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 
 # --- Cache ----------------------------------------------------------------
 # The API's throttles and the sign-in limits count in the cache: with several gunicorn workers, give
