@@ -9,18 +9,20 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import parsers, permissions, serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+from rest_framework.settings import api_settings
 
 from interfaces.api_commands import execute, validated
 from interfaces.rest import JSONParser
 from interfaces.schema import errors
 from interfaces.throttles import RegistrationThrottle, SignInThrottle
+from interfaces.viewsets import ApiViewSet
 from messaging import access
 from messaging.personal import PersonalText
 
@@ -160,10 +162,11 @@ def _export_answer(account_id) -> Response:
     )
 
 
-class AccountViewSet(viewsets.GenericViewSet):
+class AccountViewSet(ApiViewSet):
     """People and the social graph between them."""
 
     lookup_value_converter = "uuid"
+    inputs = {"create": RegistrationInput, "forget": ForgetInput}
 
     def get_permissions(self):
         if self.action == "create":
@@ -181,7 +184,6 @@ class AccountViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(self._accounts(page))
 
     @extend_schema(
-        request=RegistrationInput,
         responses={
             201: AccountOutput,
             **errors(400, refusals=[AccountRefusal.ACCOUNT_ALREADY_EXISTS, AccountRefusal.WEAK_PASSWORD]),
@@ -189,7 +191,7 @@ class AccountViewSet(viewsets.GenericViewSet):
     )
     def create(self, request):
         """Register an account (anyone; throttled)."""
-        data = validated(RegistrationInput, request.data)
+        data = self.validated_body()
         command = RegisterAccount(email=data["email"], username=data["username"], password=data["password"])
         return execute(
             request, command, render=lambda result: Response(self._account(result.events[0].account_id, own=True), 201)
@@ -217,14 +219,14 @@ class AccountViewSet(viewsets.GenericViewSet):
         command = DeactivateAccount(account_id=request.user.pk)
         return execute(request, command, render=lambda result: Response(self._account(request.user.pk, own=True)))
 
-    @extend_schema(request=ForgetInput, responses={200: AccountOutput, **errors(400)})
+    @extend_schema(responses={200: AccountOutput, **errors(400)})
     @action(detail=False, methods=["post"], url_path="me/forget")
     def forget(self, request):
         """Forget the signed-in account, after its password is given again:
         it is deactivated (as ``me/deactivate``), and its e-mail and username
         are replaced by placeholders in the account and everywhere they were
         copied. It cannot be undone."""
-        ForgetInput(data=request.data, context={"request": request}).is_valid(raise_exception=True)
+        self.validated_body()
         command = ForgetAccount(account_id=request.user.pk)
         return execute(request, command, render=lambda result: Response(self._account(request.user.pk, own=True)))
 
@@ -343,14 +345,17 @@ class AccountViewSet(viewsets.GenericViewSet):
 @extend_schema_view(post=extend_schema(request=SignInInput, responses={200: TokenOutput, **errors(400)}))
 class TokenView(ObtainAuthToken):
     """Exchange a username and password for the account's API token
-    (``Authorization: Token <token>``); throttled per client address.
+    (``Authorization: Token <token>`` or ``Bearer <token>``); throttled per
+    client address. The body is JSON or a form (what DRF's own clients and
+    a browser's form send), and a browser gets a sign-in form.
 
     Asking again returns the same token, so an ``Idempotency-Key`` needs no
     stored answer here, and none is kept: the answer is a credential.
     """
 
     serializer_class = SignInInput
-    parser_classes = [JSONParser]
+    parser_classes = [JSONParser, parsers.FormParser, parsers.MultiPartParser]
+    renderer_classes = api_settings.DEFAULT_RENDERER_CLASSES
     throttle_classes = [SignInThrottle]
 
 

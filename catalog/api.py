@@ -7,14 +7,15 @@ Anyone may browse; staff add books and restock. Writes go through
 from decimal import Decimal
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import permissions, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from interfaces.api_commands import execute, validated
+from interfaces.api_commands import execute
 from interfaces.schema import errors
+from interfaces.viewsets import ApiViewSet
 
 from . import queries
 from .commands import AddBook, RestockBook
@@ -64,10 +65,11 @@ class BookOutput(serializers.Serializer):
 # --- Views --------------------------------------------------------------------
 
 
-class BookViewSet(viewsets.GenericViewSet):
+class BookViewSet(ApiViewSet):
     """The catalog."""
 
     lookup_value_converter = "uuid"
+    inputs = {"create": BookInput, "restock": RestockInput}
 
     def get_permissions(self):
         if self.action in ("list", "retrieve"):
@@ -86,7 +88,6 @@ class BookViewSet(viewsets.GenericViewSet):
         return Response(_book(pk))
 
     @extend_schema(
-        request=BookInput,
         responses={
             201: BookOutput,
             **errors(
@@ -98,7 +99,7 @@ class BookViewSet(viewsets.GenericViewSet):
     )
     def create(self, request):
         """Add a book (staff). Its initial stock is there when the answer comes."""
-        data = validated(BookInput, request.data)
+        data = self.validated_body()
         command = AddBook(
             title=data["title"],
             author=data["author"],
@@ -109,7 +110,6 @@ class BookViewSet(viewsets.GenericViewSet):
         return execute(request, command, render=lambda result: Response(_book(result.events[0].book_id), 201))
 
     @extend_schema(
-        request=RestockInput,
         responses={
             200: BookOutput,
             **errors(400, 404, bad_request="Invalid fields.", refusals=[CatalogRefusal.INVALID_QUANTITY]),
@@ -118,7 +118,7 @@ class BookViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def restock(self, request, pk):
         """Add copies to a book's stock (staff)."""
-        data = validated(RestockInput, request.data)
+        data = self.validated_body()
         command = RestockBook(book_id=pk, quantity=data["quantity"])
         return execute(request, command, render=lambda result: Response(_book(pk)))
 

@@ -341,8 +341,9 @@ else:
 MAILERS = {"default": {"BACKEND": _mail["EMAIL_BACKEND"], "OPTIONS": _mailer_options}}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@localhost")
 # Where the site is, for links in mails written by a relay worker, which has
-# no request to take the host from (the password-reset link).
-SITE_URL = env.str("SITE_URL", default="http://localhost:8000")
+# no request to take the host from (the password-reset link). By default the
+# development server scripts/run starts on PORT, which its relay worker inherits.
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}")
 
 # --- Cache ----------------------------------------------------------------
 # The API's throttles and the sign-in limits count in the cache: with several gunicorn workers, give
@@ -357,10 +358,14 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "interfaces.authentication.TokenAuthentication",
+        "interfaces.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["interfaces.rest.JSONParser"],
+    # JSON, and for a browser (Accept: text/html) DRF's pages around the same JSON.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "interfaces.rest.BrowsableAPIRenderer"],
+    "DEFAULT_METADATA_CLASS": "interfaces.rest.Metadata",
     "DEFAULT_PAGINATION_CLASS": "interfaces.rest.Pagination",
     "EXCEPTION_HANDLER": "interfaces.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "interfaces.schema.ApiSchema",

@@ -1,17 +1,30 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from interfaces.api_docs import ApiRootView, DocsView
 from interfaces.pages import staff_required
 
+API_ROOT = {
+    "accounts": "account-list",
+    "books": "book-list",
+    "orders": "order-list",
+    "events": "event-list",
+    "deliveries": "delivery-list",
+    "auth_token": "auth-token",
+    "schema": "schema",
+    "docs": "docs",
+}
+
 api = [
+    path("", ApiRootView.as_view(api_root_dict=API_ROOT), name="api-root"),
     path("", include("accounts.api")),
     path("", include("catalog.api")),
     path("", include("orders.api")),
     path("", include("interfaces.event_log_api")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("docs/", DocsView.as_view(url_name="schema"), name="docs"),
 ]
 
 # /health/ and /health/live/ are answered by interfaces.health.HealthMiddleware,

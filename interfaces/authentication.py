@@ -19,3 +19,11 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         return token.user, token
+
+
+class BearerTokenAuthentication(TokenAuthentication):
+    """The same token as ``Authorization: Bearer <token>``, the scheme most
+    HTTP clients and libraries send; ``Token`` stays the challenge in
+    ``WWW-Authenticate``, for it comes first in the settings."""
+
+    keyword = "Bearer"

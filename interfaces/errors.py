@@ -31,7 +31,7 @@ def error(code: str, detail: str) -> dict:
 
 
 def is_api(request) -> bool:
-    """Whether ``request`` is for the API, which answers only JSON."""
+    """Whether ``request`` is for the API, whose errors answer JSON even before a view runs."""
     return request.path_info.startswith(API_PREFIX)
 
 

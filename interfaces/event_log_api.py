@@ -4,7 +4,7 @@ letter (retry it once its fault is fixed, or discard it)."""
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import permissions, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
@@ -12,6 +12,7 @@ from rest_framework.routers import SimpleRouter
 
 from interfaces.api_commands import validated
 from interfaces.schema import errors
+from interfaces.viewsets import ApiViewSet
 from messaging import bus, claiming, queries
 from messaging.models import Delivery
 from messaging.personal import opened_rows
@@ -36,7 +37,7 @@ class StoredEventOutput(serializers.Serializer):
     )
 
 
-class EventViewSet(viewsets.GenericViewSet):
+class EventViewSet(ApiViewSet):
     """The event log, oldest first (staff only)."""
 
     permission_classes = [permissions.IsAdminUser]
@@ -101,7 +102,7 @@ class DeliveryDetailOutput(DeliveryOutput):
 _NOT_DEAD = errors(404, 409, conflict="not_dead_lettered")
 
 
-class DeliveryViewSet(viewsets.GenericViewSet):
+class DeliveryViewSet(ApiViewSet):
     """Deliveries of events to policies, newest first (staff only)."""
 
     permission_classes = [permissions.IsAdminUser]

@@ -7,15 +7,16 @@ not exist. Writes go through ``interfaces.api_commands.execute``; reads through
 """
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import permissions, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from catalog.refusals import CatalogRefusal
-from interfaces.api_commands import execute, validated
+from interfaces.api_commands import execute
 from interfaces.schema import errors
+from interfaces.viewsets import ApiViewSet
 
 from . import queries
 from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
@@ -61,10 +62,11 @@ class OrderOutput(serializers.Serializer):
 _MOVE = errors(404, refusals=[OrderRefusal.INVALID_TRANSITION])
 
 
-class OrderViewSet(viewsets.GenericViewSet):
+class OrderViewSet(ApiViewSet):
     """Orders."""
 
     lookup_value_converter = "uuid"
+    inputs = {"create": OrderInput}
 
     def get_permissions(self):
         if self.action in ("confirm", "ship"):
@@ -84,7 +86,6 @@ class OrderViewSet(viewsets.GenericViewSet):
         return Response(self._order(pk))
 
     @extend_schema(
-        request=OrderInput,
         responses={
             201: OrderOutput,
             **errors(
@@ -102,7 +103,7 @@ class OrderViewSet(viewsets.GenericViewSet):
     )
     def create(self, request):
         """Place an order: the copies are reserved at once, or none is."""
-        data = validated(OrderInput, request.data)
+        data = self.validated_body()
         command = PlaceOrder(items=tuple(OrderLine(**line) for line in data["items"]))
         return execute(request, command, render=lambda result: Response(self._order(result.events[0].order_id), 201))
 

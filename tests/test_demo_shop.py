@@ -8,7 +8,7 @@ from django.contrib.auth import hashers
 from django.core.management import call_command
 
 from accounts.models import Account, Block, Follow
-from catalog.models import Inventory
+from catalog.models import Book, Inventory
 from messaging.models import Delivery, StoredEvent
 from orders.models import Order
 from tests.test_check_invariants import check
@@ -36,10 +36,20 @@ def test_it_seeds_real_books_with_stock_and_orders_in_every_state(embedded_datab
     demo_shop()
 
     assert Inventory.objects.filter(book__title="Middlemarch").get().on_hand > 0
-    assert Inventory.objects.filter(on_hand__gt=0).count() == 12
+    assert Inventory.objects.filter(on_hand__gt=0).count() == 13
     states = {state: Order.objects.filter(status=state).count() for state in Order.Status.values}
     assert states == {"PENDING": 3, "CONFIRMED": 3, "SHIPPED": 3, "CANCELLED": 3}
     assert not Delivery.objects.filter(status="dead").exists()
+
+
+def test_every_demo_book_has_its_real_isbn(embedded_database):
+    # when
+    demo_shop()
+
+    # then
+    assert not Book.objects.filter(isbn__isnull=True).exists()
+    assert Book.objects.get(title="Middlemarch").isbn == "9780141439549"
+    assert Book.objects.get(isbn="9780743273565").title == "The Great Gatsby"
 
 
 def test_it_prints_a_customer_login_and_a_staff_login_that_sign_in(embedded_database):

@@ -47,6 +47,61 @@ def test_the_token_authenticates(alice, anonymous):
     assert response.data["username"] == "alice"
 
 
+@pytest.mark.parametrize("body_format", ["json", "multipart"])
+def test_the_token_endpoint_takes_json_and_multipart_forms(alice, anonymous, body_format):
+    # when
+    response = anonymous.post("/api/v1/auth/token/", {"username": "alice", "password": PASSWORD}, format=body_format)
+
+    # then
+    assert response.status_code == 200
+    assert response.data == {"token": Token.objects.get(user=alice).key}
+
+
+def test_the_token_endpoint_takes_a_url_encoded_form(alice, anonymous):
+    # when
+    response = anonymous.post(
+        "/api/v1/auth/token/",
+        f"username=alice&password={PASSWORD}",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    # then
+    assert response.status_code == 200
+    assert response.data == {"token": Token.objects.get(user=alice).key}
+
+
+def test_the_token_authenticates_as_a_bearer_token(alice, anonymous):
+    # given
+    token = anonymous.post("/api/v1/auth/token/", {"username": "alice", "password": PASSWORD}, format="json")
+
+    # when
+    response = anonymous.get("/api/v1/accounts/me/", HTTP_AUTHORIZATION=f"Bearer {token.data['token']}")
+
+    # then
+    assert response.status_code == 200
+    assert response.data["username"] == "alice"
+
+
+def test_an_unknown_bearer_token_answers_401(db, anonymous):
+    # when
+    response = anonymous.get("/api/v1/accounts/me/", HTTP_AUTHORIZATION="Bearer nonsense")
+
+    # then
+    assert response.status_code == 401
+    assert response.data["code"] == "authentication_failed"
+
+
+def test_a_browser_gets_a_sign_in_form_from_the_token_endpoint(db, anonymous):
+    # when
+    response = anonymous.get("/api/v1/auth/token/", HTTP_ACCEPT="text/html")
+
+    # then
+    assert response.status_code == 405
+    assert response["Content-Type"].startswith("text/html")
+    assert 'name="username"' in response.content.decode()
+    assert 'name="password"' in response.content.decode()
+
+
 def test_without_credentials_the_api_answers_401_with_the_token_challenge(db, anonymous):
     response = anonymous.get("/api/v1/accounts/me/")
 

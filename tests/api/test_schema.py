@@ -84,6 +84,18 @@ def test_each_refusal_code_the_schema_names_is_under_the_status_its_declaration_
     assert [(code, status, where) for code, status, where in named if registry.refusal(code).status != status] == []
 
 
+def test_the_schema_documents_token_and_bearer_authentication_and_a_form_sign_in(db, anonymous):
+    # when
+    schema = anonymous.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    # then
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["tokenAuth"]["description"] == 'Token-based authentication with required prefix "Token"'
+    assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer"}
+    sign_in = schema["paths"]["/api/v1/auth/token/"]["post"]["requestBody"]["content"]
+    assert {"application/json", "application/x-www-form-urlencoded", "multipart/form-data"} <= set(sign_in)
+
+
 def test_the_docs_page_works_offline(db, anonymous):
     response = anonymous.get("/api/v1/docs/")
 

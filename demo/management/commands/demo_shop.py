@@ -1,8 +1,9 @@
 """A small, lively demo shop that ``scripts/run`` seeds on an empty database.
 
 A dozen people who follow each other (one of them blocks another), a shelf
-of real books with their stock, and orders in every state: all through the
-bus, so the events, the policies and the traces are the product's own.
+of real books with their ISBNs and stock, and orders in every state: all
+through the bus, so the events, the policies and the traces are the
+product's own.
 
 The demo logins' password is printed and documented, so like
 ``ensure_demo_staff`` (which this command runs first, for the staff login)
@@ -23,7 +24,7 @@ from accounts.commands import BlockAccount, FollowAccount, RegisterSeededAccount
 from accounts.queries import account_id_for_username, account_summary
 from accounts.values import Email, PasswordHash, Username
 from catalog.commands import AddBook, RestockBook
-from catalog.values import Money
+from catalog.values import Isbn, Money
 from messaging import bus
 from messaging.queries import stored_events
 from orders.commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
@@ -53,19 +54,27 @@ PEOPLE = (
 FOLLOWS_AHEAD = 3  # each follows the next three of the list, round it
 BLOCK = ("ken", "dennis")  # ken blocks dennis, which removes their follows
 
+# Each with the ISBN-13 of a current paperback edition.
 SHELF = (
-    ("Middlemarch", "George Eliot", "14.50"),
-    ("Pride and Prejudice", "Jane Austen", "9.99"),
-    ("Moby-Dick", "Herman Melville", "12.00"),
-    ("War and Peace", "Leo Tolstoy", "18.90"),
-    ("The Left Hand of Darkness", "Ursula K. Le Guin", "11.25"),
-    ("One Hundred Years of Solitude", "Gabriel García Márquez", "13.40"),
-    ("Things Fall Apart", "Chinua Achebe", "10.80"),
-    ("Beloved", "Toni Morrison", "12.60"),
-    ("The Remains of the Day", "Kazuo Ishiguro", "11.90"),
-    ("Mrs Dalloway", "Virginia Woolf", "8.75"),
-    ("Invisible Cities", "Italo Calvino", "10.20"),
-    ("The Structure and Interpretation of Computer Programs", "Harold Abelson and Gerald Jay Sussman", "45.00"),
+    ("Middlemarch", "George Eliot", "9780141439549", "14.50"),
+    ("Pride and Prejudice", "Jane Austen", "9780141439518", "9.99"),
+    ("Moby-Dick", "Herman Melville", "9780142437247", "12.00"),
+    ("War and Peace", "Leo Tolstoy", "9781400079988", "18.90"),
+    ("The Left Hand of Darkness", "Ursula K. Le Guin", "9780441478125", "11.25"),
+    ("One Hundred Years of Solitude", "Gabriel García Márquez", "9780060883287", "13.40"),
+    ("Things Fall Apart", "Chinua Achebe", "9780385474542", "10.80"),
+    ("Beloved", "Toni Morrison", "9781400033416", "12.60"),
+    ("The Remains of the Day", "Kazuo Ishiguro", "9780679731726", "11.90"),
+    ("Mrs Dalloway", "Virginia Woolf", "9780156628709", "8.75"),
+    ("Invisible Cities", "Italo Calvino", "9780156453806", "10.20"),
+    (
+        "The Structure and Interpretation of Computer Programs",
+        "Harold Abelson and Gerald Jay Sussman",
+        "9780262510875",
+        "45.00",
+    ),
+    # the book of the workshop story and of the examples (README, send_command --help)
+    ("The Great Gatsby", "F. Scott Fitzgerald", "9780743273565", "12.99"),
 )
 RESTOCK = {"Middlemarch": 15, "Beloved": 5}
 
@@ -145,8 +154,9 @@ class Command(BaseCommand):
     def _shelf(self, staff_id) -> list:
         """Add the books (their stock follows by a policy) and restock a few: their ids in shelf order."""
         shelf = []
-        for title, author, price in SHELF:
-            added = self._send(AddBook(title=title, author=author, price=Money(Decimal(price)), actor_id=staff_id))
+        for title, author, isbn, price in SHELF:
+            book = AddBook(title=title, author=author, isbn=Isbn(isbn), price=Money(Decimal(price)), actor_id=staff_id)
+            added = self._send(book)
             shelf.append(added.book_id)
             if title in RESTOCK:
                 self._send(RestockBook(book_id=added.book_id, quantity=RESTOCK[title], actor_id=staff_id))
