@@ -4,6 +4,7 @@ API tokens and groups, read-only like every other row."""
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
+from django.urls import reverse
 from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
@@ -12,6 +13,7 @@ from interfaces.admin import ReadOnlyAdmin, dispatch_each
 from . import queries
 from .commands import BlockAccount, DeactivateAccount, ForgetAccount
 from .models import Account, AccountStats, Block, Follow
+from .views import PasswordChange
 
 
 @admin.register(Account)
@@ -123,3 +125,19 @@ class TokenAdmin(ReadOnlyAdmin, DrfTokenAdmin):
     @admin.display(description="key")
     def masked_key(self, token: TokenProxy) -> str:
         return f"{token.key[:4]}…"
+
+
+def _password_change(request):
+    """The admin's "Change password" page, through ``PasswordChange``: the old
+    password under the sign-in limits, the new one by ``ChangePassword``.
+    ``config.urls`` routes ``admin/password_change/`` here, ahead of the site."""
+    request.current_app = admin.site.name
+    view = PasswordChange.as_view(
+        template_name="registration/password_change_form.html",
+        success_url=reverse("admin:password_change_done"),
+        extra_context=admin.site.each_context(request),
+    )
+    return view(request)
+
+
+password_change = admin.site.admin_view(_password_change, cacheable=True)

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.settings import api_settings
 
+from interfaces import sign_in
 from interfaces.api_commands import execute, validated
 from interfaces.rest import JSONParser
 from interfaces.schema import errors
@@ -68,12 +69,14 @@ class RegistrationInput(serializers.Serializer):
 
 
 class ForgetInput(serializers.Serializer):
-    """The person's password, given again: forgetting cannot be undone."""
+    """The person's password, given again: forgetting cannot be undone.
+    Checked under the sign-in limits (``interfaces.sign_in``)."""
 
     password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
 
     def validate_password(self, value):
-        if not self.context["request"].user.check_password(value):
+        request = self.context["request"]
+        if not sign_in.check_password(request, request.user, value):
             raise serializers.ValidationError("This is not your password.")
         return value
 

@@ -8,7 +8,7 @@ result as a message on the next page.
 import math
 from typing import NamedTuple
 
-from django.contrib.auth import logout
+from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -34,7 +34,7 @@ from .commands import (
     UnblockAccount,
     UnfollowAccount,
 )
-from .forms import ForgetForm, PasswordResetRequestForm, PeopleSearchForm, SignUpForm
+from .forms import ForgetForm, PasswordChangeForm, PasswordResetRequestForm, PeopleSearchForm, SignUpForm
 from .models import Account
 from .values import Password
 
@@ -102,7 +102,7 @@ def profile(request, username):
             "account": account,
             "relationship": queries.relationship(request.user.pk, account.pk),
             "forms": {action: IdempotentForm() for action in RELATIONSHIP_ACTIONS},
-            "forget_form": ForgetForm(account=request.user),
+            "forget_form": ForgetForm(request=request),
         },
     )
 
@@ -112,7 +112,7 @@ def profile(request, username):
 def forget_me(request):
     """Forget the signed-in person once they gave their password again, then
     sign them out: the account is deactivated and its data erased."""
-    form = ForgetForm(request.POST, account=request.user)
+    form = ForgetForm(request.POST, request=request)
     if not form.is_valid():
         report_invalid(request, form)
         return redirect("accounts:profile", request.user.username)
@@ -216,4 +216,30 @@ class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
             form.add_error("new_password1", refusal_message(result.rejection))
             return self.form_invalid(form)
         del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        return HttpResponseRedirect(self.get_success_url())
+
+
+class PasswordChange(auth_views.PasswordChangeView):
+    """Change one's own password (the admin's "Change password"): the old
+    password is checked under the sign-in limits, the new one set by
+    ``ChangePassword`` (which ends every API token); this session stays
+    signed in, every other one ends."""
+
+    form_class = PasswordChangeForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def form_valid(self, form):
+        """Through the bus instead of Django's ``form.save()``."""
+        password = Password(form.cleaned_data["new_password1"])
+        account = self.request.user
+        result = dispatch_for(
+            self.request, ChangePassword(account_id=account.pk, password=password, actor_id=account.pk)
+        )
+        if result.rejection:
+            form.add_error("new_password1", refusal_message(result.rejection))
+            return self.form_invalid(form)
+        account.refresh_from_db(fields=["password"])
+        update_session_auth_hash(self.request, account)
         return HttpResponseRedirect(self.get_success_url())

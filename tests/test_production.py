@@ -22,6 +22,7 @@ PRODUCTION = {
     "PERSONAL_DATA_KEYS": "cHJvZHVjdGlvbi10ZXN0LXdyYXBwaW5nLWtleS0zMmI=",
     "ALLOWED_HOSTS": "shop.example.com,127.0.0.1",
     "EMAIL_URL": "smtp://mail.example.com:25",
+    "CACHE_URL": "rediscache://cache.example.com:6379/1",
     "SECURE_SSL_REDIRECT": "true",
     "SESSION_COOKIE_SECURE": "true",
     "CSRF_COOKIE_SECURE": "true",
