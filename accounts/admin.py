@@ -5,14 +5,13 @@ from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
 from django.urls import reverse
-from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
 from interfaces.admin import ReadOnlyAdmin, dispatch_each
 
 from . import queries
 from .commands import BlockAccount, DeactivateAccount, ForgetAccount
-from .models import Account, AccountStats, Block, Follow
+from .models import Account, AccountStats, ApiToken, Block, Follow
 from .views import PasswordChange
 
 
@@ -99,8 +98,8 @@ class AccountStatsAdmin(ReadOnlyAdmin):
     list_select_related = ["account"]
 
 
-# Django and DRF register groups and tokens as editable; here they are
-# read-only like every other row, and a token shows only its first characters.
+# Django registers groups as editable; here they are read-only like every
+# other row. DRF's clear-text tokens are gone (accounts.ApiToken holds digests).
 admin.site.unregister(Group)
 admin.site.unregister(TokenProxy)
 
@@ -110,21 +109,20 @@ class GroupAdmin(ReadOnlyAdmin, DjangoGroupAdmin):
     pass
 
 
-@admin.register(TokenProxy)
-class TokenAdmin(ReadOnlyAdmin, DrfTokenAdmin):
-    """Whose token exists and since when; the key itself is a credential, so
-    it is masked. The list is all there is: a token's own page would show
-    its key (its name, in the title and breadcrumbs)."""
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Whose tokens exist, since when and until when. Only digests are
+    stored; the list shows none of them, and is all there is (a token's own
+    page would name it by its digest)."""
 
-    list_display = ["masked_key", "user", "created"]
+    list_display = ["id", "user", "created", "expiry"]
     list_display_links = None
+    list_filter = ["created", "expiry"]
+    search_fields = ["user__username"]
+    list_select_related = ["user"]
 
     def has_view_permission(self, request, obj=None):
         return obj is None and super().has_view_permission(request)
-
-    @admin.display(description="key")
-    def masked_key(self, token: TokenProxy) -> str:
-        return f"{token.key[:4]}…"
 
 
 def _password_change(request):
