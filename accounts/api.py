@@ -195,9 +195,10 @@ class AccountViewSet(ApiViewSet):
 
     @extend_schema(parameters=[_SEARCH], responses={200: AccountOutput(many=True), **errors(400)})
     def list(self, request):
-        """Search the directory by username."""
+        """Search the directory by username: active accounts (staff see deactivated ones too)."""
         query = validated(SearchInput, request.query_params)
-        page = self.paginate_queryset(queries.search_accounts(query.get("search", "")))
+        search = queries.search_accounts if request.user.is_staff else queries.directory
+        page = self.paginate_queryset(search(query.get("search", "")))
         return self.get_paginated_response(self._accounts(page))
 
     @extend_schema(
