@@ -175,6 +175,8 @@ FOLLOW_LIMIT = env.int("FOLLOW_LIMIT", default=5000)
 # issued; at most API_TOKENS_PER_ACCOUNT live at once (a new one past it ends
 # the oldest). A password change or reset, a deactivation and a forget end them all.
 KNOX_TOKEN_MODEL = "accounts.ApiToken"
+# knox's own migrations would create its table for a model swapped out: none.
+MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_TTL_DAYS", default=30)),
     "AUTH_HEADER_PREFIX": "Token",
