@@ -8,3 +8,10 @@ class InterfacesConfig(AppConfig):
 
     name = "interfaces"
     verbose_name = "Interfaces (HTTP, pages, admin)"
+
+    def ready(self):
+        from django.core import checks
+
+        from .sign_in import check_cache
+
+        checks.register(check_cache, checks.Tags.security, deploy=True)
