@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from messaging.outbox import Mail
+from messaging.features.outbox import Mail
 
 from .models import Account
 

@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.models import Case, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
-from messaging import rows
+from messaging import sql
 
 from .models import Account, Block, Follow
 
@@ -53,7 +53,7 @@ class AccountSummary:
 
 def account_summary(account_id: UUID) -> AccountSummary | None:
     """Who an account is (for other contexts: an order's customer, who may act on it), or ``None``."""
-    row = rows.get(Account, account_id)  # read by every order and its every mail: a statement built once
+    row = sql.get(Account, account_id)  # read by every order and its every mail: a statement built once
     return AccountSummary(row.pk, row.username, row.email, row.is_active, row.is_staff) if row else None
 
 
@@ -95,7 +95,7 @@ def relationship(viewer_id: UUID, other_id: UUID) -> Relationship | None:
     account. Its SQL is built once (``_relationship_sql``): every follow,
     block and unblock answers with it, and the ORM compiling its four
     subqueries anew took longer than the database running them."""
-    prepare = rows.preparer(Account._meta.pk)
+    prepare = sql.preparer(Account._meta.pk)
     viewer, other = prepare(viewer_id), prepare(other_id)
     with connection.cursor() as cursor:
         cursor.execute(_relationship_sql(connection.vendor), [viewer, other, other, viewer] * 2 + [other])

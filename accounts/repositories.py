@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection
 from django.db.models import Q
 from rest_framework.authtoken.models import Token
 
-from messaging import rows
+from messaging import sql
 
 from .models import Account, Block, Follow
 from .rules import FollowFacts
@@ -20,12 +20,12 @@ class DuplicateAccount(Exception):
 
 
 def get(account_id: UUID) -> Account | None:
-    return rows.get(Account, account_id)
+    return sql.get(Account, account_id)
 
 
 def lock(account_id: UUID) -> Account | None:
     """The account, its row locked until the transaction ends."""
-    return rows.get(Account, account_id, lock=True)
+    return sql.get(Account, account_id, lock=True)
 
 
 def lock_pair(first_id: UUID, second_id: UUID) -> tuple[Account | None, Account | None]:
@@ -35,7 +35,7 @@ def lock_pair(first_id: UUID, second_id: UUID) -> tuple[Account | None, Account 
     the same order, so two such commands on one pair queue up instead of
     interleaving or deadlocking (a follow can never slip past a block).
     """
-    locked = rows.get_many(Account, [first_id, second_id], lock=True)
+    locked = sql.get_many(Account, [first_id, second_id], lock=True)
     return locked.get(first_id), locked.get(second_id)
 
 
@@ -87,7 +87,7 @@ def follow_facts(follower_id: UUID, followee_id: UUID) -> FollowFacts:
     ``lock_pair``, so no follow or block of the pair changes meanwhile, and
     no new follow of the follower's adds to its count. One query, its SQL
     built once (``_follow_facts_sql``): every follow asks it."""
-    prepare = rows.preparer(Account._meta.pk)
+    prepare = sql.preparer(Account._meta.pk)
     follower, followee = prepare(follower_id), prepare(followee_id)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -120,7 +120,7 @@ def add_follow(follower_id: UUID, followee_id: UUID) -> None:
 def remove_follow(follower_id: UUID, followee_id: UUID) -> bool:
     """Delete the follow; ``True`` if there was one. Nothing refers to a
     follow, so this is the one DELETE the ORM would run, built once."""
-    prepare = rows.preparer(Account._meta.pk)
+    prepare = sql.preparer(Account._meta.pk)
     with connection.cursor() as cursor:
         cursor.execute(_remove_follow_sql(connection.vendor), [prepare(follower_id), prepare(followee_id)])
         return cursor.rowcount > 0

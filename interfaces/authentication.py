@@ -3,7 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
-from messaging import rows
+from messaging import sql
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
@@ -13,7 +13,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
     DRF's ``select_related`` query anew cost more than running it."""
 
     def authenticate_credentials(self, key):
-        token = rows.get(self.get_model(), key, related="user")
+        token = sql.get(self.get_model(), key, related="user")
         if token is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not token.user.is_active:

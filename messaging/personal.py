@@ -17,7 +17,7 @@ gives the field's declared placeholder, never an error; sealing for a
 forgotten subject stores the placeholder itself.
 
 Data keys are stored wrapped (AES-GCM again) by the first key of
-``settings.PERSONAL_DATA_KEYS``, which never enters the database: a dump
+``conf.MESSAGING_PERSONAL_DATA_KEYS``, which never enters the database: a dump
 alone reveals nobody. The other keys of the list still unwrap what they
 wrapped, until ``manage.py rotate_personal_data_key`` has rewrapped it.
 
@@ -37,11 +37,11 @@ from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
+from .conf import conf
 from .models import PersonalDataKey
 from .registry import registry
 
@@ -118,7 +118,7 @@ def _wrapping_keys(configured: tuple[str, ...]) -> tuple[_WrappingKey, ...]:
 
 def wrapping_keys() -> tuple[_WrappingKey, ...]:
     """The wrapping keys of the settings, the current one first."""
-    return _wrapping_keys(tuple(settings.PERSONAL_DATA_KEYS))
+    return _wrapping_keys(tuple(conf.MESSAGING_PERSONAL_DATA_KEYS))
 
 
 def _wrap(subject: UUID, data_key: bytes) -> tuple[bytes, str]:

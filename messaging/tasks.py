@@ -27,11 +27,13 @@ from uuid import UUID
 
 from celery import shared_task
 from celery.signals import task_prerun, worker_process_init
-from django.conf import settings
 from django.db import close_old_connections, connections
 from kombu.exceptions import OperationalError
 
-from . import bus, claiming, delivery, schedules, store, subscriptions
+from . import relay, store
+from .conf import conf
+from .delivery import claiming
+from .features import schedules, subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +60,10 @@ def sweep() -> int:
     scheduled commands whose time has come are dispatched here, each in its
     own transaction (they run no outside effect and hold no lease)."""
     subscriptions.sweep()
-    schedules.dispatch_due(settings.MESSAGING_SWEEP_LIMIT)
+    schedules.dispatch_due(conf.MESSAGING_SWEEP_LIMIT)
     queued = 0
     for outside in (False, True):
-        claim = claiming.claim_due(settings.MESSAGING_SWEEP_LIMIT, outside=outside)
+        claim = claiming.claim_due(conf.MESSAGING_SWEEP_LIMIT, outside=outside)
         if claim.ids:
             queued += _publish(claim, outside=outside)
     return queued
@@ -76,7 +78,7 @@ def keep_database_connections(**_) -> None:
     new PostgreSQL connection. Each task still drops a broken or obsolete
     one first (``drop_unusable_connections``)."""
     for alias in connections:
-        connections.settings[alias]["CONN_MAX_AGE"] = settings.WORKER_CONN_MAX_AGE
+        connections.settings[alias]["CONN_MAX_AGE"] = conf.MESSAGING_WORKER_CONN_MAX_AGE
 
 
 @task_prerun.connect
@@ -103,14 +105,14 @@ def _deliver(delivery_ids: list[int], queued: str | None, *, outside: bool) -> d
     if not claim.ids:
         logger.debug("deliveries %s are not this message's to run", delivery_ids)
         return {}
-    return dict(delivery.deliver_batches(claim.ids, dispatch=bus.dispatch, lease=claim.lease))
+    return dict(relay.deliver_claimed(claim))
 
 
 def _publish(claim: claiming.Claim, *, outside: bool) -> int:
     """Publish a claim's rows, ``MESSAGING_RELAY_BATCH`` a message (one for
     an outside effect); on the first failure give the rest back to the
     sweep. How many rows were published."""
-    task, size = (deliver_outside, 1) if outside else (deliver, settings.MESSAGING_RELAY_BATCH)
+    task, size = (deliver_outside, 1) if outside else (deliver, conf.MESSAGING_RELAY_BATCH)
     broker_errors = _broker_errors(task.app)
     published = 0
     try:

@@ -6,7 +6,7 @@ the ids (and an expiry's reason, sealed for the customer)."""
 from uuid import UUID
 
 from accounts.queries import account_summary
-from messaging.outbox import Mail
+from messaging.features.outbox import Mail
 
 from . import queries
 

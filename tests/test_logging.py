@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils.log import configure_logging
 from rest_framework.test import APIClient
 
-from messaging.logging import logging_config
+from messaging.operations.logging import logging_config
 from tests import gunicorn as served
 from tests.factories import AccountFactory
 

@@ -56,7 +56,7 @@ def test_home_links_staff_to_the_trace_and_the_admin(client):
 
     response = client.get("/")
 
-    assert reverse("messaging:trace_index") in response.text and reverse("admin:index") in response.text
+    assert reverse("console:trace_index") in response.text and reverse("admin:index") in response.text
 
 
 def test_the_sign_up_form_carries_a_csrf_token_and_an_idempotency_key(client):

@@ -139,5 +139,5 @@ def test_the_staff_console_links_to_books_orders_trace_and_admin(staff_client):
     response = staff_client.get(reverse("staff_console"))
 
     assert response.status_code == 200
-    for name in ("catalog:staff_books", "orders:staff_orders", "messaging:trace_index", "admin:index"):
+    for name in ("catalog:staff_books", "orders:staff_orders", "console:trace_index", "admin:index"):
         assert reverse(name) in response.text

@@ -45,7 +45,7 @@ def test_events_filter_by_correlation_id_and_type_and_link_to_their_trace(client
     assert [row.correlation_id for row in by_correlation.context["cl"].result_list] == [correlation_id]
     assert by_type.context["cl"].result_count == 2
     assert by_search.context["cl"].result_count == 1
-    assert reverse("messaging:trace", args=[correlation_id]) in by_correlation.text
+    assert reverse("console:trace", args=[correlation_id]) in by_correlation.text
     assert other.result.command.correlation_id != correlation_id
 
 

@@ -36,10 +36,10 @@ def test_the_trace_draws_command_events_policy_with_its_status_and_the_command_i
     correlation_id = block_story.result.command.correlation_id
 
     with django_assert_max_num_queries(7):  # session, user, events, deliveries, schedules, a query per namer
-        response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
+        response = staff_client.get(reverse("console:trace", args=[correlation_id]))
 
     assert response.status_code == 200
-    assert "messaging/trace.html" in [t.name for t in response.templates]
+    assert "console/trace.html" in [t.name for t in response.templates]
     [root] = response.context["roots"]
     [blocked] = root.events
     [policy] = blocked.policies
@@ -52,34 +52,34 @@ def test_the_trace_draws_command_events_policy_with_its_status_and_the_command_i
 
 
 def test_a_correlation_id_with_no_events_is_404(staff_client):
-    assert staff_client.get(reverse("messaging:trace", args=[uuid4()])).status_code == 404
+    assert staff_client.get(reverse("console:trace", args=[uuid4()])).status_code == 404
 
 
 def test_the_index_lists_the_latest_requests_with_links_to_their_traces(staff_client, block_story):
     correlation_id = block_story.result.command.correlation_id
 
-    response = staff_client.get(reverse("messaging:trace_index"))
+    response = staff_client.get(reverse("console:trace_index"))
 
     assert response.status_code == 200
-    assert "messaging/trace_index.html" in [t.name for t in response.templates]
+    assert "console/trace_index.html" in [t.name for t in response.templates]
     latest = response.context["recent"][0]
     assert (latest["command_type"], latest["events"]) == ("BlockAccount", 2)
-    assert reverse("messaging:trace", args=[correlation_id]) in response.text
+    assert reverse("console:trace", args=[correlation_id]) in response.text
 
 
 def test_the_index_looks_a_correlation_id_up(staff_client):
     correlation_id = uuid4()
 
-    found = staff_client.get(reverse("messaging:trace_index"), {"correlation_id": str(correlation_id)})
-    malformed = staff_client.get(reverse("messaging:trace_index"), {"correlation_id": "not-a-uuid"})
+    found = staff_client.get(reverse("console:trace_index"), {"correlation_id": str(correlation_id)})
+    malformed = staff_client.get(reverse("console:trace_index"), {"correlation_id": "not-a-uuid"})
 
-    assert found.status_code == 302 and found.url == reverse("messaging:trace", args=[correlation_id])
+    assert found.status_code == 302 and found.url == reverse("console:trace", args=[correlation_id])
     assert malformed.status_code == 200 and "Enter a valid UUID." in malformed.text
 
 
 @pytest.mark.parametrize("name, args", [("trace_index", []), ("trace", [uuid4()])])
 def test_the_trace_pages_are_for_staff_only(client, name, args):
-    url = reverse(f"messaging:{name}", args=args)
+    url = reverse(f"console:{name}", args=args)
 
     anonymous = client.get(url)
     client.force_login(AccountFactory())
@@ -93,8 +93,8 @@ def test_a_refused_command_is_drawn_as_refused_and_marked_in_the_index(staff_cli
     alice, bob = Account.objects.get(username="alice"), Account.objects.get(username="bob")
     refused = scenario.when(FollowAccount(follower_id=alice.pk, followee_id=bob.pk)).then_rejected("blocked")
 
-    trace = staff_client.get(reverse("messaging:trace", args=[refused.result.command.correlation_id]))
-    index = staff_client.get(reverse("messaging:trace_index"))
+    trace = staff_client.get(reverse("console:trace", args=[refused.result.command.correlation_id]))
+    index = staff_client.get(reverse("console:trace_index"))
 
     assert "FollowRejected" in trace.text and 'class="kind rejection"' in trace.text
     assert index.context["recent"][0]["refused"] == 1
@@ -104,7 +104,7 @@ def test_a_payload_with_nested_values_and_a_key_named_items_is_drawn(staff_clien
     customer, book = AccountFactory(), BookFactory(title="Dune")
     [placed] = scenario.given(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=2),), actor_id=customer.pk))
 
-    response = staff_client.get(reverse("messaging:trace", args=[placed.command.correlation_id]))
+    response = staff_client.get(reverse("console:trace", args=[placed.command.correlation_id]))
 
     assert response.status_code == 200
     assert "OrderPlaced" in response.text and "StockReserved" in response.text
@@ -116,7 +116,7 @@ def test_a_mail_shows_in_the_trace_as_an_outside_effect_with_its_status_and_the_
     [placed] = scenario.given(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=1),), actor_id=customer.pk))
     confirmed = scenario.when(ConfirmOrder(order_id=placed.events[0].order_id))
 
-    response = staff_client.get(reverse("messaging:trace", args=[confirmed.result.command.correlation_id]))
+    response = staff_client.get(reverse("console:trace", args=[confirmed.result.command.correlation_id]))
 
     [root] = response.context["roots"]
     [mail_policy] = root.events[0].policies
@@ -133,8 +133,8 @@ def test_a_mail_shows_in_the_trace_as_an_outside_effect_with_its_status_and_the_
 
 
 def test_the_index_marks_a_request_with_a_dead_delivery_and_filters_for_them(staff_client, block_story, dead):
-    everything = staff_client.get(reverse("messaging:trace_index"))
-    troubled = staff_client.get(reverse("messaging:trace_index"), {"deliveries": "troubled"})
+    everything = staff_client.get(reverse("console:trace_index"))
+    troubled = staff_client.get(reverse("console:trace_index"), {"deliveries": "troubled"})
 
     marks = {item["command_type"]: (item["dead"], item["failed"]) for item in everything.context["recent"][:2]}
     assert marks == {"FollowAccount": (1, 0), "BlockAccount": (0, 0)}
@@ -158,8 +158,8 @@ def test_the_trace_names_the_people_and_books_beside_their_ids(staff_client, blo
     bob, book = Account.objects.get(username="bob"), BookFactory(title="Dune")
     [placed] = scenario.given(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=1),), actor_id=bob.pk))
 
-    block = staff_client.get(reverse("messaging:trace", args=[block_story.result.command.correlation_id]))
-    order = staff_client.get(reverse("messaging:trace", args=[placed.command.correlation_id]))
+    block = staff_client.get(reverse("console:trace", args=[block_story.result.command.correlation_id]))
+    order = staff_client.get(reverse("console:trace", args=[placed.command.correlation_id]))
 
     [blocked] = block.context["roots"][0].events
     assert [(name, named) for name, _, named in blocked.fields] == [("blocker_id", "bob"), ("blocked_id", "alice")]
@@ -174,8 +174,8 @@ def test_the_trace_and_the_index_name_who_sent_the_top_command(staff_client, sce
     customer, book = AccountFactory(username="carol"), BookFactory(title="Dune")
     [placed] = scenario.given(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=1),), actor_id=customer.pk))
 
-    trace = staff_client.get(reverse("messaging:trace", args=[placed.command.correlation_id]))
-    index = staff_client.get(reverse("messaging:trace_index"))
+    trace = staff_client.get(reverse("console:trace", args=[placed.command.correlation_id]))
+    index = staff_client.get(reverse("console:trace_index"))
 
     [root] = trace.context["roots"]
     assert (root.actor_id, root.actor) == (customer.pk, "carol")
@@ -197,7 +197,7 @@ def test_the_trace_links_its_opentelemetry_trace_where_otel_trace_url_says(staff
     correlation_id, trace_id = traced_block
     settings.OTEL_TRACE_URL = "https://jaeger.example/trace/{trace_id}"
 
-    response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
+    response = staff_client.get(reverse("console:trace", args=[correlation_id]))
 
     assert f'<a href="https://jaeger.example/trace/{trace_id}" class="otel-trace">{trace_id}</a>' in response.text
 
@@ -206,7 +206,7 @@ def test_without_otel_trace_url_the_trace_shows_the_bare_trace_id(staff_client, 
     correlation_id, trace_id = traced_block
     settings.OTEL_TRACE_URL = ""
 
-    response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
+    response = staff_client.get(reverse("console:trace", args=[correlation_id]))
 
     assert f'<code class="otel-trace">{trace_id}</code>' in response.text
 
@@ -214,7 +214,7 @@ def test_without_otel_trace_url_the_trace_shows_the_bare_trace_id(staff_client, 
 def test_the_trace_shows_how_long_the_top_command_and_a_policy_delivery_took(staff_client, block_story):
     correlation_id = block_story.result.command.correlation_id
 
-    response = staff_client.get(reverse("messaging:trace", args=[correlation_id]))
+    response = staff_client.get(reverse("console:trace", args=[correlation_id]))
 
     [root] = response.context["roots"]
     [policy] = root.events[0].policies
@@ -241,7 +241,7 @@ def test_deliveries_a_relay_worker_ran_have_their_duration_too(staff_client, sce
     blocked = scenario.when(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk))
     relay()
 
-    response = staff_client.get(reverse("messaging:trace", args=[blocked.result.command.correlation_id]))
+    response = staff_client.get(reverse("console:trace", args=[blocked.result.command.correlation_id]))
 
     [root] = response.context["roots"]
     [policy] = root.events[0].policies

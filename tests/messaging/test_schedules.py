@@ -13,7 +13,8 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.commands import RegisterAccount
-from messaging import bus, schedules, tasks
+from messaging import bus, tasks
+from messaging.features import schedules
 from messaging.messages import Command
 from messaging.models import ScheduledCommand, StoredEvent
 from messaging.registry import Registry, RegistryError, registry

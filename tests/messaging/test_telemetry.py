@@ -6,7 +6,7 @@ from opentelemetry.trace import StatusCode
 
 from accounts.commands import FollowAccount
 from accounts.events import AccountFollowed
-from messaging import bus
+from messaging import relay
 from messaging.models import Delivery
 from messaging.testing import subscribed
 from tests.dead_letters import OutsideService
@@ -39,7 +39,7 @@ def test_a_failing_policy_has_its_delivery_span_say_failed_then_dead(scenario, s
         scenario.when(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))  # first attempt, on commit
         failed = Delivery.objects.get(policy=POLICY)
         Delivery.objects.filter(pk=failed.pk).update(next_attempt_at=timezone.now())  # its retry time has come
-        bus.deliver(failed.pk)
+        relay.deliver(failed.pk)
 
     spans = [span for span in recorded.finished() if span.name == f"deliver AccountFollowed to {POLICY}"]
     assert [span.attributes["domain.outcome"] for span in spans] == ["failed", "dead"]

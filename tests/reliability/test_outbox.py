@@ -23,9 +23,9 @@ from rest_framework.test import APIClient
 
 from accounts.mails import AS_WRITTEN_MAIL
 from accounts.models import Account
-from messaging.delivery import Permanent
+from messaging.delivery.ledger import Permanent
+from messaging.features.outbox import MailQueued, send_queued_mail
 from messaging.models import Delivery, StoredEvent
-from messaging.outbox import MailQueued, send_queued_mail
 from messaging.testing import relay
 from orders.commands import ConfirmOrder
 from orders.mails import CONFIRMED_MAIL

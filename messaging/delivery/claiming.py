@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID, uuid4
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
 
-from .models import Delivery
+from ..conf import conf
+from ..models import Delivery
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def release(claim: Claim) -> int:
 def _lease_end(outside: bool | None):
     """When a lease taken now runs out, by the database's clock (one clock
     for every machine's workers)."""
-    seconds = settings.MESSAGING_OUTSIDE_LEASE_SECONDS if outside else settings.MESSAGING_LEASE_SECONDS
+    seconds = conf.MESSAGING_OUTSIDE_LEASE_SECONDS if outside else conf.MESSAGING_LEASE_SECONDS
     return Now() + timedelta(seconds=seconds)
 
 

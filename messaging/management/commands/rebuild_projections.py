@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from messaging import subscriptions
+from messaging.features import subscriptions
 from messaging.registry import registry
 
 

@@ -27,18 +27,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import uuid4
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from . import bus
-from .context import Cause, caused_by, correlated
-from .messages import Command, Event, Rejection
-from .models import ScheduledCommand
-from .refusals import KernelRefusal
-from .registry import registry
-from .serialization import build
+from .. import bus
+from ..ambient import Cause, caused_by, correlated
+from ..conf import conf
+from ..messages import Command, Event, Rejection
+from ..models import ScheduledCommand
+from ..refusals import KernelRefusal
+from ..registry import registry
+from ..serialization import build
 
 logger = logging.getLogger(__name__)
 
@@ -113,11 +113,11 @@ def _dispatch(pk: int) -> str | None:
 
 def _record_failure(row: ScheduledCommand, error: Exception) -> None:
     row.last_error = f"{type(error).__name__}: {error}"
-    if row.attempts >= settings.MESSAGING_MAX_ATTEMPTS:
+    if row.attempts >= conf.MESSAGING_MAX_ATTEMPTS:
         row.status = ScheduledCommand.Status.DEAD
         logger.error("dead-lettered the schedule %s after %d attempt(s): %s", row.key, row.attempts, row.last_error)
         return
-    backoff = settings.MESSAGING_RETRY_BASE_SECONDS * 2 ** (row.attempts - 1)
+    backoff = conf.MESSAGING_RETRY_BASE_SECONDS * 2 ** (row.attempts - 1)
     row.not_before = timezone.now() + timedelta(seconds=backoff)
     logger.warning(
         "schedule %s failed (attempt %d, retry in %.0fs): %s", row.key, row.attempts, backoff, row.last_error

@@ -38,9 +38,9 @@ from django.db import transaction
 from django.db.models import Exists, F, Max, OuterRef
 from django.db.models.functions import Coalesce
 
+from ..models import Delivery, IdempotentResponse, ProcessedCommand, ScheduledCommand, StoredEvent, Subscription
+from ..registry import Policy, registry
 from . import subscriptions
-from .models import Delivery, IdempotentResponse, ProcessedCommand, ScheduledCommand, StoredEvent, Subscription
-from .registry import Policy, registry
 
 SETTLED = (Delivery.Status.DONE, Delivery.Status.SKIPPED, Delivery.Status.DISCARDED)
 SETTLED_SCHEDULES = (ScheduledCommand.Status.DONE, ScheduledCommand.Status.CANCELLED)

@@ -20,6 +20,9 @@ class Cause:
 
 
 current_cause: ContextVar[Cause | None] = ContextVar("current_cause", default=None)
+held_appends: ContextVar = ContextVar("held_appends", default=None)
+"""The events a relay batch holds back to write in one INSERT (``store``),
+flushed by ``StoredEvent.objects`` before anything reads the log."""
 current_correlation_id: ContextVar[UUID | None] = ContextVar("current_correlation_id", default=None)
 
 

@@ -24,13 +24,13 @@ transaction would take the write lock for its whole length).
 from collections.abc import Iterator
 from uuid import UUID
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from . import personal, store
-from .models import StoredEvent
-from .registry import registry
-from .serialization import to_primitive
+from .. import personal, store
+from ..models import StoredEvent
+from ..registry import registry
+from ..serialization import to_primitive
 
 BATCH = 500
 
@@ -87,3 +87,12 @@ def _withhold_others(cls, payload: dict, subject: UUID) -> dict:
         if str(payload.get(declared.subject) or "") != str(subject)
     }
     return {name: WITHHELD if name in others else value for name, value in payload.items()}
+
+
+def facts(event_types: list[str], **payload_equals) -> QuerySet[StoredEvent]:
+    """The stored facts of ``event_types`` whose payload fields equal
+    ``payload_equals``, oldest first: what a context reads of its own
+    history for a person's export (when their orders changed)."""
+    return StoredEvent.objects.filter(
+        type__in=event_types, **{f"payload__{name}": value for name, value in payload_equals.items()}
+    ).order_by("position")

@@ -1,9 +1,9 @@
 from django.urls import path
 
-from . import trace_views
+from . import views as trace_views
 
-# Named for what the pages show, the kernel's log: links read "messaging:trace".
-app_name = "messaging"
+# Named for what the pages show, the kernel's log: links read "console:trace".
+app_name = "console"
 
 urlpatterns = [
     path("", trace_views.trace_index, name="trace_index"),

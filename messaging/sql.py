@@ -1,4 +1,13 @@
-"""One row by its primary key, read, locked or updated with SQL built once.
+"""Every statement the kernel builds itself, each built once per process and
+backend: the pattern, and the only module that writes SQL text.
+
+ORM first: a statement is built here only where the ORM's compiling it cost
+more than running it on a hot path (a line in docs/performance.md says
+which and by how much), and a test checks its result against the ORM's.
+Values are prepared as their fields would prepare them; statements written
+by hand name their parameters (``%(name)s``).
+
+Rows by primary key, read, locked or updated.
 
 The repositories' hottest statements are the simplest: fetch (and lock)
 one row by its key, write back the columns a rule changed. The ORM compiles
@@ -18,6 +27,11 @@ from uuid import UUID
 
 from django.db import DatabaseError, connection
 from django.db.models import Model
+from django.utils import timezone
+
+from .models import Delivery
+
+ROWS_PER_STATEMENT = 500
 
 
 def preparer(field) -> Callable[[object], object]:
@@ -225,3 +239,175 @@ def save(instance: Model, *names: str) -> None:
         cursor.execute(statement.sql, [*params, statement.prepare_key(instance.pk)])
         if cursor.rowcount != 1:
             raise DatabaseError(f"{type(instance).__name__} {instance.pk} is gone: nothing was saved")
+
+
+# --- INSERTs of many rows (the event store) ------------------------------
+
+
+@cache
+def _fields(model, names: tuple[str, ...]):
+    return [model._meta.get_field(name) for name in names]
+
+
+@dataclass(frozen=True)
+class _Insert:
+    """An INSERT of some of a model's columns, built once per process and
+    backend: its SQL head and tail, and how each column's value is prepared."""
+
+    head: str
+    row: str
+    tail: str
+    fields: tuple
+    prepare: tuple
+
+    def sql(self, rows: int) -> str:
+        return self.head + ", ".join([self.row] * rows) + self.tail
+
+
+@cache
+def _statement(model, names: tuple[str, ...], returning: tuple[str, ...], vendor: str) -> _Insert:
+    fields = tuple(_fields(model, names))
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    return _Insert(
+        head=f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ",
+        row="(" + ", ".join(["%s"] * len(fields)) + ")",
+        tail=f" RETURNING {', '.join(quote(field.column) for field in _fields(model, returning))}" if returning else "",
+        fields=fields,
+        prepare=tuple(preparer(field) for field in fields),
+    )
+
+
+def insert(
+    model, rows: list[dict], returning: tuple[str, ...] = (), written_first: tuple[type, list[dict]] | None = None
+) -> list[tuple]:
+    """INSERT ``rows`` (dicts with the same keys, in the same order), as few
+    statements as the parameter limit allows, each value prepared as its
+    field would; the statement is built once (``_statement``). The rows of
+    ``written_first`` (a model and its rows) are written before them: on
+    PostgreSQL in the same statement, as a data-modifying ``WITH``, when
+    each fits in one (one round trip fewer; the foreign keys between them
+    are checked at commit)."""
+    statements = [(sql, params, bool(returning)) for sql, params in _statements(model, rows, returning)]
+    if written_first is not None:
+        first = _statements(*written_first)
+        if connection.vendor == "postgresql" and len(first) == len(statements) == 1:
+            ((first_sql, first_params),), ((sql, params, returns),) = first, statements
+            statements = [(f"WITH written AS ({first_sql}) {sql}", first_params + params, returns)]
+        else:
+            statements = [(sql, params, False) for sql, params in first] + statements
+    returned = []
+    with connection.cursor() as cursor:
+        for sql, params, returns in statements:
+            cursor.execute(sql, params)
+            if returns:
+                returned += cursor.fetchall()
+    return returned
+
+
+def _statements(model, rows: list[dict], returning: tuple[str, ...] = ()) -> list[tuple[str, list]]:
+    """The INSERT statements, with their parameters, that write ``rows``."""
+    statement = _statement(model, tuple(rows[0]), returning, connection.vendor)
+    size = (
+        1 if len(rows) == 1 else max(1, min(ROWS_PER_STATEMENT, connection.ops.bulk_batch_size(statement.fields, rows)))
+    )
+    return [
+        (
+            statement.sql(len(chunk)),
+            [
+                None if value is None else prepare(value)  # NULL is NULL for every field here
+                for row in chunk
+                for value, prepare in zip(row.values(), statement.prepare, strict=True)
+            ],
+        )
+        for chunk in (rows[start : start + size] for start in range(0, len(rows), size))
+    ]
+
+
+# --- The deliveries' marks ------------------------------------------------
+
+
+@cache
+def _claim_as_done_sql(vendor: str) -> str:
+    return (
+        f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} "
+        "SET status = %(done)s, attempts = attempts + 1, delivered_at = %(now)s, duration_ms = %(duration_ms)s, "
+        "last_error = '' "
+        "WHERE id = %(id)s AND status IN (%(pending)s, %(failed)s) AND next_attempt_at <= %(now)s"
+    )
+
+
+def claim_as_done(delivery_id: int, duration_ms: float) -> bool:
+    """Mark a delivery done, with its duration, if it is still open and due
+    (the on-commit path's claim, last in its transaction); whether it was."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _claim_as_done_sql(connection.vendor),
+            {
+                "done": Delivery.Status.DONE.value,
+                "now": connection.ops.adapt_datetimefield_value(timezone.now()),
+                "duration_ms": duration_ms,
+                "id": delivery_id,
+                "pending": Delivery.Status.PENDING.value,
+                "failed": Delivery.Status.FAILED.value,
+            },
+        )
+        return cursor.rowcount == 1
+
+
+@cache
+def _mark_done_sql(vendor: str, rows: int) -> str:
+    whens = " ".join(f"WHEN %(id{n})s THEN %(ms{n})s" for n in range(rows))
+    ids = ", ".join(f"%(id{n})s" for n in range(rows))
+    return (
+        f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} "
+        "SET status = %(done)s, attempts = attempts + 1, delivered_at = %(now)s, last_error = '', lease = NULL, "
+        f"duration_ms = CASE id {whens} END WHERE id IN ({ids})"
+    )
+
+
+def mark_done(durations: list[tuple[int, float | None]]) -> datetime:
+    """Mark a batch's delivered rows done in one statement, each with its
+    duration (``bulk_update`` compiled a ``CASE`` per column per row, a third
+    of a batch's time); when they were delivered."""
+    delivered_at = timezone.now()
+    params = {"done": Delivery.Status.DONE.value, "now": connection.ops.adapt_datetimefield_value(delivered_at)}
+    for n, (delivery_id, duration_ms) in enumerate(durations):
+        params[f"id{n}"], params[f"ms{n}"] = delivery_id, duration_ms
+    with connection.cursor() as cursor:
+        cursor.execute(_mark_done_sql(connection.vendor, len(durations)), params)
+    return delivered_at
+
+
+class RowsWritten:
+    """Counts the rows a transaction writes, as the database itself reports
+    them: SQLite's count of changes on the connection, PostgreSQL's command
+    tag of each statement (``INSERT 0 3``, ``UPDATE 2``). No SQL is read."""
+
+    def __enter__(self) -> "RowsWritten":
+        self._tagged = 0
+        if connection.vendor == "sqlite":
+            connection.ensure_connection()
+            self._changes_before = connection.connection.total_changes
+            self._wrapping = None
+        else:
+            self._wrapping = connection.execute_wrapper(self._count_tag)
+            self._wrapping.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._wrapping is not None:
+            self._wrapping.__exit__(*exc)
+        return False
+
+    def rows(self) -> int:
+        if self._wrapping is None:
+            return connection.connection.total_changes - self._changes_before
+        return self._tagged
+
+    def _count_tag(self, execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        verb, _, count = (context["cursor"].statusmessage or "").rpartition(" ")
+        if verb.split(" ")[0] in ("INSERT", "UPDATE", "DELETE") and count.isdigit():
+            self._tagged += int(count)
+        return result

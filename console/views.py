@@ -4,10 +4,10 @@ from django.conf import settings
 from django.http import Http404
 from django.shortcuts import redirect, render
 
-from messaging.queries import causal_tree, recent_requests, trace_ids
-
-from .forms import TraceLookupForm
-from .pages import staff_required
+from interfaces.forms import TraceLookupForm
+from interfaces.pages import staff_required
+from messaging.operations.log import recent_requests
+from messaging.operations.trace import causal_tree, trace_ids
 
 
 @staff_required
@@ -16,11 +16,11 @@ def trace_index(request):
     ``?deliveries=troubled``, only those with a failed or dead delivery)."""
     form = TraceLookupForm(request.GET if "correlation_id" in request.GET else None)
     if form.is_valid():
-        return redirect("messaging:trace", form.cleaned_data["correlation_id"])
+        return redirect("console:trace", form.cleaned_data["correlation_id"])
     troubled = request.GET.get("deliveries") == "troubled"
     return render(
         request,
-        "messaging/trace_index.html",
+        "console/trace_index.html",
         {"form": form, "recent": recent_requests(troubled=troubled), "troubled": troubled},
     )
 
@@ -37,4 +37,4 @@ def trace(request, correlation_id):
         (trace_id, settings.OTEL_TRACE_URL.format(trace_id=trace_id) if settings.OTEL_TRACE_URL else "")
         for trace_id in trace_ids(roots)
     ]
-    return render(request, "messaging/trace.html", {"correlation_id": correlation_id, "roots": roots, "traces": traces})
+    return render(request, "console/trace.html", {"correlation_id": correlation_id, "roots": roots, "traces": traces})

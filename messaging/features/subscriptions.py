@@ -21,14 +21,14 @@ transaction still open behind it is looked at again next time.
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from . import store
-from .models import Delivery, StoredEvent, Subscription
-from .registry import Policy, Projection, registry
+from .. import store
+from ..conf import conf
+from ..models import Delivery, StoredEvent, Subscription
+from ..registry import Policy, Projection, registry
 
 
 class ReplayRefused(Exception):
@@ -141,7 +141,7 @@ def sweep(limit: int = 1000) -> int:
     """Open the deliveries owed since each subscription's start that a
     process which did not know the policy failed to open; how many."""
     opened = 0
-    safe = timezone.now() - timedelta(seconds=settings.MESSAGING_SWEEP_SAFETY_SECONDS)
+    safe = timezone.now() - timedelta(seconds=conf.MESSAGING_SWEEP_SAFETY_SECONDS)
     for subscription in Subscription.objects.all():
         policy = registry.policies.get(subscription.name)
         if policy is None:

@@ -11,7 +11,7 @@ that ran the old erasures; they are loaded and shown, never delivered.
 from dataclasses import dataclass
 from uuid import UUID
 
-from .messages import Event
+from ..messages import Event
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,9 +4,10 @@ from collections.abc import Iterator
 
 from django.core.exceptions import ValidationError
 
-from . import store, subscriptions
-from .models import Delivery, ScheduledCommand, StoredEvent
-from .registry import registry
+from .. import store
+from ..features import subscriptions
+from ..models import Delivery, ScheduledCommand, StoredEvent
+from ..registry import registry
 
 LOAD_BATCH = 2000
 

@@ -37,7 +37,7 @@ from health_check.base import HealthCheck
 from health_check.checks import Database
 from health_check.exceptions import ServiceUnavailable
 
-from messaging import queries
+from messaging.operations import metrics
 
 READINESS_PATH = "/health"
 LIVENESS_PATH = "/health/live"
@@ -88,7 +88,7 @@ def _deliveries() -> dict | None:
     """The outbox's figures, or ``None`` when they cannot be read (the
     checks then say why)."""
     try:
-        backlog = queries.backlog()
+        backlog = metrics.backlog()
     except DatabaseError:
         return None
     return {"backlog": backlog.due, "oldest_due_seconds": backlog.oldest_due_seconds, "dead": backlog.dead}

@@ -41,13 +41,18 @@ from email.utils import make_msgid
 from typing import ClassVar
 from uuid import UUID
 
-from django.conf import settings
 from django.core.mail import EmailMessage
 
-from .delivery import Permanent, Skipped
-from .messages import Event, PolicyCommand
-from .personal import is_forgotten, personal
-from .registry import registry
+from ..conf import conf
+from ..delivery.ledger import Permanent, Skipped
+from ..messages import Event, PolicyCommand
+from ..personal import is_forgotten, personal
+from ..registry import registry
+
+
+SENDING = "messaging.outbox.send_queued_mail"
+"""The policy's stable name: deliveries are stored by it, so it outlives a
+move of the module (its first home's name)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,7 +95,7 @@ def queue_mail(command: QueueMail) -> list[Event]:
     reads nobody's data (the renderer does, at send time)."""
     if command.renderer not in registry.mail_renderers:
         raise LookupError(f"no mail renderer is named {command.renderer!r}")
-    message_id = make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN)
+    message_id = make_msgid(domain=conf.MESSAGING_MAIL_MESSAGE_ID_DOMAIN)
     return [
         MailQueued(
             message_id=message_id,

@@ -13,9 +13,10 @@ from rest_framework.routers import SimpleRouter
 from interfaces.api_commands import validated
 from interfaces.schema import errors
 from interfaces.viewsets import ApiViewSet
-from messaging import bus, claiming, queries
 from messaging.models import Delivery
+from messaging.operations import dead_letters, log
 from messaging.personal import opened_rows
+from messaging.refusals import KernelRefusal
 
 
 class EventFilter(serializers.Serializer):
@@ -46,19 +47,19 @@ class EventViewSet(ApiViewSet):
     def list(self, request):
         """Stored events, optionally of one correlation id and one type."""
         query = validated(EventFilter, request.query_params)
-        events = queries.stored_events(correlation_id=query.get("correlation_id"), event_type=query.get("type"))
+        events = log.stored_events(correlation_id=query.get("correlation_id"), event_type=query.get("type"))
         page = opened_rows(self.paginate_queryset(events))
         return self.get_paginated_response(StoredEventOutput(page, many=True).data)
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{1,7}[smhd]$", "example": "30m"})
 class AgeField(serializers.CharField):
-    """An age such as ``45s``, ``30m``, ``2h`` or ``1d`` (``queries.parse_age``,
+    """An age such as ``45s``, ``30m``, ``2h`` or ``1d`` (``log.parse_age``,
     whose pattern bounds its length), as a ``timedelta``."""
 
     def to_internal_value(self, data):
         try:
-            return queries.parse_age(super().to_internal_value(data))
+            return log.parse_age(super().to_internal_value(data))
         except ValueError as invalid:
             raise serializers.ValidationError(str(invalid)) from None
 
@@ -92,14 +93,14 @@ class DeliveryOutput(serializers.Serializer):
     trace = serializers.SerializerMethodField(help_text="The page of the request's causal tree.")
 
     def get_trace(self, row: Delivery) -> str:
-        return reverse("messaging:trace", args=[row.event.correlation_id])
+        return reverse("console:trace", args=[row.event.correlation_id])
 
 
 class DeliveryDetailOutput(DeliveryOutput):
     payload = serializers.JSONField(source="event.payload", help_text="The event's payload.")
 
 
-_NOT_DEAD = errors(404, 409, conflict="not_dead_lettered")
+_NOT_DEAD = errors(404, refusals=[KernelRefusal.NOT_DEAD_LETTERED])
 
 
 class DeliveryViewSet(ApiViewSet):
@@ -112,7 +113,7 @@ class DeliveryViewSet(ApiViewSet):
     def list(self, request):
         """Deliveries, optionally narrowed by status, policy, event type, age and correlation id."""
         query = validated(DeliveryFilter, request.query_params)
-        rows = queries.deliveries(
+        rows = log.deliveries(
             statuses=query.get("status", ()),
             policy=query.get("policy"),
             event_type=query.get("event_type"),
@@ -133,42 +134,37 @@ class DeliveryViewSet(ApiViewSet):
     def retry(self, request, pk):
         """Retry a dead letter once its fault is fixed: fresh attempts, the first one now.
         Answers the delivery as that attempt left it."""
-        row = self._dead(pk)
-        claiming.reopen([row.pk])
-        bus.deliver_all([row.pk])
+        dead_letters.retry([self._dead(pk).pk])
         return Response(DeliveryOutput(self._delivery(pk)).data)
 
     @extend_schema(request=None, responses={200: DeliveryOutput, **_NOT_DEAD})
     @action(detail=True, methods=["post"])
     def discard(self, request, pk):
         """Give up on a dead letter: the row stays, marked discarded, never delivered."""
-        row = self._dead(pk)
-        claiming.discard([row.pk])
+        dead_letters.discard([self._dead(pk).pk])
         return Response(DeliveryOutput(self._delivery(pk)).data)
 
     def _delivery(self, pk) -> Delivery:
-        row = queries.deliveries().filter(pk=pk).first()
+        row = log.deliveries().filter(pk=pk).first()
         if row is None:
             raise NotFound("No such delivery.")
         return row
 
     def _dead(self, pk) -> Delivery:
         row = self._delivery(pk)
-        if row.status != Delivery.Status.DEAD:
-            raise NotDeadLettered(row)
+        try:
+            dead_letters.require_dead(row)
+        except dead_letters.NotDeadLettered as refused:
+            raise NotDeadLettered(str(refused)) from None
         return row
 
 
 class NotDeadLettered(APIException):
-    """Only a dead letter can be retried or discarded by an operator: 409
-    ``not_dead_lettered`` (``interfaces.errors.exception_handler`` gives it the
-    ``{code, detail}`` shape)."""
+    """The kernel's ``not_dead_lettered`` refusal as an answer: 409, in the
+    ``{code, detail}`` shape (``interfaces.errors.exception_handler``)."""
 
-    status_code = 409
-    default_code = "not_dead_lettered"
-
-    def __init__(self, row: Delivery):
-        super().__init__(f"delivery {row.pk} is {row.status}, not dead-lettered")
+    status_code = KernelRefusal.NOT_DEAD_LETTERED.status
+    default_code = KernelRefusal.NOT_DEAD_LETTERED.value
 
 
 router = SimpleRouter(use_regex_path=False)

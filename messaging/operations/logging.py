@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 
-from .context import current_correlation_id
+from ..ambient import current_correlation_id
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"
 # gunicorn's name for the atom of a response header, in its access records' args.
@@ -71,7 +71,7 @@ def logging_config(fmt: str, *, messaging_level: str = "INFO", extra_loggers: tu
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"correlation": {"()": "messaging.logging.CorrelationIdFilter"}},
+        "filters": {"correlation": {"()": "messaging.operations.logging.CorrelationIdFilter"}},
         "formatters": {"console": formatter},
         "handlers": {
             "console": {"class": "logging.StreamHandler", "filters": ["correlation"], "formatter": "console"},
