@@ -4,14 +4,15 @@ API tokens and groups, read-only like every other row."""
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
-from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
+from django.urls import reverse
 from rest_framework.authtoken.models import TokenProxy
 
 from interfaces.admin import ReadOnlyAdmin, dispatch_each
 
 from . import queries
 from .commands import BlockAccount, DeactivateAccount, ForgetAccount
-from .models import Account, AccountStats, Block, Follow
+from .models import Account, AccountStats, ApiToken, Block, Follow
+from .views import PasswordChange
 
 
 @admin.register(Account)
@@ -97,8 +98,8 @@ class AccountStatsAdmin(ReadOnlyAdmin):
     list_select_related = ["account"]
 
 
-# Django and DRF register groups and tokens as editable; here they are
-# read-only like every other row, and a token shows only its first characters.
+# Django registers groups as editable; here they are read-only like every
+# other row. DRF's clear-text tokens are gone (accounts.ApiToken holds digests).
 admin.site.unregister(Group)
 admin.site.unregister(TokenProxy)
 
@@ -108,18 +109,33 @@ class GroupAdmin(ReadOnlyAdmin, DjangoGroupAdmin):
     pass
 
 
-@admin.register(TokenProxy)
-class TokenAdmin(ReadOnlyAdmin, DrfTokenAdmin):
-    """Whose token exists and since when; the key itself is a credential, so
-    it is masked. The list is all there is: a token's own page would show
-    its key (its name, in the title and breadcrumbs)."""
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Whose tokens exist, since when and until when. Only digests are
+    stored; the list shows none of them, and is all there is (a token's own
+    page would name it by its digest)."""
 
-    list_display = ["masked_key", "user", "created"]
+    list_display = ["id", "user", "created", "expiry"]
     list_display_links = None
+    list_filter = ["created", "expiry"]
+    search_fields = ["user__username"]
+    list_select_related = ["user"]
 
     def has_view_permission(self, request, obj=None):
         return obj is None and super().has_view_permission(request)
 
-    @admin.display(description="key")
-    def masked_key(self, token: TokenProxy) -> str:
-        return f"{token.key[:4]}…"
+
+def _password_change(request):
+    """The admin's "Change password" page, through ``PasswordChange``: the old
+    password under the sign-in limits, the new one by ``ChangePassword``.
+    ``config.urls`` routes ``admin/password_change/`` here, ahead of the site."""
+    request.current_app = admin.site.name
+    view = PasswordChange.as_view(
+        template_name="registration/password_change_form.html",
+        success_url=reverse("admin:password_change_done"),
+        extra_context=admin.site.each_context(request),
+    )
+    return view(request)
+
+
+password_change = admin.site.admin_view(_password_change, cacheable=True)

@@ -17,7 +17,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.settings import api_settings
+from rest_framework.views import APIView
 
+from interfaces import sign_in
 from interfaces.api_commands import execute, validated
 from interfaces.rest import JSONParser
 from interfaces.schema import errors
@@ -26,7 +28,7 @@ from interfaces.viewsets import ApiViewSet
 from messaging.features import access
 from messaging.personal import PersonalText
 
-from . import queries
+from . import queries, tokens
 from .commands import (
     BlockAccount,
     DeactivateAccount,
@@ -68,12 +70,14 @@ class RegistrationInput(serializers.Serializer):
 
 
 class ForgetInput(serializers.Serializer):
-    """The person's password, given again: forgetting cannot be undone."""
+    """The person's password, given again: forgetting cannot be undone.
+    Checked under the sign-in limits (``interfaces.sign_in``)."""
 
     password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
 
     def validate_password(self, value):
-        if not self.context["request"].user.check_password(value):
+        request = self.context["request"]
+        if not sign_in.check_password(request, request.user, value):
             raise serializers.ValidationError("This is not your password.")
         return value
 
@@ -129,7 +133,20 @@ class RelationshipOutput(serializers.Serializer):
 
 
 class TokenOutput(serializers.Serializer):
+    """A newly issued token: shown this once, stored only as its digest."""
+
     token = serializers.CharField()
+    id = serializers.UUIDField(help_text="Names the token to list or revoke it.")
+    expiry = serializers.DateTimeField(help_text="When it stops authenticating.")
+
+
+class TokenListOutput(serializers.Serializer):
+    """One of the person's tokens, without the token (it is stored nowhere)."""
+
+    id = serializers.UUIDField()
+    created = serializers.DateTimeField()
+    expiry = serializers.DateTimeField()
+    current = serializers.BooleanField(help_text="Whether this request authenticated with it.")
 
 
 # --- Views --------------------------------------------------------------------
@@ -178,9 +195,10 @@ class AccountViewSet(ApiViewSet):
 
     @extend_schema(parameters=[_SEARCH], responses={200: AccountOutput(many=True), **errors(400)})
     def list(self, request):
-        """Search the directory by username."""
+        """Search the directory by username: active accounts (staff see deactivated ones too)."""
         query = validated(SearchInput, request.query_params)
-        page = self.paginate_queryset(queries.search_accounts(query.get("search", "")))
+        search = queries.search_accounts if request.user.is_staff else queries.directory
+        page = self.paginate_queryset(search(query.get("search", "")))
         return self.get_paginated_response(self._accounts(page))
 
     @extend_schema(
@@ -219,7 +237,7 @@ class AccountViewSet(ApiViewSet):
         command = DeactivateAccount(account_id=request.user.pk)
         return execute(request, command, render=lambda result: Response(self._account(request.user.pk, own=True)))
 
-    @extend_schema(responses={200: AccountOutput, **errors(400)})
+    @extend_schema(responses={200: AccountOutput, **errors(400, 429)})
     @action(detail=False, methods=["post"], url_path="me/forget")
     def forget(self, request):
         """Forget the signed-in account, after its password is given again:
@@ -344,13 +362,15 @@ class AccountViewSet(ApiViewSet):
 
 @extend_schema_view(post=extend_schema(request=SignInInput, responses={200: TokenOutput, **errors(400)}))
 class TokenView(ObtainAuthToken):
-    """Exchange a username and password for the account's API token
-    (``Authorization: Token <token>`` or ``Bearer <token>``); throttled per
-    client address. The body is JSON or a form (what DRF's own clients and
-    a browser's form send), and a browser gets a sign-in form.
+    """Exchange a username and password for a new API token
+    (``Authorization: Token <token>`` or ``Bearer <token>``), one per device
+    or script: it expires after ``API_TOKEN_TTL_DAYS`` and can be revoked at
+    ``auth/tokens/``. Throttled per client address, and under the sign-in
+    limits. The body is JSON or a form (what DRF's own clients and a
+    browser's form send), and a browser gets a sign-in form.
 
-    Asking again returns the same token, so an ``Idempotency-Key`` needs no
-    stored answer here, and none is kept: the answer is a credential.
+    The token is shown this once and stored only as its SHA-512 digest; no
+    answer is kept for an ``Idempotency-Key``: it is a credential.
     """
 
     serializer_class = SignInInput
@@ -358,8 +378,52 @@ class TokenView(ObtainAuthToken):
     renderer_classes = api_settings.DEFAULT_RENDERER_CLASSES
     throttle_classes = [SignInThrottle]
 
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, key = tokens.issue(serializer.validated_data["user"])
+        return Response(TokenOutput({"token": key, "id": token.id, "expiry": token.expiry}).data)
+
+
+class TokenListView(APIView):
+    """The signed-in person's API tokens: list them, or revoke them all
+    ("sign out everywhere")."""
+
+    @extend_schema(responses={200: TokenListOutput(many=True)})
+    def get(self, request):
+        """The tokens that still authenticate, newest first."""
+        current = getattr(request.auth, "id", None)
+        listed = [
+            {"id": token.id, "created": token.created, "expiry": token.expiry, "current": token.id == current}
+            for token in tokens.live(request.user.pk)
+        ]
+        return Response(TokenListOutput(listed, many=True).data)
+
+    @extend_schema(operation_id="auth_tokens_revoke_all", request=None, responses={204: None})
+    def delete(self, request):
+        """Revoke every token of yours, the one of this request included."""
+        tokens.revoke_all(request.user.pk)
+        return Response(status=204)
+
+
+class TokenDetailView(APIView):
+    """One of the signed-in person's tokens."""
+
+    @extend_schema(operation_id="auth_tokens_revoke", request=None, responses={204: None, **errors(404)})
+    def delete(self, request, token_id):
+        """Revoke it: it authenticates nobody from now on. Another person's
+        token answers 404, as if there were none."""
+        if not tokens.revoke(request.user.pk, token_id):
+            raise NotFound("No such token.")
+        return Response(status=204)
+
 
 router = SimpleRouter(use_regex_path=False)
 router.register("accounts", AccountViewSet, basename="account")
 
-urlpatterns = [path("auth/token/", TokenView.as_view(), name="auth-token"), *router.urls]
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("auth/tokens/", TokenListView.as_view(), name="auth-token-list"),
+    path("auth/tokens/<uuid:token_id>/", TokenDetailView.as_view(), name="auth-token-detail"),
+    *router.urls,
+]

@@ -1,9 +1,11 @@
 """Forms of the accounts pages. Each cleans its input into value objects."""
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.core.exceptions import ValidationError
 
+from interfaces import sign_in
 from interfaces.forms import IdempotentForm
 
 from .values import MAX_USERNAME, Email, Password, Username
@@ -47,19 +49,35 @@ class SignUpForm(IdempotentForm):
 
 
 class ForgetForm(IdempotentForm):
-    """The signed-in person's password, given again before they are forgotten."""
+    """The signed-in person's password, given again before they are forgotten;
+    checked under the sign-in limits (``interfaces.sign_in``)."""
 
     password = forms.CharField(widget=forms.PasswordInput, strip=False, max_length=128)
 
-    def __init__(self, *args, account, **kwargs):
+    def __init__(self, *args, request, **kwargs):
         super().__init__(*args, **kwargs)
-        self.account = account
+        self.request = request
 
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
-        if not self.account.check_password(password):
+        if not sign_in.check_password(self.request, self.request.user, password):
             raise ValidationError("This is not your password.")
         return password
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    """Django's form (old password, new one twice), the old one checked under
+    the sign-in limits (``interfaces.sign_in``)."""
+
+    def __init__(self, user, *args, request, **kwargs):
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        if not sign_in.check_password(self.request, self.user, old_password):
+            raise ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old_password
 
 
 class PeopleSearchForm(forms.Form):

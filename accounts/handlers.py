@@ -15,7 +15,7 @@ from messaging import personal
 from messaging.messages import Event, Rejection
 
 from . import repositories as accounts
-from . import rules
+from . import rules, tokens
 from .commands import (
     BlockAccount,
     ChangePassword,
@@ -94,9 +94,12 @@ def request_password_reset(command: RequestPasswordReset) -> list[Event]:
 
 
 def change_password(command: ChangePassword) -> list[Event]:
+    """Set the password; every API token of the account ends with the old
+    one (its sessions too: each is bound to the password's hash)."""
     account = accounts.lock(command.account_id)
     changed = rules.change_password(account, command.password)
     accounts.save(account, "password")
+    tokens.revoke_all(account.pk)
     return [changed]
 
 
@@ -158,6 +161,7 @@ def deactivate_account(command: DeactivateAccount) -> list[Event]:
     if deactivated is None:
         return []
     accounts.save(account, "is_active")
+    tokens.revoke_all(account.pk)
     return [deactivated]
 
 

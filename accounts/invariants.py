@@ -6,13 +6,12 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Exists, OuterRef, Q
-from rest_framework.authtoken.models import Token
 
 from messaging.models import PersonalDataKey, StoredEvent
 
 from . import projections
 from .events import AccountRegistered
-from .models import Account, Block, Follow
+from .models import Account, ApiToken, Block, Follow
 from .sealing import FORGOTTEN_DOMAIN
 
 
@@ -54,8 +53,8 @@ def no_clear_copy_of_a_person() -> Iterator[str]:
     shredded = PersonalDataKey.objects.filter(forgotten_at__isnull=False, key__isnull=True)
     for account_id in forgotten.exclude(pk__in=shredded.values("subject")):
         yield f"account {account_id} was forgotten but its data key was not thrown away"
-    for account_id in Token.objects.filter(user__in=forgotten).values_list("user", flat=True):
-        yield f"account {account_id} was forgotten but its API token remains"
+    for account_id in ApiToken.objects.filter(user__in=forgotten).values_list("user", flat=True).distinct():
+        yield f"account {account_id} was forgotten but an API token of it remains"
     about = LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Account))
     for object_id in about.filter(object_id__in=[str(pk) for pk in forgotten]).values_list("object_id", flat=True):
         yield f"account {object_id} was forgotten but the admin's log still names it"

@@ -1,5 +1,5 @@
 """Mails of the accounts context, written when they are sent (renderers of
-``messaging.outbox``): addressed to the recipient's address of that moment,
+``messaging.features.outbox``): addressed to the recipient's address of that moment,
 and holding what must never be stored (a reset link's token)."""
 
 from uuid import UUID

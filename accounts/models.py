@@ -7,6 +7,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from knox.models import AbstractAuthToken
 
 from .events import AccountDeactivated, AccountForgotten, PasswordChanged, PasswordResetRequested, StaffGranted
 from .values import MAX_USERNAME, Password
@@ -152,3 +153,17 @@ class AccountStats(models.Model):
 
     def __str__(self):
         return f"{self.account_id}: {self.followers_count} followers, {self.following_count} following"
+
+
+class ApiToken(AbstractAuthToken):
+    """One API token of a person, one per device or script that signed in
+    (django-rest-knox's row): only its SHA-512 ``digest`` (the primary key)
+    and its first 15 characters (``token_key``, to tell tokens apart) are
+    stored, never the token. It stops authenticating at ``expiry``, or when
+    revoked (the row deleted). ``id`` names it to its owner, who lists and
+    revokes tokens by it."""
+
+    id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    class Meta:
+        verbose_name = "API token"

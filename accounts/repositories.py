@@ -7,10 +7,10 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection
 from django.db.models import Q
-from rest_framework.authtoken.models import Token
 
 from messaging import sql
 
+from . import tokens
 from .models import Account, Block, Follow
 from .rules import FollowFacts
 
@@ -75,10 +75,10 @@ def save(account: Account, *fields: str) -> None:
 
 
 def remove_credentials_and_admin_log(account_id: UUID) -> None:
-    """Delete the account's API token and the admin's log entries about it
+    """Delete the account's API tokens and the admin's log entries about it
     (their text names it). Its sessions end by themselves: each is bound to
     the password, which forgetting replaced."""
-    Token.objects.filter(user_id=account_id).delete()
+    tokens.revoke_all(account_id)
     LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Account), object_id=str(account_id)).delete()
 
 

@@ -8,7 +8,7 @@ result as a message on the next page.
 import math
 from typing import NamedTuple
 
-from django.contrib.auth import logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from interfaces.forms import IdempotentForm
 from interfaces.pages import dispatch_for, refusal_message, report, report_invalid
-from interfaces.throttles import PasswordResetThrottle
+from interfaces.throttles import PasswordResetThrottle, RegistrationThrottle
 from messaging.messages import Command
 
 from . import queries
@@ -34,7 +34,7 @@ from .commands import (
     UnblockAccount,
     UnfollowAccount,
 )
-from .forms import ForgetForm, PasswordResetRequestForm, PeopleSearchForm, SignUpForm
+from .forms import ForgetForm, PasswordChangeForm, PasswordResetRequestForm, PeopleSearchForm, SignUpForm
 from .models import Account
 from .values import Password
 
@@ -63,7 +63,13 @@ RELATIONSHIP_ACTIONS = {
 
 
 def sign_up(request):
-    """Register through ``RegisterAccount``, then on to the login page."""
+    """Register through ``RegisterAccount`` and sign the new person in.
+    Throttled per client address by the API's registration throttle, one
+    count for both (``THROTTLE_RATE_REGISTRATION``): each costs a password hash."""
+    if request.user.is_authenticated:  # signed up already (a form sent twice lands here too)
+        return redirect("home")
+    if request.method == "POST" and (limited := _throttled(request, RegistrationThrottle(), "sign-ups")):
+        return limited
     form = SignUpForm(request.POST or None)
     if form.is_valid():
         data = form.cleaned_data
@@ -74,10 +80,11 @@ def sign_up(request):
             actor_id=request.user.pk,
             idempotency_key=form.key,
         )
-        if report(
-            request, dispatch_for(request, command), f"Welcome, {data['username']}! Log in with your new account."
-        ):
-            return redirect("accounts:log_in")
+        result = dispatch_for(request, command)
+        if report(request, result, f"Welcome, {data['username']}! You are signed in."):
+            if result.events and (account := queries.account(result.events[0].account_id)) is not None:
+                login(request, account, backend="interfaces.sign_in.SignInLimitBackend")
+            return redirect("home")
         form.renew_key()
     return render(request, "accounts/sign_up.html", {"form": form})
 
@@ -102,7 +109,7 @@ def profile(request, username):
             "account": account,
             "relationship": queries.relationship(request.user.pk, account.pk),
             "forms": {action: IdempotentForm() for action in RELATIONSHIP_ACTIONS},
-            "forget_form": ForgetForm(account=request.user),
+            "forget_form": ForgetForm(request=request),
         },
     )
 
@@ -112,7 +119,7 @@ def profile(request, username):
 def forget_me(request):
     """Forget the signed-in person once they gave their password again, then
     sign them out: the account is deactivated and its data erased."""
-    form = ForgetForm(request.POST, account=request.user)
+    form = ForgetForm(request.POST, request=request)
     if not form.is_valid():
         report_invalid(request, form)
         return redirect("accounts:profile", request.user.username)
@@ -161,6 +168,18 @@ def _people_of(request, account: Account, accounts, title: str):
     return render(request, "accounts/people_of.html", {"account": account, "page": page, "title": title})
 
 
+def _throttled(request, throttle, what: str):
+    """A 429 page with ``Retry-After`` when ``throttle`` (one of the API's,
+    counting per client address) refuses this request; ``None`` otherwise."""
+    if throttle.allow_request(request, None):
+        return None
+    wait = math.ceil(throttle.wait() or 1)
+    detail = f"Too many {what} from your address. Try again in {math.ceil(wait / 60)} minute(s)."
+    limited = render(request, "registration/password_reset_limited.html", {"detail": detail}, status=429)
+    limited["Retry-After"] = str(wait)
+    return limited
+
+
 def _account_or_404(username: str) -> Account:
     account = queries.profile(username)
     if account is None:
@@ -179,16 +198,9 @@ class PasswordReset(auth_views.PasswordResetView):
     success_url = reverse_lazy("accounts:password_reset_done")
 
     def post(self, request, *args, **kwargs):
-        throttle = PasswordResetThrottle()
-        if not throttle.allow_request(request, self):
-            wait = math.ceil(throttle.wait() or 1)
-            detail = (
-                f"Too many requests for a reset link from your address. Try again in {math.ceil(wait / 60)} minute(s)."
-            )
-            limited = render(request, "registration/password_reset_limited.html", {"detail": detail}, status=429)
-            limited["Retry-After"] = str(wait)
-            return limited
-        return super().post(request, *args, **kwargs)
+        return _throttled(request, PasswordResetThrottle(), "requests for a reset link") or super().post(
+            request, *args, **kwargs
+        )
 
     def form_valid(self, form):
         """Through the bus instead of Django's ``form.save()``, which would
@@ -216,4 +228,30 @@ class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
             form.add_error("new_password1", refusal_message(result.rejection))
             return self.form_invalid(form)
         del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        return HttpResponseRedirect(self.get_success_url())
+
+
+class PasswordChange(auth_views.PasswordChangeView):
+    """Change one's own password (the admin's "Change password"): the old
+    password is checked under the sign-in limits, the new one set by
+    ``ChangePassword`` (which ends every API token); this session stays
+    signed in, every other one ends."""
+
+    form_class = PasswordChangeForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def form_valid(self, form):
+        """Through the bus instead of Django's ``form.save()``."""
+        password = Password(form.cleaned_data["new_password1"])
+        account = self.request.user
+        result = dispatch_for(
+            self.request, ChangePassword(account_id=account.pk, password=password, actor_id=account.pk)
+        )
+        if result.rejection:
+            form.add_error("new_password1", refusal_message(result.rejection))
+            return self.form_invalid(form)
+        account.refresh_from_db(fields=["password"])
+        update_session_auth_hash(self.request, account)
         return HttpResponseRedirect(self.get_success_url())

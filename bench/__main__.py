@@ -3,10 +3,13 @@ docs/performance.md.
 
     .venv/bin/python -m bench            # minutes: the figures in the doc
     .venv/bin/python -m bench --short    # seconds: proves it works (CI)
+    .venv/bin/python -m bench --only personal   # what sealing costs, forgetting
 
 Each database is measured in its own process (``bench.measure``): an SQLite
 file under var/, an SQLite file on tmpfs (/dev/shm) and a throwaway
-PostgreSQL cluster (``tests.pg_cluster``).
+PostgreSQL cluster (``tests.pg_cluster``). Forgetting is measured on a
+database of its own (a second SQLite file, a second database in the
+cluster), whose event log it grows to a million rows.
 """
 
 import argparse
@@ -19,6 +22,8 @@ import sys
 import tempfile
 from datetime import date
 from pathlib import Path
+
+import psycopg
 
 from bench import load
 from tests.pg_cluster import throwaway_cluster
@@ -37,6 +42,8 @@ FULL = {
     "relay": 2000,
     "fanout": 30_000,
     "replay": True,
+    "sealing": {"flows_per_round": 125, "rounds": 8},
+    "forgetting": {"histories": [10_000, 1_000_000], "forgets": 20},
 }
 SHORT = {
     "flows_per_round": 5,
@@ -46,6 +53,8 @@ SHORT = {
     "relay": 20,
     "fanout": 700,
     "replay": True,
+    "sealing": {"flows_per_round": 3, "rounds": 2},
+    "forgetting": {"histories": [1000, 10_000], "forgets": 20},
 }
 READS_FULL = {"accounts": 100_000, "follows": 1_000_000, "samples": 300}
 READS_SHORT = {"accounts": 200, "follows": 1000, "samples": 50}
@@ -72,11 +81,27 @@ def measure(label: str, database_url: str, config: dict) -> dict:
     return json.loads(completed.stdout.splitlines()[-1])
 
 
-def sqlite_url(directory: Path) -> str:
-    path = directory / "bench.sqlite3"
-    for leftover in directory.glob("bench.sqlite3*"):
+def sqlite_url(directory: Path, name: str = "bench") -> str:
+    path = directory / f"{name}.sqlite3"
+    for leftover in directory.glob(f"{name}.sqlite3*"):
         leftover.unlink()
     return f"sqlite:///{path}"
+
+
+def forgetting_on_sqlite(size: dict) -> dict:
+    """Forgetting on an SQLite file of its own under var/, deleted afterwards (it holds a million events)."""
+    url = sqlite_url(ROOT / "var", "forgetting")
+    try:
+        return measure("SQLite file", url, {"forgetting": size})
+    finally:
+        sqlite_url(ROOT / "var", "forgetting")
+
+
+def forgetting_on_postgresql(cluster_url: str, size: dict) -> dict:
+    """Forgetting on a database of its own in the cluster."""
+    with psycopg.connect(cluster_url, autocommit=True) as admin:
+        admin.execute("CREATE DATABASE bench_forgetting")
+    return measure("PostgreSQL", cluster_url.rsplit("/", 1)[0] + "/bench_forgetting", {"forgetting": size})
 
 
 def machine(versions: list[str]) -> str:
@@ -142,7 +167,38 @@ def table(results: dict[str, dict]) -> str:
                 f"| {about}: another writer's worst wait / p50 (ms, {fan['writes']} writes) "
                 f"| {fan['writer_worst_wait_ms']:.0f} / {fan['writer_p50_ms']:.1f} |",
             ]
+        rows += personal_rows(label, result)
     return "\n".join(rows)
+
+
+def personal_rows(label: str, result: dict) -> list[str]:
+    """What sealing personal data costs each flow, and forgetting at each size of history."""
+    rows = []
+    for flow, cost in result.get("sealing", {}).items():
+        about = f"sealing personal data, {flow} on {label}"
+        rows += [
+            f"| {about}: pipeline sealed / unsealed / floor (commands/s) "
+            f"| {cost['sealed']:.0f} / {cost['unsealed']:.0f} / {cost['floor']:.0f} |",
+            f"| {about}: pipeline / floor sealed / unsealed; throughput lost "
+            f"| {cost['sealed_ratio']:.2f} / {cost['unsealed_ratio']:.2f}; {cost['loss']:.1%} |",
+        ]
+    if "forgetting" in result:
+        forgetting = result["forgetting"]
+        histories = forgetting["histories"]
+        for history in histories:
+            rows.append(
+                f"| forgetting a person on {label} with {history['events']:,} stored events: p50 / p95 "
+                f"(ms, {forgetting['forgets']} forgets); statements per forget "
+                f"| {history['p50']:.1f} / {history['p95']:.1f}; {history['statements']} |"
+            )
+        rows += [
+            f"| forgetting on {label}: p50 at {histories[-1]['events']:,} / at {histories[0]['events']:,} "
+            f"stored events | {forgetting['ratio']:.2f} |",
+            f"| seeding the event log on {label}: to {histories[0]['events']:,} / then to "
+            f"{histories[-1]['events']:,} rows (s) | {histories[0]['seed_seconds']:.1f} / "
+            f"{histories[-1]['seed_seconds']:.1f} |",
+        ]
+    return rows
 
 
 def reads_table(results: dict[str, dict]) -> str:
@@ -203,18 +259,26 @@ def main() -> None:
     parser.add_argument("--short", action="store_true", help="a few flows per database: proves it works, in seconds")
     parser.add_argument(
         "--only",
-        choices=["flows", "relay", "reads", "http"],
+        choices=["flows", "relay", "reads", "http", "personal"],
         help="one section: the flows, flatness and relay; the relay and Celery alone (PostgreSQL); "
-        "the reads at scale; or HTTP through gunicorn",
+        "the reads at scale; HTTP through gunicorn; or personal data, what sealing costs the flows and "
+        "forgetting at two sizes of history (SQLite file and PostgreSQL; printed, not written)",
     )
     parser.add_argument("--reads-accounts", type=int, help="accounts for the reads at scale (default 100,000)")
     parser.add_argument("--reads-follows", type=int, help="follows for the reads at scale (default 1,000,000)")
     args = parser.parse_args()
     config = SHORT if args.short else FULL
+    with_personal = args.only in (None, "personal")
+    sealing, forgetting = config["sealing"] if with_personal else None, config["forgetting"]
+    # Personal data on the SQLite file and PostgreSQL alone: sealing in the process of their flows,
+    # forgetting in one of its own, on a database of its own (added below).
+    config = {**config, "sealing": None, "forgetting": None}
     if args.only == "reads":
         config = {**config, "flows_per_round": 0, "flatness": 0, "relay": 0, "fanout": 0}
     if args.only == "relay":
         config = {"relay": config["relay"]}
+    if args.only == "personal":
+        config = {}
     reads = {**(READS_SHORT if args.short else READS_FULL)}
     reads.update({k: v for k, v in (("accounts", args.reads_accounts), ("follows", args.reads_follows)) if v})
 
@@ -227,22 +291,30 @@ def main() -> None:
         return
     if args.only not in ("reads", "relay"):
         (ROOT / "var").mkdir(exist_ok=True)
-        results["SQLite file"] = measure("SQLite file", sqlite_url(ROOT / "var"), {**config, "relay": 0})
-        with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
-            results["SQLite tmpfs"] = measure(
-                "SQLite tmpfs", sqlite_url(Path(shm)), {**config, "flatness": 0, "relay": 0, "fanout": 0}
-            )
+        results["SQLite file"] = measure(
+            "SQLite file", sqlite_url(ROOT / "var"), {**config, "relay": 0, "sealing": sealing}
+        )
+        if args.only != "personal":
+            with tempfile.TemporaryDirectory(dir="/dev/shm") as shm:
+                results["SQLite tmpfs"] = measure(
+                    "SQLite tmpfs", sqlite_url(Path(shm)), {**config, "flatness": 0, "relay": 0, "fanout": 0}
+                )
+        if with_personal:
+            results["SQLite file"].update(forgetting_on_sqlite(forgetting))
     with throwaway_cluster() as url:
-        pg_config = {**config, "flatness": 0, "reads": reads if args.only not in ("flows", "relay") else None}
+        with_reads = args.only not in ("flows", "relay", "personal")
+        pg_config = {**config, "flatness": 0, "reads": reads if with_reads else None, "sealing": sealing}
         results["PostgreSQL"] = measure("PostgreSQL", url, pg_config)
+        if with_personal:
+            results["PostgreSQL"].update(forgetting_on_postgresql(url, forgetting))
 
     versions = [result["version"] for result in results.values()]
     header = f"Measured {date.today().isoformat()} on {machine(sorted(set(versions)))}."
     flows_text = f"{header}\n\n{table(results)}" if args.only != "reads" else None
-    reads_text = f"{header}\n\n{reads_table(results)}" if args.only not in ("flows", "relay") else None
+    reads_text = f"{header}\n\n{reads_table(results)}" if with_reads else None
     http_text = http(HTTP_SHORT if args.short else HTTP_FULL) if args.only is None else None
     print("\n\n".join(text for text in (flows_text, reads_text, http_text) if text))
-    if not args.short and args.only != "relay":  # the relay alone would overwrite the flows' table
+    if not args.short and args.only not in ("relay", "personal"):  # alone, they would overwrite the flows' table
         if flows_text:
             write_doc(flows_text)
         if reads_text:

@@ -36,7 +36,7 @@ from messaging.models import Delivery  # noqa: E402
 from messaging.registry import registry  # noqa: E402
 from tests.redis_server import publishing_to, throwaway_redis  # noqa: E402
 
-from . import fanout, flows, reads  # noqa: E402
+from . import fanout, flows, personal_data, reads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTEAN_PYTHON = ROOT / ".venv-protean" / "bin" / "python"
@@ -45,32 +45,70 @@ PROTEAN_PYTHON = ROOT / ".venv-protean" / "bin" / "python"
 def undone():
     """Deliveries not done yet (commands that wait for their time are
     schedules, not deliveries)."""
-    return Delivery.objects.exclude(status=Delivery.Status.DONE)
+    return Delivery.objects.exclude(status__in=(Delivery.Status.DONE, Delivery.Status.SKIPPED))
 
 
 def _say(text: str) -> None:
     print(f"  [{os.environ.get('BENCH_LABEL', '?')}] {text}", file=sys.stderr, flush=True)
 
 
-def compare(name: str, pipeline, floor, *, flows_per_round: int, rounds: int) -> dict:
-    """Run pipeline and floor in alternating rounds (so drift hits both
-    alike), after a warm-up; commands/s of each and their ratio."""
-    for run in (pipeline, floor):
+def alternate(name: str, sides: dict, *, flows_per_round: int, rounds: int, tag: str = "") -> dict[str, float]:
+    """Run each side's flows (``bench.flows``) in alternating rounds, after a
+    warm-up, each round starting one side further on (so drift and order hit
+    every side alike); commands/s of each side."""
+    runs = list(sides.items())
+    for index, (_, run) in enumerate(runs):
         for n in range(max(2, flows_per_round // 10)):
-            run(f"w{name}", n)
-    elapsed = {"pipeline": 0.0, "floor": 0.0}
-    commands = {"pipeline": 0, "floor": 0}
+            run(f"{tag}w{name}{index}", n)
+    elapsed = dict.fromkeys(sides, 0.0)
+    commands = dict.fromkeys(sides, 0)
     for round_ in range(rounds):
-        for side, run in (("floor", floor), ("pipeline", pipeline)):
+        for index, (side, run) in enumerate(runs[round_ % len(runs) :] + runs[: round_ % len(runs)]):
             started = time.perf_counter()
             for n in range(flows_per_round):
-                commands[side] += run(f"r{round_}", n)
+                commands[side] += run(f"{tag}r{round_}s{index}", n)
             elapsed[side] += time.perf_counter() - started
             mail.outbox = []
-    result = {side: commands[side] / elapsed[side] for side in elapsed}
+    return {side: commands[side] / elapsed[side] for side in sides}
+
+
+def compare(name: str, pipeline, floor, *, flows_per_round: int, rounds: int) -> dict:
+    """Pipeline and floor in alternating rounds (``alternate``): commands/s
+    of each and their ratio."""
+    result = alternate(name, {"floor": floor, "pipeline": pipeline}, flows_per_round=flows_per_round, rounds=rounds)
     result["ratio"] = result["pipeline"] / result["floor"]
     _say(f"{name}: pipeline {result['pipeline']:.0f}/s, floor {result['floor']:.0f}/s, ratio {result['ratio']:.2f}")
     return result
+
+
+def sealing_cost(size: dict) -> dict:
+    """What sealing personal data costs each flow: its pipeline as the
+    product runs it (sealed), the same pipeline with sealing switched off
+    (``personal_data.unsealed``: exactly what sealing adds is left out) and
+    the floor, in alternating rounds in the same process; each pipeline's
+    ratio to the floor, and the share of the unsealed pipeline's throughput
+    that sealing loses."""
+    customer = flows.bookshelf_customer("sealing")
+    bookshelf = partial(_with_customer, flows.bookshelf_pipeline, customer)
+    both = {
+        "bookshelf": (bookshelf, partial(_with_customer, flows.bookshelf_floor, customer)),
+        "workshop": (flows.workshop_pipeline, flows.workshop_floor),
+    }
+    results = {}
+    for name, (pipeline, floor) in both.items():
+        sides = {"floor": floor, "sealed": pipeline, "unsealed": personal_data.run_unsealed(pipeline)}
+        rates = alternate(name, sides, tag="p", **size)
+        results[name] = {
+            **rates,
+            "sealed_ratio": rates["sealed"] / rates["floor"],
+            "unsealed_ratio": rates["unsealed"] / rates["floor"],
+            "loss": 1 - rates["sealed"] / rates["unsealed"],
+        }
+        _say(
+            f"sealing, {name}: pipeline sealed {rates['sealed']:.0f}/s, unsealed {rates['unsealed']:.0f}/s, "
+            f"floor {rates['floor']:.0f}/s, loss {results[name]['loss']:.1%}"
+        )
+    return results
 
 
 def flatness(total_commands: int) -> dict:
@@ -200,6 +238,8 @@ def main(config: dict) -> dict:
     results = {"version": database_version()}
     if config.get("flows_per_round"):
         results.update(compare_flows(config))
+    if config.get("sealing"):
+        results["sealing"] = sealing_cost(config["sealing"])
     if config.get("fanout"):
         results["fanout"] = fanout.measure(config["fanout"])
         _say(f"fan-out: {results['fanout']}")
@@ -210,6 +250,8 @@ def main(config: dict) -> dict:
         results["relay"] = {str(workers): relay(config["relay"], workers) for workers in (1, 4)}
         if connection.vendor == "postgresql":
             results["celery"] = {str(workers): celery_relay(config["relay"], workers) for workers in (1, 4)}
+    if config.get("forgetting"):  # last: it grows the event log by a million rows
+        results["forgetting"] = personal_data.measure(**config["forgetting"])
     return results
 
 

@@ -6,6 +6,7 @@ README.
 """
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -65,13 +66,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework.authtoken",  # its old clear-text tokens, moved to accounts.ApiToken by a migration
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "messaging",
     "accounts",
     "catalog",
     "orders",
+    "interfaces",
     "console",
     "demo",
 ]
@@ -168,6 +171,18 @@ SIGN_IN_FAILURES_PER_USERNAME = env.int("SIGN_IN_FAILURES_PER_USERNAME", default
 SIGN_IN_FAILURES_PER_ADDRESS = env.int("SIGN_IN_FAILURES_PER_ADDRESS", default=25)
 SIGN_IN_COOL_OFF_SECONDS = env.int("SIGN_IN_COOL_OFF_SECONDS", default=15 * 60)
 FOLLOW_LIMIT = env.int("FOLLOW_LIMIT", default=5000)
+# API tokens (django-rest-knox, its rows accounts.ApiToken): one per sign-in,
+# stored as SHA-512 digests, each expiring API_TOKEN_TTL_DAYS after it was
+# issued; at most API_TOKENS_PER_ACCOUNT live at once (a new one past it ends
+# the oldest). A password change or reset, a deactivation and a forget end them all.
+KNOX_TOKEN_MODEL = "accounts.ApiToken"
+# knox's own migrations would create its table for a model swapped out: none.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env.int("API_TOKEN_TTL_DAYS", default=30)),
+    "AUTH_HEADER_PREFIX": "Token",
+}
+API_TOKENS_PER_ACCOUNT = env.int("API_TOKENS_PER_ACCOUNT", default=20)
 LOGIN_URL = "accounts:log_in"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -310,7 +325,7 @@ STORAGES = {
 
 # --- Mail -----------------------------------------------------------------
 # EMAIL_URL (e.g. smtp+tls://user:pass@host:587) becomes Django 6.1's MAILERS.
-# Mail leaves through the outbox (messaging.outbox), sent by the relay
+# Mail leaves through the outbox (messaging.features.outbox), sent by the relay
 # workers outside any transaction; a send gives up after EMAIL_TIMEOUT
 # seconds and is retried, and a worker's lease on a mail outlasts several.
 # (Django 6.1 refuses an EMAIL_TIMEOUT setting beside MAILERS: the variable

@@ -66,6 +66,7 @@ _DESCRIPTIONS = {
     404: "No such resource (or page).",
     409: "Refused: the current state does not allow it.",
     422: "This Idempotency-Key came with a different request.",
+    429: "Too many requests (or failed password checks) from your address; see Retry-After.",
 }
 
 

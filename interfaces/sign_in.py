@@ -1,26 +1,35 @@
-"""Limits on failed sign-ins, on every way in: the login page, the admin's
-and the API's token endpoint.
+"""Limits on password guesses, on every path that checks a password: the
+login page, the admin's login and password change, the API's token
+endpoint, and the pages and endpoints that ask a signed-in person for their
+password again ("forget me").
 
-All three sign in through ``django.contrib.auth.authenticate``, so the
-limit sits in the authentication backend (``AUTHENTICATION_BACKENDS``):
-failures are counted in the cache per (username, client address) and per
-client address (``interfaces.clients.client_address``, as the API's throttles
-find it). Past either limit, every attempt from that address, right or
-wrong, is refused until the cool-off has passed since the last failure.
-Never per username alone: a stranger can lock out their own address,
-never the account's owner signing in from elsewhere.
+Every attempt is counted **before** its password is checked, by the cache's
+atomic ``add`` and ``incr``, per (username, client address) and per client
+address (``interfaces.clients.client_address``, as the API's throttles find
+it). An attempt whose count passes a limit is refused without a check, so
+however many guesses arrive at once, at most the limit of them are ever
+evaluated. A right password gives its count back, so only failures use up
+the limit. Each count is forgotten a cool-off after the last attempt it
+counted. Never per username alone: a stranger can lock out their own
+address, never the account's owner signing in from elsewhere.
 
-The backend marks the request; ``SignInLimitMiddleware`` answers it with
-429 and ``Retry-After``: ``{code, detail}`` under ``/api/``, a page
-elsewhere.
+The counts must live in one cache every worker shares and that increments
+atomically (locmem for one process, Redis for several): the deploy checks
+warn about a cache that counts apart or by read-then-write (``check_cache``).
+
+The check marks the request; ``SignInLimitMiddleware`` answers it with 429
+and ``Retry-After``: ``{code, detail}`` under ``/api/``, a page elsewhere.
 """
 
+import logging
 import math
-import time
 
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
-from django.core.cache import cache
+from django.core import checks
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -31,25 +40,64 @@ from .errors import error, is_api
 
 LOCKED_CODE = "too_many_failed_sign_ins"
 
-
-def retry_after(request, username: str | None) -> int | None:
-    """Seconds until ``username`` may try to sign in again from this
-    request's address; ``None`` when it may now."""
-    now, waits = time.time(), []
-    for key, limit in _counters(request, username):
-        failures, last_failure = cache.get(key, (0, now))
-        if failures >= limit:
-            waits.append(last_failure + settings.SIGN_IN_COOL_OFF_SECONDS - now)
-    return max(1, math.ceil(max(waits))) if waits else None
+logger = logging.getLogger(__name__)
 
 
-def record_failure(request, username: str | None) -> None:
-    """Count one failed sign-in for the username and for the address; each
-    count is forgotten a cool-off after its last failure."""
-    now = time.time()
-    for key, _ in _counters(request, username):
-        failures, _ = cache.get(key, (0, now))
-        cache.set(key, (failures + 1, now), timeout=settings.SIGN_IN_COOL_OFF_SECONDS)
+class Attempt:
+    """One password attempt, counted when it is made (``claim``): allowed or
+    refused at once, and given back (``succeeded``) if its password was right."""
+
+    def __init__(self, request, username: str | None):
+        # DRF passes its own Request, which wraps Django's; the middleware sees Django's.
+        self.request = getattr(request, "_request", request)
+        self.counters = _counters(self.request, username)
+        self.counts: list[int] = []
+
+    def claim(self) -> bool:
+        """Count the attempt on every counter; ``False`` (the request marked
+        locked out) when any count is past its limit: then no password may
+        be checked."""
+        self.counts = [_count(key) for key, _ in self.counters]
+        if any(count > limit for count, (_, limit) in zip(self.counts, self.counters, strict=True)):
+            self._lock_out()
+            return False
+        return True
+
+    def succeeded(self) -> None:
+        """The password was right: its attempt is not a failure."""
+        for key, _ in self.counters:
+            try:
+                cache.decr(key)
+            except ValueError:  # forgotten meanwhile
+                pass
+
+    def failed(self) -> None:
+        """The password was wrong: logged, and the failure that reaches a
+        limit already answers as locked out."""
+        logger.warning(
+            "Failed sign-in from %s (%s of %s for this username from there)",
+            client_address(self.request),
+            self.counts[0],
+            self.counters[0][1],
+        )
+        if any(count >= limit for count, (_, limit) in zip(self.counts, self.counters, strict=True)):
+            self._lock_out()
+
+    def _lock_out(self) -> None:
+        self.request.sign_in_retry_after = settings.SIGN_IN_COOL_OFF_SECONDS
+
+
+def _count(key: str) -> int:
+    """Add one to ``key`` atomically and restart its cool-off; its new count."""
+    timeout = settings.SIGN_IN_COOL_OFF_SECONDS
+    cache.add(key, 0, timeout=timeout)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 0, timeout=timeout)
+        count = cache.incr(key)
+    cache.touch(key, timeout=timeout)  # Redis's INCR keeps a key's TTL, which may have lapsed in between
+    return count
 
 
 def _counters(request, username: str | None) -> list[tuple[str, int]]:
@@ -64,29 +112,41 @@ def _counters(request, username: str | None) -> list[tuple[str, int]]:
     ]
 
 
+def check_password(request, account, password: str) -> bool:
+    """Whether ``password`` is the signed-in ``account``'s, counted as a
+    sign-in attempt of its username from this request's address: a stolen
+    session may guess no faster than a stranger at the login page. ``False``
+    without a check when the address is locked out (the request is marked)."""
+    attempt = Attempt(request, account.get_username())
+    if not attempt.claim():
+        return False
+    if account.check_password(password):
+        attempt.succeeded()
+        return True
+    attempt.failed()
+    return False
+
+
 class SignInLimitBackend(ModelBackend):
-    """Django's username and password check, refused while the client is
-    locked out and counting each failure."""
+    """Django's username and password check, counting each attempt before
+    it and refusing it past a limit."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if request is None:  # not over HTTP (Django's own tools): nobody to count
             return super().authenticate(request, username, password, **kwargs)
-        # DRF passes its own Request, which wraps Django's; the middleware sees Django's.
-        http_request = getattr(request, "_request", request)
-        if (wait := retry_after(http_request, username)) is not None:
-            http_request.sign_in_retry_after = wait
+        attempt = Attempt(request, username)
+        if not attempt.claim():
             raise PermissionDenied  # authenticate() then tries no other backend
         user = super().authenticate(request, username, password, **kwargs)
         if user is None:
-            record_failure(http_request, username)
-            # The failure that reaches a limit already says so.
-            if (wait := retry_after(http_request, username)) is not None:
-                http_request.sign_in_retry_after = wait
+            attempt.failed()
+        else:
+            attempt.succeeded()
         return user
 
 
 class SignInLimitMiddleware:
-    """Answers a sign-in the backend refused as locked out: 429 with
+    """Answers a sign-in the limits refused as locked out: 429 with
     ``Retry-After``, in the API's error shape under ``/api/``."""
 
     def __init__(self, get_response):
@@ -105,3 +165,28 @@ class SignInLimitMiddleware:
             locked = render(request, "sign_in_limited.html", {"detail": detail}, status=429)
         locked["Retry-After"] = str(wait)
         return locked
+
+
+def check_cache(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The sign-in limits and throttles need one cache, shared by every
+    worker, that increments atomically."""
+    backend = type(caches[DEFAULT_CACHE_ALIAS])
+    if backend.incr is BaseCache.incr:
+        return [
+            checks.Warning(
+                f"The cache ({backend.__name__}) increments by reading then writing: parallel sign-in "
+                "attempts may all pass the limits.",
+                hint="Set CACHE_URL to a Redis URL (rediscache://host:6379/1).",
+                id="interfaces.W001",
+            )
+        ]
+    if issubclass(backend, LocMemCache):
+        return [
+            checks.Warning(
+                "The cache is each process's own memory: with several gunicorn workers each counts "
+                "sign-in attempts and throttles apart.",
+                hint="Set CACHE_URL to a Redis URL (rediscache://host:6379/1), or run a single worker.",
+                id="interfaces.W002",
+            )
+        ]
+    return []

@@ -41,6 +41,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
+from . import sql
 from .conf import conf
 from .models import PersonalDataKey
 from .registry import registry
@@ -49,6 +50,7 @@ FORGOTTEN = "(forgotten)"
 """What a sealed text reads as once its subject is forgotten, unless its declaration says otherwise."""
 
 _NONCE = 12
+_EMPTY = (None, "", {}, [])  # sealed as they are: an empty value tells nothing about anyone
 _PERSONAL = "personal_data_of"
 
 
@@ -76,7 +78,11 @@ def declared(cls) -> dict[str, Declared]:
 
 def subjects_of(cls, payload: dict) -> set[UUID]:
     """The people whose data a payload of ``cls`` holds."""
-    return {UUID(str(payload[d.subject])) for d in declared(cls).values() if payload.get(d.subject)}
+    return {
+        UUID(str(payload[d.subject]))
+        for name, d in declared(cls).items()
+        if payload.get(d.subject) and payload.get(name) not in _EMPTY
+    }
 
 
 class PersonalText(str):
@@ -150,6 +156,10 @@ class Keyring:
         self._rows = {row.subject: row for row in rows}
         self._opened: dict[UUID, AESGCM | None] = {}
 
+    def hold(self, data_keys: dict[UUID, bytes]) -> None:
+        """Keep keys just made (and stored) in hand, unwrapped."""
+        self._opened.update({subject: AESGCM(data_key) for subject, data_key in data_keys.items()})
+
     def key(self, subject: UUID) -> AESGCM | None:
         if subject not in self._opened:
             row = self._rows.get(subject)
@@ -166,19 +176,30 @@ def keys_for(subjects: Iterable[UUID]) -> Keyring:
 def keys_to_seal_for(subjects: Iterable[UUID]) -> Keyring:
     """The keys to seal data of ``subjects`` with: a subject seen for the
     first time gets a new key (in the caller's transaction); a forgotten one
-    keeps none, so what is sealed for them is stored as its placeholder."""
+    keeps none, so what is sealed for them is stored as its placeholder.
+
+    One statement when every subject is new (a registration): the new keys
+    are offered in one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` and
+    kept in hand, unwrapped; the subjects that had a row already are read
+    in a second one."""
     subjects = set(subjects)
     if not subjects:
         return Keyring(())
-    rows = {row.subject: row for row in PersonalDataKey.objects.filter(subject__in=subjects)}
-    new = []
-    for subject in subjects - rows.keys():
-        wrapped, wrapped_with = _wrap(subject, AESGCM.generate_key(bit_length=256))
-        new.append(PersonalDataKey(subject=subject, key=wrapped, wrapped_with=wrapped_with))
-    if new:
-        PersonalDataKey.objects.bulk_create(new, ignore_conflicts=True)
-        rows |= {row.subject: row for row in PersonalDataKey.objects.filter(subject__in=[row.subject for row in new])}
-    return Keyring(rows.values())
+    offered = {subject: AESGCM.generate_key(bit_length=256) for subject in subjects}
+    inserted = _insert_keys(offered)
+    keyring = Keyring(PersonalDataKey.objects.filter(subject__in=subjects - inserted) if subjects - inserted else ())
+    keyring.hold({subject: offered[subject] for subject in inserted})
+    return keyring
+
+
+def _insert_keys(offered: dict[UUID, bytes]) -> set[UUID]:
+    """Store a wrapped key for each subject that has no row; the subjects stored."""
+    now, rows = timezone.now(), []
+    for subject, data_key in offered.items():
+        wrapped, wrapped_with = _wrap(subject, data_key)
+        rows.append({"subject": subject, "key": wrapped, "wrapped_with": wrapped_with, "created_at": now})
+    returned = sql.insert(PersonalDataKey, rows, returning=("subject",), skip_existing=True)
+    return {value if isinstance(value, UUID) else UUID(value) for (value,) in returned}
 
 
 def forget(subject: UUID) -> bool:
@@ -234,6 +255,8 @@ def _aad(subject: UUID, name: str) -> bytes:
 def seal_value(keyring: Keyring, subject: UUID, name: str, value, placeholder=FORGOTTEN):
     """``value`` (JSON primitives) sealed for ``subject`` as field ``name``:
     a URL-safe base64 text; the placeholder when they are forgotten."""
+    if value in _EMPTY:
+        return value  # nothing to hide, and no key to read
     key = keyring.key(subject)
     if key is None:
         return placeholder
@@ -245,6 +268,8 @@ def seal_value(keyring: Keyring, subject: UUID, name: str, value, placeholder=FO
 def open_value(keyring: Keyring, subject: UUID, name: str, sealed, placeholder=FORGOTTEN):
     """The value ``seal_value`` sealed; the placeholder when the subject's
     key is gone (or the value is the placeholder stored for a forgotten one)."""
+    if sealed in _EMPTY:
+        return sealed
     key = keyring.key(subject)
     if key is None or not isinstance(sealed, str):
         return placeholder

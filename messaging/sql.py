@@ -265,30 +265,42 @@ class _Insert:
 
 
 @cache
-def _statement(model, names: tuple[str, ...], returning: tuple[str, ...], vendor: str) -> _Insert:
+def _statement(
+    model, names: tuple[str, ...], returning: tuple[str, ...], vendor: str, skip_existing: bool = False
+) -> _Insert:
     fields = tuple(_fields(model, names))
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
+    returned = (
+        f" RETURNING {', '.join(quote(field.column) for field in _fields(model, returning))}" if returning else ""
+    )
     return _Insert(
         head=f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ",
         row="(" + ", ".join(["%s"] * len(fields)) + ")",
-        tail=f" RETURNING {', '.join(quote(field.column) for field in _fields(model, returning))}" if returning else "",
+        tail=(" ON CONFLICT DO NOTHING" if skip_existing else "") + returned,
         fields=fields,
         prepare=tuple(preparer(field) for field in fields),
     )
 
 
 def insert(
-    model, rows: list[dict], returning: tuple[str, ...] = (), written_first: tuple[type, list[dict]] | None = None
+    model,
+    rows: list[dict],
+    returning: tuple[str, ...] = (),
+    written_first: tuple[type, list[dict]] | None = None,
+    *,
+    skip_existing: bool = False,
 ) -> list[tuple]:
     """INSERT ``rows`` (dicts with the same keys, in the same order), as few
     statements as the parameter limit allows, each value prepared as its
-    field would; the statement is built once (``_statement``). The rows of
+    field would; the statement is built once (``_statement``). With
+    ``skip_existing``, a row whose key exists already is left out (``ON
+    CONFLICT DO NOTHING``), and only the rows written return. The rows of
     ``written_first`` (a model and its rows) are written before them: on
     PostgreSQL in the same statement, as a data-modifying ``WITH``, when
     each fits in one (one round trip fewer; the foreign keys between them
     are checked at commit)."""
-    statements = [(sql, params, bool(returning)) for sql, params in _statements(model, rows, returning)]
+    statements = [(sql, params, bool(returning)) for sql, params in _statements(model, rows, returning, skip_existing)]
     if written_first is not None:
         first = _statements(*written_first)
         if connection.vendor == "postgresql" and len(first) == len(statements) == 1:
@@ -305,9 +317,11 @@ def insert(
     return returned
 
 
-def _statements(model, rows: list[dict], returning: tuple[str, ...] = ()) -> list[tuple[str, list]]:
+def _statements(
+    model, rows: list[dict], returning: tuple[str, ...] = (), skip_existing: bool = False
+) -> list[tuple[str, list]]:
     """The INSERT statements, with their parameters, that write ``rows``."""
-    statement = _statement(model, tuple(rows[0]), returning, connection.vendor)
+    statement = _statement(model, tuple(rows[0]), returning, connection.vendor, skip_existing)
     size = (
         1 if len(rows) == 1 else max(1, min(ROWS_PER_STATEMENT, connection.ops.bulk_batch_size(statement.fields, rows)))
     )

@@ -14,7 +14,6 @@ per connection: SQLite's can be lowered at run time) and at most
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from uuid import UUID
 

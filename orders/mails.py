@@ -1,5 +1,5 @@
 """The customer's mails about an order, written when they are sent
-(renderers of ``messaging.outbox``): the customer's name and address, and
+(renderers of ``messaging.features.outbox``): the customer's name and address, and
 the order's lines, as they are at that moment. The queued mail holds only
 the ids (and an expiry's reason, sealed for the customer)."""
 

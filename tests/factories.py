@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import factory
 
+from accounts import tokens
 from accounts.models import Account, Block, Follow
 from accounts.projections import recount
 from catalog.models import Book, Inventory
@@ -67,3 +68,8 @@ class InventoryFactory(factory.django.DjangoModelFactory):
     on_hand = 10
     reserved = 0
     initial_stock_received = True
+
+
+def api_token(account) -> str:
+    """A new API token of ``account``, as signing in issues it."""
+    return tokens.issue(account)[1]

@@ -19,6 +19,12 @@ def test_the_benchmark_in_short_mode_prints_its_table_for_every_database():
         assert database in result.stdout
     assert "bookshelf" in result.stdout and "workshop" in result.stdout
     assert all(read in result.stdout for read in ("profile", "relationship", "followers page"))
+    # personal data: what sealing costs each flow, forgetting at two sizes of history (SQLite file and PostgreSQL)
+    for database in ("SQLite file", "PostgreSQL"):
+        for flow in ("bookshelf", "workshop"):
+            assert f"| sealing personal data, {flow} on {database}: pipeline / floor sealed / unsealed" in result.stdout
+        assert f"| forgetting a person on {database} with 10,000 stored events: p50 / p95" in result.stdout
+        assert f"| forgetting on {database}: p50 at 10,000 / at 1,000 stored events |" in result.stdout
     # HTTP through gunicorn: latency cuts per kind of request
     assert "| read profile (GET accounts/{id}/), p50 / p95 / p99" in result.stdout
     assert "| follow (POST accounts/{id}/follow/), p50 / p95 / p99" in result.stdout

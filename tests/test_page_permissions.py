@@ -22,7 +22,7 @@ KEY = "fresh"  # replaced by a new UUID per request
 # method, path, body, then the status for each of CALLERS in turn
 MATRIX = [
     ("get", "/", None, 200, 200, 200, 200),
-    ("get", "/signup/", None, 200, 200, 200, 200),
+    ("get", "/signup/", None, 200, 302, 302, 302),  # the signed-in are signed up already
     ("get", "/login/", None, 200, 200, 200, 200),
     ("get", "/books/", None, 200, 200, 200, 200),
     ("get", "/books/{book}/", None, 200, 200, 200, 200),
@@ -58,7 +58,7 @@ MATRIX = [
     ("get", "/admin/accounts/account/{unknown}/change/", None, 302, 302, 302, 302),
     ("post", "/admin/login/", {"username": "\x00" * 200, "password": ""}, 200, 200, 200, 200),
     ("post", "/login/", {"username": ["a", "b"], "password": "x" * 5000}, 200, 200, 200, 200),
-    ("post", "/signup/", {"username": "no spaces", "email": "x", "idempotency_key": KEY}, 200, 200, 200, 200),
+    ("post", "/signup/", {"username": "no spaces", "email": "x", "idempotency_key": KEY}, 200, 302, 302, 302),
 ]
 CALLERS = ["anonymous", "owner", "other", "staff"]
 

@@ -10,10 +10,9 @@ import urllib.request
 import pytest
 from django.conf import settings
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
 from tests import gunicorn as served
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, api_token
 from tests.subprocesses import database_url
 
 PRODUCTION = {
@@ -22,6 +21,7 @@ PRODUCTION = {
     "PERSONAL_DATA_KEYS": "cHJvZHVjdGlvbi10ZXN0LXdyYXBwaW5nLWtleS0zMmI=",
     "ALLOWED_HOSTS": "shop.example.com,127.0.0.1",
     "EMAIL_URL": "smtp://mail.example.com:25",
+    "CACHE_URL": "rediscache://cache.example.com:6379/1",
     "SECURE_SSL_REDIRECT": "true",
     "SESSION_COOKIE_SECURE": "true",
     "CSRF_COOKIE_SECURE": "true",
@@ -157,7 +157,7 @@ def test_the_postgresql_guards_come_from_the_environment():
 @pytest.mark.django_db(transaction=True)
 def test_a_gunicorn_worker_keeps_its_postgresql_connection_between_requests(tmp_path):
     account = AccountFactory()
-    token = Token.objects.create(user=account).key
+    token = api_token(account)
     env = {**PRODUCTION, "SECURE_SSL_REDIRECT": "false", "STATIC_ROOT": str(tmp_path), "DATABASE_URL": database_url()}
     port = served.free_port()
     others = _other_backends()  # connections of other threads and servers, not the worker's

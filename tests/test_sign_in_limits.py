@@ -141,3 +141,75 @@ def test_the_defaults_allow_five_failures_per_username_and_address(alice):
     statuses = [api("alice", "guess", REMOTE_ADDR=GUESSER).status_code for _ in range(6)]
 
     assert statuses == [400, 400, 400, 400, 429, 429]
+
+
+def forget_page(client):
+    key = client.get(f"/people/{'alice'}/").context["forget_form"]["idempotency_key"].value()
+
+    def guess(password):
+        return client.post("/account/forget/", {"password": password, "idempotency_key": key}, REMOTE_ADDR=GUESSER)
+
+    return guess
+
+
+def forget_api(client):
+    def guess(password):
+        return client.post(
+            "/api/v1/accounts/me/forget/", {"password": password}, content_type="application/json", REMOTE_ADDR=GUESSER
+        )
+
+    return guess
+
+
+def admin_password_change(client):
+    def guess(password):
+        body = {
+            "old_password": password,
+            "new_password1": "a new long secret 42",
+            "new_password2": "a new long secret 42",
+        }
+        return client.post("/admin/password_change/", body, REMOTE_ADDR=GUESSER)
+
+    return guess
+
+
+PASSWORD_AGAIN = [
+    pytest.param(forget_page, id="forget me page"),
+    pytest.param(forget_api, id="forget me API"),
+    pytest.param(admin_password_change, id="admin password change"),
+]
+
+
+@pytest.mark.parametrize("way", PASSWORD_AGAIN)
+def test_a_stolen_session_guessing_the_password_again_is_stopped_at_the_limit(alice, limits, way):
+    # given someone holding Alice's session, who does not know her password
+    client = Client()
+    client.force_login(alice)
+    guess = way(client)
+    for n in range(2):
+        assert guess(f"guess-{n}").status_code in (200, 302, 400)
+
+    # when they reach the limit, then try her password
+    reaching = guess("guess-3")
+    right = guess(PASSWORD)
+
+    # then both are refused, and her account is still there with its password
+    assert_locked_out(reaching)
+    assert_locked_out(right)
+    alice.refresh_from_db()
+    assert alice.is_active and alice.check_password(PASSWORD)
+
+
+def test_the_admin_changes_a_password_through_the_bus_and_keeps_its_session(alice, limits):
+    client = Client()
+    client.force_login(alice)
+
+    answer = client.post(
+        "/admin/password_change/",
+        {"old_password": PASSWORD, "new_password1": "a new long secret 42", "new_password2": "a new long secret 42"},
+    )
+
+    assert answer.status_code == 302 and answer["Location"] == "/admin/password_change/done/"
+    alice.refresh_from_db()
+    assert alice.check_password("a new long secret 42")
+    assert client.get("/admin/").status_code == 200

@@ -49,7 +49,6 @@ from ..messages import Event, PolicyCommand
 from ..personal import is_forgotten, personal
 from ..registry import registry
 
-
 SENDING = "messaging.outbox.send_queued_mail"
 """The policy's stable name: deliveries are stored by it, so it outlives a
 move of the module (its first home's name)."""

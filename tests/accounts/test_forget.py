@@ -11,12 +11,12 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts import tokens
 from accounts.commands import FollowAccount, ForgetAccount
 from accounts.events import AccountDeactivated, AccountForgotten
-from accounts.models import Account
+from accounts.models import Account, ApiToken
 from messaging import bus, store
 from messaging.models import Delivery, IdempotentResponse, StoredEvent
 from messaging.testing import relay
@@ -86,7 +86,7 @@ def zelda(settings):
     (placed, *_) = bus.dispatch(place(zelda, (BookFactory(), 1))).events
     bus.dispatch(ConfirmOrder(order_id=placed.order_id))
     relay()
-    Token.objects.create(user=zelda)
+    tokens.issue(zelda)
     LogEntry.objects.create(
         user_id=bob.pk,
         content_type=ContentType.objects.get_for_model(Account),
@@ -117,7 +117,7 @@ def test_a_forgotten_person_is_found_nowhere_and_everything_still_reads(zelda, m
     assert all(EMAIL not in mail.message().as_string() for mail in mailoutbox[mailed:])
     zelda.refresh_from_db()
     assert not zelda.has_usable_password() and zelda.username.startswith("forgotten-")
-    assert not Token.objects.filter(user=zelda).exists()
+    assert not ApiToken.objects.filter(user=zelda).exists()
     assert not LogEntry.objects.filter(object_id=str(zelda.pk)).exists()
 
     # and every event loads, hers with placeholders, and every rule holds

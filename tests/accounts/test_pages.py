@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Account, Block, Follow
+from interfaces.throttles import RegistrationThrottle
 from messaging import store
 from messaging.models import StoredEvent
 from tests.factories import AccountFactory, BlockFactory, FollowFactory
@@ -79,10 +80,11 @@ def sign_up_data(**overrides) -> dict:
     }
 
 
-def test_signing_up_registers_through_the_bus_and_leads_to_the_login_page(client):
+def test_signing_up_registers_through_the_bus_and_signs_the_person_in(client):
     response = client.post(reverse("accounts:sign_up"), sign_up_data())
 
-    assert response.status_code == 302 and response.url == reverse("accounts:log_in")
+    assert response.status_code == 302 and response.url == reverse("home")
+    assert client.get(reverse("accounts:people")).status_code == 200  # signed in: no redirect to the login page
     [event] = stored("AccountRegistered")
     assert event.command_type == "RegisterAccount"
     registered = store.load(event)
@@ -307,3 +309,20 @@ def test_writes_without_a_csrf_token_are_refused(alice, bob):
     assert signed_in.post(relationship_url(bob, "follow"), key()).status_code == 403
     assert visitor.post(reverse("accounts:sign_up"), sign_up_data()).status_code == 403
     assert not StoredEvent.objects.exists()
+
+
+def test_the_sign_up_page_and_the_api_share_one_registration_throttle(client, monkeypatch):
+    # given one address allowed 3 registrations an hour, 2 used by the API
+    monkeypatch.setitem(RegistrationThrottle.THROTTLE_RATES, "registration", "3/hour")
+    for _ in range(2):
+        client.post("/api/v1/accounts/", {}, content_type="application/json")
+
+    # when the page is used twice
+    third = client.post(reverse("accounts:sign_up"), sign_up_data())
+    fourth = Client().post(reverse("accounts:sign_up"), sign_up_data(username="dave", email="dave@example.com"))
+
+    # then the third goes through and the fourth waits, with nothing registered
+    assert third.status_code == 302
+    assert fourth.status_code == 429 and int(fourth["Retry-After"]) > 0
+    assert "Too many sign-ups from your address" in fourth.text
+    assert not Account.objects.filter(username="dave").exists()

@@ -1,8 +1,7 @@
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, api_token
 
 
 @pytest.fixture
@@ -16,7 +15,7 @@ def signed_in():
 
     def client_for(account):
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=account)[0].key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(account)}")
         return client
 
     return client_for

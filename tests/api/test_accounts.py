@@ -288,3 +288,16 @@ def test_deactivating_answers_200_with_the_inactive_account(alice, signed_in):
     assert (response.data["id"], response.data["is_active"]) == (str(alice.pk), False)
     alice.refresh_from_db()
     assert not alice.is_active
+
+
+def test_deactivated_accounts_are_out_of_the_search_but_staff_still_find_them(alice, signed_in, staff):
+    # given a deactivated account
+    gone = AccountFactory(username="alicia", is_active=False)
+
+    # when Alice and staff search
+    found = signed_in(alice).get("/api/v1/accounts/", {"search": "ali"}).json()["results"]
+    by_staff = signed_in(staff).get("/api/v1/accounts/", {"search": "ali"}).json()["results"]
+
+    # then only staff see it
+    assert [account["username"] for account in found] == ["alice"]
+    assert str(gone.pk) in [account["id"] for account in by_staff]

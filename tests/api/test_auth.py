@@ -3,9 +3,10 @@
 import logging
 
 import pytest
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
 from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
 from interfaces.throttles import RegistrationThrottle, SignInThrottle
 from messaging.models import IdempotentResponse, StoredEvent
 from tests.factories import AccountFactory
@@ -13,11 +14,19 @@ from tests.factories import AccountFactory
 PASSWORD = "correct-horse-battery"
 
 
+def assert_a_new_token_of(account, answer):
+    """The answer names a token of ``account``, stored only as its digest."""
+    assert set(answer) == {"token", "id", "expiry"}
+    stored = ApiToken.objects.get(id=answer["id"])
+    assert stored.user == account and stored.digest == hash_token(answer["token"])
+    assert answer["token"] not in {stored.digest, stored.token_key}
+
+
 def test_a_username_and_password_get_the_accounts_token(alice, anonymous):
     response = anonymous.post("/api/v1/auth/token/", {"username": "ALICE", "password": PASSWORD}, format="json")
 
     assert response.status_code == 200
-    assert response.data == {"token": Token.objects.get(user=alice).key}
+    assert_a_new_token_of(alice, response.data)
 
 
 @pytest.mark.parametrize(
@@ -28,7 +37,7 @@ def test_wrong_or_missing_credentials_answer_400(alice, anonymous, credentials):
     response = anonymous.post("/api/v1/auth/token/", credentials, format="json")
 
     assert response.status_code == 400
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_a_deactivated_account_gets_no_token(db, anonymous):
@@ -54,7 +63,7 @@ def test_the_token_endpoint_takes_json_and_multipart_forms(alice, anonymous, bod
 
     # then
     assert response.status_code == 200
-    assert response.data == {"token": Token.objects.get(user=alice).key}
+    assert_a_new_token_of(alice, response.data)
 
 
 def test_the_token_endpoint_takes_a_url_encoded_form(alice, anonymous):
@@ -67,7 +76,7 @@ def test_the_token_endpoint_takes_a_url_encoded_form(alice, anonymous):
 
     # then
     assert response.status_code == 200
-    assert response.data == {"token": Token.objects.get(user=alice).key}
+    assert_a_new_token_of(alice, response.data)
 
 
 def test_the_token_authenticates_as_a_bearer_token(alice, anonymous):

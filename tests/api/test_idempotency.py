@@ -1,7 +1,6 @@
 """Idempotency-Key on POST: one effect, one stored answer, replayed."""
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Follow
@@ -9,7 +8,7 @@ from catalog.queries import book as book_view
 from messaging.models import IdempotentResponse, StoredEvent
 from orders.models import Order
 from tests.concurrency import run_concurrently
-from tests.factories import AccountFactory, BookFactory
+from tests.factories import AccountFactory, BookFactory, api_token
 
 REGISTRATION = {"email": "carol@example.com", "username": "carol", "password": "correct-horse-battery"}
 
@@ -149,11 +148,11 @@ def test_an_answer_lost_after_the_commit_is_rendered_once_by_the_retry(alice, bo
 def test_concurrent_requests_with_the_same_key_have_one_effect_and_one_answer():
     # given
     alice, bob = AccountFactory(username="alice"), AccountFactory(username="bob")
-    token = Token.objects.create(user=alice)
+    token = api_token(alice)
 
     def follow():
         return APIClient().post(
-            f"/api/v1/accounts/{bob.pk}/follow/", HTTP_AUTHORIZATION=f"Token {token.key}", HTTP_IDEMPOTENCY_KEY="race"
+            f"/api/v1/accounts/{bob.pk}/follow/", HTTP_AUTHORIZATION=f"Token {token}", HTTP_IDEMPOTENCY_KEY="race"
         )
 
     # when

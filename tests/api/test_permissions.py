@@ -3,8 +3,9 @@
 Each row names an endpoint acting on the owner's account (``{owner}``), a
 book (``{book}``), the owner's order (``{order}``) or a delivery of its
 events (``{delivery}``, pending: staff get 409 for a retry or discard, which
-only a dead letter allows), and the status each caller gets. Sign-in is needed everywhere but registration, tokens, the
-catalog and the schema: without it the answer is 401. Staff-only rows
+only a dead letter allows), and the status each caller gets. Sign-in is
+needed everywhere but registration, signing in for a token, the catalog
+and the schema: without it the answer is 401. Staff-only rows
 answer 403 to others; someone else's order answers 404. Malformed bodies
 and ids (``{unknown}`` is a well-formed id of nothing) answer 4xx, JSON
 in every case, never 5xx.
@@ -15,6 +16,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
+from accounts import tokens
 from accounts.commands import BlockAccount
 from messaging import bus
 from messaging.models import Delivery
@@ -41,6 +43,9 @@ MATRIX = [
     ("get", "/api/v1/accounts/{owner}/following/", None, 401, 200, 200, 200),
     ("get", "/api/v1/accounts/{owner}/relationship/", None, 401, 200, 200, 200),
     ("post", "/api/v1/auth/token/", {"username": "owner", "password": PASSWORD}, 200, 200, 200, 200),
+    ("get", "/api/v1/auth/tokens/", None, 401, 200, 200, 200),
+    ("delete", "/api/v1/auth/tokens/{token}/", None, 401, 204, 404, 404),
+    ("delete", "/api/v1/auth/tokens/", None, 401, 204, 204, 204),
     ("get", "/api/v1/books/", None, 200, 200, 200, 200),
     ("post", "/api/v1/books/", BOOK, 401, 403, 403, 201),
     ("get", "/api/v1/books/{book}/", None, 200, 200, 200, 200),
@@ -80,6 +85,8 @@ MATRIX = [
     ("post", "/api/v1/orders/not-an-id/cancel/", None, 404, 404, 404, 404),
     ("post", "/api/v1/orders/{unknown}/confirm/", None, 401, 403, 403, 404),
     ("get", "/api/v1/events/", {"correlation_id": "nope"}, 401, 403, 403, 400),
+    ("delete", "/api/v1/auth/tokens/{unknown}/", None, 401, 404, 404, 404),
+    ("delete", "/api/v1/auth/tokens/not-a-uuid/", None, 404, 404, 404, 404),
     ("get", "/api/v1/nowhere/", None, 404, 404, 404, 404),
 ]
 CALLERS = ["anonymous", "owner", "other", "staff"]
@@ -112,6 +119,7 @@ def test_each_caller_gets_the_status_the_contract_gives(db, method, path, body, 
         "order": order.order_id,
         "delivery": delivery.pk,
         "unknown": uuid.UUID(int=7),
+        "token": tokens.issue(owner)[0].id,
     }
     if isinstance(body, dict) and "items" in body and isinstance(body["items"], list):
         body = {"items": [{**item, "book_id": item["book_id"].format(**names)} for item in body["items"]]}
@@ -125,5 +133,5 @@ def test_each_caller_gets_the_status_the_contract_gives(db, method, path, body, 
 
     # then
     assert response.status_code == expected, getattr(response, "data", response.content[:200])
-    if path.startswith("/api/v1/") and path not in ("/api/v1/schema/", "/api/v1/docs/"):
+    if path.startswith("/api/v1/") and path not in ("/api/v1/schema/", "/api/v1/docs/") and expected != 204:
         assert response["Content-Type"] == "application/json"

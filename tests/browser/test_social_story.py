@@ -11,15 +11,14 @@ def test_a_newcomer_follows_bob_is_blocked_by_him_and_sees_the_follow_gone(open_
     AccountFactory(username="bob", password="bobs-own-passphrase")
     newcomer = open_page("/")
 
-    # signs up and logs in
+    # signs up, which signs them in
     newcomer.get_by_role("navigation").get_by_role("link", name="Sign up").click()
     newcomer.get_by_label("Username").fill("newcomer")
     newcomer.get_by_label("E-mail").fill("newcomer@example.com")
     newcomer.get_by_label("Password:", exact=True).fill("a sturdy passphrase")
     newcomer.get_by_label("Password (again)").fill("a sturdy passphrase")
     newcomer.get_by_role("button", name="Sign up").click()
-    expect(newcomer.get_by_role("status")).to_contain_text("Welcome, newcomer!")
-    log_in(newcomer, "newcomer", "a sturdy passphrase")
+    expect(newcomer.get_by_role("status")).to_contain_text("Welcome, newcomer! You are signed in.")
 
     # finds bob and follows him
     newcomer.get_by_role("navigation").get_by_role("link", name="People").click()

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from accounts.commands import RegisterAccount
 from accounts.values import Email, Password, Username
 from messaging import bus, personal, store
+from messaging.features.outbox import MailQueued
 from messaging.models import PersonalDataKey, StoredEvent
 
 pytestmark = pytest.mark.django_db
@@ -92,3 +93,28 @@ def test_the_database_alone_opens_nothing_without_the_wrapping_key(settings):
     # then her data key cannot even be unwrapped
     with pytest.raises(ImproperlyConfigured, match="no longer holds"):
         personal.open_value(personal.keys_for([ann]), ann, "email", sealed)
+
+
+def test_what_a_mail_says_is_sealed_for_its_recipient_and_an_empty_one_needs_no_key():
+    # given a mail to Ann that says something of its own, and one to Bob that says nothing
+    ann, bob = uuid.uuid4(), uuid.uuid4()
+    said = {
+        "message_id": "<1@x>",
+        "recipient_id": str(ann),
+        "renderer": "r",
+        "about": None,
+        "params": {"reason": "late"},
+    }
+    silent = {**said, "recipient_id": str(bob), "params": {}}
+
+    # when both are sealed
+    sealed = personal.seal_payload(MailQueued, said, personal.keys_to_seal_for(personal.subjects_of(MailQueued, said)))
+    quiet = personal.seal_payload(
+        MailQueued, silent, personal.keys_to_seal_for(personal.subjects_of(MailQueued, silent))
+    )
+
+    # then the words are sealed and open again; the empty one asked for no key at all
+    assert isinstance(sealed["params"], str) and "late" not in sealed["params"]
+    assert personal.open_payload(MailQueued, sealed, personal.keys_for([ann]))["params"] == {"reason": "late"}
+    assert quiet["params"] == {} and not PersonalDataKey.objects.filter(subject=bob).exists()
+    assert personal.subjects_of(MailQueued, silent) == set()

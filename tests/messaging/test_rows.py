@@ -1,4 +1,4 @@
-"""Rows by primary key with statements built once (``messaging.rows``):
+"""Rows by primary key with statements built once (``messaging.sql``):
 the instances are the ORM's own, writes are the ORM's, and a lock is a lock."""
 
 import threading
@@ -8,9 +8,8 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
 
-from accounts.models import Account
+from accounts.models import Account, ApiToken
 from catalog.models import Inventory
 from messaging import sql
 from orders.models import Order, OrderItem
@@ -37,9 +36,9 @@ def test_a_row_read_by_its_key_equals_the_orms_instance_field_for_field(lock):
 
 
 def test_a_row_read_with_its_related_row_equals_select_related():
-    token = Token.objects.create(user=AccountFactory())
-    read = sql.get(Token, token.pk, related="user")
-    expected = Token.objects.select_related("user").get(pk=token.pk)
+    token, _ = ApiToken.objects.create(AccountFactory())
+    read = sql.get(ApiToken, token.pk, related="user")
+    expected = ApiToken.objects.select_related("user").get(pk=token.pk)
     assert fields_of(read) == fields_of(expected)
     with CaptureQueriesContext(connection) as queries:
         assert fields_of(read.user) == fields_of(expected.user)

@@ -7,12 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from accounts.models import Account, Block, Follow
 from catalog.queries import book as book_view
 from orders.models import Order
-from tests.factories import AccountFactory, BookFactory
+from tests.factories import AccountFactory, BookFactory, api_token
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -39,7 +38,7 @@ class Api:
 
 
 def token_for(account) -> str:
-    return Token.objects.get_or_create(user=account)[0].key
+    return api_token(account)
 
 
 def all_at_once(calls):

@@ -18,7 +18,6 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.mails import AS_WRITTEN_MAIL
@@ -30,7 +29,7 @@ from messaging.testing import relay
 from orders.commands import ConfirmOrder
 from orders.mails import CONFIRMED_MAIL
 from orders.queries import order as order_view
-from tests.factories import AccountFactory, BookFactory
+from tests.factories import AccountFactory, BookFactory, api_token
 from tests.smtp import mail_server
 from tests.stock import place
 from tests.subprocesses import database_url
@@ -40,7 +39,7 @@ SEND = "messaging.outbox.send_queued_mail"
 
 def client_for(account) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=account)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(account)}")
     return client
 
 
