@@ -96,9 +96,8 @@ def relationship(viewer_id: UUID, other_id: UUID) -> Relationship | None:
     block and unblock answers with it, and the ORM compiling its four
     subqueries anew took longer than the database running them."""
     prepare = sql.preparer(Account._meta.pk)
-    viewer, other = prepare(viewer_id), prepare(other_id)
     with connection.cursor() as cursor:
-        cursor.execute(_relationship_sql(connection.vendor), [viewer, other, other, viewer] * 2 + [other])
+        cursor.execute(_relationship_sql(connection.vendor), {"viewer": prepare(viewer_id), "other": prepare(other_id)})
         row = cursor.fetchone()
     return Relationship(*(bool(value) for value in row)) if row else None
 
@@ -110,16 +109,18 @@ def _relationship_sql(vendor: str) -> str:
     def column(model, name: str) -> str:
         return quote(model._meta.get_field(name).column)
 
-    def exists(model, first: str, second: str) -> str:
+    def exists(model, first: str, second: str, *, of: str, to: str) -> str:
         return (
             f"EXISTS (SELECT 1 FROM {quote(model._meta.db_table)} "
-            f"WHERE {column(model, first)} = %s AND {column(model, second)} = %s)"
+            f"WHERE {column(model, first)} = %({of})s AND {column(model, second)} = %({to})s)"
         )
 
     return (
-        f"SELECT {exists(Follow, 'follower', 'followee')}, {exists(Follow, 'follower', 'followee')}, "
-        f"{exists(Block, 'blocker', 'blocked')}, {exists(Block, 'blocker', 'blocked')} "
-        f"FROM {quote(Account._meta.db_table)} WHERE {column(Account, 'id')} = %s"
+        f"SELECT {exists(Follow, 'follower', 'followee', of='viewer', to='other')}, "
+        f"{exists(Follow, 'follower', 'followee', of='other', to='viewer')}, "
+        f"{exists(Block, 'blocker', 'blocked', of='viewer', to='other')}, "
+        f"{exists(Block, 'blocker', 'blocked', of='other', to='viewer')} "
+        f"FROM {quote(Account._meta.db_table)} WHERE {column(Account, 'id')} = %(other)s"
     )
 
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from catalog.events import BookRestocked, BookStocked, StockReleased, StockReserved, StockShipped
-from catalog.models import Book, InsufficientStock, Inventory
+from catalog.models import Book, Inventory
+from catalog.rules import InsufficientStock
 from catalog.values import Money
 from messaging.messages import Refused
 
