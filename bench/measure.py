@@ -34,7 +34,7 @@ from messaging.delivery import claiming  # noqa: E402
 from messaging.features import subscriptions  # noqa: E402
 from messaging.models import Delivery  # noqa: E402
 from messaging.registry import registry  # noqa: E402
-from tests.redis_server import publishing_to, throwaway_redis  # noqa: E402
+from tests.support.redis_server import publishing_to, throwaway_redis  # noqa: E402
 
 from . import fanout, flows, personal_data, reads  # noqa: E402
 

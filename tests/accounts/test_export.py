@@ -17,8 +17,8 @@ from messaging.features import access
 from messaging.models import StoredEvent
 from messaging.personal import FORGOTTEN
 from orders.commands import ConfirmOrder
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import place
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db
 

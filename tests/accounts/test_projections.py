@@ -17,8 +17,8 @@ from messaging import bus
 from messaging.features import subscriptions
 from messaging.models import Delivery, StoredEvent
 from messaging.registry import registry
-from tests.factories import AccountFactory
-from tests.test_check_invariants import check
+from tests.project.test_check_invariants import check
+from tests.support.factories import AccountFactory
 
 retirement = import_module("accounts.migrations.0004_follow_counts_projected_inline")
 

@@ -15,8 +15,8 @@ from catalog.queries import book as book_view
 from catalog.values import Isbn, Money
 from messaging import relay as runner
 from messaging.models import Delivery
-from tests.factories import BookFactory, InventoryFactory
-from tests.stock import figures
+from tests.support.factories import BookFactory, InventoryFactory
+from tests.support.stock import figures
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from accounts.commands import BlockAccount, FollowAccount
 from messaging import bus
 from messaging.models import Delivery
 from messaging.operations import log, metrics
-from tests.dead_letters import POLICY
-from tests.factories import AccountFactory
+from tests.support.dead_letters import POLICY
+from tests.support.factories import AccountFactory
 
 
 def follow() -> list[Delivery]:

@@ -15,7 +15,7 @@ from messaging import relay as runner
 from messaging.delivery import claiming
 from messaging.models import Delivery, StoredEvent
 from messaging.testing import subscribed
-from tests.factories import AccountFactory, FollowFactory
+from tests.support.factories import AccountFactory, FollowFactory
 
 SPY = "tests.spy"
 ON_BLOCK = "accounts.policies.remove_follows_on_block"

@@ -18,8 +18,8 @@ from messaging.models import Delivery, IdempotentResponse, ProcessedCommand, Sch
 from messaging.operations.invariants import every_event_has_its_deliveries
 from messaging.testing import relay
 from orders.commands import ConfirmOrder
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import place
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db
 

@@ -16,9 +16,9 @@ from messaging.delivery import claiming
 from messaging.models import Delivery
 from messaging.store import Opened
 from messaging.testing import subscribed
-from tests.factories import AccountFactory
-from tests.pg_cluster import _free_port
-from tests.redis_server import publishing_to
+from tests.support.factories import AccountFactory
+from tests.support.pg_cluster import _free_port
+from tests.support.redis_server import publishing_to
 
 SPY = "tests.spy"
 handed_off = []

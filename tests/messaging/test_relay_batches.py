@@ -28,10 +28,10 @@ from messaging.messages import Command, Event
 from messaging.models import Delivery, StoredEvent
 from messaging.testing import subscribed
 from orders.commands import CancelOrder
-from tests.concurrency import run_concurrently
-from tests.counting import COUNTING_POLICY, counted, register_counting
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import figures, place
+from tests.support.concurrency import run_concurrently
+from tests.support.counting import COUNTING_POLICY, counted, register_counting
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import figures, place
 
 SPY = "tests.spy"
 

@@ -13,7 +13,7 @@ from accounts.models import Account, ApiToken
 from catalog.models import Inventory
 from messaging import sql
 from orders.models import Order, OrderItem
-from tests.factories import AccountFactory, InventoryFactory
+from tests.support.factories import AccountFactory, InventoryFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,8 @@ from messaging.models import ScheduledCommand, StoredEvent
 from messaging.registry import Registry, RegistryError, registry
 from messaging.testing import relay
 from orders.commands import ExpireOrder
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import place
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from messaging.features import subscriptions
 from messaging.models import Delivery, StoredEvent, Subscription
 from messaging.registry import registry
 from messaging.testing import relay, subscribed
-from tests.factories import AccountFactory
+from tests.support.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ from messaging import bus, relay
 from messaging.delivery import claiming
 from messaging.models import Delivery
 from messaging.testing import subscribed
-from tests.dead_letters import OutsideService
-from tests.factories import AccountFactory
-from tests.telemetry import recording
+from tests.support.dead_letters import OutsideService
+from tests.support.factories import AccountFactory
+from tests.support.telemetry import recording
 
 pytestmark = pytest.mark.django_db
 

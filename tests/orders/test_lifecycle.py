@@ -12,8 +12,8 @@ from messaging.models import Delivery
 from orders.commands import CancelOrder, ConfirmOrder, ShipOrder
 from orders.events import OrderCancelled
 from orders.queries import order as order_view
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import figures, place
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import figures, place
 
 pytestmark = pytest.mark.django_db
 

@@ -21,8 +21,8 @@ from messaging.testing import relay
 from orders.commands import ConfirmOrder, ShipOrder
 from orders.mails import CONFIRMED_MAIL
 from orders.queries import order as order_view
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import place
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db
 

@@ -19,10 +19,10 @@ from accounts.models import Follow
 from messaging import bus, relay, store
 from messaging.delivery import claiming
 from messaging.models import Delivery, StoredEvent
-from tests.concurrency import run_concurrently
-from tests.counting import counted, register_counting
-from tests.factories import AccountFactory, FollowFactory
-from tests.subprocesses import database_url
+from tests.support.concurrency import run_concurrently
+from tests.support.counting import counted, register_counting
+from tests.support.factories import AccountFactory, FollowFactory
+from tests.support.subprocesses import database_url
 
 
 def quiet_relay():
