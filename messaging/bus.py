@@ -1,18 +1,11 @@
 """The command bus: the only way state changes.
 
-``dispatch(command)`` completes the command's metadata, then runs it
-through the middleware chain::
-
-    trace -> log -> time -> retry on conflict -> transaction -> idempotency -> handle
-
-``handle`` calls the one registered handler, appends the events it
-returns (or the rejection it raised) to the event store in the same
-transaction, and asks for the resulting deliveries to run once that
-transaction commits. A top-level dispatch opens a durable transaction,
-so nobody can wrap it in a larger one by mistake; commands issued by a
-policy join the delivery's transaction instead. What a refusal leaves is
-decided in one place, ``refusal_rule``, by the ``Undo`` the dispatcher
-gives.
+``dispatch(command)`` runs the command through ``MIDDLEWARE`` (trace, log,
+time, retry on conflict, transaction, idempotency) to ``handle``: the one
+handler, its events or its rejection appended in the same transaction, the
+deliveries run once that commits. A top-level dispatch is durable, so none
+is wrapped in a larger one; what a refusal leaves is ``refusal_rule``'s.
+See docs/architecture.md, "The pipeline".
 """
 
 import dataclasses

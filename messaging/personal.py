@@ -1,28 +1,11 @@
 """Personal data: declared where it is stored, sealed under a key of its
 subject's own, forgotten by throwing that key away (crypto-shredding).
 
-A field of a message that holds a person's data says so where it is
-declared, and names the field holding whose data it is::
-
-    email: str = personal(of="account_id")
-
-The store seals such a field when it writes the event (AES-GCM under the
-subject's data key, bound to the subject and the field's name) and opens it
-when it reads it back. Stored HTTP answers seal what their serializers mark
-the same way (``PersonalText``). Nothing else ever holds personal data, so
-forgetting needs no search: ``forget`` empties the subject's key in one
-statement, and every sealed copy, including one a policy in flight writes
-after it, is unreadable at once. Reading a sealed field whose key is gone
-gives the field's declared placeholder, never an error; sealing for a
-forgotten subject stores the placeholder itself.
-
-Data keys are stored wrapped (AES-GCM again) by the first key of
-``conf.MESSAGING_PERSONAL_DATA_KEYS``, which never enters the database: a dump
-alone reveals nobody. The other keys of the list still unwrap what they
-wrapped, until ``manage.py rotate_personal_data_key`` has rewrapped it.
-
-Keys are read in the transaction that uses them and never cached beyond
-one read, so a process cannot open a forgotten person's data from memory.
+A field says whose data it holds (``personal(of="account_id")``); the store
+seals it on write and opens it on read. ``forget`` empties the subject's key
+in one statement, so forgetting searches nothing: every sealed copy reads as
+its placeholder from then on. See docs/architecture.md, "Personal data,
+sealed per person".
 """
 
 import base64

@@ -1,22 +1,9 @@
 """What a refused command leaves behind, on every path: the one rule.
 
-A handler refuses by raising ``Refused``. Nothing it wrote may stay, and
-its rejection is recorded like any other fact. How its writes are undone
-depends on where the command runs, which whoever dispatches it says
-(``Undo``, a parameter of ``bus.dispatch``; ``run`` applies it):
-
-- ``TRANSACTION``: a command from an interface owns its transaction. The
-  handler runs with no savepoint (none is paid for on every command); a
-  refusal rolls the transaction back whole (``RolledBack``) and the bus
-  records the rejection in a second one.
-- ``SAVEPOINT``: a policy's command, in a delivery's transaction. The
-  handler runs in a savepoint; a refusal rolls back to it and is recorded in
-  the delivery's transaction, which goes on.
-- ``DELIVERY``: a policy's command in a delivery run optimistically, with no
-  savepoints (each costs two round trips). A refusal can only be undone by
-  the delivery's whole transaction: ``RunWithSavepoints`` takes it there,
-  and the delivery runs again with ``SAVEPOINT``, where the refusal is
-  recorded. The abandoned run records no span, no latency and no log line.
+Nothing a refusing handler wrote stays, and its rejection is recorded like
+any other fact. How its writes are undone is the ``Undo`` its dispatcher
+passes to ``bus.dispatch``; ``run`` applies it. See docs/architecture.md,
+"The kernel's floors" (the refusal rule).
 """
 
 import enum
@@ -28,11 +15,11 @@ from .messages import Command, Event, Refused, Rejection
 
 
 class Undo(enum.Enum):
-    """How a refused handler's writes are undone (see the module)."""
+    """How a refused handler's writes are undone, chosen by whoever dispatches."""
 
-    TRANSACTION = "transaction"
-    SAVEPOINT = "savepoint"
-    DELIVERY = "delivery"
+    TRANSACTION = "transaction"  # an interface's command: roll back whole, record in a second transaction
+    SAVEPOINT = "savepoint"  # a policy's command: roll back to its savepoint, the delivery goes on
+    DELIVERY = "delivery"  # no savepoints (two round trips each): a refusal runs the delivery again with them
 
 
 class RolledBack(Exception):

@@ -3,20 +3,9 @@ backend: the pattern, and the only module that writes SQL text.
 
 ORM first: a statement is built here only where the ORM's compiling it cost
 more than running it on a hot path (a line in docs/performance.md says
-which and by how much), and a test checks its result against the ORM's.
-Values are prepared as their fields would prepare them; statements written
-by hand name their parameters (``%(name)s``).
-
-Rows by primary key, read, locked or updated.
-
-The repositories' hottest statements are the simplest: fetch (and lock)
-one row by its key, write back the columns a rule changed. The ORM compiles
-each anew (its filter, its ``ORDER BY`` for ``first()``, its ``save``) at a
-cost several times that of running it; here each statement is built once
-per model, columns and backend, its values prepared as their fields would
-prepare them, its results converted as the ORM would convert them, so the
-instances are the ORM's own (``Model.from_db``) and save, compare and
-refresh like any. The event store's INSERTs prepare their values here too.
+which), and a test checks its result against the ORM's. Values are prepared
+as their fields would prepare them; hand-written statements name their
+parameters (``%(name)s``). See docs/architecture.md, "The kernel's floors".
 """
 
 from collections.abc import Callable
@@ -71,6 +60,12 @@ def preparer(field) -> Callable[[object], object]:
             connection.ops.adapt_json_value(value, target.encoder) if type(value) is dict else prepare(value)
         )
     return prepare
+
+
+# --- Rows by primary key, read, locked or updated -------------------------
+# The repositories' hottest statements: the ORM compiles each anew at several
+# times the cost of running it. Here each is built once per model, columns and
+# backend, and hands back the ORM's own instances (``Model.from_db``).
 
 
 @dataclass(frozen=True)

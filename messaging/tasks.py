@@ -1,25 +1,11 @@
 """Celery as the transport of deliveries; the ``Delivery`` rows stay the ledger.
 
-A commit's leftovers (``enqueue``, the bus's hand-off) and the periodic
-``sweep`` lease the rows they queue, then publish them in messages of up to
-``MESSAGING_RELAY_BATCH`` rows of the database's (one row a message for the
-outside effects, each of which may wait on a mail server): their ids and
-that lease, an opaque token (never a payload: nothing personal crosses the
-broker). A leased row is not due, so the sweep does not queue it again
-while it waits. The worker takes the message's rows over from that lease
-(``claiming.claim_queued``, skipping locked rows) and delivers what it then
-owns, many rows per transaction as the relay does; a duplicate message, a
-stale one (its lease taken over since) or one for rows that are done costs
-one query and runs nothing.
-
-Retries and dead letters stay in the row: Celery never retries a task and
-no message waits for a retry time (an ETA). A failed delivery records its
-next attempt; the sweep queues it when that comes. A message lost on the
-way (broker down, restarted, a worker killed) leaves a row whose lease
-runs out; the sweep queues it again. When the broker cannot be reached,
-publishing gives up at once (``CELERY_TASK_PUBLISH_RETRY`` off, a short
-connection timeout): the request answers as usual and the rows are
-released for the sweep.
+``enqueue`` (the bus's hand-off after commit) and the periodic ``sweep``
+lease the rows they queue and publish their ids and that lease, never a
+payload; a worker takes the rows over from the lease. Celery never retries
+a task: retries and dead letters stay on the rows, and the sweep queues
+again what is due. See docs/architecture.md, "Background delivery on
+Celery".
 """
 
 import logging

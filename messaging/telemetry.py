@@ -1,23 +1,10 @@
 """The kernel's spans and metrics for OpenTelemetry, and nothing without it.
 
 One span per dispatch (``command BlockAccount``) and one per delivery
-(``deliver AccountBlocked to accounts.policies.remove_follows_on_block``),
-named in the domain's words and carrying its ids: the command's and the
-event's types, the correlation, causation and command ids, the actor, and
-the outcome (a command ``done``, ``refused`` with its code, or ``failed``;
-a delivery ``done``, ``failed``, ``dead``, or, rarely, ``aborted`` by a
-conflict that runs it again or ``lease_lost`` by an outside effect that
-outlived its lease).
-Beside them, the latency of dispatches and deliveries (histograms); the
-outbox's figures that ``/health/`` reports are gauges of their own
-(``operations.metrics.observe``).
-
-OpenTelemetry is optional (``requirements/otel.txt``): its import is
-guarded here, once, and nothing happens until the configuration layer
-calls ``install`` with its providers (``config.telemetry``, when the
-``OTEL_*`` environment asks for an export). Until then ``trace_dispatch``
-costs a function call and ``delivering`` hands back one shared object that
-does nothing.
+(``deliver AccountBlocked to <policy>``), in the domain's words and ids,
+and their latencies. OpenTelemetry is optional: its import is guarded here,
+once, and nothing happens until ``config.telemetry`` calls ``install``. See
+docs/architecture.md, "Telemetry".
 """
 
 import logging

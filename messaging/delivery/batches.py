@@ -1,25 +1,11 @@
 """Delivering what a relay claim owns (or a queued message), many rows per
 transaction (``deliver_batches``).
 
-The rows are taken ``MESSAGING_RELAY_BATCH`` at a time: one query locks the
-batch's rows still owned by the claim's lease and reads their events, the
-shared rows they will write are locked in one global order (the policies'
-``locks``), and the deliveries run one after the other with no savepoint
-(``Undo.DELIVERY``), the events their commands append written together in
-one INSERT at the end (``store.appends_held``). One that fails or whose
-command refuses rolls the batch back, which runs again knowing it
-(``_Lesson``): the failure is recorded on its own row without running it
-again, the refusal runs in a savepoint that undoes only that command's
-writes. The rows are marked in bulk, and everything commits together:
-exactly once per row, as one by one. A row whose lease was taken over is
-left alone; outside effects (mail) keep their own path after the batch
-commits (``single``).
-
-A transaction stops taking deliveries before it writes more than
-``FANOUT_BATCH_SIZE`` rows (``RowBudget``): the delivery that would cross
-it starts the next one. A deadlock or serialization failure rolls the whole
-batch back and its rows are delivered one by one (``single.deliver``:
-retried, uncounted).
+A batch's deliveries run one after the other with no savepoint; one that
+fails or refuses rolls the batch back, which runs again knowing it
+(``_Lesson``), so each row takes effect exactly once, as one by one. A
+transaction stops before it writes more than ``FANOUT_BATCH_SIZE`` rows
+(``RowBudget``). See docs/architecture.md, "The pipeline", step 6.
 """
 
 import logging

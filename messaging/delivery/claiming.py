@@ -35,13 +35,11 @@ def claim_due(limit: int, *, outside: bool | None = None) -> Claim:
 
     The lease moves their ``next_attempt_at`` ``MESSAGING_LEASE_SECONDS``
     ahead (``MESSAGING_OUTSIDE_LEASE_SECONDS`` for outside effects, longer
-    than the slowest send), so other relay workers pass them by while this
-    one works through them, and take them over if it dies; a takeover gives
-    them a new owner, so the first worker, should it wake up, leaves them
-    alone. Rows another worker is claiming right now are skipped (``SKIP
-    LOCKED``). Deliveries are found by status and time, never by an "after
-    the last id seen" cursor: ids commit out of order, and an event
-    committed late must still be delivered.
+    than the slowest send), so other workers pass them by, and take them
+    over if this one dies; a takeover gives them a new owner, whom the first
+    worker, should it wake up, leaves alone. Rows being claimed right now are
+    skipped (``SKIP LOCKED``). Rows are found by status and time, never by a
+    cursor: ids commit out of order, and a late commit must still be delivered.
     """
     lease = uuid4()
     with transaction.atomic(durable=True):

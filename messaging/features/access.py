@@ -1,24 +1,11 @@
 """The right of access: everything the product holds about one person, as
 one document.
 
-Each context says what it keeps about an account by registering sections
-(``registry.register_personal_data``, in its ``wiring.py``); the kernel
-adds the person's events, in clear. ``export`` answers JSON primitives, so
-the shell and the API give the same document.
-
-A person's events are those their own commands produced (``actor_id``) and
-those of a type declaring personal data whose subject they are (their
-registration, the mails queued to them), oldest first, their personal
-fields opened (placeholders once they are forgotten). Another person's
-declared field in one of them (an account staff registered for someone
-else) is withheld: it is that person's data, not theirs.
-
-It reads the log in batches of ``BATCH`` rows by position, never all at
-once. Neither ``actor_id`` nor a payload field is indexed, so one export
-walks the log once, each batch resuming where the last stopped: exports
-are rare, and an index would be written with every event. It opens no
-transaction: a document is read while the shop runs (on SQLite a
-transaction would take the write lock for its whole length).
+Each context registers its sections (``registry.register_personal_data``);
+the kernel adds the person's events, their fields opened and another
+person's withheld. ``export`` answers JSON primitives, so the shell and the
+API give the same document; it walks the log in batches, in no transaction.
+See docs/architecture.md, "Personal data, sealed per person" (exported).
 """
 
 from collections.abc import Iterator

@@ -1,37 +1,11 @@
-"""Mail leaves through an outbox: queued in a transaction, addressed and
-written when it is sent, outside one.
+"""Mail leaves through an outbox: queued in a transaction, written and
+addressed when it is sent, outside one.
 
-A policy that wants a mail sent returns ``QueueMail``: the recipient's
-account id, the name of the renderer that writes it (one a context
-registered with ``registry.register_mail_renderer``), the id it is about
-(an order, an account) and a few words of its own (``params``). Its handler
-records ``MailQueued``, with the message's ``Message-ID``, in the policy's
-own transaction, so each mail is queued exactly once and nothing is queued
-for a transaction that rolled back.
-
-Mail carries ids, not addresses. The stored mail holds no address, no name
-and no secret: ids, and ``params`` sealed under the recipient's key
-(``messaging.personal``). So forgetting a person needs no search through
-queued mail (throwing their key away is enough), and a mail goes to the
-address the person has *when it is sent*. ``send_queued_mail`` is
-subscribed to ``MailQueued`` as an outside effect: a relay worker leases
-it, asks the renderer for the address, subject and body (each attempt: a
-password-reset link's token is made then and lives only in the mail sent),
-sends it with no transaction open (the mailer's timeout, ``EMAIL_TIMEOUT``,
-bounds the wait) and then marks it sent. A mail to a forgotten person, one
-the renderer has nobody to write to (``None``) and one to an address under
-``.invalid`` is not sent, and its delivery says so: ``SKIPPED``, with why,
-not failed.
-
-A mail is sent **at least once**: a worker that dies after the server
-accepted the mail and before the mark leaves it to be sent again, with the
-same ``Message-ID``, by which a receiver can tell the two apart. A
-permanent refusal (an SMTP 5xx answer) dead-letters at once; anything else
-(4xx, a timeout, a refused connection) is retried with backoff.
-
-The errors of a send name the recipient by account id, never by address:
-they are stored (``Delivery.last_error``), logged and traced, and the mail
-server's answer often quotes the address, which is replaced.
+``QueueMail`` records ``MailQueued`` (ids and sealed ``params``, never an
+address) in the policy's transaction; ``send_queued_mail``, an outside
+effect, has the renderer write the mail at each attempt and sends it at
+least once, each time with its one ``Message-ID``. See
+docs/architecture.md, "Outside effects: the mail outbox".
 """
 
 import re

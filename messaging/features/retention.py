@@ -1,33 +1,10 @@
 """Pruning what the exactly-once ledger no longer needs, after a retention.
 
-Four kinds of rows only grow: the idempotency records of commands
-(``ProcessedCommand``) and of HTTP answers (``IdempotentResponse``), the
-scheduled commands that are settled (dispatched or cancelled), and the
-deliveries that are settled (done, or discarded by an operator). Events are
-the audit log and are never pruned.
-
-An idempotency record older than the retention is simply deleted: a key is
-honoured for that long, and a client repeating a request later than that
-sends a new one. So is a settled schedule: nothing dispatches a row that no
-longer waits, and its command's events stay in the log.
-
-A settled delivery is harder: its row is what tells the invariant
-``every_event_has_its_deliveries`` and the sweep that the event was seen.
-Both look only at events after the policy's subscription mark
-(``starts_after``), so a delivery is pruned only once the mark has moved past
-its event. The mark moves first, in its own transaction, and the rows go
-after it (a crash in between leaves rows to prune next time, never an event
-that looks owed). It moves to just before the oldest event of the policy's
-type that still needs its row: one whose delivery is open (pending, failed,
-dead), settled within the retention, or missing altogether (a violation the
-invariant must keep showing). It never passes ``swept_to`` either: past it,
-an event written by a process of the previous release may still lack its
-delivery, and only the sweep may decide that. A single mark cannot skip one
-event and cover the next, so one old dead letter holds its policy's pruning
-back until an operator retries or discards it.
-
-A replay ``--from`` a position before the mark re-opens pruned deliveries:
-that is the operator asking for the past again, on purpose.
+Idempotency records, settled schedules and settled deliveries older than
+the retention go; events stay, being the audit log. A delivery goes only
+once its policy's start mark has moved past its event (the mark first, in
+its own transaction), so neither the invariant nor the sweep finds that
+event owed again. See README.md, "Retention".
 """
 
 from collections.abc import Callable
@@ -66,6 +43,9 @@ def prune(
     far as the sweep has looked."""
     if not dry_run:
         subscriptions.sweep()
+    # Deleted outright: a key is honoured for the retention (a client repeating
+    # a request later sends a new one), and nothing dispatches a settled
+    # schedule, whose command's events stay in the log.
     pruned = [
         _prune_rows(model, model.objects.filter(created_at__lt=before), batch, dry_run, progress)
         for model in (ProcessedCommand, IdempotentResponse)
@@ -82,7 +62,10 @@ def prune(
 def new_mark(policy: Policy, subscription: Subscription, before: datetime) -> int:
     """Where ``policy``'s start may move: just before the oldest event of its
     type after the current start whose delivery is not settled before
-    ``before``, and never past ``swept_to`` nor back."""
+    ``before`` (open, settled since, or missing), never back, and never past
+    ``swept_to``: beyond it an event a process of the previous release wrote
+    may still lack its delivery, which only the sweep may decide. One mark
+    cannot skip an event, so one old dead letter holds the pruning back."""
     prunable = _settled_before(before).filter(event=OuterRef("event_id"), policy=policy.name)
     events = StoredEvent.objects.filter(type=policy.event_type.type_name(), position__gt=subscription.starts_after)
     needed = events.exclude(Exists(prunable)).order_by("position").values_list("position", flat=True).first()
@@ -102,6 +85,9 @@ def _settled_before(before: datetime):
 
 def _prune_deliveries(policy: Policy, before: datetime, batch: int, dry_run: bool, progress: Progress) -> Pruned:
     what = f"deliveries of {policy.name}"
+    # The mark moves first, in its own transaction, and the rows go after it:
+    # a crash in between leaves rows to prune next time, never an event that
+    # looks owed.
     with transaction.atomic(durable=True):
         subscription = Subscription.objects.select_for_update().get(name=policy.name)
         start, mark = subscription.starts_after, new_mark(policy, subscription, before)

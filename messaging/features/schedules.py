@@ -1,24 +1,11 @@
 """Commands that wait for their time.
 
-A handler schedules a command (``schedule``) in its own transaction: a
-``ScheduledCommand`` row with the command's type and payload and the time
-it may run (``not_before``), so it exists exactly when the handler's other
-effects do. Only commands registered as schedulable
-(``registry.register_schedulable``) may wait, and none carrying a secret:
-the row keeps its payload in plain text until it runs. Another command
-cancels it by its key (``cancel``), in that command's transaction; an
-operator cancels it with ``CancelSchedule``.
-
-The relay (``relay_events``) and the Celery sweep call ``dispatch_due``:
-each due row is locked (``SKIP LOCKED``: two workers never take the same),
-its command dispatched, and the row marked done, in one transaction, so a
-schedule runs exactly once and a crash before the commit leaves it waiting.
-No lease is needed: nothing of it runs outside that transaction. The
-command runs as a consequence of the schedule (its ``causation_id`` is the
-``schedule_id``, its correlation id the scheduling command's), so the trace
-shows it under the command that scheduled it, and a ``PolicyCommand`` may
-be scheduled. An error (not a refusal, which is an answer) is retried with
-the deliveries' backoff and dead-lettered after ``MESSAGING_MAX_ATTEMPTS``.
+A handler schedules a command (``schedule``) in its own transaction, and
+another command calls it off by its key (``cancel``) in that one's.
+``dispatch_due`` (the relay, the Celery sweep) locks each due row ``SKIP
+LOCKED``, dispatches its command and marks it done in one transaction, so
+it runs exactly once. See docs/architecture.md, "Commands that wait for
+their time".
 """
 
 import logging

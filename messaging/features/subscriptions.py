@@ -2,20 +2,10 @@
 the sweep that catches what a previous release wrote during a deploy.
 
 A policy is owed a delivery for every event of its type stored after its
-subscription's start. ``start_new`` gives a policy seen for the first time
-(a new release, after ``migrate``) a start at the end of the log: it runs
-for what happens from now on, and the past is replayed only when an
-operator asks (``replay``). Replaying opens the missing ``Delivery`` rows
-in bounded batches; the unique (event, policy) pair makes it exactly once
-and resumable, and the relay delivers them as it delivers everything else,
-so no other subscriber runs again.
-
-Positions commit out of order, so a start is only a mark. While a release
-rolls out, a process of the previous one, which does not know the new
-policy, may still append events after its start without its delivery:
-``sweep`` opens those, looking at events after ``swept_to`` and moving that
-mark only past events older than ``MESSAGING_SWEEP_SAFETY_SECONDS``, so a
-transaction still open behind it is looked at again next time.
+subscription's start, which for a new policy is the end of the log: the
+past is replayed only when an operator asks (``replay``). See
+docs/architecture.md, "Where each policy starts: subscriptions, replay,
+the sweep".
 """
 
 from collections.abc import Callable
