@@ -25,7 +25,7 @@ from interfaces.rest import JSONParser
 from interfaces.schema import errors
 from interfaces.throttles import RegistrationThrottle, SignInThrottle
 from interfaces.viewsets import ApiViewSet
-from messaging import access
+from messaging.features import access
 from messaging.personal import PersonalText
 
 from . import queries, tokens

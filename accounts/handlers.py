@@ -217,7 +217,7 @@ def _batch_size() -> int:
     """Follows per batch: half of ``FANOUT_BATCH_SIZE``, since each severed
     follow writes two rows in its transaction, its own and the other
     account's counts (projected inline)."""
-    return max(1, settings.FANOUT_BATCH_SIZE // 2)
+    return max(1, settings.MESSAGING_FANOUT_BATCH_SIZE // 2)
 
 
 def _sever_batch(account_id: uuid.UUID, reason: str, first: int | None = None, last: int | None = None) -> list[Event]:

@@ -1,5 +1,5 @@
 """Mails of the accounts context, written when they are sent (renderers of
-``messaging.outbox``): addressed to the recipient's address of that moment,
+``messaging.features.outbox``): addressed to the recipient's address of that moment,
 and holding what must never be stored (a reset link's token)."""
 
 from uuid import UUID
@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from messaging.outbox import Mail
+from messaging.features.outbox import Mail
 
 from .models import Account
 

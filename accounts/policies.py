@@ -1,6 +1,6 @@
 """Consequences of accounts events, run after the event's transaction commits."""
 
-from messaging.outbox import QueueMail
+from messaging.features.outbox import QueueMail
 
 from .commands import SeverAllFollows, SeverFollowBatch, SeverFollows
 from .events import AccountBlocked, AccountDeactivated, FollowBatchScheduled, PasswordResetRequested

@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.models import Case, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
-from messaging import rows
+from messaging import sql
 
 from .models import Account, Block, Follow
 
@@ -53,7 +53,7 @@ class AccountSummary:
 
 def account_summary(account_id: UUID) -> AccountSummary | None:
     """Who an account is (for other contexts: an order's customer, who may act on it), or ``None``."""
-    row = rows.get(Account, account_id)  # read by every order and its every mail: a statement built once
+    row = sql.get(Account, account_id)  # read by every order and its every mail: a statement built once
     return AccountSummary(row.pk, row.username, row.email, row.is_active, row.is_staff) if row else None
 
 
@@ -95,10 +95,9 @@ def relationship(viewer_id: UUID, other_id: UUID) -> Relationship | None:
     account. Its SQL is built once (``_relationship_sql``): every follow,
     block and unblock answers with it, and the ORM compiling its four
     subqueries anew took longer than the database running them."""
-    prepare = rows.preparer(Account._meta.pk)
-    viewer, other = prepare(viewer_id), prepare(other_id)
+    prepare = sql.preparer(Account._meta.pk)
     with connection.cursor() as cursor:
-        cursor.execute(_relationship_sql(connection.vendor), [viewer, other, other, viewer] * 2 + [other])
+        cursor.execute(_relationship_sql(connection.vendor), {"viewer": prepare(viewer_id), "other": prepare(other_id)})
         row = cursor.fetchone()
     return Relationship(*(bool(value) for value in row)) if row else None
 
@@ -110,16 +109,18 @@ def _relationship_sql(vendor: str) -> str:
     def column(model, name: str) -> str:
         return quote(model._meta.get_field(name).column)
 
-    def exists(model, first: str, second: str) -> str:
+    def exists(model, first: str, second: str, *, of: str, to: str) -> str:
         return (
             f"EXISTS (SELECT 1 FROM {quote(model._meta.db_table)} "
-            f"WHERE {column(model, first)} = %s AND {column(model, second)} = %s)"
+            f"WHERE {column(model, first)} = %({of})s AND {column(model, second)} = %({to})s)"
         )
 
     return (
-        f"SELECT {exists(Follow, 'follower', 'followee')}, {exists(Follow, 'follower', 'followee')}, "
-        f"{exists(Block, 'blocker', 'blocked')}, {exists(Block, 'blocker', 'blocked')} "
-        f"FROM {quote(Account._meta.db_table)} WHERE {column(Account, 'id')} = %s"
+        f"SELECT {exists(Follow, 'follower', 'followee', of='viewer', to='other')}, "
+        f"{exists(Follow, 'follower', 'followee', of='other', to='viewer')}, "
+        f"{exists(Block, 'blocker', 'blocked', of='viewer', to='other')}, "
+        f"{exists(Block, 'blocker', 'blocked', of='other', to='viewer')} "
+        f"FROM {quote(Account._meta.db_table)} WHERE {column(Account, 'id')} = %(other)s"
     )
 
 

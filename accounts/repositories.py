@@ -8,7 +8,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection
 from django.db.models import Q
 
-from messaging import rows
+from messaging import sql
 
 from . import tokens
 from .models import Account, Block, Follow
@@ -20,12 +20,12 @@ class DuplicateAccount(Exception):
 
 
 def get(account_id: UUID) -> Account | None:
-    return rows.get(Account, account_id)
+    return sql.get(Account, account_id)
 
 
 def lock(account_id: UUID) -> Account | None:
     """The account, its row locked until the transaction ends."""
-    return rows.get(Account, account_id, lock=True)
+    return sql.get(Account, account_id, lock=True)
 
 
 def lock_pair(first_id: UUID, second_id: UUID) -> tuple[Account | None, Account | None]:
@@ -35,7 +35,7 @@ def lock_pair(first_id: UUID, second_id: UUID) -> tuple[Account | None, Account 
     the same order, so two such commands on one pair queue up instead of
     interleaving or deadlocking (a follow can never slip past a block).
     """
-    locked = rows.get_many(Account, [first_id, second_id], lock=True)
+    locked = sql.get_many(Account, [first_id, second_id], lock=True)
     return locked.get(first_id), locked.get(second_id)
 
 
@@ -48,7 +48,7 @@ def is_taken(email: str, username: str) -> bool:
     """Whether either is in use, whatever its case (one query on the two
     ``LOWER`` unique indexes, its SQL built once: every registration asks)."""
     with connection.cursor() as cursor:
-        cursor.execute(_taken_sql(connection.vendor), [email.lower(), username.lower()])
+        cursor.execute(_taken_sql(connection.vendor), {"email": email.lower(), "username": username.lower()})
         return bool(cursor.fetchone()[0])
 
 
@@ -58,7 +58,7 @@ def _taken_sql(vendor: str) -> str:
     email, username = (quote(Account._meta.get_field(name).column) for name in ("email", "username"))
     return (
         f"SELECT EXISTS (SELECT 1 FROM {quote(Account._meta.db_table)} "
-        f"WHERE LOWER({email}) = %s OR LOWER({username}) = %s)"
+        f"WHERE LOWER({email}) = %(email)s OR LOWER({username}) = %(username)s)"
     )
 
 
@@ -87,11 +87,10 @@ def follow_facts(follower_id: UUID, followee_id: UUID) -> FollowFacts:
     ``lock_pair``, so no follow or block of the pair changes meanwhile, and
     no new follow of the follower's adds to its count. One query, its SQL
     built once (``_follow_facts_sql``): every follow asks it."""
-    prepare = rows.preparer(Account._meta.pk)
-    follower, followee = prepare(follower_id), prepare(followee_id)
+    prepare = sql.preparer(Account._meta.pk)
     with connection.cursor() as cursor:
         cursor.execute(
-            _follow_facts_sql(connection.vendor), [follower, followee, followee, follower, follower, followee, follower]
+            _follow_facts_sql(connection.vendor), {"follower": prepare(follower_id), "followee": prepare(followee_id)}
         )
         blocked_one_way, blocked_other_way, following, count = cursor.fetchone()
     return FollowFacts(
@@ -106,10 +105,10 @@ def _follow_facts_sql(vendor: str) -> str:
     follower, followee = (quote(Follow._meta.get_field(name).column) for name in ("follower", "followee"))
     blocker, blocked = (quote(Block._meta.get_field(name).column) for name in ("blocker", "blocked"))
     return (
-        f"SELECT EXISTS (SELECT 1 FROM {blocks} WHERE {blocker} = %s AND {blocked} = %s), "
-        f"EXISTS (SELECT 1 FROM {blocks} WHERE {blocker} = %s AND {blocked} = %s), "
-        f"EXISTS (SELECT 1 FROM {follows} WHERE {follower} = %s AND {followee} = %s), "
-        f"(SELECT COUNT(*) FROM {follows} WHERE {follower} = %s)"
+        f"SELECT EXISTS (SELECT 1 FROM {blocks} WHERE {blocker} = %(follower)s AND {blocked} = %(followee)s), "
+        f"EXISTS (SELECT 1 FROM {blocks} WHERE {blocker} = %(followee)s AND {blocked} = %(follower)s), "
+        f"EXISTS (SELECT 1 FROM {follows} WHERE {follower} = %(follower)s AND {followee} = %(followee)s), "
+        f"(SELECT COUNT(*) FROM {follows} WHERE {follower} = %(follower)s)"
     )
 
 
@@ -120,9 +119,11 @@ def add_follow(follower_id: UUID, followee_id: UUID) -> None:
 def remove_follow(follower_id: UUID, followee_id: UUID) -> bool:
     """Delete the follow; ``True`` if there was one. Nothing refers to a
     follow, so this is the one DELETE the ORM would run, built once."""
-    prepare = rows.preparer(Account._meta.pk)
+    prepare = sql.preparer(Account._meta.pk)
     with connection.cursor() as cursor:
-        cursor.execute(_remove_follow_sql(connection.vendor), [prepare(follower_id), prepare(followee_id)])
+        cursor.execute(
+            _remove_follow_sql(connection.vendor), {"follower": prepare(follower_id), "followee": prepare(followee_id)}
+        )
         return cursor.rowcount > 0
 
 
@@ -130,7 +131,7 @@ def remove_follow(follower_id: UUID, followee_id: UUID) -> bool:
 def _remove_follow_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
     follower, followee = (quote(Follow._meta.get_field(name).column) for name in ("follower", "followee"))
-    return f"DELETE FROM {quote(Follow._meta.db_table)} WHERE {follower} = %s AND {followee} = %s"
+    return f"DELETE FROM {quote(Follow._meta.db_table)} WHERE {follower} = %(follower)s AND {followee} = %(followee)s"
 
 
 def follow_ids_of(account_id: UUID, first: int | None = None, last: int | None = None) -> list[int]:

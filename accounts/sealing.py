@@ -39,8 +39,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from messaging import personal
+from messaging.features.outbox import SENDING, MailQueued
 from messaging.models import Delivery, IdempotentResponse, StoredEvent
-from messaging.outbox import MailQueued, send_queued_mail
 
 from .events import AccountRegistered
 from .mails import AS_WRITTEN_MAIL as AS_WRITTEN
@@ -51,7 +51,7 @@ BATCH = 500
 FORGOTTEN_DOMAIN = "@forgotten.invalid"
 NAMING_REFUSALS = (AccountRefusal.BLOCKED, AccountRefusal.ACCOUNT_INACTIVE)  # their reasons once named the account
 SUPERSEDED = ("messaging.erasure.erase_next_batch", "accounts.policies.erase_forgotten_copies")
-SEND = f"{send_queued_mail.__module__}.{send_queued_mail.__qualname__}"
+SEND = SENDING
 SEND_RENDERED = "messaging.outbox.send_rendered_mail"
 NOBODY = UUID(int=0)  # the recipient of a mail whose address no account had: forgotten, so it opens as nothing
 

@@ -7,7 +7,7 @@ docs/performance.md.
 
 Each database is measured in its own process (``bench.measure``): an SQLite
 file under var/, an SQLite file on tmpfs (/dev/shm) and a throwaway
-PostgreSQL cluster (``tests.pg_cluster``). Forgetting is measured on a
+PostgreSQL cluster (``tests.support.pg_cluster``). Forgetting is measured on a
 database of its own (a second SQLite file, a second database in the
 cluster), whose event log it grows to a million rows.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 import psycopg
 
 from bench import load
-from tests.pg_cluster import throwaway_cluster
+from tests.support.pg_cluster import throwaway_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"

@@ -42,7 +42,7 @@ def tree_seconds(root: int) -> float:
 
 def postmaster_pid(port: int) -> int | None:
     """The PostgreSQL server listening on ``port`` on this machine (started
-    with ``-p port``, as ``tests.pg_cluster`` does), if any."""
+    with ``-p port``, as ``tests.support.pg_cluster`` does), if any."""
     for entry in PROC.iterdir():
         if not entry.name.isdigit():
             continue

@@ -99,7 +99,7 @@ def measure(followers: int) -> dict:
     ).exists(), "the fan-out left deliveries undone"
     return {
         "follows": severed,
-        "batch": settings.FANOUT_BATCH_SIZE,
+        "batch": settings.MESSAGING_FANOUT_BATCH_SIZE,
         "answered_s": answered,
         "settled_s": settled,
         "longest_transaction_ms": longest[0] * 1000,

@@ -161,7 +161,7 @@ def _floor_mail(order_id: uuid.UUID, customer_id: uuid.UUID, what: str) -> None:
     policy runs in its delivery's): one row of ids, nothing read."""
     with transaction.atomic():
         FloorMail.objects.create(
-            message_id=make_msgid(domain=settings.EMAIL_MESSAGE_ID_DOMAIN),
+            message_id=make_msgid(domain=settings.MESSAGING_MAIL_MESSAGE_ID_DOMAIN),
             recipient_id=customer_id,
             renderer=f"orders.{what}",
             about=order_id,

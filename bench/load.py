@@ -34,8 +34,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench import cpu
-from tests import gunicorn as served
-from tests.pg_cluster import throwaway_cluster
+from tests.support import gunicorn as served
+from tests.support.pg_cluster import throwaway_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "load-test-password-1"

@@ -28,10 +28,13 @@ from accounts.events import AccountFollowed  # noqa: E402
 from catalog.commands import AddBook  # noqa: E402
 from catalog.values import Money  # noqa: E402
 from config.celery import app as celery_app  # noqa: E402
-from messaging import bus, claiming, subscriptions, tasks  # noqa: E402
+from messaging import bus, tasks  # noqa: E402
+from messaging import relay as runner  # noqa: E402
+from messaging.delivery import claiming  # noqa: E402
+from messaging.features import subscriptions  # noqa: E402
 from messaging.models import Delivery  # noqa: E402
 from messaging.registry import registry  # noqa: E402
-from tests.redis_server import publishing_to, throwaway_redis  # noqa: E402
+from tests.support.redis_server import publishing_to, throwaway_redis  # noqa: E402
 
 from . import fanout, flows, personal_data, reads  # noqa: E402
 
@@ -127,7 +130,7 @@ def flatness(total_commands: int) -> dict:
 def _relay_worker(batch: int) -> None:
     connections.close_all()  # a connection of its own, never the parent's
     while (claim := claiming.claim_due(batch)).ids:
-        bus.deliver_claimed(claim)
+        runner.deliver_claimed(claim)
     connections.close_all()
 
 
@@ -135,7 +138,7 @@ def _settle() -> None:
     """Deliver, untimed, whatever earlier measurements left open (the flows'
     mails wait for a relay), so that a timed drain runs only its own rows."""
     while (claim := claiming.claim_due(200)).ids:
-        bus.deliver_claimed(claim)
+        runner.deliver_claimed(claim)
 
 
 def _leave_pending(deliveries: int, tag: str) -> None:
@@ -264,7 +267,7 @@ def replay_speed() -> dict:
         opened = subscriptions.replay(policy.name)
         middle = time.perf_counter()
         while (claim := claiming.claim_due(200)).ids:
-            bus.deliver_claimed(claim)
+            runner.deliver_claimed(claim)
         finished = time.perf_counter()
     finally:
         registry.unsubscribe(policy)

@@ -1,6 +1,6 @@
 """Rows of the catalog context: books, their inventory, and stock held for
 orders. A ``Book`` changes its own price and an ``Inventory`` moves its own
-stock, each refusing what its rules do not allow."""
+stock, each as ``rules`` decide."""
 
 import uuid
 from uuid import UUID
@@ -9,25 +9,9 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .events import (
-    BookPriceChanged,
-    BookRestocked,
-    BookStocked,
-    CatalogCommandRejected,
-    StockReleased,
-    StockReserved,
-    StockShipped,
-)
-from .refusals import CatalogRefusal
-from .values import MAX_AUTHOR, MAX_TITLE, Money
-
-
-class InsufficientStock(Exception):
-    """Fewer copies are available than an order asks for; nothing was held."""
-
-    def __init__(self, *, book_id: UUID, title: str, requested: int, available: int):
-        super().__init__(f"{title}: {requested} requested, {available} available")
-        self.book_id, self.title, self.requested, self.available = book_id, title, requested, available
+from . import rules
+from .events import BookPriceChanged, BookRestocked, BookStocked, StockReleased, StockReserved, StockShipped
+from .values import MAX_AUTHOR, MAX_ON_HAND, MAX_TITLE, Money
 
 
 class Book(models.Model):
@@ -56,11 +40,10 @@ class Book(models.Model):
 
     def change_price(self, price: Money) -> BookPriceChanged | None:
         """Sell the book at ``price`` from now on; ``None`` if that is its price already."""
-        previous = self.price
-        if previous == price:
-            return None
-        self.price_amount, self.price_currency = price.amount, price.currency
-        return BookPriceChanged(book_id=self.pk, previous_price=previous, price=price)
+        changed = rules.price_changed(self.pk, previous=self.price, price=price)
+        if changed is not None:
+            self.price_amount, self.price_currency = price.amount, price.currency
+        return changed
 
 
 class Inventory(models.Model):
@@ -71,7 +54,7 @@ class Inventory(models.Model):
     initial stock once (``initial_stock_received`` says it did).
     """
 
-    MAX_ON_HAND = 1_000_000
+    MAX_ON_HAND = MAX_ON_HAND
 
     book = models.OneToOneField(Book, primary_key=True, on_delete=models.CASCADE, related_name="inventory")
     on_hand = models.IntegerField(default=0)
@@ -97,26 +80,27 @@ class Inventory(models.Model):
     def stock_initially(self, quantity: int) -> BookStocked | None:
         """Receive a new book's first ``quantity`` copies, once: ``None`` when
         they were received already."""
-        if self.initial_stock_received:
-            return None
-        self._add(quantity)
-        self.initial_stock_received = True
-        return BookStocked(book_id=self.book_id, quantity=quantity, on_hand=self.on_hand)
+        stocked = rules.stocked(
+            self.book_id, on_hand=self.on_hand, received=self.initial_stock_received, quantity=quantity
+        )
+        if stocked is not None:
+            self.on_hand, self.initial_stock_received = stocked.on_hand, True
+        return stocked
 
     def restock(self, quantity: int) -> BookRestocked:
         """Receive ``quantity`` more copies."""
-        self._add(quantity)
-        return BookRestocked(book_id=self.book_id, quantity=quantity, on_hand=self.on_hand)
+        restocked = rules.restocked(self.book_id, on_hand=self.on_hand, quantity=quantity)
+        self.on_hand = restocked.on_hand
+        return restocked
 
     def hold(self, order_id: UUID, quantity: int) -> StockReserved:
         """Promise copies to an order, if that many are ``available``;
         otherwise ``InsufficientStock`` and nothing changes."""
-        if quantity > self.available:
-            raise InsufficientStock(
-                book_id=self.book_id, title=self.book.title, requested=quantity, available=self.available
-            )
+        reserved = rules.reserved(
+            self.book_id, order_id, title=self.book.title, available=self.available, quantity=quantity
+        )
         self.reserved += quantity
-        return StockReserved(book_id=self.book_id, order_id=order_id, quantity=quantity)
+        return reserved
 
     def release(self, order_id: UUID, quantity: int) -> StockReleased:
         """Copies promised to an order are available again."""
@@ -128,14 +112,6 @@ class Inventory(models.Model):
         self.on_hand -= quantity
         self.reserved -= quantity
         return StockShipped(book_id=self.book_id, order_id=order_id, quantity=quantity)
-
-    def _add(self, quantity: int) -> None:
-        if self.on_hand + quantity > self.MAX_ON_HAND:
-            raise CatalogCommandRejected.refuse(
-                CatalogRefusal.INVALID_QUANTITY,
-                f"A book's stock is at most {self.MAX_ON_HAND}; it has {self.on_hand} on hand.",
-            )
-        self.on_hand += quantity
 
 
 class Reservation(models.Model):

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from django.db import IntegrityError
 
-from messaging import rows
+from messaging import sql
 
 from .models import Book, Inventory, Reservation
 from .values import Money
@@ -37,11 +37,11 @@ def add_book(*, book_id: UUID, title: str, author: str, isbn: str | None, price:
 
 
 def lock_book(book_id: UUID) -> Book | None:
-    return rows.get(Book, book_id, lock=True)
+    return sql.get(Book, book_id, lock=True)
 
 
 def lock_inventory(book_id: UUID) -> Inventory | None:
-    return rows.get(Inventory, book_id, lock=True)
+    return sql.get(Inventory, book_id, lock=True)
 
 
 def lock_inventories(book_ids: Iterable[UUID]) -> list[Inventory]:
@@ -59,7 +59,7 @@ def lock_inventories(book_ids: Iterable[UUID]) -> list[Inventory]:
 
 
 def save(row: Book | Inventory, *fields: str) -> None:
-    rows.save(row, *fields)
+    sql.save(row, *fields)
 
 
 def add_reservations(order_id: UUID, quantities: dict[UUID, int]) -> None:
@@ -71,7 +71,7 @@ def add_reservations(order_id: UUID, quantities: dict[UUID, int]) -> None:
 def lock_held_reservations(order_id: UUID) -> list[Reservation]:
     """What is still held for the order, locked, in book-id order: a second
     release or shipment of the same order waits, then finds nothing held."""
-    return rows.find(Reservation, order_id=order_id, status=Reservation.Status.HELD, order_by="book_id", lock=True)
+    return sql.find(Reservation, order_id=order_id, status=Reservation.Status.HELD, order_by="book_id", lock=True)
 
 
 def settle(reservations: list[Reservation], status: Reservation.Status) -> None:

@@ -17,10 +17,10 @@ from messaging.messages import Event
 
 from . import repositories as catalog
 from .events import StockReleased, StockReserved, StockShipped
+from .models import Inventory, Reservation
 
 # The error ``hold`` raises, which the orders context catches by this name.
-from .models import InsufficientStock as InsufficientStock
-from .models import Inventory, Reservation
+from .rules import InsufficientStock as InsufficientStock
 
 
 def hold(order_id: UUID, quantities: dict[UUID, int]) -> list[StockReserved]:

@@ -12,13 +12,14 @@ from django.core.exceptions import ValidationError
 
 CENT = Decimal("0.01")
 
-# The limits of a book and its stock: the handlers refuse beyond them, and
+# The limits of a book and its stock: the rules refuse beyond them, and
 # the rows, forms and serializers take their sizes from here.
 MAX_TITLE = 200  # characters
 MAX_AUTHOR = 150  # characters
 MAX_DESCRIPTION = 10_000  # characters
 MAX_PRICE = Decimal("100000.00")  # in any currency
 MAX_RESTOCK = 10_000  # copies added at a time
+MAX_ON_HAND = 1_000_000  # copies of one book on hand
 
 # Active ISO 4217 currencies whose minor unit is the cent (two places), the
 # precision every amount here is kept to; JPY, KWD and the like are left out.

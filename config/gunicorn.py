@@ -8,7 +8,7 @@ import multiprocessing
 import os
 
 from config import telemetry
-from messaging.logging import logging_config
+from messaging.operations.logging import logging_config
 
 # Loopback (or a unix socket, unix:/run/shop.sock): only the TLS proxy may
 # reach gunicorn, since X-Forwarded-For is trusted to name the client.

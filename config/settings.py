@@ -12,7 +12,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from messaging.logging import logging_config
+from messaging.operations.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -33,8 +33,8 @@ if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
 # never enter the database, so a dump alone reveals nobody: keep them with
 # SECRET_KEY, not with the backups.
 DEVELOPMENT_PERSONAL_DATA_KEY = "ZGV2ZWxvcG1lbnQtb25seS1wZXJzb25hbC1kYXRhLWs="
-PERSONAL_DATA_KEYS = env.list("PERSONAL_DATA_KEYS", default=[DEVELOPMENT_PERSONAL_DATA_KEY])
-if not DEBUG and DEVELOPMENT_PERSONAL_DATA_KEY in PERSONAL_DATA_KEYS[:1]:
+MESSAGING_PERSONAL_DATA_KEYS = env.list("PERSONAL_DATA_KEYS", default=[DEVELOPMENT_PERSONAL_DATA_KEY])
+if not DEBUG and DEVELOPMENT_PERSONAL_DATA_KEY in MESSAGING_PERSONAL_DATA_KEYS[:1]:
     raise ImproperlyConfigured(
         "DEBUG is off but PERSONAL_DATA_KEYS starts with the development key: set PERSONAL_DATA_KEYS."
     )
@@ -54,7 +54,7 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 if env.bool("TRUST_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # A load balancer probes the health endpoints over plain HTTP. (They are
-# answered before SecurityMiddleware anyway, see interfaces.health; this keeps
+# answered before SecurityMiddleware anyway, see console.health; this keeps
 # them answering if the middleware order changes.)
 SECURE_REDIRECT_EXEMPT = [r"^health(/|$)"]
 
@@ -75,13 +75,14 @@ INSTALLED_APPS = [
     "catalog",
     "orders",
     "interfaces",
+    "console",
     "demo",
 ]
 
 MIDDLEWARE = [
     # First: answers /health/ and /health/live/ for any Host header, before
     # anything validates it against ALLOWED_HOSTS or redirects to HTTPS.
-    "interfaces.health.HealthMiddleware",
+    "console.health.HealthMiddleware",
     "interfaces.http.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -220,10 +221,10 @@ MESSAGING_SUBSCRIPTION_SWEEP_SECONDS = env.float("MESSAGING_SUBSCRIPTION_SWEEP_S
 MESSAGING_SWEEP_SAFETY_SECONDS = env.float("MESSAGING_SWEEP_SAFETY_SECONDS", default=300.0)
 # `manage.py prune` removes idempotency records and settled deliveries older
 # than this: a repeated Idempotency-Key is honoured for that long.
-RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
+MESSAGING_RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
 # Rows one batch of a fan-out writes (severing every follow of a deactivated
 # account): each batch is its own delivery and transaction.
-FANOUT_BATCH_SIZE = env.int("FANOUT_BATCH_SIZE", default=300)
+MESSAGING_FANOUT_BATCH_SIZE = env.int("FANOUT_BATCH_SIZE", default=300)
 # A relay worker delivers up to this many of its claimed rows in one
 # transaction (each in its own savepoint), and stops earlier rather than
 # write more than FANOUT_BATCH_SIZE rows in it: the bound every transaction
@@ -271,7 +272,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # across tasks, whatever CONN_MAX_AGE the web uses (messaging.tasks), and
 # Celery's Django fixup, which would close it after every task, closes it
 # only every CELERY_DB_REUSE_MAX tasks.
-WORKER_CONN_MAX_AGE = env.int("WORKER_CONN_MAX_AGE", default=600)
+MESSAGING_WORKER_CONN_MAX_AGE = env.int("WORKER_CONN_MAX_AGE", default=600)
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_DEFAULT_QUEUE = "database"
 # Outside effects (mail) have their own queue and workers, so a slow mail
@@ -324,7 +325,7 @@ STORAGES = {
 
 # --- Mail -----------------------------------------------------------------
 # EMAIL_URL (e.g. smtp+tls://user:pass@host:587) becomes Django 6.1's MAILERS.
-# Mail leaves through the outbox (messaging.outbox), sent by the relay
+# Mail leaves through the outbox (messaging.features.outbox), sent by the relay
 # workers outside any transaction; a send gives up after EMAIL_TIMEOUT
 # seconds and is retried, and a worker's lease on a mail outlasts several.
 # (Django 6.1 refuses an EMAIL_TIMEOUT setting beside MAILERS: the variable
@@ -332,7 +333,7 @@ STORAGES = {
 _email_timeout = env.float("EMAIL_TIMEOUT", default=10.0)
 MESSAGING_OUTSIDE_LEASE_SECONDS = env.float("MESSAGING_OUTSIDE_LEASE_SECONDS", default=max(60.0, 6 * _email_timeout))
 # The domain of the Message-ID each queued mail carries (the same on every resend).
-EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="shop.localhost")
+MESSAGING_MAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="shop.localhost")
 _mail = env.email_url("EMAIL_URL", default="consolemail://")
 if _mail["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
     _mailer_options = {"timeout": _email_timeout} | {

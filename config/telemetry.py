@@ -26,6 +26,9 @@ a fork would leave its children without the exporting threads.
 
 import logging
 import os
+import time
+
+from django.db import DatabaseError, connection
 
 from messaging import telemetry as kernel
 
@@ -39,6 +42,8 @@ _ENDPOINTS = (
 _EXPORTERS = {"traces": "OTEL_TRACES_EXPORTER", "metrics": "OTEL_METRICS_EXPORTER"}
 # Probes every few seconds from each load balancer are not worth a trace each.
 _DEFAULT_EXCLUDED_URLS = "health"
+
+_FIGURES_SECONDS = 1.0  # the three gauges of one collection share one read of the outbox
 
 _set_up = False
 
@@ -97,6 +102,7 @@ def instrument(tracer_provider, meter_provider) -> None:
     PsycopgInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
     CeleryInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
     kernel.install(tracer_provider, meter_provider)
+    _observe_outbox(meter_provider)
 
 
 def uninstrument() -> None:
@@ -138,3 +144,68 @@ def _exporters(signal: str) -> list:
             continue
         exporters.append(next(iter(found)).load()())
     return exporters
+
+
+def _observe_outbox(meter_provider) -> None:
+    """The outbox's figures that ``/health/`` reports, as gauges read on the
+    metric reader's own thread."""
+    meter = meter_provider.get_meter("messaging.telemetry")
+    figures = _OutboxFigures()
+    meter.create_observable_gauge(
+        "domain.deliveries.backlog", [figures.backlog], unit="{delivery}", description="Open deliveries due now"
+    )
+    meter.create_observable_gauge(
+        "domain.deliveries.oldest_due_age",
+        [figures.oldest_due],
+        unit="s",
+        description="How long the longest-waiting due delivery has been due",
+    )
+    meter.create_observable_gauge(
+        "domain.deliveries.dead", [figures.dead], unit="{delivery}", description="Dead letters awaiting an operator"
+    )
+
+
+class _OutboxFigures:
+    """The outbox's figures for the gauges: ``backlog``, the query
+    behind ``/health/``, read at most once a second (the three gauges of one
+    collection ask in turn) on the metric reader's own thread, whose
+    connection is closed when obsolete as a request's would be."""
+
+    def __init__(self):
+        self._read_at, self._figures = float("-inf"), None
+
+    def backlog(self, _options):
+        return self._observe("due")
+
+    def oldest_due(self, _options):
+        return self._observe("oldest_due_seconds")
+
+    def dead(self, _options):
+        return self._observe("dead")
+
+    def _observe(self, name: str):
+        if time.monotonic() - self._read_at >= _FIGURES_SECONDS:
+            self._read_at, self._figures = time.monotonic(), self._read()
+        value = None if self._figures is None else getattr(self._figures, name)
+        return [] if value is None else [_observation(value)]
+
+    def _read(self):
+        # Imported here, not with this module: gunicorn's post_fork sets
+        # telemetry up before the app registry is ready, and the figures
+        # read the models.
+        from messaging.operations.metrics import backlog
+
+        try:
+            return backlog()
+        except DatabaseError as error:
+            logger.warning("the outbox's figures cannot be read for the gauges: %s", error)
+            return None
+        finally:
+            if not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()
+
+
+def _observation(value):
+    from opentelemetry.metrics import Observation
+
+    return Observation(value)

@@ -23,12 +23,12 @@ api = [
     path("", include("accounts.api")),
     path("", include("catalog.api")),
     path("", include("orders.api")),
-    path("", include("interfaces.event_log_api")),
+    path("", include("console.api")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="schema"), name="docs"),
 ]
 
-# /health/ and /health/live/ are answered by interfaces.health.HealthMiddleware,
+# /health/ and /health/live/ are answered by console.health.HealthMiddleware,
 # first in MIDDLEWARE, before the Host header is validated: not routed here.
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
@@ -36,7 +36,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("catalog.urls")),
     path("", include("orders.urls")),
-    path("trace/", include("interfaces.trace_urls")),
+    path("trace/", include("console.urls")),
     # The admin's own, with the old password under the sign-in limits.
     path("admin/password_change/", password_change),
     path("admin/", admin.site.urls),

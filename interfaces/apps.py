@@ -3,8 +3,8 @@ from django.apps import AppConfig
 
 class InterfacesConfig(AppConfig):
     """The adapters of the outside world to the bus: HTTP, pages, forms and
-    the admin. Installed so that Django finds its admin registrations (the
-    kernel's rows); it registers no handler and no policy."""
+    the admin's bases. Installed for its deploy check (a cache the sign-in
+    limits can count in); it registers no handler, policy or model."""
 
     name = "interfaces"
     verbose_name = "Interfaces (HTTP, pages, admin)"

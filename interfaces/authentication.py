@@ -7,18 +7,18 @@ from knox.crypto import hash_token
 from knox.models import get_token_model
 from rest_framework import authentication, exceptions
 
-from messaging import rows
+from messaging import sql
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
     """DRF's header parsing and answers, checking the token against the
     stored digests (``knox``): the token's SHA-512 is the row's primary key,
-    so it is found in one query, with its account (``messaging.rows``, built
+    so it is found in one query, with its account (``messaging.sql``, built
     once: every API request authenticates). An expired token, or one of a
     deactivated account, authenticates nobody."""
 
     def authenticate_credentials(self, key):
-        token = rows.get(get_token_model(), hash_token(key), related="user")
+        token = sql.get(get_token_model(), hash_token(key), related="user")
         if token is None or (token.expiry is not None and token.expiry <= timezone.now()):
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not token.user.is_active:

@@ -2,7 +2,7 @@
 
 from uuid import uuid4
 
-from messaging.context import correlated
+from messaging.ambient import correlated
 from messaging.serialization import parse_uuid
 
 CORRELATION_HEADER = "X-Correlation-ID"

@@ -9,8 +9,8 @@ class MessagingConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from .features.subscriptions import start_new_after_migrate
         from .registry import registry
-        from .subscriptions import start_new_after_migrate
         from .wiring import register
 
         register(registry)

@@ -100,13 +100,11 @@ class Rejection(Event):
     ``code`` is stable (clients and tests match on it): a declared
     ``Refusal`` when made, plain text when read back from the store.
     ``reason`` is for people. Subclasses name what was refused:
-    ``FollowRejected``.
-
-    ``subject`` names what the refused command was about, as ids only
-    (``{"follower_id": ..., "followee_id": ...}``): the bus fills it from
-    the command's ``UUID`` fields (``subject_of``), so every refusal keeps
-    its subject without its handler's help, and a secret (a password, an
-    e-mail) never gets in, being no id. v1 rejections had no subject.
+    ``FollowRejected``. ``subject`` names what the command was about, as
+    ids only: the bus fills it from the command's ``UUID`` fields
+    (``subject_of``), so every refusal keeps its subject without its
+    handler's help and no secret (a password, an e-mail) gets in. v1
+    rejections had no subject.
     """
 
     version: ClassVar[int] = 2

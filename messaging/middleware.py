@@ -7,7 +7,7 @@ import time
 
 from django.db import DatabaseError
 
-from .context import correlated, current_cause
+from .ambient import correlated, current_cause
 from .idempotency import KeyConflict
 from .messages import Command, Next, Result
 

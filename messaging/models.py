@@ -3,6 +3,20 @@
 from django.db import models
 from django.utils import timezone
 
+from .ambient import held_appends
+
+
+class EventLog(models.Manager):
+    """``StoredEvent.objects``: what a relay batch holds back to append is
+    written first (``store.appends_held``), so whatever reads the log in
+    that transaction, a handler or a projector, finds it."""
+
+    def get_queryset(self):
+        held = held_appends.get()
+        if held is not None:
+            held.flush()
+        return super().get_queryset()
+
 
 class StoredEvent(models.Model):
     """One fact, appended in the transaction that made it true.
@@ -30,6 +44,8 @@ class StoredEvent(models.Model):
     command_duration_ms = models.FloatField(
         null=True, blank=True, help_text="How long the command's handler and store took, in ms, when it ran."
     )
+
+    objects = EventLog()
 
     class Meta:
         ordering = ["position"]
@@ -210,7 +226,7 @@ class PersonalDataKey(models.Model):
     """The key one person's data is sealed with (``messaging.personal``).
 
     ``key`` is the data key, wrapped by the wrapping key ``wrapped_with``
-    names (one of ``settings.PERSONAL_DATA_KEYS``, never stored). Forgetting
+    names (one of ``conf.MESSAGING_PERSONAL_DATA_KEYS``, never stored). Forgetting
     the person empties it: every copy sealed with it is unreadable from that
     commit on, and the row stays, so what is sealed for them later is stored
     as its placeholder instead of under a new key.

@@ -1,28 +1,11 @@
 """Personal data: declared where it is stored, sealed under a key of its
 subject's own, forgotten by throwing that key away (crypto-shredding).
 
-A field of a message that holds a person's data says so where it is
-declared, and names the field holding whose data it is::
-
-    email: str = personal(of="account_id")
-
-The store seals such a field when it writes the event (AES-GCM under the
-subject's data key, bound to the subject and the field's name) and opens it
-when it reads it back. Stored HTTP answers seal what their serializers mark
-the same way (``PersonalText``). Nothing else ever holds personal data, so
-forgetting needs no search: ``forget`` empties the subject's key in one
-statement, and every sealed copy, including one a policy in flight writes
-after it, is unreadable at once. Reading a sealed field whose key is gone
-gives the field's declared placeholder, never an error; sealing for a
-forgotten subject stores the placeholder itself.
-
-Data keys are stored wrapped (AES-GCM again) by the first key of
-``settings.PERSONAL_DATA_KEYS``, which never enters the database: a dump
-alone reveals nobody. The other keys of the list still unwrap what they
-wrapped, until ``manage.py rotate_personal_data_key`` has rewrapped it.
-
-Keys are read in the transaction that uses them and never cached beyond
-one read, so a process cannot open a forgotten person's data from memory.
+A field says whose data it holds (``personal(of="account_id")``); the store
+seals it on write and opens it on read. ``forget`` empties the subject's key
+in one statement, so forgetting searches nothing: every sealed copy reads as
+its placeholder from then on. See docs/architecture.md, "Personal data,
+sealed per person".
 """
 
 import base64
@@ -37,11 +20,12 @@ from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from . import sql
+from .conf import conf
 from .models import PersonalDataKey
 from .registry import registry
 
@@ -49,7 +33,6 @@ FORGOTTEN = "(forgotten)"
 """What a sealed text reads as once its subject is forgotten, unless its declaration says otherwise."""
 
 _NONCE = 12
-_KEYS_PER_STATEMENT = 200  # within every backend's limit on parameters
 _EMPTY = (None, "", {}, [])  # sealed as they are: an empty value tells nothing about anyone
 _PERSONAL = "personal_data_of"
 
@@ -124,7 +107,7 @@ def _wrapping_keys(configured: tuple[str, ...]) -> tuple[_WrappingKey, ...]:
 
 def wrapping_keys() -> tuple[_WrappingKey, ...]:
     """The wrapping keys of the settings, the current one first."""
-    return _wrapping_keys(tuple(settings.PERSONAL_DATA_KEYS))
+    return _wrapping_keys(tuple(conf.MESSAGING_PERSONAL_DATA_KEYS))
 
 
 def _wrap(subject: UUID, data_key: bytes) -> tuple[bytes, str]:
@@ -192,34 +175,13 @@ def keys_to_seal_for(subjects: Iterable[UUID]) -> Keyring:
     return keyring
 
 
-@cache
-def _insert_keys_sql(vendor: str, rows: int) -> str:
-    quote = connection.ops.quote_name
-    table = quote(PersonalDataKey._meta.db_table)
-    columns = ", ".join(quote(name) for name in ("subject", "key", "wrapped_with", "created_at"))
-    values = ", ".join(["(%s, %s, %s, %s)"] * rows)
-    return f"INSERT INTO {table} ({columns}) VALUES {values} ON CONFLICT DO NOTHING RETURNING {quote('subject')}"
-
-
 def _insert_keys(offered: dict[UUID, bytes]) -> set[UUID]:
     """Store a wrapped key for each subject that has no row; the subjects stored."""
-    field = PersonalDataKey._meta.get_field
-    subject, key, created = field("subject"), field("key"), field("created_at")
-    now, params = timezone.now(), []
-    for each, data_key in offered.items():
-        wrapped, wrapped_with = _wrap(each, data_key)
-        params += [
-            subject.get_db_prep_save(each, connection),
-            key.get_db_prep_save(wrapped, connection),
-            wrapped_with,
-            created.get_db_prep_save(now, connection),
-        ]
-    returned, width = [], 4 * _KEYS_PER_STATEMENT
-    with connection.cursor() as cursor:
-        for start in range(0, len(params), width):
-            chunk = params[start : start + width]
-            cursor.execute(_insert_keys_sql(connection.vendor, len(chunk) // 4), chunk)
-            returned += cursor.fetchall()
+    now, rows = timezone.now(), []
+    for subject, data_key in offered.items():
+        wrapped, wrapped_with = _wrap(subject, data_key)
+        rows.append({"subject": subject, "key": wrapped, "wrapped_with": wrapped_with, "created_at": now})
+    returned = sql.insert(PersonalDataKey, rows, returning=("subject",), skip_existing=True)
     return {value if isinstance(value, UUID) else UUID(value) for (value,) in returned}
 
 

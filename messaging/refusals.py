@@ -51,3 +51,5 @@ class KernelRefusal(Refusal):
     POLICY_ONLY = "policy_only", 403, "This command is issued only by a policy, in reaction to an event."
     # An operator's cancellation of a schedule that already ran or was cancelled.
     NOT_SCHEDULED = "not_scheduled", 409, "No schedule of that key is waiting: it already ran or was cancelled."
+    # An operator's retry or discard of a delivery that is not a dead letter.
+    NOT_DEAD_LETTERED = "not_dead_lettered", 409, "Only a dead-lettered delivery can be retried or discarded."

@@ -179,7 +179,7 @@ class Registry:
         self.subscriptions[policy.event_type].remove(policy)
 
     def register_schedulable(self, *command_types: type[Command]) -> None:
-        """Allow ``command_types`` to wait for their time (``messaging.schedules``).
+        """Allow ``command_types`` to wait for their time (``messaging.features.schedules``).
 
         A schedule keeps its command's payload in plain text until it runs,
         so a command with a field of a secret type (a value class declaring

@@ -14,24 +14,17 @@ per connection: SQLite's can be lowered at run time) and at most
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import cache
 from uuid import UUID
 
-from django.db import connection
 from django.utils import timezone
 
-from . import personal, telemetry
-from .context import current_cause
+from . import personal, sql, telemetry
+from .ambient import current_cause, held_appends
 from .messages import EVENT_METADATA, Command, Event, Rejection
 from .models import Delivery, StoredEvent
 from .registry import registry
-from .rows import preparer
 from .serialization import build
-
-ROWS_PER_STATEMENT = 500
-WRITTEN_FIRST = "WITH written AS ("  # how an INSERT with other rows written first in it begins (PostgreSQL)
 
 
 @dataclass(frozen=True)
@@ -81,7 +74,7 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
     returned = []
     if subscribed:
         now = _due_now()
-        returned = _insert(
+        returned = sql.insert(
             Delivery,
             [
                 {
@@ -100,7 +93,7 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
             written_first=unwritten,
         )
     elif unwritten is not None:
-        _insert(*unwritten)
+        sql.insert(*unwritten)
     _project(stamped)
     # RETURNING gives no order on SQLite: match the ids up by their natural key.
     ids = {(_uuid(event_id), policy): pk for pk, event_id, policy in returned}
@@ -111,25 +104,21 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
 
 class _Held:
     """Events appended while a relay batch runs, written together in one
-    INSERT when the batch ends (``flush``), or before any statement that
-    names the event table (an ``execute_wrapper``): whatever reads the log
-    in that transaction, a projector or a handler, still finds them."""
+    INSERT when the batch ends (``flush``), or before anything in that
+    transaction reads the log: ``StoredEvent.objects`` flushes what is held
+    (``ambient.held_appends``), so a projector or a handler reading it
+    finds them."""
 
     def __init__(self):
         self.rows: list[dict] = []
 
-    def __call__(self, execute, sql, params, many, context):
-        if self.rows and StoredEvent._meta.db_table in sql:
-            self.flush()
-        return execute(sql, params, many, context)
-
     def flush(self) -> None:
         rows, self.rows = self.rows, []
         if rows:
-            _insert(StoredEvent, rows)
+            sql.insert(StoredEvent, rows)
 
 
-_held: ContextVar[_Held | None] = ContextVar("held_events", default=None)
+_held = held_appends
 
 
 @contextmanager
@@ -142,8 +131,7 @@ def appends_held() -> Iterator[_Held]:
     held = _Held()
     token = _held.set(held)
     try:
-        with connection.execute_wrapper(held):
-            yield held
+        yield held
     finally:
         _held.reset(token)
 
@@ -180,7 +168,7 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
         for command, event in caused
     ]
     payloads = _sealed_payloads([event for _, event in stamped])
-    _insert(
+    sql.insert(
         StoredEvent,
         [
             _event_row(event, payload, command.type_name(), command.actor_id)
@@ -203,7 +191,7 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
         for policy in registry.policies_for(event)
     ]
     if done:
-        _insert(Delivery, done)
+        sql.insert(Delivery, done)
 
 
 def open_deliveries(policy, event_ids: list) -> None:
@@ -300,86 +288,6 @@ def _event_row(
         "trace_id": trace_id,
         "command_duration_ms": duration_ms,
     }
-
-
-@cache
-def _fields(model, names: tuple[str, ...]):
-    return [model._meta.get_field(name) for name in names]
-
-
-@dataclass(frozen=True)
-class _Insert:
-    """An INSERT of some of a model's columns, built once per process and
-    backend: its SQL head and tail, and how each column's value is prepared."""
-
-    head: str
-    row: str
-    tail: str
-    fields: tuple
-    prepare: tuple
-
-    def sql(self, rows: int) -> str:
-        return self.head + ", ".join([self.row] * rows) + self.tail
-
-
-@cache
-def _statement(model, names: tuple[str, ...], returning: tuple[str, ...], vendor: str) -> _Insert:
-    fields = tuple(_fields(model, names))
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    return _Insert(
-        head=f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ",
-        row="(" + ", ".join(["%s"] * len(fields)) + ")",
-        tail=f" RETURNING {', '.join(quote(field.column) for field in _fields(model, returning))}" if returning else "",
-        fields=fields,
-        prepare=tuple(preparer(field) for field in fields),
-    )
-
-
-def _insert(
-    model, rows: list[dict], returning: tuple[str, ...] = (), written_first: tuple[type, list[dict]] | None = None
-) -> list[tuple]:
-    """INSERT ``rows`` (dicts with the same keys, in the same order), as few
-    statements as the parameter limit allows, each value prepared as its
-    field would; the statement is built once (``_statement``). The rows of
-    ``written_first`` (a model and its rows) are written before them: on
-    PostgreSQL in the same statement, as a data-modifying ``WITH``, when
-    each fits in one (one round trip fewer; the foreign keys between them
-    are checked at commit)."""
-    statements = [(sql, params, bool(returning)) for sql, params in _statements(model, rows, returning)]
-    if written_first is not None:
-        first = _statements(*written_first)
-        if connection.vendor == "postgresql" and len(first) == len(statements) == 1:
-            ((first_sql, first_params),), ((sql, params, returns),) = first, statements
-            statements = [(f"{WRITTEN_FIRST}{first_sql}) {sql}", first_params + params, returns)]
-        else:
-            statements = [(sql, params, False) for sql, params in first] + statements
-    returned = []
-    with connection.cursor() as cursor:
-        for sql, params, returns in statements:
-            cursor.execute(sql, params)
-            if returns:
-                returned += cursor.fetchall()
-    return returned
-
-
-def _statements(model, rows: list[dict], returning: tuple[str, ...] = ()) -> list[tuple[str, list]]:
-    """The INSERT statements, with their parameters, that write ``rows``."""
-    statement = _statement(model, tuple(rows[0]), returning, connection.vendor)
-    size = (
-        1 if len(rows) == 1 else max(1, min(ROWS_PER_STATEMENT, connection.ops.bulk_batch_size(statement.fields, rows)))
-    )
-    return [
-        (
-            statement.sql(len(chunk)),
-            [
-                None if value is None else prepare(value)  # NULL is NULL for every field here
-                for row in chunk
-                for value, prepare in zip(row.values(), statement.prepare, strict=True)
-            ],
-        )
-        for chunk in (rows[start : start + size] for start in range(0, len(rows), size))
-    ]
 
 
 def _due_now():

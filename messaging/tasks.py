@@ -1,25 +1,11 @@
 """Celery as the transport of deliveries; the ``Delivery`` rows stay the ledger.
 
-A commit's leftovers (``enqueue``, the bus's hand-off) and the periodic
-``sweep`` lease the rows they queue, then publish them in messages of up to
-``MESSAGING_RELAY_BATCH`` rows of the database's (one row a message for the
-outside effects, each of which may wait on a mail server): their ids and
-that lease, an opaque token (never a payload: nothing personal crosses the
-broker). A leased row is not due, so the sweep does not queue it again
-while it waits. The worker takes the message's rows over from that lease
-(``claiming.claim_queued``, skipping locked rows) and delivers what it then
-owns, many rows per transaction as the relay does; a duplicate message, a
-stale one (its lease taken over since) or one for rows that are done costs
-one query and runs nothing.
-
-Retries and dead letters stay in the row: Celery never retries a task and
-no message waits for a retry time (an ETA). A failed delivery records its
-next attempt; the sweep queues it when that comes. A message lost on the
-way (broker down, restarted, a worker killed) leaves a row whose lease
-runs out; the sweep queues it again. When the broker cannot be reached,
-publishing gives up at once (``CELERY_TASK_PUBLISH_RETRY`` off, a short
-connection timeout): the request answers as usual and the rows are
-released for the sweep.
+``enqueue`` (the bus's hand-off after commit) and the periodic ``sweep``
+lease the rows they queue and publish their ids and that lease, never a
+payload; a worker takes the rows over from the lease. Celery never retries
+a task: retries and dead letters stay on the rows, and the sweep queues
+again what is due. See docs/architecture.md, "Background delivery on
+Celery".
 """
 
 import logging
@@ -27,11 +13,13 @@ from uuid import UUID
 
 from celery import shared_task
 from celery.signals import task_prerun, worker_process_init
-from django.conf import settings
 from django.db import close_old_connections, connections
 from kombu.exceptions import OperationalError
 
-from . import bus, claiming, delivery, schedules, store, subscriptions
+from . import relay, store
+from .conf import conf
+from .delivery import claiming
+from .features import schedules, subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +46,10 @@ def sweep() -> int:
     scheduled commands whose time has come are dispatched here, each in its
     own transaction (they run no outside effect and hold no lease)."""
     subscriptions.sweep()
-    schedules.dispatch_due(settings.MESSAGING_SWEEP_LIMIT)
+    schedules.dispatch_due(conf.MESSAGING_SWEEP_LIMIT)
     queued = 0
     for outside in (False, True):
-        claim = claiming.claim_due(settings.MESSAGING_SWEEP_LIMIT, outside=outside)
+        claim = claiming.claim_due(conf.MESSAGING_SWEEP_LIMIT, outside=outside)
         if claim.ids:
             queued += _publish(claim, outside=outside)
     return queued
@@ -76,7 +64,7 @@ def keep_database_connections(**_) -> None:
     new PostgreSQL connection. Each task still drops a broken or obsolete
     one first (``drop_unusable_connections``)."""
     for alias in connections:
-        connections.settings[alias]["CONN_MAX_AGE"] = settings.WORKER_CONN_MAX_AGE
+        connections.settings[alias]["CONN_MAX_AGE"] = conf.MESSAGING_WORKER_CONN_MAX_AGE
 
 
 @task_prerun.connect
@@ -103,14 +91,14 @@ def _deliver(delivery_ids: list[int], queued: str | None, *, outside: bool) -> d
     if not claim.ids:
         logger.debug("deliveries %s are not this message's to run", delivery_ids)
         return {}
-    return dict(delivery.deliver_batches(claim.ids, dispatch=bus.dispatch, lease=claim.lease))
+    return dict(relay.deliver_claimed(claim))
 
 
 def _publish(claim: claiming.Claim, *, outside: bool) -> int:
     """Publish a claim's rows, ``MESSAGING_RELAY_BATCH`` a message (one for
     an outside effect); on the first failure give the rest back to the
     sweep. How many rows were published."""
-    task, size = (deliver_outside, 1) if outside else (deliver, settings.MESSAGING_RELAY_BATCH)
+    task, size = (deliver_outside, 1) if outside else (deliver, conf.MESSAGING_RELAY_BATCH)
     broker_errors = _broker_errors(task.app)
     published = 0
     try:

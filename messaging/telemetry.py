@@ -1,35 +1,21 @@
 """The kernel's spans and metrics for OpenTelemetry, and nothing without it.
 
 One span per dispatch (``command BlockAccount``) and one per delivery
-(``deliver AccountBlocked to accounts.policies.remove_follows_on_block``),
-named in the domain's words and carrying its ids: the command's and the
-event's types, the correlation, causation and command ids, the actor, and
-the outcome (a command ``done``, ``refused`` with its code, or ``failed``;
-a delivery ``done``, ``failed``, ``dead``, or, rarely, ``aborted`` by a
-conflict that runs it again or ``lease_lost`` by an outside effect that
-outlived its lease).
-Beside them, the latency of dispatches and deliveries (histograms) and the
-outbox's figures that ``/health/`` reports (observable gauges).
-
-OpenTelemetry is optional (``requirements/otel.txt``): its import is
-guarded here, once, and nothing happens until the configuration layer
-calls ``install`` with its providers (``config.telemetry``, when the
-``OTEL_*`` environment asks for an export). Until then ``trace_dispatch``
-costs a function call and ``delivering`` hands back one shared object that
-does nothing.
+(``deliver AccountBlocked to <policy>``), in the domain's words and ids,
+and their latencies. OpenTelemetry is optional: its import is guarded here,
+once, and nothing happens until ``config.telemetry`` calls ``install``. See
+docs/architecture.md, "Telemetry".
 """
 
 import logging
 import time
 from uuid import UUID
 
-from django.db import DatabaseError, connection
-
 from .messages import Command, Next, Result
+from .refusal_rule import RunWithSavepoints
 
 try:
     from opentelemetry import trace
-    from opentelemetry.metrics import Observation
     from opentelemetry.trace import Status, StatusCode
 except ImportError:  # the optional set is not installed: every function here does nothing
     trace = None
@@ -37,7 +23,6 @@ except ImportError:  # the optional set is not installed: every function here do
 logger = logging.getLogger(__name__)
 
 PREFIX = "domain."  # the attributes' namespace, apart from OpenTelemetry's own conventions
-_FIGURES_SECONDS = 1.0  # the three gauges of one collection share one read of the outbox
 
 _tracer = None
 _dispatch_latency = None
@@ -56,19 +41,6 @@ def install(tracer_provider, meter_provider) -> None:
     )
     _delivery_latency = meter.create_histogram(
         "domain.delivery.duration", unit="s", description="One delivery: the policy and the commands it issued"
-    )
-    figures = _OutboxFigures()
-    meter.create_observable_gauge(
-        "domain.deliveries.backlog", [figures.backlog], unit="{delivery}", description="Open deliveries due now"
-    )
-    meter.create_observable_gauge(
-        "domain.deliveries.oldest_due_age",
-        [figures.oldest_due],
-        unit="s",
-        description="How long the longest-waiting due delivery has been due",
-    )
-    meter.create_observable_gauge(
-        "domain.deliveries.dead", [figures.dead], unit="{delivery}", description="Dead letters awaiting an operator"
     )
 
 
@@ -111,19 +83,34 @@ def trace_dispatch(command: Command, call_next: Next) -> Result:
     if command.actor_id is not None:
         attributes[f"{PREFIX}actor_id"] = str(command.actor_id)
     started = time.perf_counter()
-    with _tracer.start_as_current_span(f"command {name}", attributes=attributes) as span:
-        outcome = {f"{PREFIX}outcome": "failed"}  # unless it returns: the span records the exception on its way out
+    span = _tracer.start_span(f"command {name}", attributes=attributes)
+    outcome = {f"{PREFIX}outcome": "failed"}  # unless it returns
+    with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
         try:
             result = call_next(command)
-            outcome[f"{PREFIX}outcome"] = "refused" if result.rejection else "done"
-            if result.rejection:
-                span.set_attribute(f"{PREFIX}refusal_code", result.rejection.code)
-            if result.replayed:
-                span.set_attribute(f"{PREFIX}replayed", True)
-            return result
-        finally:
-            span.set_attributes(outcome)
-            _dispatch_latency.record(time.perf_counter() - started, {f"{PREFIX}command.type": name, **outcome})
+        except RunWithSavepoints:
+            # A run the refusal rule abandons for one with savepoints: never
+            # ended, its span is never exported, and no latency is counted;
+            # the run that follows records the refusal (refusal_rule).
+            raise
+        except BaseException as error:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            _end(span, outcome, name, started)
+            raise
+        outcome[f"{PREFIX}outcome"] = "refused" if result.rejection else "done"
+        if result.rejection:
+            span.set_attribute(f"{PREFIX}refusal_code", result.rejection.code)
+        if result.replayed:
+            span.set_attribute(f"{PREFIX}replayed", True)
+        _end(span, outcome, name, started)
+        return result
+
+
+def _end(span, outcome: dict, name: str, started: float) -> None:
+    span.set_attributes(outcome)
+    span.end()
+    _dispatch_latency.record(time.perf_counter() - started, {f"{PREFIX}command.type": name, **outcome})
 
 
 class _NoSpan:
@@ -137,6 +124,9 @@ class _NoSpan:
 
     def outcome(self, status: str | None, error: Exception | None = None) -> None:
         """Nothing to record."""
+
+    def abandon(self) -> None:
+        """Nothing to leave out."""
 
 
 _NO_SPAN = _NoSpan()
@@ -157,17 +147,27 @@ class _DeliverySpan:
         self.status = None
 
     def __enter__(self):
-        self.started = time.perf_counter()
-        self.context = _tracer.start_as_current_span(self.name, attributes=self.attributes)
-        self.span = self.context.__enter__()
+        self.started, self.abandoned = time.perf_counter(), False
+        self.span = _tracer.start_span(self.name, attributes=self.attributes)
+        self.context = trace.use_span(self.span, end_on_exit=False)
+        self.context.__enter__()
         return self
 
     def __exit__(self, *exc):
+        result = self.context.__exit__(*exc)
+        if self.abandoned:  # never ended: never exported
+            return result
         # No outcome: an error left the delivery's transaction (a conflict,
         # which runs it again at once), so nothing of this attempt was kept.
         outcome = self.status or "aborted"
         _delivery_latency.record(time.perf_counter() - self.started, {**self.metric, f"{PREFIX}outcome": outcome})
-        return self.context.__exit__(*exc)
+        self.span.end()
+        return result
+
+    def abandon(self) -> None:
+        """Leave this run out: the refusal rule runs it again with savepoints
+        (``refusal_rule``), and that run's span is the delivery's."""
+        self.abandoned = True
 
     def outcome(self, status: str | None, error: Exception | None = None) -> None:
         """How the delivery ended: its new status (``None``: not this
@@ -185,43 +185,3 @@ def delivering(delivery_id: int, event_type: str, policy: str, correlation_id: U
     if _tracer is None:
         return _NO_SPAN
     return _DeliverySpan(delivery_id, event_type, policy, correlation_id, event_id)
-
-
-class _OutboxFigures:
-    """The outbox's figures for the gauges: ``queries.backlog``, the query
-    behind ``/health/``, read at most once a second (the three gauges of one
-    collection ask in turn) on the metric reader's own thread, whose
-    connection is closed when obsolete as a request's would be."""
-
-    def __init__(self):
-        self._read_at, self._figures = float("-inf"), None
-
-    def backlog(self, _options):
-        return self._observe("due")
-
-    def oldest_due(self, _options):
-        return self._observe("oldest_due_seconds")
-
-    def dead(self, _options):
-        return self._observe("dead")
-
-    def _observe(self, name: str):
-        if time.monotonic() - self._read_at >= _FIGURES_SECONDS:
-            self._read_at, self._figures = time.monotonic(), self._read()
-        value = None if self._figures is None else getattr(self._figures, name)
-        return [] if value is None else [Observation(value)]
-
-    def _read(self):
-        # Imported here, not with the module: the configuration imports this
-        # module before the app registry is ready (gunicorn's post_fork), and
-        # the queries import the models.
-        from . import queries
-
-        try:
-            return queries.backlog()
-        except DatabaseError as error:
-            logger.warning("the outbox's figures cannot be read for the gauges: %s", error)
-            return None
-        finally:
-            if not connection.in_atomic_block:
-                connection.close_if_unusable_or_obsolete()

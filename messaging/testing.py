@@ -23,7 +23,7 @@ from uuid import uuid4
 from django.core.management import call_command
 
 from . import bus, store
-from .context import Cause, caused_by
+from .ambient import Cause, caused_by
 from .messages import Command, Event, Result
 from .models import Delivery, StoredEvent
 from .registry import PolicyFunction, registry

@@ -2,7 +2,9 @@
 
 from messaging.registry import Registry
 
-from . import erasure, invariants, messages, outbox, refusals, schedules
+from . import messages, refusals
+from .features import erasure, outbox, schedules
+from .operations import invariants
 
 
 def register(registry: Registry) -> None:
@@ -11,7 +13,7 @@ def register(registry: Registry) -> None:
 
     registry.register_handler(outbox.QueueMail, outbox.queue_mail)
     registry.register_events(outbox.MailQueued)
-    registry.subscribe(outbox.MailQueued, outbox.send_queued_mail, outside=True)
+    registry.subscribe(outbox.MailQueued, outbox.send_queued_mail, outside=True, name=outbox.SENDING)
 
     registry.register_handler(schedules.CancelSchedule, schedules.cancel_schedule)
     registry.register_events(schedules.ScheduleCancelled, schedules.ScheduleRejected)

@@ -20,8 +20,8 @@ from interfaces.viewsets import ApiViewSet
 
 from . import queries
 from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
+from .models import is_theirs
 from .refusals import OrderRefusal
-from .rules import is_theirs
 from .values import MAX_LINES, MAX_QUANTITY, OrderLine
 
 # --- Input --------------------------------------------------------------------

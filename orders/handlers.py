@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.queries import account_summary
 from catalog import queries as catalog
 from catalog import reservations
-from messaging import schedules
+from messaging.features import schedules
 from messaging.messages import Event
 
 from . import repositories as orders

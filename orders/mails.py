@@ -1,12 +1,12 @@
 """The customer's mails about an order, written when they are sent
-(renderers of ``messaging.outbox``): the customer's name and address, and
+(renderers of ``messaging.features.outbox``): the customer's name and address, and
 the order's lines, as they are at that moment. The queued mail holds only
 the ids (and an expiry's reason, sealed for the customer)."""
 
 from uuid import UUID
 
 from accounts.queries import account_summary
-from messaging.outbox import Mail
+from messaging.features.outbox import Mail
 
 from . import queries
 

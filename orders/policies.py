@@ -9,7 +9,7 @@ address or name is stored with it.
 
 from catalog.commands import ReleaseStock
 from catalog.reservations import lock_stock_held_for
-from messaging.outbox import QueueMail
+from messaging.features.outbox import QueueMail
 
 from .events import OrderCancelled, OrderConfirmed, OrderExpired, OrderShipped
 from .mails import CONFIRMED_MAIL, EXPIRED_MAIL, SHIPPED_MAIL

@@ -8,8 +8,8 @@ from django.db.models import OuterRef, QuerySet
 
 from accounts.queries import username_of
 from catalog.values import Money
-from messaging import rows
-from messaging.queries import stored_events
+from messaging import sql
+from messaging.features import access
 
 from .events import OrderCancelled, OrderConfirmed, OrderExpired, OrderPlaced, OrderShipped
 from .models import Order, OrderItem
@@ -29,8 +29,8 @@ class OrderView:
 def order(order_id: UUID) -> OrderView | None:
     """One order with its items, or ``None``: two statements built once
     (every mail about an order reads it)."""
-    row = rows.get(Order, order_id)
-    return _view(row, rows.find(OrderItem, order_id=order_id)) if row else None
+    row = sql.get(Order, order_id)
+    return _view(row, sql.find(OrderItem, order_id=order_id)) if row else None
 
 
 def orders(*, customer_id: UUID | None = None) -> QuerySet[Order]:
@@ -95,8 +95,7 @@ def personal_orders(customer_id: UUID) -> list[dict]:
 def _dates_of_changes(customer_id: UUID) -> dict[str, list[dict]]:
     """``{order id: [{change, at}, ...]}`` of the customer's orders, oldest change first."""
     changes = (
-        stored_events()
-        .filter(type__in=_CHANGES, payload__customer_id=str(customer_id))
+        access.facts(list(_CHANGES), customer_id=str(customer_id))
         .values_list("type", "payload__order_id", "occurred_at")
         .iterator(chunk_size=2000)
     )

@@ -3,7 +3,7 @@
 from uuid import UUID
 
 from catalog.values import Money
-from messaging import rows
+from messaging import sql
 
 from .models import Order, OrderItem
 from .values import OrderedItem
@@ -28,8 +28,8 @@ def add(*, order_id: UUID, customer_id: UUID, items: tuple[OrderedItem, ...], to
 def lock(order_id: UUID) -> Order | None:
     """The order, its row locked until the transaction ends: two changes to
     one order queue up, and the second sees the status the first left."""
-    return rows.get(Order, order_id, lock=True)
+    return sql.get(Order, order_id, lock=True)
 
 
 def save(order: Order, *fields: str) -> None:
-    rows.save(order, *fields)
+    sql.save(order, *fields)

@@ -1,8 +1,9 @@
-"""The rules of placing an order, and whose an order is.
+"""The rules of placing an order.
 
-Pure functions of what a handler (or a view) fetched: each returns what
-was decided or raises the rejection, and none touches the database. The
-moves of a placed order (confirm, ship, cancel) are the ``Order``'s own.
+Pure functions of what a handler fetched: each returns what was decided or
+raises the rejection, and none touches the database. The moves of a placed
+order (confirm, ship, cancel, expire) and whose an order is are the
+``Order``'s own (``orders.models``).
 """
 
 from uuid import UUID
@@ -13,14 +14,9 @@ from catalog.queries import PricedBook
 from catalog.refusals import CatalogRefusal
 
 from .events import OrderRejected
+from .models import is_theirs as is_theirs  # whose an order is: the order's own rule, named here too
 from .refusals import OrderRefusal
 from .values import MAX_LINES, MAX_QUANTITY, OrderedItem, OrderLine
-
-
-def is_theirs(customer_id: UUID, *, actor_id: UUID | None, actor_is_staff: bool) -> bool:
-    """Whether an order of ``customer_id`` is the actor's to see and cancel:
-    its customer's and staff's. To anyone else it does not exist (404)."""
-    return actor_is_staff or actor_id == customer_id
 
 
 def customer(actor_id: UUID | None, account: AccountSummary | None) -> AccountSummary:

@@ -1,14 +1,18 @@
-"""Value objects of the orders context. Prices are the catalog's ``Money``."""
+"""Value objects of the orders context. Prices are the catalog's ``Money``:
+this is where orders names the catalog's vocabulary, so its rows need not."""
 
 from dataclasses import dataclass
 from uuid import UUID
 
-from catalog.values import Money
+from catalog.values import MAX_TITLE, Money
 
 # How big one order may be: the handler refuses more, and the forms and
 # serializers take their limits from here.
 MAX_LINES = 50  # different books
 MAX_QUANTITY = 100  # copies of one book
+
+# An item keeps its book's title as it was: as long as the catalog allows.
+MAX_ITEM_TITLE = MAX_TITLE
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,7 +17,7 @@ from messaging.messages import Command
 from . import queries
 from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
 from .forms import PlaceOrderForm
-from .models import ALLOWED_FROM, Order
+from .models import Order
 from .values import OrderLine
 
 PAGE_SIZE = 20
@@ -64,7 +64,7 @@ def my_orders(request):
         {
             "page": page,
             "rows": [(order, IdempotentForm()) for order in page],
-            "cancellable": ALLOWED_FROM[Order.Status.CANCELLED],
+            "cancellable": Order.MOVES["cancel"].start,
         },
     )
 
@@ -97,8 +97,8 @@ def staff_orders(request):
             "rows": [(order, IdempotentForm()) for order in page],
             "status": status,
             "statuses": Order.Status.choices,
-            "confirmable": ALLOWED_FROM[Order.Status.CONFIRMED],
-            "shippable": ALLOWED_FROM[Order.Status.SHIPPED],
+            "confirmable": Order.MOVES["confirm"].start,
+            "shippable": Order.MOVES["ship"].start,
         },
     )
 

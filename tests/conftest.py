@@ -1,41 +1,50 @@
 import copy
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 from django.db import connection
 
 from messaging.testing import Scenario
-from tests.dead_letters import dead_letter
+from tests.support.dead_letters import dead_letter
 
-# Tests of the interfaces alone (HTTP shapes, pages, the admin, permission
-# matrices, value objects): what they prove does not depend on the database,
-# so the PostgreSQL pass leaves them to the SQLite one, unless one is marked
-# ``postgres`` itself.
-INTERFACE_TESTS = (
-    "tests/api/",
-    "tests/browser/",
-    "tests/interfaces/",
-    "/test_pages.py",
-    "/test_admin.py",
-    "/test_values.py",
-    "tests/test_page_permissions.py",
-    "tests/test_sign_in_limits.py",
-)
+# Markers by directory (the layout mirrors the house, tests/README.md):
+# - ``rules``: database-free tests of the rules and value objects;
+# - ``interface``: the interfaces alone (HTTP shapes, pages, the admin, the
+#   console), whose proof does not depend on the database;
+# - ``slow``: whole processes (a browser, gunicorn, Celery, the bench).
+# The PostgreSQL pass leaves ``rules`` and ``interface`` to the SQLite one,
+# unless a test is marked ``postgres`` itself.
+DIRECTORY_MARKERS = {
+    "rules": ("rules",),
+    "interface": ("interface",),
+    "interface/browser": ("slow",),
+    "system": ("slow",),
+    "reliability": ("slow",),
+}
+_TESTS = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``postgres`` prove row locks and concurrency, which SQLite
-    cannot show; on SQLite they are skipped with that reason. On PostgreSQL
-    the interface tests are deselected (the SQLite pass runs them)."""
+    """Mark each test by its directory; tests marked ``postgres`` prove row
+    locks and concurrency, which SQLite cannot show: on SQLite they are
+    skipped with that reason. On PostgreSQL the rule and interface tests
+    are deselected (the SQLite pass runs them)."""
+    for item in items:
+        where = Path(item.fspath).resolve().relative_to(_TESTS).parent.as_posix()
+        for directory, markers in DIRECTORY_MARKERS.items():
+            if where == directory or where.startswith(f"{directory}/"):
+                for marker in markers:
+                    item.add_marker(marker)
     if connection.vendor == "postgresql":
-        interface = [
+        elsewhere = [
             item
             for item in items
-            if "postgres" not in item.keywords and any(part in item.nodeid for part in INTERFACE_TESTS)
+            if "postgres" not in item.keywords and ("rules" in item.keywords or "interface" in item.keywords)
         ]
-        if interface:
-            config.hook.pytest_deselected(items=interface)
-            deselected = set(map(id, interface))
+        if elsewhere:
+            config.hook.pytest_deselected(items=elsewhere)
+            deselected = set(map(id, elsewhere))
             items[:] = [item for item in items if id(item) not in deselected]
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL (run by scripts/test on a throwaway cluster)")
@@ -77,7 +86,7 @@ def scratch_registry(monkeypatch):
 @pytest.fixture
 def dead(db, scenario, settings):
     """A dead-lettered delivery and the service whose fault made it; see
-    ``tests.dead_letters``."""
+    ``tests.support.dead_letters``."""
     yield from dead_letter(scenario, settings)
 
 

@@ -1,5 +1,5 @@
 # Functions scripts/setup uses, in a file of their own so that the suite can
-# source them with a made-up PATH and PYENV_ROOT (tests/test_setup_script.py).
+# source them with a made-up PATH and PYENV_ROOT (tests/system/test_setup_script.py).
 
 # The major.minor version that interpreter $1 reports ("3.13"), or nothing
 # when it does not run (a pyenv shim for a version that is not selected).
@@ -47,7 +47,7 @@ apt_install() {
 }
 
 # Whether Debian's PostgreSQL server binaries are there (any major version,
-# or PG_BIN): what tests/pg_cluster.py looks for.
+# or PG_BIN): what tests/support/pg_cluster.py looks for.
 have_postgres_server() {
   if [ -n "${PG_BIN:-}" ]; then
     [ -x "$PG_BIN/initdb" ]

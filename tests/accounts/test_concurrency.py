@@ -16,8 +16,8 @@ from accounts.models import Account, Block, Follow
 from accounts.values import Email, Password, Username
 from messaging import bus, middleware
 from messaging.messages import Result
-from tests.concurrency import run_concurrently
-from tests.factories import AccountFactory
+from tests.support.concurrency import run_concurrently
+from tests.support.factories import AccountFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

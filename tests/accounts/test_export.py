@@ -12,12 +12,13 @@ from rest_framework.test import APIClient
 from accounts.commands import RegisterAccount
 from accounts.models import Account
 from accounts.values import Email, Password, Username
-from messaging import access, bus
+from messaging import bus
+from messaging.features import access
 from messaging.models import StoredEvent
 from messaging.personal import FORGOTTEN
 from orders.commands import ConfirmOrder
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import place
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db
 

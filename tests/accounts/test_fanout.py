@@ -68,7 +68,7 @@ class Ledger:
 @pytest.fixture
 def carol(settings):
     """carol, followed by 1,000 accounts and following 500 of them."""
-    settings.FANOUT_BATCH_SIZE = BATCH
+    settings.MESSAGING_FANOUT_BATCH_SIZE = BATCH
     carol = Account.objects.create(username="carol", email="carol@example.com")
     others = Account.objects.bulk_create(
         Account(username=f"reader{i}", email=f"reader{i}@example.com") for i in range(1000)

@@ -21,8 +21,8 @@ from messaging import bus, store
 from messaging.models import Delivery, IdempotentResponse, StoredEvent
 from messaging.testing import relay
 from orders.commands import ConfirmOrder
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import place
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db
 

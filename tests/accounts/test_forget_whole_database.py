@@ -20,9 +20,9 @@ from messaging.testing import relay
 from orders.commands import ConfirmOrder
 from orders.events import OrderConfirmed
 from tests.accounts.test_forget import PASSWORD, register, signed_in, tables_mentioning
-from tests.concurrency import run_concurrently
-from tests.factories import BookFactory
-from tests.stock import place
+from tests.support.concurrency import run_concurrently
+from tests.support.factories import BookFactory
+from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

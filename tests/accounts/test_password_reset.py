@@ -18,7 +18,7 @@ from interfaces.throttles import PasswordResetThrottle
 from messaging import bus
 from messaging.models import Delivery, StoredEvent
 from messaging.testing import relay
-from tests.factories import AccountFactory
+from tests.support.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,11 +13,12 @@ from accounts.commands import BlockAccount, DeactivateAccount, FollowAccount, Un
 from accounts.events import AccountFollowed
 from accounts.models import Account, AccountStats, Follow
 from accounts.queries import account
-from messaging import bus, subscriptions
+from messaging import bus
+from messaging.features import subscriptions
 from messaging.models import Delivery, StoredEvent
 from messaging.registry import registry
-from tests.factories import AccountFactory
-from tests.test_check_invariants import check
+from tests.project.test_check_invariants import check
+from tests.support.factories import AccountFactory
 
 retirement = import_module("accounts.migrations.0004_follow_counts_projected_inline")
 
@@ -81,7 +82,7 @@ def test_rebuild_replays_the_events_and_says_how_many_figures_it_corrected(db, s
 
 
 def test_every_projection_rebuilds_from_events_to_exactly_the_figures_it_had(db, scenario, settings):
-    settings.FANOUT_BATCH_SIZE = 2
+    settings.MESSAGING_FANOUT_BATCH_SIZE = 2
     people = [AccountFactory() for _ in range(6)]
     for follower in people:
         for followee in people[:4]:

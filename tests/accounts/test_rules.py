@@ -27,7 +27,7 @@ from accounts.events import (
 from accounts.models import Account, Block, Follow
 from accounts.values import Email, Password, PasswordHash, Username
 from messaging.models import StoredEvent
-from tests.factories import AccountFactory, BlockFactory, FollowFactory
+from tests.support.factories import AccountFactory, BlockFactory, FollowFactory
 
 
 def register(email="alice@example.com", username="alice", password="correct-horse-battery"):

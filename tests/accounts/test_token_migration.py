@@ -9,7 +9,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
-from tests.factories import AccountFactory
+from tests.support.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

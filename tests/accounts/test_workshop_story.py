@@ -3,7 +3,7 @@
 from accounts.commands import BlockAccount, FollowAccount
 from accounts.events import AccountBlocked, AccountFollowed, FollowRemoved
 from accounts.models import Follow
-from tests.factories import AccountFactory
+from tests.support.factories import AccountFactory
 
 
 def test_a_block_removes_the_follow_after_commit_and_alice_cannot_follow_again(db, scenario):

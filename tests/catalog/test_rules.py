@@ -13,10 +13,10 @@ from catalog.events import BookAdded, BookPriceChanged, BookRestocked, BookStock
 from catalog.models import Book, Inventory
 from catalog.queries import book as book_view
 from catalog.values import Isbn, Money
-from messaging import bus
+from messaging import relay as runner
 from messaging.models import Delivery
-from tests.factories import BookFactory, InventoryFactory
-from tests.stock import figures
+from tests.support.factories import BookFactory, InventoryFactory
+from tests.support.stock import figures
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,7 @@ def test_relaying_a_done_stocking_again_changes_nothing(scenario):
     scenario.given(add_book())
     stocking = Delivery.objects.get()
 
-    assert bus.deliver(stocking.pk) is None
+    assert runner.deliver(stocking.pk) is None
     relay()
 
     assert figures(Book.objects.get()) == (10, 0)

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import Book
-from tests.factories import BookFactory
-from tests.stock import figures
+from tests.support.factories import BookFactory
+from tests.support.stock import figures
 
 
 def send(*args):

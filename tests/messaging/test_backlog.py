@@ -1,5 +1,5 @@
-"""The outbox at a glance (``queries.backlog``) and the listing of deliveries
-an operator filters (``queries.deliveries``)."""
+"""The outbox at a glance (``metrics.backlog``) and the listing of deliveries
+an operator filters (``log.deliveries``)."""
 
 from datetime import timedelta
 
@@ -7,10 +7,11 @@ import pytest
 from django.utils import timezone
 
 from accounts.commands import BlockAccount, FollowAccount
-from messaging import bus, queries
+from messaging import bus
 from messaging.models import Delivery
-from tests.dead_letters import POLICY
-from tests.factories import AccountFactory
+from messaging.operations import log, metrics
+from tests.support.dead_letters import POLICY
+from tests.support.factories import AccountFactory
 
 
 def follow() -> list[Delivery]:
@@ -37,7 +38,7 @@ def test_the_backlog_counts_open_due_and_dead_deliveries_and_the_oldest_wait(dea
     pending = Delivery.objects.filter(status=Delivery.Status.PENDING).count()
 
     # when
-    backlog = queries.backlog()
+    backlog = metrics.backlog()
 
     # then
     assert (backlog.pending, backlog.failed, backlog.dead) == (pending, 1, 1)
@@ -46,23 +47,23 @@ def test_the_backlog_counts_open_due_and_dead_deliveries_and_the_oldest_wait(dea
 
 
 def test_an_empty_outbox_has_no_oldest_wait(db):
-    assert queries.backlog() == queries.Backlog(pending=0, failed=0, dead=0, due=0, oldest_due_seconds=None)
+    assert metrics.backlog() == metrics.Backlog(pending=0, failed=0, dead=0, due=0, oldest_due_seconds=None)
 
 
 def test_the_backlog_is_one_query(db, django_assert_num_queries):
     block()
     with django_assert_num_queries(1):
-        queries.backlog()
+        metrics.backlog()
 
 
 def test_deliveries_are_listed_newest_first_and_filter_by_status_policy_type_and_correlation(dead):
     older, newer = follow(), follow()
 
-    newest_first = list(queries.deliveries())
-    by_status = list(queries.deliveries(statuses=["dead"]))
-    by_policy = list(queries.deliveries(policy=POLICY))
-    by_type = queries.deliveries(event_type="AccountFollowed").count()
-    by_correlation = list(queries.deliveries(correlation_id=newer[0].event.correlation_id))
+    newest_first = list(log.deliveries())
+    by_status = list(log.deliveries(statuses=["dead"]))
+    by_policy = list(log.deliveries(policy=POLICY))
+    by_type = log.deliveries(event_type="AccountFollowed").count()
+    by_correlation = list(log.deliveries(correlation_id=newer[0].event.correlation_id))
 
     assert [row.pk for row in newest_first] == sorted((row.pk for row in newest_first), reverse=True)
     assert by_status == [dead.row]
@@ -76,7 +77,7 @@ def test_deliveries_filter_by_age(db):
     old, new = block(), block()
     Delivery.objects.filter(pk__in=[row.pk for row in old]).update(created_at=timezone.now() - timedelta(hours=3))
 
-    assert {row.pk for row in queries.deliveries(older_than=timedelta(hours=2))} == {row.pk for row in old}
+    assert {row.pk for row in log.deliveries(older_than=timedelta(hours=2))} == {row.pk for row in old}
     assert new
 
 
@@ -90,10 +91,10 @@ def test_deliveries_filter_by_age(db):
     ],
 )
 def test_an_age_is_a_number_and_a_unit(text, age):
-    assert queries.parse_age(text) == age
+    assert log.parse_age(text) == age
 
 
 @pytest.mark.parametrize("text", ["", "30", "m", "2 weeks", "-1d", "1.5h", "3651d", "99999999999d"])
 def test_anything_else_is_not_an_age(text):
     with pytest.raises(ValueError):
-        queries.parse_age(text)
+        log.parse_age(text)

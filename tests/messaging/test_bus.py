@@ -14,7 +14,7 @@ from messaging.messages import Command, IdempotencyKeyReused, Refused
 from messaging.models import Delivery, ProcessedCommand, StoredEvent
 from messaging.registry import RegistryError, UnknownCommand
 from messaging.testing import subscribed
-from tests.factories import AccountFactory
+from tests.support.factories import AccountFactory
 
 
 @dataclass(frozen=True, kw_only=True)

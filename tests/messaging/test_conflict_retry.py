@@ -10,7 +10,7 @@ from accounts.events import AccountFollowed
 from accounts.models import Follow
 from messaging import bus
 from messaging.messages import Command
-from tests.factories import AccountFactory
+from tests.support.factories import AccountFactory
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
 from messaging.models import Delivery
-from tests.factories import AccountFactory
+from tests.support.factories import AccountFactory
 
 
 @pytest.fixture

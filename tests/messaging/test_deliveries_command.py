@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 
 from accounts.commands import BlockAccount
 from messaging.models import Delivery
-from tests.dead_letters import POLICY
-from tests.factories import AccountFactory
+from tests.support.dead_letters import POLICY
+from tests.support.factories import AccountFactory
 
 
 def deliveries(*args) -> tuple[str, str]:

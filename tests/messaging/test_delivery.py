@@ -10,10 +10,12 @@ from django.utils import timezone
 from accounts.commands import BlockAccount, FollowAccount
 from accounts.events import AccountBlocked
 from accounts.models import Follow
-from messaging import bus, claiming
+from messaging import bus
+from messaging import relay as runner
+from messaging.delivery import claiming
 from messaging.models import Delivery, StoredEvent
 from messaging.testing import subscribed
-from tests.factories import AccountFactory, FollowFactory
+from tests.support.factories import AccountFactory, FollowFactory
 
 SPY = "tests.spy"
 ON_BLOCK = "accounts.policies.remove_follows_on_block"
@@ -75,7 +77,7 @@ def test_a_failed_delivery_is_retried_by_the_relay_and_applied_exactly_once(pair
         make_due(failed)
         relay()
         relay()
-        bus.deliver(failed.pk)
+        runner.deliver(failed.pk)
 
     failed.refresh_from_db()
     assert (failed.status, failed.attempts, failed.last_error) == ("done", 2, "")
@@ -93,7 +95,7 @@ def test_retries_back_off_exponentially(pair, scenario, settings):
             row.refresh_from_db()
             delays.append((row.next_attempt_at - timezone.now()).total_seconds())
             make_due(row)
-            bus.deliver(row.pk)
+            runner.deliver(row.pk)
 
     assert [round(delay, -1) for delay in delays] == [10, 20, 40]
 
@@ -141,7 +143,7 @@ def test_delivering_a_done_delivery_again_changes_nothing(pair, scenario):
     done = Delivery.objects.get(policy=ON_BLOCK)
     events_before = len(outcome.cascade)
 
-    assert bus.deliver(done.pk) is None
+    assert runner.deliver(done.pk) is None
     relay()
 
     assert len(outcome.cascade) == events_before
@@ -241,8 +243,8 @@ def test_a_worker_whose_lease_was_taken_over_leaves_the_row_to_its_new_owner(pai
         fresh = claiming.claim_due(10)
         assert row.pk in stale.ids and row.pk in fresh.ids and stale.lease != fresh.lease
 
-        assert bus.deliver_claimed(claiming.Claim(fresh.lease, [row.pk])) == {"failed": 1}
-        assert bus.deliver_claimed(claiming.Claim(stale.lease, [row.pk])) == {"skipped": 1}
+        assert runner.deliver_claimed(claiming.Claim(fresh.lease, [row.pk])) == {"failed": 1}
+        assert runner.deliver_claimed(claiming.Claim(stale.lease, [row.pk])) == {"skipped": 1}
 
     row.refresh_from_db()
     assert (row.status, row.attempts, flaky.failures) == ("failed", 1, 4)

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import Account, Follow
 from messaging.management.commands.send_command import Command as SendCommand
 from messaging.registry import registry
-from tests.factories import AccountFactory, BookFactory
+from tests.support.factories import AccountFactory, BookFactory
 
 
 def send(*args):

@@ -15,8 +15,8 @@ from django.core.management import call_command
 from accounts.commands import RegisterAccount
 from accounts.values import Email, Password, Username
 from messaging import bus, personal, store
+from messaging.features.outbox import MailQueued
 from messaging.models import PersonalDataKey, StoredEvent
-from messaging.outbox import MailQueued
 
 pytestmark = pytest.mark.django_db
 
@@ -70,16 +70,16 @@ def test_a_registration_is_stored_sealed_and_loads_in_clear():
 
 def test_a_rotated_wrapping_key_still_opens_everything_and_the_old_one_can_go(settings):
     # given Ann's e-mail sealed under a key wrapped by the first wrapping key
-    ann, old = uuid.uuid4(), settings.PERSONAL_DATA_KEYS[0]
+    ann, old = uuid.uuid4(), settings.MESSAGING_PERSONAL_DATA_KEYS[0]
     sealed = personal.seal_value(personal.keys_to_seal_for([ann]), ann, "email", "ann@example.com")
 
     # when a new wrapping key comes first and the keys are rewrapped
-    settings.PERSONAL_DATA_KEYS = [new_wrapping_key(), old]
+    settings.MESSAGING_PERSONAL_DATA_KEYS = [new_wrapping_key(), old]
     out = io.StringIO()
     call_command("rotate_personal_data_key", stdout=out, stderr=io.StringIO())
 
     # then the old wrapping key is no longer needed
-    settings.PERSONAL_DATA_KEYS = settings.PERSONAL_DATA_KEYS[:1]
+    settings.MESSAGING_PERSONAL_DATA_KEYS = settings.MESSAGING_PERSONAL_DATA_KEYS[:1]
     assert "0 wrapped by another key" in out.getvalue()
     assert personal.open_value(personal.keys_for([ann]), ann, "email", sealed) == "ann@example.com"
 
@@ -88,7 +88,7 @@ def test_the_database_alone_opens_nothing_without_the_wrapping_key(settings):
     # given Ann's e-mail sealed, and a thief with the database but another wrapping key
     ann = uuid.uuid4()
     sealed = personal.seal_value(personal.keys_to_seal_for([ann]), ann, "email", "ann@example.com")
-    settings.PERSONAL_DATA_KEYS = [new_wrapping_key()]
+    settings.MESSAGING_PERSONAL_DATA_KEYS = [new_wrapping_key()]
 
     # then her data key cannot even be unwrapped
     with pytest.raises(ImproperlyConfigured, match="no longer holds"):

@@ -13,8 +13,8 @@ from interfaces.errors import refused
 from messaging.messages import CommandRejected
 from messaging.models import StoredEvent
 from messaging.registry import registry
-from tests.factories import AccountFactory, BookFactory, FollowFactory
-from tests.stock import figures
+from tests.support.factories import AccountFactory, BookFactory, FollowFactory
+from tests.support.stock import figures
 
 
 def test_the_policies_commands_are_declared_policy_only(db):

@@ -12,13 +12,14 @@ from django.utils import timezone
 
 from catalog.commands import AddBook
 from catalog.values import Money
-from messaging import bus, retention, subscriptions
-from messaging.invariants import every_event_has_its_deliveries
+from messaging import bus
+from messaging.features import retention, subscriptions
 from messaging.models import Delivery, IdempotentResponse, ProcessedCommand, ScheduledCommand, StoredEvent, Subscription
+from messaging.operations.invariants import every_event_has_its_deliveries
 from messaging.testing import relay
 from orders.commands import ConfirmOrder
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import place
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db
 

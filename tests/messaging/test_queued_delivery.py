@@ -11,13 +11,14 @@ from django.db import OperationalError, connection, transaction
 
 from accounts.commands import BlockAccount
 from accounts.events import AccountBlocked
-from messaging import bus, claiming, tasks
+from messaging import bus, relay, tasks
+from messaging.delivery import claiming
 from messaging.models import Delivery
 from messaging.store import Opened
 from messaging.testing import subscribed
-from tests.factories import AccountFactory
-from tests.pg_cluster import _free_port
-from tests.redis_server import publishing_to
+from tests.support.factories import AccountFactory
+from tests.support.pg_cluster import _free_port
+from tests.support.redis_server import publishing_to
 
 SPY = "tests.spy"
 handed_off = []
@@ -110,7 +111,7 @@ def test_a_deadlock_inside_a_delivery_runs_it_again_at_once_without_counting_an_
     with subscribed(AccountBlocked, deadlocks_once, name=SPY):
         block(pair)
         row = Delivery.objects.get(policy=SPY)
-        assert bus.deliver(row.pk) == "done"
+        assert relay.deliver(row.pk) == "done"
 
     row.refresh_from_db()
     assert (len(calls), row.attempts) == (2, 1)

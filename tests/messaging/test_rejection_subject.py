@@ -13,8 +13,8 @@ from catalog.commands import RestockBook
 from messaging import store
 from messaging.models import StoredEvent
 from orders.commands import CancelOrder
-from tests.factories import AccountFactory, BlockFactory, BookFactory
-from tests.stock import place
+from tests.support.factories import AccountFactory, BlockFactory, BookFactory
+from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db
 

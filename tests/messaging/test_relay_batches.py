@@ -21,15 +21,17 @@ from accounts.commands import BlockAccount, FollowAccount
 from accounts.events import AccountBlocked, AccountFollowed, FollowRejected
 from accounts.models import Account
 from accounts.refusals import AccountRefusal
-from messaging import bus, claiming
+from messaging import bus
+from messaging import relay as runner
+from messaging.delivery import claiming
 from messaging.messages import Command, Event
 from messaging.models import Delivery, StoredEvent
 from messaging.testing import subscribed
 from orders.commands import CancelOrder
-from tests.concurrency import run_concurrently
-from tests.counting import COUNTING_POLICY, counted, register_counting
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import figures, place
+from tests.support.concurrency import run_concurrently
+from tests.support.counting import COUNTING_POLICY, counted, register_counting
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import figures, place
 
 SPY = "tests.spy"
 
@@ -64,7 +66,7 @@ def test_one_failing_row_in_a_batch_leaves_the_others_done(relay_only):
         failing.add(events[1].event_id)
         accounts = Account.objects.count()
         claim = claiming.claim_due(50)
-        outcomes = bus.deliver_claimed(claim)
+        outcomes = runner.deliver_claimed(claim)
 
     assert outcomes == {"done": len(claim.ids) - 1, "failed": 1}
     rows = {row.event_id: row for row in Delivery.objects.filter(policy=SPY)}
@@ -85,7 +87,7 @@ def test_a_batch_whose_deliveries_all_succeed_runs_without_a_savepoint(scratch_r
     events = blocks(3)
     claim = claiming.claim_due(50)
     with CaptureQueriesContext(connection) as queries:
-        outcomes = bus.deliver_claimed(claim)
+        outcomes = runner.deliver_claimed(claim)
 
     assert outcomes == {"done": len(claim.ids)}
     assert not [query["sql"] for query in queries.captured_queries if query["sql"].startswith("SAVEPOINT")]
@@ -120,7 +122,7 @@ def test_a_command_refused_in_a_batch_undoes_only_its_own_writes_and_its_deliver
     )
     accounts = Account.objects.count()
     claim = claiming.claim_due(50)
-    outcomes = bus.deliver_claimed(claim)
+    outcomes = runner.deliver_claimed(claim)
 
     assert outcomes == {"done": len(claim.ids)}  # a refusal is an outcome of the command, not a failed delivery
     assert Account.objects.count() == accounts + 2  # the two commands that went through kept their writes
@@ -140,8 +142,8 @@ def test_a_row_whose_lease_was_taken_over_before_its_batch_ran_is_left_to_its_ne
     fresh = claiming.claim_due(50)
     assert set(fresh.ids) == set(counting[2:]) and set(fresh.ids) < set(stale.ids)
 
-    assert bus.deliver_claimed(stale) == {"done": len(stale.ids) - 2, "skipped": 2}
-    assert bus.deliver_claimed(fresh) == {"done": 2}
+    assert runner.deliver_claimed(stale) == {"done": len(stale.ids) - 2, "skipped": 2}
+    assert runner.deliver_claimed(fresh) == {"done": 2}
 
     assert len(counted()) == 4 and set(counted().values()) == {1}
     assert set(Delivery.objects.values_list("status", flat=True)) == {"done"}
@@ -169,7 +171,7 @@ class Ledger:
 @pytest.mark.skipif("connection.vendor != 'sqlite'", reason="counts transactions by SQLite's BEGIN")
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_stays_within_the_bound_on_rows_per_transaction(scratch_registry, relay_only):
-    relay_only.FANOUT_BATCH_SIZE = 20
+    relay_only.MESSAGING_FANOUT_BATCH_SIZE = 20
     relay_only.MESSAGING_RELAY_BATCH = 50
     register_counting(scratch_registry, on=AccountFollowed)
     people = [AccountFactory() for _ in range(6)]
@@ -181,7 +183,7 @@ def test_a_batch_stays_within_the_bound_on_rows_per_transaction(scratch_registry
 
     ledger = Ledger()
     with connection.execute_wrapper(ledger):
-        outcomes = bus.deliver_claimed(claiming.claim_due(200))
+        outcomes = runner.deliver_claimed(claiming.claim_due(200))
 
     assert outcomes == {"done": deliveries}
     batches = ledger.transactions[1:]  # after the claim's own
@@ -197,7 +199,7 @@ def test_a_delivery_expected_to_write_what_its_policy_wrote_before_starts_a_tran
     """A heavy delivery after light ones in a batch is cut before it runs,
     since one of its policy wrote as much earlier in the claim: it does not
     run, cross the bound and roll the batch back to run it again."""
-    relay_only.FANOUT_BATCH_SIZE = 20
+    relay_only.MESSAGING_FANOUT_BATCH_SIZE = 20
     relay_only.MESSAGING_RELAY_BATCH = 50
     heavy_runs = []
 
@@ -218,7 +220,7 @@ def test_a_delivery_expected_to_write_what_its_policy_wrote_before_starts_a_tran
     for policy, event in order:
         Delivery.objects.create(event_id=event.event_id, policy=policy)
 
-    outcomes = bus.deliver_claimed(claiming.claim_due(50))
+    outcomes = runner.deliver_claimed(claiming.claim_due(50))
 
     assert outcomes == {"done": 7}
     assert heavy_runs == [events[0].event_id, events[6].event_id]  # each heavy delivery ran once
@@ -241,7 +243,7 @@ def test_a_row_a_relay_delivers_while_its_run_right_after_the_commit_is_running_
     def relay_meanwhile():
         assert relay_may_run.wait(30)
         try:
-            return bus.deliver_claimed(claiming.claim_due(50))
+            return runner.deliver_claimed(claiming.claim_due(50))
         finally:
             relay_ran.set()
             connection.close()
@@ -281,7 +283,7 @@ def test_four_batched_workers_on_shared_stock_drain_without_deadlock_and_apply_e
     def worker():
         delivered = 0
         while (claim := claiming.claim_due(20)).ids:
-            delivered += sum(bus.deliver_claimed(claim).values())
+            delivered += sum(runner.deliver_claimed(claim).values())
             time.sleep(0)
         return delivered
 
@@ -326,7 +328,7 @@ def test_a_batch_writes_the_events_its_deliveries_append_in_one_insert(scratch_r
     events = blocks(4)
     claim = claiming.claim_due(50)
     with CaptureQueriesContext(connection) as queries:
-        bus.deliver_claimed(claim)
+        runner.deliver_claimed(claim)
 
     event_inserts = [
         q["sql"] for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "messaging_storedevent"')
@@ -356,7 +358,7 @@ def test_what_a_batch_holds_to_append_is_written_before_anything_in_it_reads_the
     scratch_registry.subscribe(AccountBlocked, lambda event: [ReadTheLog()], name="tests.reading")
     blocks(3)
     claim = claiming.claim_due(50)
-    bus.deliver_claimed(claim)
+    runner.deliver_claimed(claim)
 
     stored = StoredEvent.objects.filter(type="LogRead").order_by("position").values_list("payload__seen", flat=True)
     assert list(stored) == [0, 1, 2]  # each read saw the events the batch's earlier deliveries appended

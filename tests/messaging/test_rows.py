@@ -1,4 +1,4 @@
-"""Rows by primary key with statements built once (``messaging.rows``):
+"""Rows by primary key with statements built once (``messaging.sql``):
 the instances are the ORM's own, writes are the ORM's, and a lock is a lock."""
 
 import threading
@@ -11,9 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account, ApiToken
 from catalog.models import Inventory
-from messaging import rows
+from messaging import sql
 from orders.models import Order, OrderItem
-from tests.factories import AccountFactory, InventoryFactory
+from tests.support.factories import AccountFactory, InventoryFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def test_a_row_read_by_its_key_equals_the_orms_instance_field_for_field(lock):
     order = Order.objects.create(customer_id=account.pk, total_amount=Decimal("12.50"), currency="EUR")
     with transaction.atomic():
         for model, key in ((Account, account.pk), (Inventory, inventory.pk), (Order, order.pk)):
-            read = rows.get(model, key, lock=lock)
+            read = sql.get(model, key, lock=lock)
             assert type(read) is model
             assert fields_of(read) == fields_of(model.objects.get(pk=key))
             assert read._state.adding is False and read._state.db == "default"
@@ -37,7 +37,7 @@ def test_a_row_read_by_its_key_equals_the_orms_instance_field_for_field(lock):
 
 def test_a_row_read_with_its_related_row_equals_select_related():
     token, _ = ApiToken.objects.create(AccountFactory())
-    read = rows.get(ApiToken, token.pk, related="user")
+    read = sql.get(ApiToken, token.pk, related="user")
     expected = ApiToken.objects.select_related("user").get(pk=token.pk)
     assert fields_of(read) == fields_of(expected)
     with CaptureQueriesContext(connection) as queries:
@@ -46,30 +46,30 @@ def test_a_row_read_with_its_related_row_equals_select_related():
 
 
 def test_a_key_with_no_row_reads_as_none():
-    assert rows.get(Inventory, InventoryFactory.build().book_id) is None
+    assert sql.get(Inventory, InventoryFactory.build().book_id) is None
 
 
 def test_saving_writes_only_the_named_columns_with_their_types_kept():
     inventory = InventoryFactory(on_hand=5, reserved=1)
-    read = rows.get(Inventory, inventory.pk)
+    read = sql.get(Inventory, inventory.pk)
     read.on_hand, read.reserved, read.initial_stock_received = 9, 3, True
     Inventory.objects.filter(pk=inventory.pk).update(reserved=4)  # another writer's column, left as it is
-    rows.save(read, "on_hand", "initial_stock_received")
+    sql.save(read, "on_hand", "initial_stock_received")
 
     stored = Inventory.objects.get(pk=inventory.pk)
     assert (stored.on_hand, stored.reserved, stored.initial_stock_received) == (9, 4, True)
     order = Order.objects.create(customer_id=AccountFactory().pk, total_amount=Decimal("3.10"), currency="USD")
     order.status = Order.Status.CONFIRMED
-    rows.save(order, "status")
+    sql.save(order, "status")
     assert model_to_dict(Order.objects.get(pk=order.pk))["status"] == Order.Status.CONFIRMED
 
 
 def test_saving_a_row_that_is_gone_is_an_error_as_for_the_orm():
     inventory = InventoryFactory()
-    read = rows.get(Inventory, inventory.pk)
+    read = sql.get(Inventory, inventory.pk)
     Inventory.objects.filter(pk=inventory.pk).delete()
     with pytest.raises(DatabaseError, match="is gone"):
-        rows.save(read, "on_hand")
+        sql.save(read, "on_hand")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -84,27 +84,27 @@ def test_a_locked_row_makes_another_locker_wait_until_the_transaction_ends():
         try:
             with transaction.atomic():
                 other_tried.set()
-                other_got.append(rows.get(Inventory, inventory.pk, lock=True).on_hand)
+                other_got.append(sql.get(Inventory, inventory.pk, lock=True).on_hand)
         finally:
             connection.close()
 
     thread = threading.Thread(target=other)
     thread.start()
     with transaction.atomic():
-        held = rows.get(Inventory, inventory.pk, lock=True)
+        held = sql.get(Inventory, inventory.pk, lock=True)
         locked.set()
         other_tried.wait()
         thread.join(timeout=0.5)
         assert thread.is_alive() and other_got == []  # still waiting for the lock
         held.on_hand = 42
-        rows.save(held, "on_hand")
+        sql.save(held, "on_hand")
     thread.join(timeout=10)
     assert other_got == [42]  # it read the row once the lock was released, as the first left it
 
 
 def test_rows_read_by_several_keys_come_by_key_and_a_missing_one_is_left_out():
     first, second = AccountFactory(), AccountFactory()
-    found = rows.get_many(Account, [second.pk, first.pk, InventoryFactory.build().book_id], lock=True)
+    found = sql.get_many(Account, [second.pk, first.pk, InventoryFactory.build().book_id], lock=True)
     assert set(found) == {first.pk, second.pk}
     assert fields_of(found[first.pk]) == fields_of(Account.objects.get(pk=first.pk))
 
@@ -123,7 +123,7 @@ def test_rows_found_by_their_columns_come_in_the_order_asked_and_equal_the_orms(
         unit_price_amount=1,
     )
 
-    found = rows.find(OrderItem, order_id=order.pk, order_by="book_id", lock=True)
+    found = sql.find(OrderItem, order_id=order.pk, order_by="book_id", lock=True)
     expected = OrderItem.objects.filter(order_id=order.pk).order_by("book_id")
     assert [fields_of(item) for item in found] == [fields_of(item) for item in expected]
-    assert rows.find(OrderItem, order_id=order.pk, title="no such title") == []
+    assert sql.find(OrderItem, order_id=order.pk, title="no such title") == []

@@ -13,14 +13,15 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.commands import RegisterAccount
-from messaging import bus, schedules, tasks
+from messaging import bus, tasks
+from messaging.features import schedules
 from messaging.messages import Command
 from messaging.models import ScheduledCommand, StoredEvent
 from messaging.registry import Registry, RegistryError, registry
 from messaging.testing import relay
 from orders.commands import ExpireOrder
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import place
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db
 

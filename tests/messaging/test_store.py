@@ -12,7 +12,7 @@ from messaging import bus, store
 from messaging.messages import Event
 from messaging.models import StoredEvent
 from messaging.registry import RegistryError
-from tests.factories import AccountFactory
+from tests.support.factories import AccountFactory
 
 
 @dataclass(frozen=True, kw_only=True)

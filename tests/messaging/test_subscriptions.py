@@ -11,11 +11,12 @@ from django.utils import timezone
 
 from accounts.commands import FollowAccount
 from accounts.events import AccountFollowed
-from messaging import bus, store, subscriptions
+from messaging import bus, store
+from messaging.features import subscriptions
 from messaging.models import Delivery, StoredEvent, Subscription
 from messaging.registry import registry
 from messaging.testing import relay, subscribed
-from tests.factories import AccountFactory
+from tests.support.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -6,12 +6,13 @@ from opentelemetry.trace import StatusCode
 
 from accounts.commands import FollowAccount
 from accounts.events import AccountFollowed
-from messaging import bus
+from messaging import bus, relay
+from messaging.delivery import claiming
 from messaging.models import Delivery
 from messaging.testing import subscribed
-from tests.dead_letters import OutsideService
-from tests.factories import AccountFactory
-from tests.telemetry import recording
+from tests.support.dead_letters import OutsideService
+from tests.support.factories import AccountFactory
+from tests.support.telemetry import recording
 
 pytestmark = pytest.mark.django_db
 
@@ -39,9 +40,47 @@ def test_a_failing_policy_has_its_delivery_span_say_failed_then_dead(scenario, s
         scenario.when(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))  # first attempt, on commit
         failed = Delivery.objects.get(policy=POLICY)
         Delivery.objects.filter(pk=failed.pk).update(next_attempt_at=timezone.now())  # its retry time has come
-        bus.deliver(failed.pk)
+        relay.deliver(failed.pk)
 
     spans = [span for span in recorded.finished() if span.name == f"deliver AccountFollowed to {POLICY}"]
     assert [span.attributes["domain.outcome"] for span in spans] == ["failed", "dead"]
     assert {span.status.status_code for span in spans} == {StatusCode.ERROR}
     assert "the notification service is down" in spans[-1].status.description
+
+
+def refusing_follow_back(event: AccountFollowed):
+    """A policy whose command is refused: the followee "follows" itself."""
+    return [FollowAccount(follower_id=event.followee_id, followee_id=event.followee_id)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_policys_command_refused_right_after_the_commit_records_one_refused_span_and_no_failed_one():
+    # given a policy whose command is refused, run right after the commit
+    # without savepoints first, then again with them (the refusal rule)
+    alice, bob = AccountFactory(), AccountFactory()
+
+    with recording() as recorded, subscribed(AccountFollowed, refusing_follow_back, name=POLICY):
+        bus.dispatch(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))
+
+    # then the abandoned run left no span: one refused command, one done delivery
+    commands = [span for span in recorded.finished() if span.name == "command FollowAccount"]
+    assert sorted(span.attributes["domain.outcome"] for span in commands) == ["done", "refused"]
+    deliveries = [span for span in recorded.finished() if span.name == f"deliver AccountFollowed to {POLICY}"]
+    assert [span.attributes["domain.outcome"] for span in deliveries] == ["done"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_policys_command_refused_in_a_relay_batch_records_one_refused_span_and_one_delivery(settings):
+    # given the same policy, left to a relay whose batch runs without savepoints first
+    settings.MESSAGING_DELIVER_ON_COMMIT = False
+    alice, bob = AccountFactory(), AccountFactory()
+
+    with recording() as recorded, subscribed(AccountFollowed, refusing_follow_back, name=POLICY):
+        bus.dispatch(FollowAccount(follower_id=alice.pk, followee_id=bob.pk))
+        relay.deliver_claimed(claiming.claim_due(50))
+
+    # then one refused command span, and one delivery span, done
+    commands = [span for span in recorded.finished() if span.name == "command FollowAccount"]
+    assert sorted(span.attributes["domain.outcome"] for span in commands) == ["done", "refused"]
+    deliveries = [span for span in recorded.finished() if span.name == f"deliver AccountFollowed to {POLICY}"]
+    assert [span.attributes["domain.outcome"] for span in deliveries] == ["done"]

@@ -10,8 +10,8 @@ from messaging.testing import relay
 from orders.commands import ConfirmOrder, ShipOrder
 from orders.events import OrderConfirmed, OrderPlaced, OrderShipped
 from orders.queries import order as order_view
-from tests.factories import AccountFactory
-from tests.stock import figures, place
+from tests.support.factories import AccountFactory
+from tests.support.stock import figures, place
 
 
 def test_a_book_is_stocked_ordered_confirmed_and_shipped_with_a_mail_at_each_step(db, scenario, mailoutbox):

@@ -8,9 +8,9 @@ from catalog.values import Isbn, Money
 from messaging import bus
 from messaging.messages import Result
 from orders.models import Order
-from tests.concurrency import run_concurrently
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import figures, place
+from tests.support.concurrency import run_concurrently
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import figures, place
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

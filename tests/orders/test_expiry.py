@@ -8,13 +8,13 @@ import pytest
 from django.test import Client
 
 from catalog.models import Book
+from messaging.features.schedules import SCHEDULER
 from messaging.models import ScheduledCommand, StoredEvent
-from messaging.schedules import SCHEDULER
 from messaging.testing import relay
 from orders.commands import CancelOrder, ConfirmOrder, ExpireOrder
 from orders.queries import order as order_view
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import figures, place
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import figures, place
 
 pytestmark = pytest.mark.django_db
 

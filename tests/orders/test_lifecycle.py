@@ -7,13 +7,13 @@ import pytest
 from django.core.management import call_command
 
 from catalog.events import StockReleased
-from messaging import bus
+from messaging import relay as runner
 from messaging.models import Delivery
 from orders.commands import CancelOrder, ConfirmOrder, ShipOrder
 from orders.events import OrderCancelled
 from orders.queries import order as order_view
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import figures, place
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import figures, place
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +103,7 @@ def test_a_release_relayed_again_releases_nothing_more(scenario, alice, book):
     scenario.given(CancelOrder(order_id=order_id))
     release = Delivery.objects.get(policy="orders.policies.release_stock_on_cancel")
 
-    assert bus.deliver(release.pk) is None
+    assert runner.deliver(release.pk) is None
     Delivery.objects.filter(pk=release.pk).update(status=Delivery.Status.PENDING)
     relay()
 

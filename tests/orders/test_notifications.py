@@ -14,14 +14,15 @@ from django.utils import timezone
 
 from accounts.commands import ForgetAccount
 from accounts.models import Account
-from messaging import bus, queries
+from messaging import relay as runner
 from messaging.models import Delivery, StoredEvent
+from messaging.operations import metrics
 from messaging.testing import relay
 from orders.commands import ConfirmOrder, ShipOrder
 from orders.mails import CONFIRMED_MAIL
 from orders.queries import order as order_view
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import place
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db
 
@@ -150,7 +151,7 @@ def test_a_mail_to_a_recipient_forgotten_before_it_is_sent_is_skipped_not_failed
     assert (sending.status, sending.attempts) == (Delivery.Status.SKIPPED, 1)
     assert sending.last_error == f"account {alice.pk} was forgotten: not sent"
     assert sending.delivered_at is not None
-    backlog = queries.backlog()
+    backlog = metrics.backlog()
     assert (backlog.pending, backlog.failed, backlog.dead) == (0, 0, 0)
     assert f"skipped MailQueued to {SEND}: account {alice.pk} was forgotten" in caplog.text
 
@@ -176,7 +177,7 @@ def test_a_sent_mail_is_not_sent_again_when_its_delivery_is_relayed(scenario, or
     relay()
     sent = Delivery.objects.get(policy=SEND)
 
-    assert bus.deliver(sent.pk) is None
+    assert runner.deliver(sent.pk) is None
     relay_when_due(sent)
 
     assert len(mailoutbox) == 1

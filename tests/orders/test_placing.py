@@ -15,8 +15,8 @@ from orders.events import OrderPlaced
 from orders.models import Order
 from orders.queries import order as order_view
 from orders.values import MAX_LINES, MAX_QUANTITY, OrderedItem, OrderLine
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import figures, place
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import figures, place
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from catalog.models import Book
 from messaging.testing import relay
 from orders.models import Order
-from tests.factories import AccountFactory, BookFactory
-from tests.stock import figures
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.stock import figures
 
 
 def send(*args):

@@ -2,4 +2,4 @@
 fixtures (``signed_in``, ``alice``, ``staff``) are shared (fresh limits
 come from the root conftest)."""
 
-from tests.api.conftest import alice, anonymous, bob, signed_in, staff  # noqa: F401
+from tests.interface.api.conftest import alice, anonymous, bob, signed_in, staff  # noqa: F401

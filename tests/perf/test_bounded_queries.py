@@ -20,7 +20,7 @@ from accounts.projections import recount
 from accounts.queries import account
 from messaging.models import StoredEvent
 from orders.models import Order, OrderItem
-from tests.factories import AccountFactory, BookFactory
+from tests.support.factories import AccountFactory, BookFactory
 
 SIZES = [2, 50]
 

@@ -21,9 +21,9 @@ from accounts import queries as accounts
 from accounts.models import Account, Block, Follow
 from catalog import queries as catalog
 from catalog.models import Book, Inventory
-from messaging import claiming
-from messaging import queries as kernel
+from messaging.delivery import claiming
 from messaging.models import Delivery, StoredEvent
+from messaging.operations import log
 from orders import queries as orders
 from orders.models import Order, OrderItem
 
@@ -109,7 +109,7 @@ def hot_reads(ids: dict) -> dict:
             orders.orders(customer_id=viewer).count(),
         ),
         "staff orders page": lambda: [orders.order_view(row) for row in orders.orders()[:PAGE]],
-        "event log of a correlation id": page(kernel.stored_events(correlation_id=ids["correlation"])),
+        "event log of a correlation id": page(log.stored_events(correlation_id=ids["correlation"])),
         "due deliveries claim": lambda: list(claiming.due(timezone.now(), PAGE)),
     }
 

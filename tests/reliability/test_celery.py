@@ -3,7 +3,7 @@
 The test process plays the web side: it dispatches commands on the bus with
 on-commit delivery off, so every delivery is handed to the broker (a
 throwaway ``redis-server``). The workers are ``celery worker`` processes of
-their own (``tests.celery_app``: the project's app plus a counting policy)
+their own (``tests.support.celery_app``: the project's app plus a counting policy)
 beside one ``celery beat`` sweeping every second, with two-second leases.
 """
 
@@ -24,12 +24,12 @@ from catalog.values import Money
 from messaging import bus
 from messaging.models import Delivery, StoredEvent
 from orders.commands import ConfirmOrder
-from tests.counting import counted, register_counting
-from tests.factories import AccountFactory, BookFactory
-from tests.redis_server import publishing_to, throwaway_redis
-from tests.smtp import mail_server
-from tests.stock import place
-from tests.subprocesses import database_url
+from tests.support.counting import counted, register_counting
+from tests.support.factories import AccountFactory, BookFactory
+from tests.support.redis_server import publishing_to, throwaway_redis
+from tests.support.smtp import mail_server
+from tests.support.stock import place
+from tests.support.subprocesses import database_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -84,7 +84,7 @@ class Processes:
     def _start(self, name: str, args: list[str], env: dict) -> subprocess.Popen:
         log = open(self.directory / f"{name}.log", "w")
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tests.celery_app", *args],
+            [sys.executable, "-m", "celery", "-A", "tests.support.celery_app", *args],
             env={**self.env, **env},
             cwd=django_settings.BASE_DIR,
             stdout=log,

@@ -16,12 +16,13 @@ from django.db import transaction
 from accounts.commands import BlockAccount
 from accounts.events import AccountBlocked
 from accounts.models import Follow
-from messaging import bus, claiming, store
+from messaging import bus, relay, store
+from messaging.delivery import claiming
 from messaging.models import Delivery, StoredEvent
-from tests.concurrency import run_concurrently
-from tests.counting import counted, register_counting
-from tests.factories import AccountFactory, FollowFactory
-from tests.subprocesses import database_url
+from tests.support.concurrency import run_concurrently
+from tests.support.counting import counted, register_counting
+from tests.support.factories import AccountFactory, FollowFactory
+from tests.support.subprocesses import database_url
 
 
 def quiet_relay():
@@ -59,7 +60,7 @@ def test_every_event_delivered_twice_in_shuffled_order_ends_as_one_delivery(sett
     ids = list(Delivery.objects.values_list("pk", flat=True)) * 2
     random.Random(3).shuffle(ids)
     for delivery_id in ids:
-        bus.deliver(delivery_id)
+        relay.deliver(delivery_id)
     twice = state()
 
     Delivery.objects.filter(event__command_type="SeverFollows").delete()
@@ -73,7 +74,7 @@ def test_every_event_delivered_twice_in_shuffled_order_ends_as_one_delivery(sett
     # until none is pending: delivering a block opens deliveries of its FollowRemoved
     while due := list(Delivery.objects.filter(status="pending").order_by("pk").values_list("pk", flat=True)):
         for delivery_id in due:
-            bus.deliver(delivery_id)
+            relay.deliver(delivery_id)
 
     assert twice == state()
     assert set(Delivery.objects.values_list("status", flat=True)) == {"done"}
@@ -154,7 +155,7 @@ def test_four_relay_workers_drain_thousands_of_deliveries_applying_each_once(scr
             committed = late_committed.is_set()  # read before claiming: then the claim sees it
             claim = claiming.claim_due(50)
             if claim.ids:
-                bus.deliver_claimed(claim)
+                relay.deliver_claimed(claim)
             elif committed:
                 return
             else:

@@ -11,7 +11,7 @@ import pytest
 from accounts.models import Account, Block, Follow
 from catalog.queries import book as book_view
 from orders.models import Order
-from tests.factories import AccountFactory, BookFactory, api_token
+from tests.support.factories import AccountFactory, BookFactory, api_token
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

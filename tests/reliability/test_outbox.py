@@ -22,17 +22,17 @@ from rest_framework.test import APIClient
 
 from accounts.mails import AS_WRITTEN_MAIL
 from accounts.models import Account
-from messaging.delivery import Permanent
+from messaging.delivery.ledger import Permanent
+from messaging.features.outbox import MailQueued, send_queued_mail
 from messaging.models import Delivery, StoredEvent
-from messaging.outbox import MailQueued, send_queued_mail
 from messaging.testing import relay
 from orders.commands import ConfirmOrder
 from orders.mails import CONFIRMED_MAIL
 from orders.queries import order as order_view
-from tests.factories import AccountFactory, BookFactory, api_token
-from tests.smtp import mail_server
-from tests.stock import place
-from tests.subprocesses import database_url
+from tests.support.factories import AccountFactory, BookFactory, api_token
+from tests.support.smtp import mail_server
+from tests.support.stock import place
+from tests.support.subprocesses import database_url
 
 SEND = "messaging.outbox.send_queued_mail"
 

@@ -6,8 +6,8 @@ from django.db import connection
 from accounts.commands import FollowAccount
 from accounts.models import Follow
 from messaging import bus
-from tests.concurrency import run_concurrently
-from tests.factories import AccountFactory
+from tests.support.concurrency import run_concurrently
+from tests.support.factories import AccountFactory
 
 pytestmark = pytest.mark.skipif(connection.vendor != "sqlite", reason="about SQLite")
 

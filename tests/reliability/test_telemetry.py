@@ -21,9 +21,9 @@ from opentelemetry.trace import SpanKind
 from config import telemetry
 from config.celery import app
 from messaging.models import StoredEvent
-from tests.factories import AccountFactory, FollowFactory
-from tests.redis_server import publishing_to, throwaway_redis
-from tests.telemetry import recording
+from tests.support.factories import AccountFactory, FollowFactory
+from tests.support.redis_server import publishing_to, throwaway_redis
+from tests.support.telemetry import recording
 
 POLICY = "accounts.policies.remove_follows_on_block"
 

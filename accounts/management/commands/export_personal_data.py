@@ -5,7 +5,7 @@ from uuid import UUID
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import queries
-from messaging import access
+from messaging.features import access
 
 
 class Command(BaseCommand):

@@ -26,7 +26,7 @@ from accounts.values import Email, PasswordHash, Username
 from catalog.commands import AddBook, RestockBook
 from catalog.values import Isbn, Money
 from messaging import bus
-from messaging.queries import stored_events
+from messaging.operations.log import stored_events
 from orders.commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
 from orders.values import OrderLine
 

@@ -11,8 +11,8 @@ from django.core.management.base import BaseCommand, CommandError, DjangoHelpFor
 from django.urls import reverse
 from django.utils import timezone
 
-from messaging import bus, claiming, queries
 from messaging.models import Delivery, ScheduledCommand
+from messaging.operations import dead_letters, log
 from messaging.personal import opened_rows
 from messaging.serialization import parse_uuid
 
@@ -127,7 +127,7 @@ class Command(BaseCommand):
     def _list(self, *, status, limit, as_json, **options):
         statuses = _statuses(status)
         limit = _positive(limit, "--limit")
-        rows = list(queries.deliveries(statuses=statuses, **_filters(options))[: limit + 1])
+        rows = list(log.deliveries(statuses=statuses, **_filters(options))[: limit + 1])
         more, rows = len(rows) > limit, rows[:limit]
         if as_json:
             for row in rows:
@@ -230,9 +230,8 @@ class Command(BaseCommand):
             return
         outcomes = Counter()
         for chunk in batched(selected, BATCH, strict=False):
-            claiming.reopen(chunk)
-            bus.deliver_all(chunk)
-            for row in queries.deliveries().filter(pk__in=chunk).order_by("pk"):
+            dead_letters.retry(chunk)
+            for row in log.deliveries().filter(pk__in=chunk).order_by("pk"):
                 outcomes[row.status] += 1
                 error = f": {row.last_error}" if row.status != Delivery.Status.DONE else ""
                 self.stdout.write(f"{_label(row)}: {row.get_status_display()}{error}")
@@ -251,8 +250,8 @@ class Command(BaseCommand):
             return
         discarded = 0
         for chunk in batched(selected, BATCH, strict=False):
-            claiming.discard(chunk)
-            for row in queries.deliveries(statuses=[Delivery.Status.DISCARDED]).filter(pk__in=chunk).order_by("pk"):
+            dead_letters.discard(chunk)
+            for row in log.deliveries(statuses=[Delivery.Status.DISCARDED]).filter(pk__in=chunk).order_by("pk"):
                 discarded += 1
                 self.stdout.write(f"discarded {_label(row)} after {row.attempts} attempt(s): {row.last_error}")
         self.stdout.write(f"discarded {discarded} dead-lettered deliveries (the rows stay, marked discarded)")
@@ -264,7 +263,7 @@ class Command(BaseCommand):
         if ids and all_dead:
             raise CommandError("name deliveries by id or say --all-dead, not both", returncode=2)
         if all_dead:
-            return list(queries.deliveries(statuses=[Delivery.Status.DEAD], **filters).values_list("pk", flat=True))
+            return list(log.deliveries(statuses=[Delivery.Status.DEAD], **filters).values_list("pk", flat=True))
         if not ids:
             raise CommandError("name the deliveries by id, or say --all-dead", returncode=2)
         if filters:
@@ -279,7 +278,7 @@ class Command(BaseCommand):
     def _named(ids: list[str]) -> list[Delivery]:
         """The deliveries with these ids, in the order given (each once)."""
         wanted = list(dict.fromkeys(_positive(text, "a delivery id") for text in ids))
-        rows = {row.pk: row for row in queries.deliveries().filter(pk__in=wanted)}
+        rows = {row.pk: row for row in log.deliveries().filter(pk__in=wanted)}
         unknown = [str(pk) for pk in wanted if pk not in rows]
         if unknown:
             raise CommandError(f"no delivery {', '.join(unknown)}", returncode=2)
@@ -296,7 +295,7 @@ def _add_filters(parser) -> None:
 
 
 def _filters(options: dict) -> dict:
-    """The filter options, checked, as keyword arguments of ``queries.deliveries``
+    """The filter options, checked, as keyword arguments of ``log.deliveries``
     (only those given)."""
     filters = {}
     if options.get("policy"):
@@ -305,7 +304,7 @@ def _filters(options: dict) -> dict:
         filters["event_type"] = options["event_type"]
     if options.get("older_than"):
         try:
-            filters["older_than"] = queries.parse_age(options["older_than"])
+            filters["older_than"] = log.parse_age(options["older_than"])
         except ValueError as error:
             raise CommandError(f"--older-than: {error}", returncode=2) from None
     if options.get("correlation_id"):
@@ -344,7 +343,7 @@ def _label(row: Delivery) -> str:
 
 
 def _trace(row: Delivery) -> str:
-    return reverse("messaging:trace", args=[row.event.correlation_id])
+    return reverse("console:trace", args=[row.event.correlation_id])
 
 
 def _record(row: Delivery, *, payload: bool = False) -> dict:

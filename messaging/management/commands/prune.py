@@ -1,10 +1,10 @@
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from messaging import retention
+from ...conf import conf
+from ...features import retention
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Say what would be removed, remove nothing.")
 
     def handle(self, *args, days, batch, dry_run, **options):
-        days = settings.RETENTION_DAYS if days is None else days
+        days = conf.MESSAGING_RETENTION_DAYS if days is None else days
         if batch < 1 or days < 1:
             raise CommandError("--batch and --days must be at least 1", returncode=2)
         before = timezone.now() - timedelta(days=days)

@@ -3,12 +3,14 @@ import signal
 import time
 from collections import Counter
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
-from messaging import bus, queries, schedules, subscriptions
-from messaging.claiming import claim_due
+from messaging import relay
+from messaging.features import schedules, subscriptions
+from messaging.operations import metrics
+
+from ...conf import conf
 
 logger = logging.getLogger("messaging.relay")
 
@@ -38,7 +40,7 @@ class Command(BaseCommand):
         self.next_sweep = 0.0
         # The relay never retries a dead letter itself: say so, where whoever
         # runs it (or reads a worker's log) sees it.
-        dead = queries.dead_letters()
+        dead = metrics.dead_letters()
         if dead:
             self.stderr.write(self.style.WARNING(_dead_letters(dead)))
         if not loop:
@@ -46,7 +48,7 @@ class Command(BaseCommand):
         else:
             totals = self._loop(batch, interval)
         summary = _describe(totals) if totals else "nothing was due"
-        dead = queries.dead_letters()
+        dead = metrics.dead_letters()
         if dead:
             summary += f"; {_dead_letters(dead)}"
         self.stdout.write(f"relay finished: {summary}")
@@ -58,14 +60,13 @@ class Command(BaseCommand):
         if time.monotonic() >= self.next_sweep:
             if swept := subscriptions.sweep():
                 self.stdout.write(f"the sweep opened {swept} deliveries a previous release left out")
-            self.next_sweep = time.monotonic() + settings.MESSAGING_SUBSCRIPTION_SWEEP_SECONDS
+            self.next_sweep = time.monotonic() + conf.MESSAGING_SUBSCRIPTION_SWEEP_SECONDS
         scheduled = schedules.dispatch_due(batch) if False in self.lanes else Counter()
         claimed, outcomes = scheduled.total(), Counter({f"scheduled {status}": n for status, n in scheduled.items()})
         for outside in self.lanes:
-            claim = claim_due(batch, outside=outside)
-            if claim.ids:
-                outcomes += bus.deliver_claimed(claim)
-            claimed = max(claimed, len(claim.ids))
+            lane_claimed, lane_outcomes = relay.deliver_due(batch, outside=outside)
+            outcomes += lane_outcomes
+            claimed = max(claimed, lane_claimed)
         if outcomes:
             self.stdout.write(_describe(outcomes))
         return claimed, outcomes

@@ -5,9 +5,10 @@ from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from messaging import subscriptions
 from messaging.models import StoredEvent
 from messaging.registry import registry
+
+from ...features import subscriptions
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ from uuid import UUID
 
 from django.core.management.base import BaseCommand, CommandError
 
-from messaging.queries import causal_tree, render_tree
+from messaging.operations.trace import causal_tree, render_tree
 
 
 class Command(BaseCommand):

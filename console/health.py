@@ -1,0 +1,136 @@
+"""Health endpoints, for load balancers and orchestrators.
+
+``/health/live/`` (liveness) says the process answers, and touches nothing
+else, so a slow database never gets a live process restarted.
+
+``/health/`` (readiness) says whether this node can serve: the database
+answers and every migration is applied; 200 when ready, 503 otherwise. Its
+body also reports the deliveries (the open backlog due, how long the oldest
+has waited, the dead letters), which never fail readiness: one bad address
+dead-lettering its mails must not take every web node out of the load
+balancer. An operator watches those figures; ``check_invariants`` fails on
+dead letters.
+
+Both are answered by ``HealthMiddleware``, first in ``MIDDLEWARE``, before
+anything asks the request for its host: a load balancer probes a node by
+its address (``Host: 10.0.0.5:8000``), which ``ALLOWED_HOSTS`` rightly
+refuses everywhere else, and over plain HTTP, which ``SECURE_SSL_REDIRECT``
+would bounce.
+
+The checks are django-health-check's: its ``Database`` check, and
+``Migrations`` below on its ``HealthCheck`` base. Its own view is not used:
+it answers 500 rather than 503, goes through host validation like any view,
+and has no room for the deliveries.
+"""
+
+import asyncio
+import dataclasses
+import threading
+import time
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db.migrations.executor import MigrationExecutor
+from django.http import HttpResponseNotAllowed, JsonResponse
+from django.utils.cache import add_never_cache_headers
+from health_check.base import HealthCheck
+from health_check.checks import Database
+from health_check.exceptions import ServiceUnavailable
+
+from messaging.operations import metrics
+
+READINESS_PATH = "/health"
+LIVENESS_PATH = "/health/live"
+
+
+@dataclasses.dataclass
+class Migrations(HealthCheck):
+    """Every migration the code has is applied: a node whose code runs ahead
+    of its schema is not ready."""
+
+    alias: str = DEFAULT_DB_ALIAS
+
+    def run(self):
+        connection = connections[self.alias]
+        try:
+            with connection.temporary_connection():  # a check runs in a worker thread: close what it opens
+                executor = MigrationExecutor(connection)
+                plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        except DatabaseError as error:
+            raise ServiceUnavailable("cannot read the applied migrations") from error
+        if plan:
+            first = plan[0][0]
+            raise ServiceUnavailable(f"{len(plan)} migration(s) not applied, from {first.app_label}.{first.name}")
+
+
+def readiness() -> tuple[int, dict]:
+    """Run the readiness checks now: the HTTP status and the JSON body."""
+    checks = {"database": Database(), "migrations": Migrations()}
+    results = asyncio.run(_results(checks.values()))
+    ready = all(result.error is None for result in results)
+    return (200 if ready else 503), {
+        "status": "ready" if ready else "unavailable",
+        "checks": {
+            name: {"status": "ok"} if result.error is None else {"status": "unavailable", "detail": str(result.error)}
+            for name, result in zip(checks, results, strict=True)
+        },
+        "deliveries": _deliveries(),
+    }
+
+
+async def _results(checks):
+    # Each check runs in a worker thread (django-health-check's way for
+    # synchronous checks), on a database connection of its own.
+    return await asyncio.gather(*(check.get_result() for check in checks))
+
+
+def _deliveries() -> dict | None:
+    """The outbox's figures, or ``None`` when they cannot be read (the
+    checks then say why)."""
+    try:
+        backlog = metrics.backlog()
+    except DatabaseError:
+        return None
+    return {"backlog": backlog.due, "oldest_due_seconds": backlog.oldest_due_seconds, "dead": backlog.dead}
+
+
+class _RecentReadiness:
+    """The last readiness answer, reused for ``HEALTH_CACHE_SECONDS``, so a
+    load balancer polling every second costs a few checks a minute. Kept in
+    the process, not in the cache: each node must answer for itself, and a
+    cache shared by the nodes would hand one node's answer to another.
+    Probes arriving together wait for one run instead of each running the
+    checks."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._answer: tuple[float, int, dict] | None = None
+
+    def get(self) -> tuple[int, dict]:
+        with self._lock:
+            if self._answer is None or time.monotonic() - self._answer[0] >= settings.HEALTH_CACHE_SECONDS:
+                self._answer = (time.monotonic(), *readiness())
+            return self._answer[1:]
+
+
+_recent = _RecentReadiness()
+
+
+class HealthMiddleware:
+    """Answers ``/health/`` and ``/health/live/`` (with or without the
+    trailing slash) before any other middleware, whatever the ``Host``
+    header; passes every other request on."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path_info.rstrip("/")
+        if path not in (READINESS_PATH, LIVENESS_PATH):
+            return self.get_response(request)
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        status, body = (200, {"status": "alive"}) if path == LIVENESS_PATH else _recent.get()
+        response = JsonResponse(body, status=status)
+        add_never_cache_headers(response)
+        return response

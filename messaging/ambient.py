@@ -1,0 +1,46 @@
+"""What the current thread is doing, for the bus and the log lines.
+
+A policy's commands inherit the correlation id of the event that set them
+off and name that event as their cause; the delivery sets ``current_cause``
+while a policy runs and the bus reads it, so policies need not thread
+metadata through by hand.
+"""
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class Cause:
+    correlation_id: UUID
+    event_id: UUID
+    policy: str
+
+
+current_cause: ContextVar[Cause | None] = ContextVar("current_cause", default=None)
+held_appends: ContextVar = ContextVar("held_appends", default=None)
+"""The events a relay batch holds back to write in one INSERT (``store``),
+flushed by ``StoredEvent.objects`` before anything reads the log."""
+current_correlation_id: ContextVar[UUID | None] = ContextVar("current_correlation_id", default=None)
+
+
+@contextmanager
+def caused_by(cause: Cause):
+    """Within this block, dispatched commands are consequences of ``cause``."""
+    token = current_cause.set(cause)
+    try:
+        yield
+    finally:
+        current_cause.reset(token)
+
+
+@contextmanager
+def correlated(correlation_id: UUID):
+    """Within this block, log lines carry ``correlation_id``."""
+    token = current_correlation_id.set(correlation_id)
+    try:
+        yield
+    finally:
+        current_correlation_id.reset(token)

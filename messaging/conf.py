@@ -1,0 +1,54 @@
+"""The kernel's settings, each with a default of its own, all named
+``MESSAGING_*``: a host project sets only what it wants to change.
+
+Read them as ``conf.MESSAGING_MAX_ATTEMPTS``: Django's setting when the
+project has one (read at each use, so a test's override holds), this
+module's default otherwise.
+"""
+
+from django.conf import settings
+
+DEFAULTS = {
+    # A failing delivery is retried after base * 2**(attempt-1) seconds and
+    # dead-lettered after this many attempts.
+    "MESSAGING_MAX_ATTEMPTS": 5,
+    "MESSAGING_RETRY_BASE_SECONDS": 2.0,
+    # Deliver right after each commit, in the process that committed, at
+    # most this many rows per top-level commit (cascades included).
+    "MESSAGING_DELIVER_ON_COMMIT": True,
+    "MESSAGING_DELIVER_ON_COMMIT_LIMIT": 20,
+    # How long a worker owns what it claimed (an outside effect: longer than
+    # the slowest send).
+    "MESSAGING_LEASE_SECONDS": 60.0,
+    "MESSAGING_OUTSIDE_LEASE_SECONDS": 60.0,
+    # Deliveries a relay worker (or a queued message) runs in one transaction,
+    # and the rows any transaction may write (a fan-out's batch).
+    "MESSAGING_RELAY_BATCH": 25,
+    "MESSAGING_FANOUT_BATCH_SIZE": 300,
+    # The subscriptions' sweep, and the margin behind which it looks again.
+    "MESSAGING_SUBSCRIPTION_SWEEP_SECONDS": 60.0,
+    "MESSAGING_SWEEP_SAFETY_SECONDS": 300.0,
+    "MESSAGING_SWEEP_LIMIT": 500,
+    # The import path of a function handing opened deliveries to a queue
+    # (``messaging.tasks.enqueue`` with Celery); empty: the relay finds them.
+    "MESSAGING_HAND_OFF": "",
+    # How long a Celery worker process keeps its database connection.
+    "MESSAGING_WORKER_CONN_MAX_AGE": 600,
+    # What ``manage.py prune`` keeps: idempotency records, settled deliveries.
+    "MESSAGING_RETENTION_DAYS": 30,
+    # The domain part of each queued mail's Message-ID.
+    "MESSAGING_MAIL_MESSAGE_ID_DOMAIN": "localhost",
+    # The keys wrapping each person's data key (``personal``): no default a
+    # production could run on; a host project must set them.
+    "MESSAGING_PERSONAL_DATA_KEYS": (),
+}
+
+
+class _Settings:
+    def __getattr__(self, name: str):
+        if name not in DEFAULTS:
+            raise AttributeError(f"{name} is no setting of the messaging kernel")
+        return getattr(settings, name, DEFAULTS[name])
+
+
+conf = _Settings()

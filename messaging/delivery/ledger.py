@@ -1,0 +1,115 @@
+"""What every delivery path shares: running a policy for an event, and
+keeping the books of its attempts (a failure's retry time, the dead letter).
+
+A delivery's attempt ends ``DONE`` (its effects committed with its mark),
+``FAILED`` (retried after ``retry_delay``), ``DEAD`` (after
+``MESSAGING_MAX_ATTEMPTS`` attempts, or at once for a ``Permanent`` error)
+or, for an outside effect that had nothing to do, ``SKIPPED``.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from .. import telemetry
+from ..ambient import Cause, caused_by, correlated
+from ..conf import conf
+from ..messages import Event
+from ..models import Delivery
+from ..refusal_rule import Undo
+from ..registry import registry
+
+logger = logging.getLogger("messaging.delivery")
+
+Dispatch = Callable[..., object]
+"""``bus.dispatch``: ``dispatch(command, undo=...)``; a delivery passes the
+``Undo`` its run allows (``refusal_rule``)."""
+
+# A delivery the database aborted for a deadlock or a serialization failure
+# runs again at once, uncounted, this many times before the conflict is
+# recorded as a failed attempt like any other error.
+CONFLICT_RETRIES = 3
+
+
+class Permanent(Exception):
+    """Raised by an outside effect when trying again cannot help (the mail
+    server refused the address): the delivery is dead-lettered at once."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Returned by an outside effect that had nothing to do (a mail to a
+    person forgotten since it was queued): its delivery is settled as
+    ``SKIPPED`` with ``reason``, neither done nor failed. The reason names
+    people by id only: it is stored and logged."""
+
+    reason: str
+
+
+def apply(event: Event, policy_name: str, dispatch: Dispatch, undo: Undo) -> None:
+    """Run the policy and dispatch its commands, as consequences of
+    ``event``, their refusals undone as ``undo`` says."""
+    policy = registry.policies[policy_name]
+    with caused_by(Cause(event.correlation_id, event.event_id, policy.name)):
+        for command in policy(event) or ():
+            dispatch(command, undo=undo)
+    logger.debug("delivered %s to %s", event.type_name(), policy_name)
+
+
+def record_failure(delivery: Delivery, event_type: str, error: Exception) -> None:
+    """Mark the attempt (already counted) failed, or dead after the last one
+    or a permanent failure."""
+    delivery.last_error = f"{type(error).__name__}: {error}"
+    delivery.status = status_after(delivery.attempts, error)
+    if delivery.status == Delivery.Status.DEAD:
+        logger.error(
+            "dead-lettered %s to %s after %d attempt(s): %s",
+            event_type,
+            delivery.policy,
+            delivery.attempts,
+            delivery.last_error,
+        )
+    else:
+        backoff = retry_delay(delivery.attempts)
+        delivery.next_attempt_at = timezone.now() + timedelta(seconds=backoff)
+        logger.warning(
+            "delivery of %s to %s failed (attempt %d, retry in %.0fs): %s",
+            event_type,
+            delivery.policy,
+            delivery.attempts,
+            backoff,
+            delivery.last_error,
+        )
+
+
+def status_after(attempts: int, error: Exception) -> str:
+    """A delivery's status after its ``attempts``-th attempt failed with ``error``."""
+    if attempts >= conf.MESSAGING_MAX_ATTEMPTS or isinstance(error, Permanent):
+        return Delivery.Status.DEAD
+    return Delivery.Status.FAILED
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next attempt after ``attempts`` failed ones: the
+    backoff deliveries and scheduled commands share."""
+    return conf.MESSAGING_RETRY_BASE_SECONDS * 2 ** (attempts - 1)
+
+
+def since(started: float) -> float:
+    """Milliseconds since ``started`` (``time.perf_counter``)."""
+    return (time.perf_counter() - started) * 1000
+
+
+@contextmanager
+def running(delivery_id: int, event_type: str, policy: str, correlation_id, event_id) -> Iterator:
+    """What a delivery runs in: its event's correlation id (log lines), and its span."""
+    with (
+        correlated(correlation_id),
+        telemetry.delivering(delivery_id, event_type, policy, correlation_id, event_id) as span,
+    ):
+        yield span

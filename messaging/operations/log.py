@@ -1,0 +1,108 @@
+"""The operator's view of the log: stored events, recent requests, deliveries."""
+
+import re
+from collections.abc import Iterable
+from datetime import timedelta
+from uuid import UUID
+
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from ..models import Delivery, StoredEvent
+from ..registry import registry
+
+
+def stored_events(*, correlation_id: UUID | None = None, event_type: str | None = None) -> QuerySet[StoredEvent]:
+    """The event log in order, optionally narrowed to one correlation id
+    and one event type."""
+    events = StoredEvent.objects.order_by("position")
+    if correlation_id is not None:
+        events = events.filter(correlation_id=correlation_id)
+    if event_type:
+        events = events.filter(type=event_type)
+    return events
+
+
+def recent_requests(limit: int = 20, *, troubled: bool = False) -> list[dict]:
+    """The latest correlation ids with the command that started each, newest
+    first: ``correlation_id``, ``command_type``, ``started``, ``refused``
+    (whether that command was refused), ``events`` (how many events the
+    whole request stored), and ``failed`` and ``dead`` (how many of its
+    deliveries wait for a retry or for an operator), ``actor_id`` and
+    ``actor`` (who sent that command, and their name). ``troubled``: only
+    the requests with a failed or dead delivery. One query, and one per
+    namer for the actors' names."""
+    everything = StoredEvent.objects.filter(correlation_id=OuterRef("correlation_id")).order_by()
+    deliveries = Delivery.objects.filter(event__correlation_id=OuterRef("correlation_id")).order_by()
+    requests = StoredEvent.objects.filter(causation_id__isnull=True)
+    if troubled:
+        requests = requests.filter(Exists(deliveries.filter(status__in=_TROUBLED)))
+    recent = list(
+        requests.values("correlation_id", "command_type", "actor_id")
+        .annotate(
+            started=Min("occurred_at"),
+            first=Min("position"),
+            refused=Count("pk", filter=Q(is_rejection=True)),
+            events=Subquery(everything.values("correlation_id").annotate(n=Count("pk")).values("n")),
+            failed=_count(deliveries.filter(status=Delivery.Status.FAILED)),
+            dead=_count(deliveries.filter(status=Delivery.Status.DEAD)),
+        )
+        .order_by("-first")[:limit]
+    )
+    actors = registry.names({item["actor_id"] for item in recent if item["actor_id"]})
+    for item in recent:
+        item["actor"] = actors.get(item["actor_id"], "")
+    return recent
+
+
+def _count(deliveries: QuerySet[Delivery]) -> Coalesce:
+    """How many rows of a correlated ``deliveries`` subquery (0 for none)."""
+    counted = deliveries.values("event__correlation_id").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
+
+
+_TROUBLED = (Delivery.Status.FAILED, Delivery.Status.DEAD)
+
+
+def deliveries(
+    *,
+    statuses: Iterable[str] = (),
+    policy: str | None = None,
+    event_type: str | None = None,
+    older_than: timedelta | None = None,
+    correlation_id: UUID | None = None,
+) -> QuerySet[Delivery]:
+    """Deliveries with their events, newest first, narrowed by any of: their
+    statuses, the policy's name, the event's type, an age they are older
+    than (since the delivery was opened), the request's correlation id."""
+    rows = Delivery.objects.select_related("event").order_by("-pk")
+    if statuses:
+        rows = rows.filter(status__in=list(statuses))
+    if policy:
+        rows = rows.filter(policy=policy)
+    if event_type:
+        rows = rows.filter(event__type=event_type)
+    if older_than is not None:
+        rows = rows.filter(created_at__lte=timezone.now() - older_than)
+    if correlation_id is not None:
+        rows = rows.filter(event__correlation_id=correlation_id)
+    return rows
+
+
+_AGE = re.compile(r"(\d{1,7})([smhd])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+MAX_AGE = timedelta(days=3650)
+
+
+def parse_age(text: str) -> timedelta:
+    """An age written as a number and a unit: ``45s``, ``30m``, ``2h``,
+    ``1d``; at most ten years (``MAX_AGE``), so that "now minus the age" is
+    always a date. Raises ``ValueError`` with a reason for anything else."""
+    match = _AGE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not an age such as 45s, 30m, 2h or 1d")
+    age = timedelta(**{_UNITS[match[2]]: int(match[1])})
+    if age > MAX_AGE:
+        raise ValueError(f"{text!r} is more than ten years")
+    return age

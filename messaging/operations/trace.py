@@ -1,0 +1,227 @@
+"""The causal tree of one request: command -> events -> policies (with their
+deliveries) -> the commands they issued, for the trace page and the shell."""
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from ..features.schedules import SCHEDULER
+from ..models import Delivery, ScheduledCommand, StoredEvent
+from ..personal import opened_rows
+from ..registry import registry
+
+
+def readable_ms(duration_ms: float | None) -> str:
+    """A duration for a person: ``0.42 ms``, ``12.3 ms``, ``1.25 s``; empty
+    when none was recorded (rows stored before durations were)."""
+    if duration_ms is None:
+        return ""
+    if duration_ms >= 1000:
+        return f"{duration_ms / 1000:.2f} s"
+    return f"{duration_ms:.2f} ms" if duration_ms < 10 else f"{duration_ms:.1f} ms"
+
+
+@dataclass
+class CommandNode:
+    command_id: UUID
+    command_type: str
+    policy: str
+    actor_id: UUID | None = None
+    actor: str = ""  # the actor's name, when a context knows it
+    duration_ms: float | None = None  # its handler and store, recorded when it ran
+    events: list["EventNode"] = field(default_factory=list)
+    schedules: list["ScheduleNode"] = field(default_factory=list)
+
+    @property
+    def took(self) -> str:
+        return readable_ms(self.duration_ms)
+
+
+@dataclass
+class ScheduleNode:
+    """A command the command above scheduled, with what it became when it ran."""
+
+    schedule: ScheduledCommand
+    commands: list[CommandNode] = field(default_factory=list)
+
+
+@dataclass
+class PolicyNode:
+    delivery: Delivery
+    commands: list[CommandNode] = field(default_factory=list)
+
+    @property
+    def took(self) -> str:
+        """How long the delivery's last attempt took."""
+        return readable_ms(self.delivery.duration_ms)
+
+
+@dataclass
+class EventNode:
+    event: StoredEvent
+    policies: list[PolicyNode] = field(default_factory=list)
+    names: dict[UUID, str] = field(default_factory=dict)  # of the ids in the payload that a context knows
+
+    @property
+    def fields(self) -> list[tuple[str, str, str]]:
+        """The payload as (name, text, who or what its ids name) triples,
+        nested values as compact JSON. (A template cannot iterate a payload
+        dict itself: a key such as ``items`` hides the method.)"""
+        return [
+            (
+                name,
+                value if isinstance(value, str) else json.dumps(value, separators=(", ", ": ")),
+                ", ".join(self.names[each] for each in _ids_in(value) if each in self.names),
+            )
+            for name, value in self.event.payload.items()
+        ]
+
+
+def _ids_in(value) -> list[UUID]:
+    """The ids a payload value holds, nested lists and objects included, in order."""
+    if isinstance(value, dict):
+        return [each for item in value.values() for each in _ids_in(item)]
+    if isinstance(value, list):
+        return [each for item in value for each in _ids_in(item)]
+    if isinstance(value, str) and len(value) == 36:
+        try:
+            return [UUID(value)]
+        except ValueError:
+            return []
+    return []
+
+
+def causal_tree(correlation_id: UUID) -> list[CommandNode]:
+    """Every stored fact of one correlation id, as the tree it grew as:
+    command -> its events -> the policies they fired -> the commands those
+    issued -> ..., and beside a command's events the commands it scheduled
+    (waiting, done, cancelled) -> the command each became, with the names
+    of the people and things its payloads name by id and of each command's
+    actor (``registry.names``), and how long each command and each delivery
+    took when it ran. Two queries and one per namer, whatever the size of
+    the tree, and one for the schedules. (A command
+    that changed nothing stored no event and so does not appear.)"""
+    events = opened_rows(list(StoredEvent.objects.filter(correlation_id=correlation_id).order_by("position")))
+    deliveries = defaultdict(list)
+    for delivery in Delivery.objects.filter(event__correlation_id=correlation_id).order_by("pk"):
+        deliveries[delivery.event_id].append(delivery)
+
+    commands: dict[UUID, CommandNode] = {}
+    for event in events:
+        node = commands.setdefault(
+            event.command_id,
+            CommandNode(
+                event.command_id,
+                event.command_type,
+                event.policy,
+                event.actor_id,
+                duration_ms=event.command_duration_ms,
+            ),
+        )
+        node.events.append(EventNode(event))
+
+    caused = defaultdict(list)  # (event id, policy) -> commands that policy issued
+    roots = []
+    for command in commands.values():
+        cause = command.events[0].event.causation_id
+        if cause is None:
+            roots.append(command)
+        else:
+            caused[(cause, command.policy)].append(command)
+
+    actors = {event.actor_id for event in events if event.actor_id}
+    names = registry.names(actors | {each for event in events for each in _ids_in(event.payload)})
+    for command in commands.values():
+        command.actor = names.get(command.actor_id, "")
+        for event_node in command.events:
+            event_node.names = names
+            for delivery in deliveries[event_node.event.event_id]:
+                event_node.policies.append(PolicyNode(delivery, caused[(event_node.event.event_id, delivery.policy)]))
+    for row in ScheduledCommand.objects.filter(correlation_id=correlation_id).order_by("pk"):
+        if row.scheduled_by in commands:
+            node = ScheduleNode(row, caused[(row.schedule_id, SCHEDULER)])
+            commands[row.scheduled_by].schedules.append(node)
+    return roots
+
+
+def trace_ids(roots: list[CommandNode]) -> list[str]:
+    """The OpenTelemetry traces the events of a causal tree were stored in,
+    in the tree's order, read from the tree (no query): usually one, the
+    request's; a retry the sweep queued later runs in a trace of its own."""
+    found: dict[str, None] = {}
+
+    def walk(command: CommandNode):
+        for event_node in command.events:
+            if event_node.event.trace_id:
+                found.setdefault(event_node.event.trace_id)
+            for policy in event_node.policies:
+                for each in policy.commands:
+                    walk(each)
+
+    for root in roots:
+        walk(root)
+    return list(found)
+
+
+def render_tree(roots: list[CommandNode]) -> list[str]:
+    """The causal tree as indented text lines, for the shell."""
+    lines: list[str] = []
+
+    def command(node: CommandNode, prefix: str, last: bool, top: bool):
+        took = f" in {node.took}" if node.took else ""
+        lines.append(f"{prefix}{_branch(last, top)}{node.command_type} (command {node.command_id}){took}")
+        inner = _inner(prefix, last, top)
+        for index, event_node in enumerate(node.events):
+            event(event_node, inner, index == len(node.events) - 1 and not node.schedules)
+        for index, schedule_node in enumerate(node.schedules):
+            scheduled(schedule_node, inner, index == len(node.schedules) - 1)
+
+    def scheduled(node: ScheduleNode, prefix: str, last: bool):
+        row = node.schedule
+        lines.append(
+            f"{prefix}{_branch(last)}schedule {row.command_type} [{row.key}] "
+            f"not before {row.not_before:%Y-%m-%d %H:%M:%S} [{_status(row)}]"
+        )
+        inner = _inner(prefix, last)
+        for index, child in enumerate(node.commands):
+            command(child, inner, index == len(node.commands) - 1, top=False)
+
+    def event(node: EventNode, prefix: str, last: bool):
+        row = node.event
+        payload = ", ".join(f"{key}={value}" for key, value in row.payload.items())
+        lines.append(
+            f"{prefix}{_branch(last)}{row.type} v{row.version} ({payload}) at {row.occurred_at:%Y-%m-%d %H:%M:%S}"
+        )
+        inner = _inner(prefix, last)
+        for index, policy_node in enumerate(node.policies):
+            policy(policy_node, inner, index == len(node.policies) - 1)
+
+    def policy(node: PolicyNode, prefix: str, last: bool):
+        delivery = node.delivery
+        took = f" in {node.took}" if node.took else ""
+        lines.append(
+            f"{prefix}{_branch(last)}policy {delivery.policy} "
+            f"[{_status(delivery)}, {delivery.attempts} attempt(s)]{took}"
+        )
+        inner = _inner(prefix, last)
+        for index, child in enumerate(node.commands):
+            command(child, inner, index == len(node.commands) - 1, top=False)
+
+    for root in roots:
+        command(root, "", True, top=True)
+    return lines
+
+
+def _status(row: Delivery | ScheduledCommand) -> str:
+    """A delivery's or a schedule's status as the text tree shows it, with its last error."""
+    status = row.get_status_display()
+    return f"{status}: {row.last_error}" if row.last_error else status
+
+
+def _branch(last: bool, top: bool = False) -> str:
+    return "" if top else ("└── " if last else "├── ")
+
+
+def _inner(prefix: str, last: bool, top: bool = False) -> str:
+    return "" if top else prefix + ("    " if last else "│   ")

@@ -1,0 +1,422 @@
+"""Every statement the kernel builds itself, each built once per process and
+backend: the pattern, and the only module that writes SQL text.
+
+ORM first: a statement is built here only where the ORM's compiling it cost
+more than running it on a hot path (a line in docs/performance.md says
+which), and a test checks its result against the ORM's. Values are prepared
+as their fields would prepare them; hand-written statements name their
+parameters (``%(name)s``). See docs/architecture.md, "The kernel's floors".
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from uuid import UUID
+
+from django.db import DatabaseError, connection
+from django.db.models import Model
+from django.utils import timezone
+
+from .models import Delivery
+
+ROWS_PER_STATEMENT = 500
+
+
+def preparer(field) -> Callable[[object], object]:
+    """A column's value as ``field.get_db_prep_save`` makes it, with the
+    common values (a str, a bool, an int, a UUID, an aware datetime, a dict)
+    prepared directly: the field's own path runs a dozen calls for each."""
+    target = field.target_field if field.is_relation else field
+    kind = target.get_internal_type()
+
+    def prepare(value):
+        return field.get_db_prep_save(value, connection)
+
+    if kind in ("CharField", "TextField"):
+        return lambda value: value if type(value) is str else prepare(value)
+    if kind == "BooleanField":
+        return lambda value: value if type(value) is bool else prepare(value)
+    if kind in (
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "SmallIntegerField",
+        "IntegerField",
+        "BigIntegerField",
+    ):
+        return lambda value: value if type(value) is int else prepare(value)
+    if kind == "UUIDField":
+        if connection.features.has_native_uuid_field:
+            return lambda value: value if type(value) is UUID else prepare(value)
+        return lambda value: value.hex if type(value) is UUID else prepare(value)
+    if kind == "DateTimeField":
+        return lambda value: (
+            connection.ops.adapt_datetimefield_value(value)
+            if type(value) is datetime and value.tzinfo
+            else prepare(value)
+        )
+    if kind == "JSONField":
+        return lambda value: (
+            connection.ops.adapt_json_value(value, target.encoder) if type(value) is dict else prepare(value)
+        )
+    return prepare
+
+
+# --- Rows by primary key, read, locked or updated -------------------------
+# The repositories' hottest statements: the ORM compiles each anew at several
+# times the cost of running it. Here each is built once per model, columns and
+# backend, and hands back the ORM's own instances (``Model.from_db``).
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """A model's columns as one SELECT lists them, and how to build its
+    instance from them."""
+
+    model: type
+    sql: str
+    attnames: tuple[str, ...]
+    converters: tuple  # (column index, expression, its converters), for the columns that have any
+
+    def build(self, values: list) -> Model:
+        for index, column, converters in self.converters:
+            for convert in converters:
+                values[index] = convert(values[index], column, connection)
+        return self.model.from_db(connection.alias, self.attnames, values)
+
+
+def _columns(model: type[Model]) -> _Columns:
+    meta, quote = model._meta, connection.ops.quote_name
+    fields = meta.concrete_fields
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(meta.db_table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if found:
+            converters.append((index, column, tuple(found)))
+    return _Columns(
+        model,
+        ", ".join(f"{quote(meta.db_table)}.{quote(field.column)}" for field in fields),
+        tuple(field.attname for field in fields),
+        tuple(converters),
+    )
+
+
+@dataclass(frozen=True)
+class _Select:
+    sql: str
+    columns: tuple[_Columns, ...]  # the row's, then its related row's
+    prepare_key: Callable[[object], object]
+
+
+@cache
+def _select(model: type[Model], lock: bool, related: str | None, vendor: str) -> _Select:
+    meta, quote = model._meta, connection.ops.quote_name
+    table = quote(meta.db_table)
+    columns = [_columns(model)]
+    joined = ""
+    if related is not None:
+        link = meta.get_field(related)
+        columns.append(_columns(link.related_model))
+        other = link.related_model._meta
+        joined = (
+            f" INNER JOIN {quote(other.db_table)} ON {table}.{quote(link.column)} "
+            f"= {quote(other.db_table)}.{quote(link.target_field.column)}"
+        )
+    sql = (
+        f"SELECT {', '.join(part.sql for part in columns)} FROM {table}{joined} "
+        f"WHERE {table}.{quote(meta.pk.column)} = %s"
+    )
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    return _Select(sql, tuple(columns), preparer(meta.pk))
+
+
+def get(model: type[Model], key, *, lock: bool = False, related: str | None = None) -> Model | None:
+    """The row of ``model`` whose primary key is ``key``, or ``None``; with
+    ``lock``, its row locked until the transaction ends (where the database
+    has row locks: SQLite's writes are serialised anyway); with ``related``
+    (a required foreign key's name), the row it refers to read in the same
+    query and cached on the instance, as ``select_related`` does."""
+    statement = _select(model, lock, related, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, [statement.prepare_key(key)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    first = statement.columns[0]
+    instance = first.build(list(row[: len(first.attnames)]))
+    if related is not None:
+        setattr(instance, related, statement.columns[1].build(list(row[len(first.attnames) :])))
+    return instance
+
+
+@cache
+def _select_many(model: type[Model], count: int, lock: bool, vendor: str) -> tuple[str, _Columns, Callable]:
+    meta, quote = model._meta, connection.ops.quote_name
+    table, columns = quote(meta.db_table), _columns(model)
+    key = f"{table}.{quote(meta.pk.column)}"
+    sql = f"SELECT {columns.sql} FROM {table} WHERE {key} IN ({', '.join(['%s'] * count)}) ORDER BY {key}"
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    return sql, columns, preparer(meta.pk)
+
+
+def get_many(model: type[Model], keys: list, *, lock: bool = False) -> dict:
+    """The rows of ``model`` whose primary keys are among ``keys`` (a few:
+    one statement is built per count), by key; with ``lock``, locked in key
+    order, so that two transactions locking overlapping sets queue instead of
+    deadlocking."""
+    sql, columns, prepare_key = _select_many(model, len(keys), lock, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [prepare_key(key) for key in keys])
+        found = cursor.fetchall()
+    return {instance.pk: instance for instance in (columns.build(list(row)) for row in found)}
+
+
+@cache
+def _find(model: type[Model], names: tuple[str, ...], order_by: str, lock: bool, vendor: str):
+    meta, quote = model._meta, connection.ops.quote_name
+    table, columns = quote(meta.db_table), _columns(model)
+    fields = [meta.get_field(name) for name in names]
+    where = " AND ".join(f"{table}.{quote(field.column)} = %s" for field in fields)
+    ordered = meta.pk if order_by == "pk" else meta.get_field(order_by)
+    sql = f"SELECT {columns.sql} FROM {table} WHERE {where} ORDER BY {table}.{quote(ordered.column)}"
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    return sql, columns, tuple(preparer(field) for field in fields)
+
+
+def find(model: type[Model], *, order_by: str = "pk", lock: bool = False, **equal) -> list:
+    """The rows of ``model`` whose columns equal ``equal`` (field names:
+    ``order_id=...``), ordered by ``order_by``; with ``lock``, locked in that
+    order."""
+    names = tuple(equal)
+    sql, columns, prepare = _find(model, names, order_by, lock, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [convert(equal[name]) for name, convert in zip(names, prepare, strict=True)])
+        found = cursor.fetchall()
+    return [columns.build(list(row)) for row in found]
+
+
+@dataclass(frozen=True)
+class _Update:
+    sql: str
+    fields: tuple
+    prepare: tuple
+    prepare_key: Callable[[object], object]
+
+
+@cache
+def _update(model: type[Model], names: tuple[str, ...], vendor: str) -> _Update:
+    meta, quote = model._meta, connection.ops.quote_name
+    fields = tuple(meta.get_field(name) for name in names)
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    return _Update(
+        sql=f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s",
+        fields=fields,
+        prepare=tuple(preparer(field) for field in fields),
+        prepare_key=preparer(meta.pk),
+    )
+
+
+def save(instance: Model, *names: str) -> None:
+    """Write ``names`` of a row that exists, as ``save(update_fields=names)``
+    does (each field's ``pre_save`` included, so ``auto_now`` moves), with
+    no signal sent: the repositories' rows have no receivers. A row that is
+    gone is an error, as it is for ``save``."""
+    statement = _update(type(instance), names, connection.vendor)
+    values = [field.pre_save(instance, False) for field in statement.fields]
+    params = [
+        None if value is None else prepare(value) for value, prepare in zip(values, statement.prepare, strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, [*params, statement.prepare_key(instance.pk)])
+        if cursor.rowcount != 1:
+            raise DatabaseError(f"{type(instance).__name__} {instance.pk} is gone: nothing was saved")
+
+
+# --- INSERTs of many rows (the event store) ------------------------------
+
+
+@cache
+def _fields(model, names: tuple[str, ...]):
+    return [model._meta.get_field(name) for name in names]
+
+
+@dataclass(frozen=True)
+class _Insert:
+    """An INSERT of some of a model's columns, built once per process and
+    backend: its SQL head and tail, and how each column's value is prepared."""
+
+    head: str
+    row: str
+    tail: str
+    fields: tuple
+    prepare: tuple
+
+    def sql(self, rows: int) -> str:
+        return self.head + ", ".join([self.row] * rows) + self.tail
+
+
+@cache
+def _statement(
+    model, names: tuple[str, ...], returning: tuple[str, ...], vendor: str, skip_existing: bool = False
+) -> _Insert:
+    fields = tuple(_fields(model, names))
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    returned = (
+        f" RETURNING {', '.join(quote(field.column) for field in _fields(model, returning))}" if returning else ""
+    )
+    return _Insert(
+        head=f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ",
+        row="(" + ", ".join(["%s"] * len(fields)) + ")",
+        tail=(" ON CONFLICT DO NOTHING" if skip_existing else "") + returned,
+        fields=fields,
+        prepare=tuple(preparer(field) for field in fields),
+    )
+
+
+def insert(
+    model,
+    rows: list[dict],
+    returning: tuple[str, ...] = (),
+    written_first: tuple[type, list[dict]] | None = None,
+    *,
+    skip_existing: bool = False,
+) -> list[tuple]:
+    """INSERT ``rows`` (dicts with the same keys, in the same order), as few
+    statements as the parameter limit allows, each value prepared as its
+    field would; the statement is built once (``_statement``). With
+    ``skip_existing``, a row whose key exists already is left out (``ON
+    CONFLICT DO NOTHING``), and only the rows written return. The rows of
+    ``written_first`` (a model and its rows) are written before them: on
+    PostgreSQL in the same statement, as a data-modifying ``WITH``, when
+    each fits in one (one round trip fewer; the foreign keys between them
+    are checked at commit)."""
+    statements = [(sql, params, bool(returning)) for sql, params in _statements(model, rows, returning, skip_existing)]
+    if written_first is not None:
+        first = _statements(*written_first)
+        if connection.vendor == "postgresql" and len(first) == len(statements) == 1:
+            ((first_sql, first_params),), ((sql, params, returns),) = first, statements
+            statements = [(f"WITH written AS ({first_sql}) {sql}", first_params + params, returns)]
+        else:
+            statements = [(sql, params, False) for sql, params in first] + statements
+    returned = []
+    with connection.cursor() as cursor:
+        for sql, params, returns in statements:
+            cursor.execute(sql, params)
+            if returns:
+                returned += cursor.fetchall()
+    return returned
+
+
+def _statements(
+    model, rows: list[dict], returning: tuple[str, ...] = (), skip_existing: bool = False
+) -> list[tuple[str, list]]:
+    """The INSERT statements, with their parameters, that write ``rows``."""
+    statement = _statement(model, tuple(rows[0]), returning, connection.vendor, skip_existing)
+    size = (
+        1 if len(rows) == 1 else max(1, min(ROWS_PER_STATEMENT, connection.ops.bulk_batch_size(statement.fields, rows)))
+    )
+    return [
+        (
+            statement.sql(len(chunk)),
+            [
+                None if value is None else prepare(value)  # NULL is NULL for every field here
+                for row in chunk
+                for value, prepare in zip(row.values(), statement.prepare, strict=True)
+            ],
+        )
+        for chunk in (rows[start : start + size] for start in range(0, len(rows), size))
+    ]
+
+
+# --- The deliveries' marks ------------------------------------------------
+
+
+@cache
+def _claim_as_done_sql(vendor: str) -> str:
+    return (
+        f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} "
+        "SET status = %(done)s, attempts = attempts + 1, delivered_at = %(now)s, duration_ms = %(duration_ms)s, "
+        "last_error = '' "
+        "WHERE id = %(id)s AND status IN (%(pending)s, %(failed)s) AND next_attempt_at <= %(now)s"
+    )
+
+
+def claim_as_done(delivery_id: int, duration_ms: float) -> bool:
+    """Mark a delivery done, with its duration, if it is still open and due
+    (the on-commit path's claim, last in its transaction); whether it was."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _claim_as_done_sql(connection.vendor),
+            {
+                "done": Delivery.Status.DONE.value,
+                "now": connection.ops.adapt_datetimefield_value(timezone.now()),
+                "duration_ms": duration_ms,
+                "id": delivery_id,
+                "pending": Delivery.Status.PENDING.value,
+                "failed": Delivery.Status.FAILED.value,
+            },
+        )
+        return cursor.rowcount == 1
+
+
+@cache
+def _mark_done_sql(vendor: str, rows: int) -> str:
+    whens = " ".join(f"WHEN %(id{n})s THEN %(ms{n})s" for n in range(rows))
+    ids = ", ".join(f"%(id{n})s" for n in range(rows))
+    return (
+        f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} "
+        "SET status = %(done)s, attempts = attempts + 1, delivered_at = %(now)s, last_error = '', lease = NULL, "
+        f"duration_ms = CASE id {whens} END WHERE id IN ({ids})"
+    )
+
+
+def mark_done(durations: list[tuple[int, float | None]]) -> datetime:
+    """Mark a batch's delivered rows done in one statement, each with its
+    duration (``bulk_update`` compiled a ``CASE`` per column per row, a third
+    of a batch's time); when they were delivered."""
+    delivered_at = timezone.now()
+    params = {"done": Delivery.Status.DONE.value, "now": connection.ops.adapt_datetimefield_value(delivered_at)}
+    for n, (delivery_id, duration_ms) in enumerate(durations):
+        params[f"id{n}"], params[f"ms{n}"] = delivery_id, duration_ms
+    with connection.cursor() as cursor:
+        cursor.execute(_mark_done_sql(connection.vendor, len(durations)), params)
+    return delivered_at
+
+
+class RowsWritten:
+    """Counts the rows a transaction writes, as the database itself reports
+    them: SQLite's count of changes on the connection, PostgreSQL's command
+    tag of each statement (``INSERT 0 3``, ``UPDATE 2``). No SQL is read."""
+
+    def __enter__(self) -> "RowsWritten":
+        self._tagged = 0
+        if connection.vendor == "sqlite":
+            connection.ensure_connection()
+            self._changes_before = connection.connection.total_changes
+            self._wrapping = None
+        else:
+            self._wrapping = connection.execute_wrapper(self._count_tag)
+            self._wrapping.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._wrapping is not None:
+            self._wrapping.__exit__(*exc)
+        return False
+
+    def rows(self) -> int:
+        if self._wrapping is None:
+            return connection.connection.total_changes - self._changes_before
+        return self._tagged
+
+    def _count_tag(self, execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        verb, _, count = (context["cursor"].statusmessage or "").rpartition(" ")
+        if verb.split(" ")[0] in ("INSERT", "UPDATE", "DELETE") and count.isdigit():
+            self._tagged += int(count)
+        return result

@@ -1,0 +1,100 @@
+"""deliveries/: the outbox for staff, and retrying or discarding a dead letter."""
+
+import pytest
+
+from messaging.models import Delivery
+from tests.support.dead_letters import POLICY
+
+pytestmark = pytest.mark.django_db
+
+
+def test_staff_find_a_dead_letter_by_status_and_policy(dead, staff, signed_in):
+    response = signed_in(staff).get("/api/v1/deliveries/", {"status": "dead", "policy": POLICY})
+
+    assert response.status_code == 200
+    assert response.data["count"] == 1
+    (row,) = response.data["results"]
+    assert set(row) == {
+        "id", "status", "policy", "event_type", "event_id", "correlation_id", "attempts", "outside",
+        "created_at", "next_attempt_at", "delivered_at", "last_error", "trace", "duration_ms",
+    }  # fmt: skip
+    assert (row["id"], row["status"], row["event_type"], row["attempts"]) == (dead.row.pk, "dead", "AccountFollowed", 1)
+    assert row["last_error"] == "ConnectionError: the notification service is down"
+    assert row["trace"] == f"/trace/{dead.row.event.correlation_id}/"
+
+
+def test_the_list_filters_by_several_statuses_type_age_and_correlation_id(dead, staff, signed_in):
+    client = signed_in(staff)
+    correlation_id = str(dead.row.event.correlation_id)
+
+    def ids(**query):
+        return [row["id"] for row in client.get("/api/v1/deliveries/", query).data["results"]]
+
+    every = ids()
+    assert ids(status=["dead", "done"]) == every  # newest first; the follow's own policy is done
+    assert ids(event_type="AccountFollowed", correlation_id=correlation_id) == every
+    assert ids(event_type="OrderShipped") == []
+    assert ids(older_than="1h") == []
+    assert every[0] == dead.row.pk
+
+
+@pytest.mark.parametrize(
+    "query", [{"status": "lost"}, {"older_than": "soon"}, {"older_than": "99999d"}, {"correlation_id": "12"}]
+)
+def test_bad_filters_answer_400_naming_the_field(staff, signed_in, query):
+    response = signed_in(staff).get("/api/v1/deliveries/", query)
+
+    assert response.status_code == 400
+    assert set(response.data) == set(query)
+
+
+def test_one_delivery_shows_its_event_payload(dead, staff, signed_in):
+    response = signed_in(staff).get(f"/api/v1/deliveries/{dead.row.pk}/")
+
+    assert response.status_code == 200
+    assert response.data["payload"] == dead.row.event.payload
+
+
+def test_retry_after_the_fault_is_fixed_delivers_it_exactly_once(dead, staff, signed_in):
+    # given
+    dead.service.fix()
+    client = signed_in(staff)
+
+    # when
+    retried = client.post(f"/api/v1/deliveries/{dead.row.pk}/retry/")
+    again = client.post(f"/api/v1/deliveries/{dead.row.pk}/retry/")
+
+    # then
+    assert (retried.status_code, retried.data["status"], retried.data["attempts"]) == (200, "done", 1)
+    assert dead.service.handled == [dead.row.event_id]
+    assert (again.status_code, again.data) == (
+        409, {"code": "not_dead_lettered", "detail": f"delivery {dead.row.pk} is done, not dead-lettered"},
+    )  # fmt: skip
+
+
+def test_a_retry_while_the_fault_lasts_answers_the_new_failure(dead, staff, signed_in):
+    response = signed_in(staff).post(f"/api/v1/deliveries/{dead.row.pk}/retry/")
+
+    assert (response.status_code, response.data["status"]) == (200, "dead")
+    assert response.data["last_error"] == "ConnectionError: the notification service is down"
+
+
+def test_discard_keeps_the_row_marked_discarded(dead, staff, signed_in):
+    client = signed_in(staff)
+
+    response = client.post(f"/api/v1/deliveries/{dead.row.pk}/discard/")
+
+    assert (response.status_code, response.data["status"]) == (200, "discarded")
+    assert Delivery.objects.get(pk=dead.row.pk).status == Delivery.Status.DISCARDED
+    assert client.get("/api/v1/deliveries/", {"status": "dead"}).data["count"] == 0
+    assert client.post(f"/api/v1/deliveries/{dead.row.pk}/discard/").data["code"] == "not_dead_lettered"
+    assert dead.service.handled == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/deliveries/999999/", "/api/v1/deliveries/999999/retry/"])
+def test_an_unknown_delivery_answers_404(staff, signed_in, path):
+    client = signed_in(staff)
+
+    response = client.get(path) if path.endswith("999999/") else client.post(path)
+
+    assert (response.status_code, response.data["code"]) == (404, "not_found")

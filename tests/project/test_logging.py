@@ -1,0 +1,120 @@
+"""LOG_FORMAT=json: every line a JSON object carrying its request's correlation id.
+
+The logging is configured with ``logging_config("json")``, the very dict
+``config/settings.py`` builds from ``LOG_FORMAT=json``, with its console
+handler writing into a buffer instead of stderr.
+"""
+
+import io
+import json
+import logging.config
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from django.conf import settings
+from django.utils.log import configure_logging
+from rest_framework.test import APIClient
+
+from messaging.operations.logging import logging_config
+from tests.support import gunicorn as served
+from tests.support.factories import AccountFactory
+
+
+@pytest.fixture
+def json_log():
+    """The lines logged while the test runs, parsed; the settings' logging after."""
+    stream = io.StringIO()
+    config = logging_config("json")
+    config["handlers"]["console"]["stream"] = stream
+    logging.config.dictConfig(config)
+
+    def lines():
+        return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    yield lines
+    configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
+
+
+def request_lines(json_log, send):
+    """Send one request with a fresh X-Correlation-ID; its id and the lines it logged."""
+    correlation_id = str(uuid.uuid4())
+    before = len(json_log())
+    response = send(HTTP_X_CORRELATION_ID=correlation_id)
+    assert response["X-Correlation-ID"] == correlation_id
+    return correlation_id, json_log()[before:]
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the policies' lines are logged too
+def test_every_line_of_a_request_is_json_with_its_correlation_id(json_log):
+    alice, bob = AccountFactory(username="alice"), AccountFactory(username="bob")
+    client = APIClient()
+    client.force_authenticate(alice)
+    anonymous = APIClient()
+
+    sent = [
+        request_lines(json_log, lambda **h: client.post(f"/api/v1/accounts/{bob.pk}/follow/", **h)),
+        request_lines(json_log, lambda **h: client.get(f"/api/v1/accounts/{uuid.uuid4()}/", **h)),
+        request_lines(json_log, lambda **h: anonymous.get("/api/v1/accounts/me/", **h)),
+        request_lines(json_log, lambda **h: client.post("/api/v1/books/", {}, format="json", **h)),
+    ]
+
+    for correlation_id, lines in sent:
+        assert lines, "every request here logs at least one line"
+        assert {line["correlation_id"] for line in lines} == {correlation_id}
+    (followed, not_found, unauthorized, forbidden) = (lines for _, lines in sent)
+    assert any(line["logger"] == "messaging.bus" for line in followed)
+    assert [(line["logger"], line["level"], line["status_code"]) for line in not_found] == [
+        ("django.request", "WARNING", 404)
+    ]
+    assert [line["status_code"] for line in unauthorized] == [401]
+    assert [line["status_code"] for line in forbidden] == [403]
+    assert all(line["message"] and line["time"] for _, lines in sent for line in lines)
+
+
+def test_text_stays_the_readable_default():
+    config = logging_config("text")
+
+    assert config["formatters"]["console"] == {
+        "format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"
+    }
+
+
+def test_gunicorn_writes_its_own_lines_as_json_too():
+    port = served.free_port()
+    server = served.start(
+        port, env={**os.environ, "LOG_FORMAT": "json"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    correlation_id = str(uuid.uuid4())
+    try:
+        status = get_status(f"http://127.0.0.1:{port}/api/v1/nowhere/", {"X-Correlation-ID": correlation_id})
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=20)
+
+    lines = [json.loads(line) for line in (out + err).splitlines()]
+    assert status == 404
+    assert {"gunicorn.error", "gunicorn.access", "django.request"} <= {line["logger"] for line in lines}
+    assert {line["logger"] for line in lines if line["correlation_id"] == correlation_id} == {
+        "gunicorn.access",
+        "django.request",
+    }
+
+
+def get_status(url: str, headers: dict) -> int:
+    """The status of a GET of ``url``, waiting up to 20 s for the server to listen."""
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
