@@ -265,25 +265,23 @@ def open_value(keyring: Keyring, subject: UUID, name: str, sealed, placeholder=F
 
 def seal_payload(cls, payload: dict, keyring: Keyring) -> dict:
     """A payload of message class ``cls`` with its declared fields sealed."""
-    fields = declared(cls)
-    if not fields:
-        return payload
-    return {
-        name: seal_value(keyring, UUID(str(payload[d.subject])), name, value, d.placeholder)
-        if (d := fields.get(name)) and payload.get(d.subject)
-        else value
-        for name, value in payload.items()
-    }
+    return _each_declared(cls, payload, keyring, seal_value)
 
 
 def open_payload(cls, payload: dict, keyring: Keyring) -> dict:
     """A stored payload of ``cls`` with its declared fields opened (their
     placeholders where the subject was forgotten)."""
+    return _each_declared(cls, payload, keyring, open_value)
+
+
+def _each_declared(cls, payload: dict, keyring: Keyring, apply) -> dict:
+    """``payload`` with ``apply`` (``seal_value`` or ``open_value``) run on
+    each field ``cls`` declares personal, for that field's subject."""
     fields = declared(cls)
     if not fields:
         return payload
     return {
-        name: open_value(keyring, UUID(str(payload[d.subject])), name, value, d.placeholder)
+        name: apply(keyring, UUID(str(payload[d.subject])), name, value, d.placeholder)
         if (d := fields.get(name)) and payload.get(d.subject)
         else value
         for name, value in payload.items()
