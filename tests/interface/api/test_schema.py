@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.commands import BlockAccount
-from interfaces.throttles import RegistrationThrottle, SignInThrottle
+from interfaces.throttles import OrderPlacementThrottle, RegistrationThrottle, SignInThrottle
 from messaging import bus
 from messaging.models import Delivery
 from messaging.registry import registry
@@ -122,6 +122,7 @@ MALFORMED_CHECKS = [not_a_server_error, content_type_conformance, response_schem
 def unthrottled(monkeypatch):
     monkeypatch.setitem(SignInThrottle.THROTTLE_RATES, "auth", "10000/min")
     monkeypatch.setitem(RegistrationThrottle.THROTTLE_RATES, "registration", "10000/min")
+    monkeypatch.setitem(OrderPlacementThrottle.THROTTLE_RATES, "orders", "10000/min")
 
 
 @pytest.fixture
