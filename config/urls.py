@@ -4,6 +4,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView
 
 from accounts.admin import password_change
+from console.health import HealthView
 from interfaces.api_docs import ApiRootView, DocsView
 from interfaces.pages import staff_required
 
@@ -29,8 +30,10 @@ api = [
 ]
 
 # /health/ and /health/live/ are answered by console.health.HealthMiddleware,
-# first in MIDDLEWARE, before the Host header is validated: not routed here.
+# first in MIDDLEWARE, before the Host header is validated; a /health/ request
+# with credentials goes on to HealthView, which shows staff the figures.
 urlpatterns = [
+    path("health/", HealthView.as_view()),
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("staff/", staff_required(TemplateView.as_view(template_name="staff_console.html")), name="staff_console"),
     path("", include("accounts.urls")),
