@@ -1,11 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView
 
 from accounts.admin import password_change
 from console.health import HealthView
-from interfaces.api_docs import ApiRootView, DocsView
+from interfaces.api_docs import ApiRootView, DocsView, SchemaView
 from interfaces.pages import staff_required
 
 API_ROOT = {
@@ -25,7 +24,7 @@ api = [
     path("", include("catalog.api")),
     path("", include("orders.api")),
     path("", include("console.api")),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="schema"), name="docs"),
 ]
 
