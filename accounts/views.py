@@ -5,7 +5,6 @@ as actor and the form's idempotency key, dispatches it and reports the
 result as a message on the next page.
 """
 
-import math
 from typing import NamedTuple
 
 from django.contrib.auth import login, logout, update_session_auth_hash
@@ -14,11 +13,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 
 from interfaces.forms import IdempotentForm
-from interfaces.pages import dispatch_for, refusal_message, report, report_invalid
+from interfaces.pages import dispatch_for, refusal_message, report, report_invalid, throttled
 from interfaces.throttles import PasswordResetThrottle, RegistrationThrottle
 from messaging.messages import Command
 
@@ -169,15 +168,14 @@ def _people_of(request, account: Account, accounts, title: str):
 
 
 def _throttled(request, throttle, what: str):
-    """A 429 page with ``Retry-After`` when ``throttle`` (one of the API's,
-    counting per client address) refuses this request; ``None`` otherwise."""
-    if throttle.allow_request(request, None):
-        return None
-    wait = math.ceil(throttle.wait() or 1)
-    detail = f"Too many {what} from your address. Try again in {math.ceil(wait / 60)} minute(s)."
-    limited = render(request, "registration/password_reset_limited.html", {"detail": detail}, status=429)
-    limited["Retry-After"] = str(wait)
-    return limited
+    """The 429 page of a throttle counting per client address, or ``None``."""
+    return throttled(
+        request,
+        throttle,
+        f"{what} from your address",
+        back_url=reverse("accounts:log_in"),
+        back_text="Back to the login page",
+    )
 
 
 def _account_or_404(username: str) -> Account:

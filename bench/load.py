@@ -81,6 +81,9 @@ def load(seconds: float, clients: int, workers: int, accounts: int) -> tuple[dic
             "EMAIL_URL": "dummymail://",  # mails go nowhere
             "THROTTLE_RATE_AUTH": "100000/min",
             "THROTTLE_RATE_REGISTRATION": "100000/min",
+            # simulated customers order as fast as the bench drives them, and keep their orders pending
+            "THROTTLE_RATE_ORDERS": "100000/min",
+            "ORDERS_MAX_HELD_COPIES": "100000",
             "STATIC_ROOT": static_root,
         }
         manage(env, "migrate", "--no-input", "-v0")

@@ -4,18 +4,22 @@
 else, so a slow database never gets a live process restarted.
 
 ``/health/`` (readiness) says whether this node can serve: the database
-answers and every migration is applied; 200 when ready, 503 otherwise. Its
-body also reports the deliveries (the open backlog due, how long the oldest
-has waited, the dead letters), which never fail readiness: one bad address
-dead-lettering its mails must not take every web node out of the load
-balancer. An operator watches those figures; ``check_invariants`` fails on
-dead letters.
+answers and every migration is applied; 200 ``{"status": "ready"}``, 503
+``{"status": "unavailable"}`` otherwise, and nothing more to anyone. Staff
+also get each check (with why it failed) and the deliveries (the open
+backlog due, how long the oldest has waited, the dead letters), which never
+fail readiness: one bad address dead-lettering its mails must not take
+every web node out of the load balancer. An operator watches those figures;
+``check_invariants`` fails on dead letters.
 
 Both are answered by ``HealthMiddleware``, first in ``MIDDLEWARE``, before
 anything asks the request for its host: a load balancer probes a node by
 its address (``Host: 10.0.0.5:8000``), which ``ALLOWED_HOSTS`` rightly
 refuses everywhere else, and over plain HTTP, which ``SECURE_SSL_REDIRECT``
-would bounce.
+would bounce. A probe carries no credentials; a request that does (a
+session cookie, an ``Authorization`` header) goes on through the whole
+stack, host check included, to ``HealthView``, which authenticates it as
+any API view does and shows the figures to staff.
 
 The checks are django-health-check's: its ``Database`` check, and
 ``Migrations`` below on its ``HealthCheck`` base. Its own view is not used:
@@ -33,9 +37,15 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from health_check.base import HealthCheck
 from health_check.checks import Database
 from health_check.exceptions import ServiceUnavailable
+from rest_framework import permissions
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from messaging.operations import metrics
 
@@ -130,7 +140,38 @@ class HealthMiddleware:
             return self.get_response(request)
         if request.method not in ("GET", "HEAD"):
             return HttpResponseNotAllowed(["GET", "HEAD"])
-        status, body = (200, {"status": "alive"}) if path == LIVENESS_PATH else _recent.get()
+        if path == LIVENESS_PATH:
+            status, body = 200, {"status": "alive"}
+        elif _has_credentials(request):
+            return self.get_response(request)  # HealthView: the figures, if staff
+        else:
+            status, body = public(*_recent.get())
         response = JsonResponse(body, status=status)
         add_never_cache_headers(response)
         return response
+
+
+def public(status: int, body: dict) -> tuple[int, dict]:
+    """What anyone is told: ready or not. The checks' reasons and the
+    deliveries' figures are an operator's."""
+    return status, {"status": body["status"]}
+
+
+def _has_credentials(request) -> bool:
+    return settings.SESSION_COOKIE_NAME in request.COOKIES or "HTTP_AUTHORIZATION" in request.META
+
+
+class HealthView(APIView):
+    """``/health/`` for a request with credentials: the whole answer for
+    staff, the public one for anyone else."""
+
+    permission_classes = [permissions.AllowAny]
+    renderer_classes = [JSONRenderer]
+    schema = None  # the load balancers' endpoint, not the API's
+
+    @method_decorator(never_cache)
+    def get(self, request):
+        status, body = _recent.get()
+        if not (request.user.is_active and request.user.is_staff):
+            status, body = public(status, body)
+        return Response(body, status=status)

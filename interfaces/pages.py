@@ -2,11 +2,14 @@
 is told to the person who sent it."""
 
 import dataclasses
+import math
 from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import render
 
 from messaging import bus
 from messaging.messages import Command, Rejection, Result
@@ -44,6 +47,20 @@ def report_invalid(request, form) -> None:
             messages.error(request, "That form was incomplete. Please try again.")
         else:
             messages.error(request, f"{field.label or name.capitalize()}: {' '.join(errors)}")
+
+
+def throttled(request, throttle, what: str, *, back_url: str, back_text: str) -> HttpResponse | None:
+    """A 429 page with ``Retry-After`` when ``throttle`` (one of the API's, so
+    a page and its endpoint count together) refuses this request; ``None``
+    otherwise."""
+    if throttle.allow_request(request, None):
+        return None
+    wait = math.ceil(throttle.wait() or 1)
+    detail = f"Too many {what}. Try again in {math.ceil(wait / 60)} minute(s)."
+    context = {"detail": detail, "back_url": back_url, "back_text": back_text}
+    limited = render(request, "too_many_requests.html", context, status=429)
+    limited["Retry-After"] = str(wait)
+    return limited
 
 
 def staff_required(view):

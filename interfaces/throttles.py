@@ -1,4 +1,5 @@
-"""Throttles of the API: requests counted per client address."""
+"""Throttles of the API and the pages: requests counted per client address,
+or per signed-in person where the person is what is limited."""
 
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -29,3 +30,18 @@ class PasswordResetThrottle(_PerAddressThrottle):
     no API view); each request may send a mail to someone else."""
 
     scope = "password_reset"
+
+
+class OrderPlacementThrottle(SimpleRateThrottle):
+    """Orders placed per signed-in customer (``THROTTLE_RATE_ORDERS``), on the
+    API and the book page alike: each order holds copies for a while, and a
+    customer behind a shared address (an office, a mobile carrier) is not
+    limited by their neighbours' orders. Anonymous requests are not counted:
+    they are refused before anything is held."""
+
+    scope = "orders"
+
+    def get_cache_key(self, request, view):
+        if not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}

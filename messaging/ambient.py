@@ -24,6 +24,8 @@ held_appends: ContextVar = ContextVar("held_appends", default=None)
 """The events a relay batch holds back to write in one INSERT (``store``),
 flushed by ``StoredEvent.objects`` before anything reads the log."""
 current_correlation_id: ContextVar[UUID | None] = ContextVar("current_correlation_id", default=None)
+current_client_correlation_id: ContextVar[str | None] = ContextVar("current_client_correlation_id", default=None)
+"""The id a client sent with its request, if any: logged beside ours, never used as it."""
 
 
 @contextmanager
@@ -37,10 +39,15 @@ def caused_by(cause: Cause):
 
 
 @contextmanager
-def correlated(correlation_id: UUID):
-    """Within this block, log lines carry ``correlation_id``."""
+def correlated(correlation_id: UUID, *, client_id: str | None = None):
+    """Within this block, log lines carry ``correlation_id``, and the id the
+    request's client sent (``client_id``) beside it; a block without one
+    (a command inside the request) keeps the request's."""
     token = current_correlation_id.set(correlation_id)
+    client_token = current_client_correlation_id.set(client_id) if client_id is not None else None
     try:
         yield
     finally:
+        if client_token is not None:
+            current_client_correlation_id.reset(client_token)
         current_correlation_id.reset(token)

@@ -16,6 +16,7 @@ from rest_framework.routers import SimpleRouter
 from catalog.refusals import CatalogRefusal
 from interfaces.api_commands import execute
 from interfaces.schema import errors
+from interfaces.throttles import OrderPlacementThrottle
 from interfaces.viewsets import ApiViewSet
 
 from . import queries
@@ -68,6 +69,9 @@ class OrderViewSet(ApiViewSet):
     lookup_value_converter = "uuid"
     inputs = {"create": OrderInput}
 
+    def get_throttles(self):
+        return [OrderPlacementThrottle()] if self.action == "create" else []
+
     def get_permissions(self):
         if self.action in ("confirm", "ship"):
             return [permissions.IsAdminUser()]
@@ -94,15 +98,17 @@ class OrderViewSet(ApiViewSet):
                 conflict="Refused, and nothing is reserved.",
                 refusals=[
                     OrderRefusal.DUPLICATE_BOOK,
+                    OrderRefusal.ORDER_TOO_LARGE,
                     CatalogRefusal.BOOK_NOT_FOUND,
                     OrderRefusal.INSUFFICIENT_STOCK,
+                    OrderRefusal.HOLD_LIMIT_REACHED,
                     OrderRefusal.MIXED_CURRENCIES,
                 ],
             ),
         },
     )
     def create(self, request):
-        """Place an order: the copies are reserved at once, or none is."""
+        """Place an order: the copies are reserved at once, or none is (throttled per customer)."""
         data = self.validated_body()
         command = PlaceOrder(items=tuple(OrderLine(**line) for line in data["items"]))
         return execute(request, command, render=lambda result: Response(self._order(result.events[0].order_id), 201))

@@ -31,6 +31,12 @@ from .values import total_of
 def place_order(command: PlaceOrder) -> list[Event]:
     customer = rules.customer(command.actor_id, account_summary(command.actor_id) if command.actor_id else None)
     rules.check_lines(command.items)
+    rules.within_caps(
+        command.items,
+        held=orders.copies_held_by(customer.account_id),
+        per_order=settings.ORDERS_MAX_COPIES_PER_ORDER,
+        per_customer=settings.ORDERS_MAX_HELD_COPIES,
+    )
 
     items = rules.priced(command.items, catalog.priced_books([line.book_id for line in command.items]))
     total = total_of(items)

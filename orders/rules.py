@@ -45,6 +45,23 @@ def check_lines(lines: tuple[OrderLine, ...]) -> None:
             )
 
 
+def within_caps(lines: tuple[OrderLine, ...], *, held: int, per_order: int, per_customer: int) -> None:
+    """An order holds at most ``per_order`` copies, and with the ``held``
+    copies of the customer's orders still pending at most ``per_customer``:
+    what one customer may keep off the shelf while nobody confirmed it."""
+    copies = sum(line.quantity for line in lines)
+    if copies > per_order:
+        raise OrderRejected.refuse(
+            OrderRefusal.ORDER_TOO_LARGE, f"An order holds at most {per_order} copies; this one asks for {copies}."
+        )
+    if held + copies > per_customer:
+        raise OrderRejected.refuse(
+            OrderRefusal.HOLD_LIMIT_REACHED,
+            f"Your pending orders hold {held} copies; a customer may hold {per_customer} until the shop confirms "
+            f"them, so this order of {copies} waits until then (or cancel one).",
+        )
+
+
 def priced(lines: tuple[OrderLine, ...], books: dict[UUID, PricedBook]) -> tuple[OrderedItem, ...]:
     """The lines with the catalog's title and current price; every book must
     be known, and all priced in one currency."""

@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from interfaces.forms import IdempotentForm
-from interfaces.pages import dispatch_for, report, report_invalid, staff_required
+from interfaces.pages import dispatch_for, report, report_invalid, staff_required, throttled
+from interfaces.throttles import OrderPlacementThrottle
 from messaging.messages import Command
 
 from . import queries
@@ -37,7 +38,11 @@ STAFF_ACTIONS = {
 @require_POST
 @login_required
 def place_order(request):
-    """Order copies of one book (the form on the book's page)."""
+    """Order copies of one book (the form on the book's page). Throttled per
+    customer with the API's orders (``THROTTLE_RATE_ORDERS``)."""
+    back = reverse("catalog:books")
+    if limited := throttled(request, OrderPlacementThrottle(), "orders", back_url=back, back_text="Back to the books"):
+        return limited
     form = PlaceOrderForm(request.POST)
     if not form.is_valid():
         report_invalid(request, form)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from pythonjsonlogger.core import RESERVED_ATTRS
 
-from ..ambient import current_correlation_id
+from ..ambient import current_client_correlation_id, current_correlation_id
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"
 # gunicorn's name for the atom of a response header, in its access records' args.
@@ -15,7 +15,8 @@ _GUNICORN_CORRELATION_ATOM = "{x-correlation-id}o"
 
 
 class CorrelationIdFilter(logging.Filter):
-    """Adds ``correlation_id`` to each record ("-" outside any request or command).
+    """Adds ``correlation_id`` to each record ("-" outside any request or
+    command), and ``client_correlation_id`` when the request's client sent one.
 
     Inside a request or a command it is the current one. Some lines come
     after the request's middleware has unwound, when nothing is current:
@@ -34,6 +35,11 @@ class CorrelationIdFilter(logging.Filter):
             except KeyError:
                 pass
         record.correlation_id = str(correlation_id) if correlation_id else "-"
+        client_id = current_client_correlation_id.get() or getattr(
+            getattr(record, "request", None), "client_correlation_id", None
+        )
+        if client_id:  # a field of its own in JSON lines; a client's id is never taken for ours
+            record.client_correlation_id = client_id
         return True
 
 

@@ -37,7 +37,8 @@ def seen_dead(client, staff_api) -> dict:
     except CommandError as error:
         assert error.returncode == 1
         violations = int(str(error).split()[0])
-    health = client.get("/health/", HTTP_HOST="10.0.0.5:8000")
+    client.force_login(AccountFactory(is_staff=True))  # /health/'s figures are staff's
+    health = client.get("/health/")
     assert health.status_code == 200  # a dead letter never fails readiness
     return {
         "table": len(table),

@@ -63,3 +63,19 @@ def test_the_same_isbn_added_concurrently_is_added_once_and_refused_for_the_rest
         *["duplicate_isbn"] * 7,
     ]
     assert Book.objects.count() == 1
+
+
+def test_concurrent_orders_of_one_customer_never_hold_more_than_the_cap(settings):
+    # given: a customer may hold 3 copies, and the shop has plenty
+    settings.ORDERS_MAX_HELD_COPIES = 3
+    book = BookFactory(inventory__on_hand=50)
+    customer = AccountFactory()
+
+    # when: ten single-copy orders of hers arrive at once
+    results = run_concurrently([lambda: bus.dispatch(place(customer, (book, 1))) for _ in range(10)])
+
+    # then
+    assert all(isinstance(result, Result) for result in results), results
+    refusals = [result.rejection.code for result in results if not result.ok]
+    assert refusals == ["hold_limit_reached"] * 7
+    assert figures(book) == (50, 3)

@@ -10,7 +10,7 @@ from catalog.commands import ChangeBookPrice
 from catalog.events import StockReserved
 from catalog.values import Money
 from messaging.serialization import from_primitive
-from orders.commands import PlaceOrder
+from orders.commands import CancelOrder, PlaceOrder
 from orders.events import OrderPlaced
 from orders.models import Order
 from orders.queries import order as order_view
@@ -134,3 +134,46 @@ def test_an_order_by_a_deactivated_account_is_refused(scenario):
 
     scenario.when(place(gone, (book, 1))).then_rejected("account_inactive")
     assert figures(book) == (10, 0)
+
+
+def test_a_customer_holds_no_more_copies_in_pending_orders_than_the_cap(scenario, alice, settings):
+    # given: alice's pending orders hold 3 copies, the most a customer may hold
+    settings.ORDERS_MAX_HELD_COPIES = 3
+    gatsby, dune = BookFactory(), BookFactory()
+    scenario.given(place(alice, (gatsby, 2)), place(alice, (dune, 1)))
+
+    # when
+    outcome = scenario.when(place(alice, (gatsby, 1)))
+
+    # then
+    outcome.then_rejected("hold_limit_reached")
+    assert figures(gatsby) == (10, 2)
+
+
+def test_copies_of_an_order_that_no_longer_waits_count_no_more_against_the_cap(scenario, alice, settings):
+    # given: one of alice's pending orders took her to the cap; she cancels it
+    settings.ORDERS_MAX_HELD_COPIES = 3
+    gatsby = BookFactory()
+    (placed,) = scenario.given(place(alice, (gatsby, 3)))
+    scenario.given(CancelOrder(order_id=placed.events[0].order_id, actor_id=alice.pk))
+
+    # when / then
+    scenario.when(place(alice, (gatsby, 3))).then_events(OrderPlaced, StockReserved)
+
+
+def test_an_order_for_more_copies_than_one_order_may_hold_is_refused_and_holds_nothing(scenario, alice, settings):
+    settings.ORDERS_MAX_COPIES_PER_ORDER = 4
+    gatsby, dune = BookFactory(), BookFactory()
+
+    outcome = scenario.when(place(alice, (gatsby, 3), (dune, 2)))
+
+    outcome.then_rejected("order_too_large")
+    assert (figures(gatsby), figures(dune)) == ((10, 0), (10, 0))
+
+
+def test_other_customers_orders_do_not_count_against_a_customers_cap(scenario, alice, settings):
+    settings.ORDERS_MAX_HELD_COPIES = 3
+    gatsby = BookFactory()
+    scenario.given(place(AccountFactory(), (gatsby, 3)))
+
+    scenario.when(place(alice, (gatsby, 3))).then_events(OrderPlaced, StockReserved)

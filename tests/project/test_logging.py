@@ -41,12 +41,13 @@ def json_log():
 
 
 def request_lines(json_log, send):
-    """Send one request with a fresh X-Correlation-ID; its id and the lines it logged."""
-    correlation_id = str(uuid.uuid4())
+    """Send one request with a client's X-Correlation-ID; our id and the lines it logged."""
+    theirs = str(uuid.uuid4())
     before = len(json_log())
-    response = send(HTTP_X_CORRELATION_ID=correlation_id)
-    assert response["X-Correlation-ID"] == correlation_id
-    return correlation_id, json_log()[before:]
+    response = send(HTTP_X_CORRELATION_ID=theirs)
+    lines = json_log()[before:]
+    assert {line.get("client_correlation_id") for line in lines} == {theirs}, "the client's id, beside ours"
+    return response["X-Correlation-ID"], lines
 
 
 @pytest.mark.django_db(transaction=True)  # real commits: the policies' lines are logged too
@@ -89,9 +90,8 @@ def test_gunicorn_writes_its_own_lines_as_json_too():
     server = served.start(
         port, env={**os.environ, "LOG_FORMAT": "json"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    correlation_id = str(uuid.uuid4())
     try:
-        status = get_status(f"http://127.0.0.1:{port}/api/v1/nowhere/", {"X-Correlation-ID": correlation_id})
+        status, correlation_id = get_status(f"http://127.0.0.1:{port}/api/v1/nowhere/", {})
     finally:
         server.terminate()
         out, err = server.communicate(timeout=20)
@@ -105,15 +105,15 @@ def test_gunicorn_writes_its_own_lines_as_json_too():
     }
 
 
-def get_status(url: str, headers: dict) -> int:
-    """The status of a GET of ``url``, waiting up to 20 s for the server to listen."""
+def get_status(url: str, headers: dict) -> tuple[int, str]:
+    """The status and correlation id of a GET of ``url``, waiting up to 20 s for the server to listen."""
     deadline = time.monotonic() + 20
     while True:
         try:
             with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
-                return response.status
+                return response.status, response.headers["X-Correlation-ID"]
         except urllib.error.HTTPError as error:
-            return error.code
+            return error.code, error.headers["X-Correlation-ID"]
         except OSError:
             if time.monotonic() > deadline:
                 raise

@@ -215,3 +215,26 @@ def test_books_in_two_currencies_are_refused():
         rules.priced(given, catalog_of(given, "EUR", "USD"))
 
     assert refusal(refused) == ("OrderRejected", "mixed_currencies")
+
+
+# --- What one customer may hold ---------------------------------------------------
+
+
+def test_an_order_up_to_both_caps_is_accepted():
+    rules.within_caps(lines(2, 3), held=5, per_order=5, per_customer=10)
+
+
+def test_an_order_for_more_copies_than_one_order_may_hold_is_refused():
+    with pytest.raises(Refused) as refused:
+        rules.within_caps(lines(3, 3), held=0, per_order=5, per_customer=100)
+
+    assert refusal(refused) == ("OrderRejected", "order_too_large")
+    assert "at most 5 copies" in refused.value.rejection.reason
+
+
+def test_an_order_taking_the_customer_past_what_pending_orders_may_hold_is_refused():
+    with pytest.raises(Refused) as refused:
+        rules.within_caps(lines(2), held=9, per_order=5, per_customer=10)
+
+    assert refusal(refused) == ("OrderRejected", "hold_limit_reached")
+    assert "9 copies" in refused.value.rejection.reason

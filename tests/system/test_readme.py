@@ -70,4 +70,4 @@ def test_the_readme_api_tour_runs_with_curl_against_the_demo_shop(demo_shop, liv
     placed = [answer for answer in answers if answer.get("status") == "PENDING"]
     assert len(placed) == 1, run.stdout
     assert Order.objects.get(pk=placed[0]["id"]).customer_id == Account.objects.get(username="ada").pk
-    assert {"code": "insufficient_stock"}.items() <= answers[-1].items()
+    assert {"code": "order_too_large"}.items() <= answers[-1].items()

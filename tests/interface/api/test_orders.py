@@ -5,6 +5,7 @@ import uuid
 import pytest
 
 from catalog.queries import book as book_view
+from interfaces.throttles import OrderPlacementThrottle
 from messaging import bus
 from orders.models import Order
 from tests.support.factories import AccountFactory, BookFactory
@@ -181,3 +182,30 @@ def test_a_cancelled_orders_copies_are_back_on_sale_when_the_answer_arrives(sign
     # then
     assert response.status_code == 200
     assert book_view(book.pk).available == 3
+
+
+def test_placing_orders_faster_than_the_throttle_answers_429_and_places_nothing_more(alice, signed_in, monkeypatch):
+    # given: a customer may place 2 orders an hour, and placed 2
+    monkeypatch.setitem(OrderPlacementThrottle.THROTTLE_RATES, "orders", "2/hour")
+    book, client = BookFactory(), signed_in(alice)
+    line = {"items": [{"book_id": str(book.pk), "quantity": 1}]}
+    assert [client.post("/api/v1/orders/", line, format="json").status_code for _ in range(2)] == [201, 201]
+
+    # when
+    response = client.post("/api/v1/orders/", line, format="json")
+
+    # then
+    assert (response.status_code, response.data["code"]) == (429, "throttled")
+    assert int(response["Retry-After"]) > 0
+    assert Order.objects.count() == 2
+
+
+def test_the_order_throttle_counts_per_customer_not_per_address(alice, signed_in, monkeypatch):
+    monkeypatch.setitem(OrderPlacementThrottle.THROTTLE_RATES, "orders", "1/hour")
+    book = BookFactory()
+    line = {"items": [{"book_id": str(book.pk), "quantity": 1}]}
+    signed_in(alice).post("/api/v1/orders/", line, format="json")
+
+    response = signed_in(AccountFactory()).post("/api/v1/orders/", line, format="json")
+
+    assert response.status_code == 201

@@ -14,6 +14,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
@@ -25,12 +26,36 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from accounts.commands import BlockAccount
-from interfaces.throttles import RegistrationThrottle, SignInThrottle
+from interfaces import api_docs
+from interfaces.throttles import OrderPlacementThrottle, RegistrationThrottle, SignInThrottle
 from messaging import bus
 from messaging.models import Delivery
 from messaging.registry import registry
 from tests.support.factories import AccountFactory, BookFactory, FollowFactory, api_token
 from tests.support.stock import place
+
+
+def test_the_schema_is_built_once_and_then_served_as_built(db, anonymous, monkeypatch):
+    # given: no schema built yet in this process, and a count of the builds
+    monkeypatch.setattr(api_docs, "_built", {}, raising=False)
+    builds = []
+    build = SchemaGenerator.get_schema
+    monkeypatch.setattr(
+        SchemaGenerator, "get_schema", lambda *args, **kwargs: builds.append(1) or build(*args, **kwargs)
+    )
+
+    # when: anonymous callers ask for it three times, in both formats
+    answers = [
+        anonymous.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"),
+        anonymous.get("/api/v1/schema/"),
+        anonymous.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"),
+    ]
+
+    # then
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert answers[0].json() == answers[2].json()
+    assert answers[1].content.startswith(b"openapi: ")
+    assert len(builds) == 1
 
 
 def test_the_schema_is_openapi_3_and_names_every_route(db, anonymous):
@@ -122,6 +147,7 @@ MALFORMED_CHECKS = [not_a_server_error, content_type_conformance, response_schem
 def unthrottled(monkeypatch):
     monkeypatch.setitem(SignInThrottle.THROTTLE_RATES, "auth", "10000/min")
     monkeypatch.setitem(RegistrationThrottle.THROTTLE_RATES, "registration", "10000/min")
+    monkeypatch.setitem(OrderPlacementThrottle.THROTTLE_RATES, "orders", "10000/min")
 
 
 @pytest.fixture

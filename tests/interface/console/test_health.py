@@ -10,6 +10,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 
 from accounts.commands import FollowAccount
+from accounts.models import ApiToken
 from messaging import bus
 from tests.support.factories import AccountFactory
 
@@ -20,6 +21,13 @@ NODE = "10.0.0.5:8000"  # not in ALLOWED_HOSTS: how a load balancer addresses a 
 def fresh_answers(settings):
     """Each request runs the checks (the caching test sets its own window)."""
     settings.HEALTH_CACHE_SECONDS = 0
+
+
+@pytest.fixture
+def staff_client(client):
+    """An operator signed in on the site: ``/health/`` shows them its figures."""
+    client.force_login(AccountFactory(is_staff=True))
+    return client
 
 
 @pytest.fixture
@@ -36,8 +44,30 @@ def test_liveness_answers_for_any_host_and_touches_no_database(client, productio
     assert "no-cache" in response["Cache-Control"]
 
 
-def test_a_ready_node_answers_200_with_each_check_and_the_deliveries(db, client):
+def test_anyone_is_told_ready_or_not_and_nothing_more(dead, client):
+    response = client.get("/health/", HTTP_HOST=NODE)
+
+    assert (response.status_code, response.json()) == (200, {"status": "ready"})
+
+
+def test_a_signed_in_customer_gets_the_public_answer(dead, client):
+    client.force_login(AccountFactory())
+
     response = client.get("/health/")
+
+    assert (response.status_code, response.json()) == (200, {"status": "ready"})
+
+
+def test_staff_signed_in_by_token_see_the_figures(dead, client):
+    _, token = ApiToken.objects.create(AccountFactory(is_staff=True))
+
+    response = client.get("/health/", HTTP_AUTHORIZATION=f"Token {token}")
+
+    assert response.json()["deliveries"]["dead"] == 1
+
+
+def test_a_ready_node_answers_staff_200_with_each_check_and_the_deliveries(db, staff_client):
+    response = staff_client.get("/health/")
 
     assert response.status_code == 200
     assert response.json() == {
@@ -58,15 +88,16 @@ def test_readiness_answers_any_host_over_plain_http_where_everything_else_is_ref
     assert (home_by_name.status_code, home_by_name["Location"]) == (301, "https://localhost/")
 
 
-def test_a_dead_letter_is_reported_but_never_fails_readiness(dead, client):
-    response = client.get("/health/", HTTP_HOST=NODE)
+def test_a_dead_letter_is_reported_but_never_fails_readiness(dead, staff_client):
+    response = staff_client.get("/health/")
 
     assert response.status_code == 200
     assert response.json()["status"] == "ready"
     assert response.json()["deliveries"]["dead"] == 1
 
 
-def test_the_answer_is_reused_for_the_cache_window(dead, client, settings):
+def test_the_answer_is_reused_for_the_cache_window(dead, staff_client, settings):
+    client = staff_client
     # given: an answer made now, counting the dead letter
     assert client.get("/health/").json()["deliveries"]["dead"] == 1
     settings.HEALTH_CACHE_SECONDS = 60
@@ -84,10 +115,13 @@ def test_a_node_whose_migrations_are_not_all_applied_is_not_ready(client):
     [(_, latest)] = MigrationLoader(connection).graph.leaf_nodes("messaging")
     recorder.record_unapplied("messaging", latest)
     try:
-        response = client.get("/health/", HTTP_HOST=NODE)
+        public = client.get("/health/", HTTP_HOST=NODE)
+        client.force_login(AccountFactory(is_staff=True))
+        response = client.get("/health/")
     finally:
         recorder.record_applied("messaging", latest)
 
+    assert (public.status_code, public.json()) == (503, {"status": "unavailable"})
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
@@ -103,7 +137,8 @@ def test_only_get_and_head_are_answered(db, client):
     assert client.head("/health/live/").status_code == 200
 
 
-def test_open_deliveries_due_are_the_backlog(dead, client):
+def test_open_deliveries_due_are_the_backlog(dead, staff_client):
+    client = staff_client
     # given: a follow whose deliveries stay pending (no commit runs them in a test transaction)
     bus.dispatch(FollowAccount(follower_id=AccountFactory().pk, followee_id=AccountFactory().pk))
 

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from catalog.models import Inventory
+from interfaces.throttles import OrderPlacementThrottle
 from messaging.models import StoredEvent
 from orders.commands import ConfirmOrder, PlaceOrder
 from orders.models import Order
@@ -192,3 +193,20 @@ def test_the_orders_console_is_for_staff_only(client, book):
     assert anonymous.status_code == 302 and anonymous.url.startswith(reverse("accounts:log_in"))
     assert client.get(url).status_code == 403
     assert client.post(change, key()).status_code == 403
+
+
+def test_the_order_page_and_the_api_share_one_order_throttle(client, customer, book, monkeypatch):
+    # given: a customer may place 2 orders an hour, and placed one through the API
+    monkeypatch.setitem(OrderPlacementThrottle.THROTTLE_RATES, "orders", "2/hour")
+    line = {"items": [{"book_id": str(book.pk), "quantity": 1}]}
+    assert client.post("/api/v1/orders/", line, content_type="application/json").status_code == 201
+
+    # when the page is used twice
+    second = client.post(reverse("orders:place"), {"book_id": book.pk, "quantity": 1, **key()})
+    third = client.post(reverse("orders:place"), {"book_id": book.pk, "quantity": 1, **key()})
+
+    # then the second goes through and the third waits, with nothing placed
+    assert second.status_code == 302
+    assert third.status_code == 429 and int(third["Retry-After"]) > 0
+    assert "Too many orders" in third.text
+    assert Order.objects.count() == 2
