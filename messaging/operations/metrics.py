@@ -3,8 +3,8 @@ gauges (``config.telemetry``)."""
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Min, Q
-from django.utils import timezone
+from django.db.models import Count, DurationField, ExpressionWrapper, Min, Q
+from django.db.models.functions import Now
 
 from ..models import Delivery
 
@@ -16,7 +16,8 @@ class Backlog:
     ``pending`` and ``failed`` (waiting for their retry) are open; ``due``
     counts the open ones whose time has come; ``oldest_due_seconds`` is how
     long the longest waiting of those has been due (``None`` when nothing
-    is), which is how far behind delivery is; ``dead`` need an operator."""
+    is, by the database's clock), which is how far behind delivery is;
+    ``dead`` need an operator."""
 
     pending: int
     failed: int
@@ -31,17 +32,16 @@ def backlog() -> Backlog:
     (status, next_attempt_at), so it stays cheap however many deliveries
     are done. A row a relay worker has leased is not due (its lease moved
     ``next_attempt_at`` ahead): it is being worked on."""
-    now = timezone.now()
-    due = Q(status__in=Delivery.OPEN, next_attempt_at__lte=now)
+    due = Q(status__in=Delivery.OPEN, next_attempt_at__lte=Now())
     figures = Delivery.objects.filter(status__in=[*Delivery.OPEN, Delivery.Status.DEAD]).aggregate(
         pending=Count("pk", filter=Q(status=Delivery.Status.PENDING)),
         failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
         dead=Count("pk", filter=Q(status=Delivery.Status.DEAD)),
         due=Count("pk", filter=due),
-        oldest_due=Min("next_attempt_at", filter=due),
+        oldest_wait=ExpressionWrapper(Now() - Min("next_attempt_at", filter=due), output_field=DurationField()),
     )
-    oldest = figures.pop("oldest_due")
-    return Backlog(**figures, oldest_due_seconds=None if oldest is None else int((now - oldest).total_seconds()))
+    wait = figures.pop("oldest_wait")
+    return Backlog(**figures, oldest_due_seconds=None if wait is None else int(wait.total_seconds()))
 
 
 def dead_letters() -> int:
