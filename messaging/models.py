@@ -227,6 +227,18 @@ class ScheduledCommand(models.Model):
         return f"{self.command_type} [{self.key}] not before {self.not_before:%Y-%m-%d %H:%M:%S} ({self.status})"
 
 
+class Sweep(models.Model):
+    """When a sweep last ran (``schedules``: the relay's round or Celery's
+    beat), by the database's clock: a dead beat shows as a sweep that is
+    late, even while nothing is overdue yet."""
+
+    name = models.CharField(max_length=100, unique=True)
+    swept_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} swept at {self.swept_at:%Y-%m-%d %H:%M:%S}"
+
+
 class PersonalDataKey(models.Model):
     """The key one person's data is sealed with (``messaging.personal``).
 

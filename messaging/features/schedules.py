@@ -21,7 +21,7 @@ from .. import bus
 from ..ambient import Cause, caused_by, correlated
 from ..conf import conf
 from ..messages import Command, Event, Rejection
-from ..models import ScheduledCommand
+from ..models import ScheduledCommand, Sweep
 from ..refusals import KernelRefusal
 from ..registry import registry
 from ..serialization import build
@@ -29,6 +29,7 @@ from ..serialization import build
 logger = logging.getLogger(__name__)
 
 SCHEDULER = "messaging.schedules"  # the "policy" the trace names as the issuer of a scheduled command
+SWEEP = "schedules"  # the name of their sweep's ``Sweep`` row
 
 
 def schedule(command: Command, *, after: timedelta, key: str, by: Command) -> None:
@@ -63,7 +64,10 @@ def cancel(key: str) -> int:
 def dispatch_due(limit: int) -> Counter:
     """Dispatch up to ``limit`` waiting schedules whose time has come (by the
     database's clock), each in its own transaction; their new statuses
-    counted ("skipped" for one another worker took first)."""
+    counted ("skipped" for one another worker took first). The sweep's time
+    is recorded first (``Sweep``), so a stopped beat is seen."""
+    if not Sweep.objects.filter(name=SWEEP).update(swept_at=Now()):
+        Sweep.objects.get_or_create(name=SWEEP, defaults={"swept_at": Now()})
     due = (
         ScheduledCommand.objects.filter(status=ScheduledCommand.Status.WAITING, not_before__lte=Now())
         .order_by("not_before", "pk")
