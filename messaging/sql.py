@@ -87,7 +87,7 @@ def database_now() -> datetime:
     """Now by the database's clock, read once (one round trip): for a time
     the application needs as a value rather than in a statement."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {now_sql()}")
+        cursor.execute(f"SELECT {now_sql()}", [])  # with parameters, so "%%" reads as "%"
         (value,) = cursor.fetchone()
     if isinstance(value, str):  # SQLite: text, in UTC
         value = datetime.fromisoformat(value)

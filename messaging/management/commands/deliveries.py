@@ -9,8 +9,8 @@ from itertools import batched
 
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 from django.urls import reverse
-from django.utils import timezone
 
+from messaging import sql
 from messaging.models import Delivery, ScheduledCommand
 from messaging.operations import dead_letters, log
 from messaging.personal import opened_rows
@@ -140,7 +140,7 @@ class Command(BaseCommand):
             self.stderr.write("no delivery matches")
 
     def _table(self, rows: list[Delivery]) -> None:
-        now = timezone.now()
+        now = sql.database_now()  # ages by the clock that dated the rows
         header = ("id", "status", "policy", "event", "attempts", "age", "kind", "last error")
         if not rows:
             return
