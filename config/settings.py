@@ -85,6 +85,8 @@ MIDDLEWARE = [
     # anything validates it against ALLOWED_HOSTS or redirects to HTTPS.
     "console.health.HealthMiddleware",
     "interfaces.http.CorrelationIdMiddleware",
+    # A view that cannot reach the database answers 503 with Retry-After.
+    "interfaces.outages.DatabaseOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -429,6 +431,8 @@ REST_FRAMEWORK = {
 # How long a request repeating an Idempotency-Key waits for the first
 # request's answer to be stored before rendering it itself.
 API_IDEMPOTENCY_WAIT_SECONDS = env.float("API_IDEMPOTENCY_WAIT_SECONDS", default=5.0)
+# What a 503 answered while the database is unreachable asks a client to wait.
+RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Bookshelf and social graph API",
     "VERSION": "1.0.0",

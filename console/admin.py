@@ -56,9 +56,10 @@ class DeliveryAdmin(ReadOnlyAdmin):
         if not dead:
             self.message_user(request, "None of the selected deliveries is dead-lettered.", messages.WARNING)
             return
-        outcomes = dead_letters.retry(dead)
-        summary = ", ".join(f"{count} {status}" for status, count in sorted(outcomes.items()))
-        self.message_user(request, f"Retried {len(dead)} dead-lettered deliveries: {summary}.", messages.SUCCESS)
+        queued = dead_letters.retry(dead)  # run by the relay workers, never in this request
+        self.message_user(
+            request, f"Queued {queued} dead-lettered deliveries for the relay, with fresh attempts.", messages.SUCCESS
+        )
 
     @admin.action(description="Discard the selected dead-lettered deliveries", permissions=["operate"])
     def discard(self, request, queryset):

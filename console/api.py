@@ -132,8 +132,8 @@ class DeliveryViewSet(ApiViewSet):
     @extend_schema(request=None, responses={200: DeliveryOutput, **_NOT_DEAD})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk):
-        """Retry a dead letter once its fault is fixed: fresh attempts, the first one now.
-        Answers the delivery as that attempt left it."""
+        """Retry a dead letter once its fault is fixed: fresh attempts, due at once, run by
+        the relay workers (never in this request). Answers the delivery reopened."""
         dead_letters.retry([self._dead(pk).pk])
         return Response(DeliveryOutput(self._delivery(pk)).data)
 

@@ -101,7 +101,16 @@ def _deliveries() -> dict | None:
         backlog = metrics.backlog()
     except DatabaseError:
         return None
-    return {"backlog": backlog.due, "oldest_due_seconds": backlog.oldest_due_seconds, "dead": backlog.dead}
+    return {
+        "backlog": backlog.due,
+        "oldest_due_seconds": backlog.oldest_due_seconds,
+        "dead": backlog.dead,
+        "schedules": {
+            "overdue": backlog.overdue_schedules,
+            "oldest_overdue_seconds": backlog.oldest_overdue_schedule_seconds,
+            "last_sweep_seconds_ago": backlog.last_sweep_seconds_ago,
+        },
+    }
 
 
 class _RecentReadiness:

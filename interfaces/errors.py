@@ -3,10 +3,14 @@ refusal (DRF's ``{field: [messages]}`` for invalid fields), the status of
 each rejection code, and the answers Django gives before (or instead of) a
 view."""
 
+import sys
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, JsonResponse
+from django.db import InterfaceError, OperationalError, connection
+from django.http import Http404, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -79,7 +83,39 @@ def page_not_found(request, exception):
 
 
 def server_error(request):
-    """500: a bug, logged by Django."""
+    """500: a bug, logged by Django; 503 when the database is unreachable
+    (``outages``: an error raised before a view, in a middleware)."""
+    if is_outage(sys.exc_info()[1]):
+        return unavailable(request)
     if not is_api(request):
         return defaults.server_error(request)
     return JsonResponse(error("server_error", "Something went wrong on our side."), status=500)
+
+
+# --- The database unreachable ---------------------------------------------
+# 503 with Retry-After, never a 500: nothing is broken, come back soon. A
+# database error is an outage when the connection is gone (it could not be
+# opened, or it no longer answers); a deadlock or a locked SQLite file on a
+# live connection is not, and stays a 500 that Django logs.
+
+UNAVAILABLE = "The service is briefly unavailable; try again in a few seconds."
+
+
+def is_outage(exception: BaseException | None) -> bool:
+    """Whether ``exception`` says the database cannot be reached."""
+    if not isinstance(exception, (OperationalError, InterfaceError)):
+        return False
+    return connection.connection is None or not connection.is_usable()
+
+
+def unavailable(request) -> HttpResponse:
+    """The 503 a request gets while the database is unreachable: the error
+    shape under the API, a page of the site's own elsewhere, rendered
+    without the request (its context, the user and the messages, would need
+    the database)."""
+    if is_api(request):
+        response = JsonResponse(error("unavailable", UNAVAILABLE), status=503)
+    else:
+        response = HttpResponse(render_to_string("503.html", {"detail": UNAVAILABLE}), status=503)
+    response["Retry-After"] = str(settings.RETRY_AFTER_SECONDS)
+    return response

@@ -29,6 +29,9 @@ DEFAULTS = {
     "MESSAGING_SUBSCRIPTION_SWEEP_SECONDS": 60.0,
     "MESSAGING_SWEEP_SAFETY_SECONDS": 300.0,
     "MESSAGING_SWEEP_LIMIT": 500,
+    # A waiting schedule this long past its time breaks a rule
+    # (check_invariants), and so does a sweep this late (a warning).
+    "MESSAGING_SCHEDULE_OVERDUE_SECONDS": 60.0,
     # The import path of a function handing opened deliveries to a queue
     # (``messaging.tasks.enqueue`` with Celery); empty: the relay finds them.
     "MESSAGING_HAND_OFF": "",

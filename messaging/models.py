@@ -166,12 +166,17 @@ class Subscription(models.Model):
     is not owed the past unless an operator replays it on purpose. Event
     positions commit out of order, so a position is only a start mark, never
     a cursor: ``swept_to`` is how far the sweep has checked that every event
-    after the start has its delivery.
+    after the start has its delivery. ``pruned_to`` is how far retention
+    has deleted settled deliveries: before it, the ledger no longer knows
+    what ran, so a replay from there would run the policy again.
     """
 
     name = models.CharField(max_length=200, unique=True, help_text="The policy's name, as registered.")
     starts_after = models.BigIntegerField(default=0, help_text="Events at or before this position are not owed.")
     swept_to = models.BigIntegerField(default=0, help_text="Events up to here were checked by the sweep.")
+    pruned_to = models.BigIntegerField(
+        default=0, help_text="Settled deliveries of events up to here may have been pruned: a replay needs --force."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self):
@@ -220,6 +225,18 @@ class ScheduledCommand(models.Model):
 
     def __str__(self):
         return f"{self.command_type} [{self.key}] not before {self.not_before:%Y-%m-%d %H:%M:%S} ({self.status})"
+
+
+class Sweep(models.Model):
+    """When a sweep last ran (``schedules``: the relay's round or Celery's
+    beat), by the database's clock: a dead beat shows as a sweep that is
+    late, even while nothing is overdue yet."""
+
+    name = models.CharField(max_length=100, unique=True)
+    swept_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} swept at {self.swept_at:%Y-%m-%d %H:%M:%S}"
 
 
 class PersonalDataKey(models.Model):

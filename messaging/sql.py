@@ -10,12 +10,13 @@ parameters (``%(name)s``). See docs/architecture.md, "The kernel's floors".
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from uuid import UUID
 
 from django.db import DatabaseError, connection
 from django.db.models import Model
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from .models import Delivery
@@ -60,6 +61,37 @@ def preparer(field) -> Callable[[object], object]:
             connection.ops.adapt_json_value(value, target.encoder) if type(value) is dict else prepare(value)
         )
     return prepare
+
+
+# --- The database's clock ------------------------------------------------
+# Every due time, retry time and lease is the database's: hosts' clocks
+# differ, and a row written by one host is compared by another (docs/
+# operations.md, "One clock").
+
+
+@cache
+def _now_sql(vendor: str) -> str:
+    """The database's now as SQL (Django's ``Now()``: ``STATEMENT_TIMESTAMP()``
+    on PostgreSQL, the millisecond on SQLite), ``%`` escaped for a cursor."""
+    sql, params = Delivery.objects.none().query.get_compiler(connection=connection).compile(Now())
+    assert not params
+    return sql
+
+
+def now_sql() -> str:
+    """The database's now, for a statement built here."""
+    return _now_sql(connection.vendor)
+
+
+def database_now() -> datetime:
+    """Now by the database's clock, read once (one round trip): for a time
+    the application needs as a value rather than in a statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {now_sql()}", [])  # with parameters, so "%%" reads as "%"
+        (value,) = cursor.fetchone()
+    if isinstance(value, str):  # SQLite: text, in UTC
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 # --- Rows by primary key, read, locked or updated -------------------------
@@ -261,17 +293,22 @@ class _Insert:
 
 @cache
 def _statement(
-    model, names: tuple[str, ...], returning: tuple[str, ...], vendor: str, skip_existing: bool = False
+    model,
+    names: tuple[str, ...],
+    returning: tuple[str, ...],
+    vendor: str,
+    skip_existing: bool = False,
+    now: tuple[str, ...] = (),
 ) -> _Insert:
     fields = tuple(_fields(model, names))
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
+    columns = ", ".join(quote(field.column) for field in (*fields, *_fields(model, now)))
     returned = (
         f" RETURNING {', '.join(quote(field.column) for field in _fields(model, returning))}" if returning else ""
     )
     return _Insert(
         head=f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ",
-        row="(" + ", ".join(["%s"] * len(fields)) + ")",
+        row="(" + ", ".join(["%s"] * len(fields) + [now_sql()] * len(now)) + ")",
         tail=(" ON CONFLICT DO NOTHING" if skip_existing else "") + returned,
         fields=fields,
         prepare=tuple(preparer(field) for field in fields),
@@ -285,17 +322,21 @@ def insert(
     written_first: tuple[type, list[dict]] | None = None,
     *,
     skip_existing: bool = False,
+    now: tuple[str, ...] = (),
 ) -> list[tuple]:
     """INSERT ``rows`` (dicts with the same keys, in the same order), as few
     statements as the parameter limit allows, each value prepared as its
-    field would; the statement is built once (``_statement``). With
+    field would; the statement is built once (``_statement``). The columns
+    named in ``now`` (absent from the rows) take the database's now. With
     ``skip_existing``, a row whose key exists already is left out (``ON
     CONFLICT DO NOTHING``), and only the rows written return. The rows of
     ``written_first`` (a model and its rows) are written before them: on
     PostgreSQL in the same statement, as a data-modifying ``WITH``, when
     each fits in one (one round trip fewer; the foreign keys between them
     are checked at commit)."""
-    statements = [(sql, params, bool(returning)) for sql, params in _statements(model, rows, returning, skip_existing)]
+    statements = [
+        (sql, params, bool(returning)) for sql, params in _statements(model, rows, returning, skip_existing, now)
+    ]
     if written_first is not None:
         first = _statements(*written_first)
         if connection.vendor == "postgresql" and len(first) == len(statements) == 1:
@@ -313,10 +354,10 @@ def insert(
 
 
 def _statements(
-    model, rows: list[dict], returning: tuple[str, ...] = (), skip_existing: bool = False
+    model, rows: list[dict], returning: tuple[str, ...] = (), skip_existing: bool = False, now: tuple[str, ...] = ()
 ) -> list[tuple[str, list]]:
     """The INSERT statements, with their parameters, that write ``rows``."""
-    statement = _statement(model, tuple(rows[0]), returning, connection.vendor, skip_existing)
+    statement = _statement(model, tuple(rows[0]), returning, connection.vendor, skip_existing, now)
     size = (
         1 if len(rows) == 1 else max(1, min(ROWS_PER_STATEMENT, connection.ops.bulk_batch_size(statement.fields, rows)))
     )
@@ -340,21 +381,21 @@ def _statements(
 def _claim_as_done_sql(vendor: str) -> str:
     return (
         f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} "
-        "SET status = %(done)s, attempts = attempts + 1, delivered_at = %(now)s, duration_ms = %(duration_ms)s, "
-        "last_error = '' "
-        "WHERE id = %(id)s AND status IN (%(pending)s, %(failed)s) AND next_attempt_at <= %(now)s"
+        f"SET status = %(done)s, attempts = attempts + 1, delivered_at = {now_sql()}, "
+        "duration_ms = %(duration_ms)s, last_error = '' "
+        f"WHERE id = %(id)s AND status IN (%(pending)s, %(failed)s) AND next_attempt_at <= {now_sql()}"
     )
 
 
 def claim_as_done(delivery_id: int, duration_ms: float) -> bool:
     """Mark a delivery done, with its duration, if it is still open and due
-    (the on-commit path's claim, last in its transaction); whether it was."""
+    by the database's clock (the on-commit path's claim, last in its
+    transaction); whether it was."""
     with connection.cursor() as cursor:
         cursor.execute(
             _claim_as_done_sql(connection.vendor),
             {
                 "done": Delivery.Status.DONE.value,
-                "now": connection.ops.adapt_datetimefield_value(timezone.now()),
                 "duration_ms": duration_ms,
                 "id": delivery_id,
                 "pending": Delivery.Status.PENDING.value,

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from . import personal, sql, telemetry
 from .ambient import current_cause, held_appends
@@ -73,7 +73,6 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
     subscribed = [(event, policy) for event in stamped for policy in registry.policies_for(event)]
     returned = []
     if subscribed:
-        now = _due_now()
         returned = sql.insert(
             Delivery,
             [
@@ -82,13 +81,12 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
                     "policy": policy.name,
                     "status": Delivery.Status.PENDING.value,
                     "attempts": 0,
-                    "next_attempt_at": now,
                     "last_error": "",
-                    "created_at": now,
                     "outside": policy.outside,
                 }
                 for event, policy in subscribed
             ],
+            now=("next_attempt_at", "created_at"),  # due at once by the database's clock, whoever reads it
             returning=("id", "event", "policy"),
             written_first=unwritten,
         )
@@ -162,7 +160,6 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
     already written (bulk seeding), each with the command that produced it;
     their deliveries are recorded done and no projector runs. Outside a
     command, so nothing is delivered later."""
-    now = timezone.now()
     stamped = [
         (command, dataclasses.replace(event, command_id=command.command_id, correlation_id=command.command_id))
         for command, event in caused
@@ -181,27 +178,25 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
             "policy": policy.name,
             "status": Delivery.Status.DONE,
             "attempts": 1,
-            "next_attempt_at": now,
             "last_error": "",
-            "created_at": now,
-            "delivered_at": now,
             "outside": policy.outside,
         }
         for _, event in stamped
         for policy in registry.policies_for(event)
     ]
     if done:
-        sql.insert(Delivery, done)
+        sql.insert(Delivery, done, now=("next_attempt_at", "created_at", "delivered_at"))
 
 
 def open_deliveries(policy, event_ids: list) -> None:
     """Open ``policy``'s deliveries of events already stored (a replay, the
     sweep); one that exists already is left as it is, so opening twice is
     opening once."""
-    now = _due_now()
     Delivery.objects.bulk_create(
         [
-            Delivery(event_id=event_id, policy=policy.name, outside=policy.outside, next_attempt_at=now, created_at=now)
+            Delivery(
+                event_id=event_id, policy=policy.name, outside=policy.outside, next_attempt_at=Now(), created_at=Now()
+            )
             for event_id in event_ids
         ],
         ignore_conflicts=True,
@@ -288,15 +283,6 @@ def _event_row(
         "trace_id": trace_id,
         "command_duration_ms": duration_ms,
     }
-
-
-def _due_now():
-    """Now, to the millisecond: a row opened with it is due by the
-    database's clock in the same millisecond (``claiming.due`` compares with
-    the database's ``Now()``, which SQLite counts in milliseconds), not a
-    sweep later."""
-    now = timezone.now()
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _uuid(value) -> UUID:

@@ -24,4 +24,6 @@ def register(registry: Registry) -> None:
     registry.register_invariant(invariants.every_event_has_its_deliveries)
     registry.register_invariant(invariants.no_delivery_is_dead_lettered)
     registry.register_invariant(invariants.no_schedule_is_dead_lettered)
+    registry.register_invariant(invariants.no_schedule_is_overdue)
+    registry.register_warning(invariants.the_schedules_are_swept)
     registry.register_invariant(invariants.every_stored_event_loads)

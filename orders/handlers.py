@@ -11,7 +11,6 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.utils import timezone
 
 from accounts.queries import account_summary
 from catalog import queries as catalog
@@ -54,7 +53,7 @@ def place_order(command: PlaceOrder) -> list[Event]:
     orders.add(order_id=order_id, customer_id=customer.account_id, items=items, total=total)
     schedules.schedule(
         ExpireOrder(order_id=order_id),
-        not_before=timezone.now() + timedelta(seconds=settings.ORDER_CONFIRM_TIMEOUT),
+        after=timedelta(seconds=settings.ORDER_CONFIRM_TIMEOUT),
         key=expiry_key(order_id),
         by=command,
     )

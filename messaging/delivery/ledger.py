@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from .. import telemetry
 from ..ambient import Cause, caused_by, correlated
@@ -63,7 +63,8 @@ def apply(event: Event, policy_name: str, dispatch: Dispatch, undo: Undo) -> Non
 
 def record_failure(delivery: Delivery, event_type: str, error: Exception) -> None:
     """Mark the attempt (already counted) failed, or dead after the last one
-    or a permanent failure."""
+    or a permanent failure. The retry time is an expression (the database's
+    now plus the backoff), written by the caller's save or update."""
     delivery.last_error = f"{type(error).__name__}: {error}"
     delivery.status = status_after(delivery.attempts, error)
     if delivery.status == Delivery.Status.DEAD:
@@ -76,7 +77,9 @@ def record_failure(delivery: Delivery, event_type: str, error: Exception) -> Non
         )
     else:
         backoff = retry_delay(delivery.attempts)
-        delivery.next_attempt_at = timezone.now() + timedelta(seconds=backoff)
+        # by the database's clock: the host that records the failure and the
+        # worker that retries it may disagree on the time
+        delivery.next_attempt_at = Now() + timedelta(seconds=backoff)
         logger.warning(
             "delivery of %s to %s failed (attempt %d, retry in %.0fs): %s",
             event_type,

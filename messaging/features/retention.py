@@ -92,7 +92,8 @@ def _prune_deliveries(policy: Policy, before: datetime, batch: int, dry_run: boo
         subscription = Subscription.objects.select_for_update().get(name=policy.name)
         start, mark = subscription.starts_after, new_mark(policy, subscription, before)
         if mark != start and not dry_run:
-            Subscription.objects.filter(pk=subscription.pk).update(starts_after=mark)
+            pruned_to = max(mark, subscription.pruned_to)
+            Subscription.objects.filter(pk=subscription.pk).update(starts_after=mark, pruned_to=pruned_to)
     behind = _settled_before(before).filter(policy=policy.name, event__position__lte=mark)
     if dry_run:
         return Pruned(what, behind.count(), (start, mark))

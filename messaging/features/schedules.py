@@ -11,18 +11,17 @@ their time".
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from uuid import uuid4
 
 from django.db import transaction
 from django.db.models.functions import Now
-from django.utils import timezone
 
 from .. import bus
 from ..ambient import Cause, caused_by, correlated
 from ..conf import conf
 from ..messages import Command, Event, Rejection
-from ..models import ScheduledCommand
+from ..models import ScheduledCommand, Sweep
 from ..refusals import KernelRefusal
 from ..registry import registry
 from ..serialization import build
@@ -30,11 +29,13 @@ from ..serialization import build
 logger = logging.getLogger(__name__)
 
 SCHEDULER = "messaging.schedules"  # the "policy" the trace names as the issuer of a scheduled command
+SWEEP = "schedules"  # the name of their sweep's ``Sweep`` row
 
 
-def schedule(command: Command, *, not_before: datetime, key: str, by: Command) -> None:
-    """Keep ``command`` to be dispatched once ``not_before`` has come, under
-    ``key`` (what ``cancel`` names it by). ``by`` is the command being
+def schedule(command: Command, *, after: timedelta, key: str, by: Command) -> None:
+    """Keep ``command`` to be dispatched once ``after`` has passed by the
+    database's clock (never the host's: hosts disagree), under ``key``
+    (what ``cancel`` names it by). ``by`` is the command being
     handled: the schedule is stored in its transaction, with its correlation
     id and actor. ``RegistryError`` for a command not registered as
     schedulable."""
@@ -44,7 +45,7 @@ def schedule(command: Command, *, not_before: datetime, key: str, by: Command) -
         key=key,
         command_type=command.type_name(),
         payload=command.payload(),
-        not_before=not_before,
+        not_before=Now() + after,
         correlation_id=by.correlation_id,
         scheduled_by=by.command_id,
         actor_id=by.actor_id,
@@ -56,14 +57,17 @@ def cancel(key: str) -> int:
     transaction; how many were cancelled (0 or 1). A schedule being
     dispatched right now is locked: this waits for it, then finds it done."""
     return ScheduledCommand.objects.filter(key=key, status=ScheduledCommand.Status.WAITING).update(
-        status=ScheduledCommand.Status.CANCELLED, settled_at=timezone.now()
+        status=ScheduledCommand.Status.CANCELLED, settled_at=Now()
     )
 
 
 def dispatch_due(limit: int) -> Counter:
     """Dispatch up to ``limit`` waiting schedules whose time has come (by the
     database's clock), each in its own transaction; their new statuses
-    counted ("skipped" for one another worker took first)."""
+    counted ("skipped" for one another worker took first). The sweep's time
+    is recorded first (``Sweep``), so a stopped beat is seen."""
+    if not Sweep.objects.filter(name=SWEEP).update(swept_at=Now()):
+        Sweep.objects.get_or_create(name=SWEEP, defaults={"swept_at": Now()})
     due = (
         ScheduledCommand.objects.filter(status=ScheduledCommand.Status.WAITING, not_before__lte=Now())
         .order_by("not_before", "pk")
@@ -93,7 +97,7 @@ def _dispatch(pk: int) -> str | None:
             except Exception as error:
                 _record_failure(row, error)
             else:
-                row.status, row.settled_at, row.last_error = ScheduledCommand.Status.DONE, timezone.now(), ""
+                row.status, row.settled_at, row.last_error = ScheduledCommand.Status.DONE, Now(), ""
         row.save(update_fields=["status", "attempts", "last_error", "not_before", "settled_at"])
         return row.status
 
@@ -105,7 +109,7 @@ def _record_failure(row: ScheduledCommand, error: Exception) -> None:
         logger.error("dead-lettered the schedule %s after %d attempt(s): %s", row.key, row.attempts, row.last_error)
         return
     backoff = conf.MESSAGING_RETRY_BASE_SECONDS * 2 ** (row.attempts - 1)
-    row.not_before = timezone.now() + timedelta(seconds=backoff)
+    row.not_before = Now() + timedelta(seconds=backoff)
     logger.warning(
         "schedule %s failed (attempt %d, retry in %.0fs): %s", row.key, row.attempts, backoff, row.last_error
     )

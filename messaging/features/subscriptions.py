@@ -73,7 +73,10 @@ def replay(
     ``check_invariants`` lists what is still missing). Returns how many were
     (or, with ``dry_run``, would be) opened; ``progress(done, total)`` after
     each batch. A policy with an outside effect (mail) is only replayed with
-    ``force``: its effects would reach people again."""
+    ``force``: its effects would reach people again; so is a range reaching
+    before the mark retention pruned to (``pruned_to``): the ledger no
+    longer knows which of those events the policy handled, and it would
+    handle them again."""
     if name in registry.projections:
         raise ReplayRefused(
             f"{name} is a projection: it runs inside each event's transaction and has no deliveries to replay; "
@@ -84,6 +87,12 @@ def replay(
         raise ReplayRefused(f"no policy or projection is named {name!r}; known: {', '.join(sorted(registry.policies))}")
     if policy.outside and not force:
         raise ReplayRefused(f"{name} has an outside effect (it mails people); replay it with --force if you mean it")
+    pruned_to = Subscription.objects.filter(name=name).values_list("pruned_to", flat=True).first() or 0
+    if after < pruned_to and not force:
+        raise ReplayRefused(
+            f"{name}'s settled deliveries were pruned up to #{pruned_to}: replaying from #{after + 1} would run it "
+            f"again for events it already handled; replay from #{pruned_to + 1}, or with --force if you mean it"
+        )
     total = missing(policy, after).count()
     if dry_run or not total:
         return total

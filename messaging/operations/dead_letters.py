@@ -1,8 +1,6 @@
 """An operator's decisions on dead letters, written once for the shell, the
 API and the admin: retry (after fixing the fault) or discard."""
 
-from collections import Counter
-
 from .. import relay
 from ..delivery import claiming
 from ..models import Delivery
@@ -34,14 +32,28 @@ def require_dead(delivery: Delivery) -> None:
         raise NotDeadLettered(delivery)
 
 
-def retry(delivery_ids) -> Counter:
-    """Give the dead letters among ``delivery_ids`` fresh attempts and run
-    the first now; how each ended."""
+TAKEN = "taken by a worker meanwhile"
+
+
+def retry(delivery_ids) -> int:
+    """Give the dead letters among ``delivery_ids`` fresh attempts, due at
+    once, for the relay workers (or Celery's sweep) to run; how many were
+    reopened. Nothing runs in the caller: an HTTP request (the API, the
+    admin) must not wait on a policy, let alone a mail server."""
+    dead = dead_among(delivery_ids)
+    return claiming.reopen(dead) if dead else 0
+
+
+def retry_now(delivery_ids) -> dict[int, str]:
+    """The shell's retry: reopen the dead letters among ``delivery_ids`` and
+    attempt each here; for each, its new status, or ``TAKEN`` when a live
+    worker took it between the reopening and this attempt (it runs there,
+    once: neither a failure nor a second run)."""
     dead = dead_among(delivery_ids)
     if not dead:
-        return Counter()
+        return {}
     claiming.reopen(dead)
-    return relay.deliver_all(dead)
+    return {pk: relay.deliver(pk) or TAKEN for pk in dead}
 
 
 def discard(delivery_ids) -> int:

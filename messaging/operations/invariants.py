@@ -1,13 +1,18 @@
 """The kernel's own consistency rules, checked by ``manage.py check_invariants``."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
+from django.db.models import DurationField, ExpressionWrapper, F
+from django.db.models.functions import Now
 
 from .. import store
+from ..conf import conf
 from ..features import subscriptions
 from ..models import Delivery, ScheduledCommand, StoredEvent
 from ..registry import registry
+from . import metrics
 
 LOAD_BATCH = 2000
 
@@ -43,6 +48,35 @@ def no_schedule_is_dead_lettered() -> Iterator[str]:
             f"scheduled {row.command_type} [{row.key}] is dead-lettered after {row.attempts} attempt(s): "
             f"{row.last_error}; see manage.py deliveries schedules --status dead"
         )
+
+
+def no_schedule_is_overdue() -> Iterator[str]:
+    """No waiting schedule is past its time by more than
+    ``MESSAGING_SCHEDULE_OVERDUE_SECONDS`` (by the database's clock): one
+    that is says nothing sweeps (Celery's beat, every relay stopped), or
+    the sweep is starved."""
+    late = Now() - timedelta(seconds=conf.MESSAGING_SCHEDULE_OVERDUE_SECONDS)
+    overdue = (
+        ScheduledCommand.objects.filter(status=ScheduledCommand.Status.WAITING, not_before__lt=late)
+        .annotate(late_by=ExpressionWrapper(Now() - F("not_before"), output_field=DurationField()))
+        .order_by("not_before", "pk")
+    )
+    for row in overdue.iterator():
+        yield (
+            f"scheduled {row.command_type} [{row.key}] is overdue by {int(row.late_by.total_seconds())}s: "
+            "is a relay (manage.py relay_events --loop) or Celery's beat running?"
+        )
+
+
+def the_schedules_are_swept() -> Iterator[str]:
+    """A warning: the schedules were swept within
+    ``MESSAGING_SCHEDULE_OVERDUE_SECONDS`` (a dead beat is seen before
+    anything is overdue)."""
+    ago = metrics.backlog().last_sweep_seconds_ago
+    if ago is None:
+        yield "no sweep of the schedules recorded yet: start a relay or Celery's beat"
+    elif ago > conf.MESSAGING_SCHEDULE_OVERDUE_SECONDS:
+        yield f"no sweep of the schedules for {ago}s: is a relay or Celery's beat running?"
 
 
 def every_stored_event_loads() -> Iterator[str]:

@@ -6,8 +6,7 @@ from datetime import timedelta
 from uuid import UUID
 
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db.models.functions import Coalesce, Now
 
 from ..models import Delivery, StoredEvent
 from ..registry import registry
@@ -84,7 +83,7 @@ def deliveries(
     if event_type:
         rows = rows.filter(event__type=event_type)
     if older_than is not None:
-        rows = rows.filter(created_at__lte=timezone.now() - older_than)
+        rows = rows.filter(created_at__lte=Now() - older_than)  # by the database's clock
     if correlation_id is not None:
         rows = rows.filter(event__correlation_id=correlation_id)
     return rows

@@ -3,10 +3,11 @@ gauges (``config.telemetry``)."""
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Min, Q
-from django.utils import timezone
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q
+from django.db.models.functions import Now
 
-from ..models import Delivery
+from ..features import schedules
+from ..models import Delivery, ScheduledCommand, Sweep
 
 
 @dataclass(frozen=True)
@@ -16,32 +17,63 @@ class Backlog:
     ``pending`` and ``failed`` (waiting for their retry) are open; ``due``
     counts the open ones whose time has come; ``oldest_due_seconds`` is how
     long the longest waiting of those has been due (``None`` when nothing
-    is), which is how far behind delivery is; ``dead`` need an operator."""
+    is, by the database's clock), which is how far behind delivery is;
+    ``dead`` need an operator.
+
+    ``overdue_schedules`` counts the waiting schedules whose time has come,
+    ``oldest_overdue_schedule_seconds`` how long the longest of them has
+    waited, and ``last_sweep_seconds_ago`` how long ago the schedules were
+    last swept (``None``: never): with Celery's beat or every relay down,
+    these grow while the deliveries' figures stay still."""
 
     pending: int
     failed: int
     dead: int
     due: int
     oldest_due_seconds: int | None
+    overdue_schedules: int = 0
+    oldest_overdue_schedule_seconds: int | None = None
+    last_sweep_seconds_ago: int | None = None
 
 
 def backlog() -> Backlog:
-    """The outbox at a glance, in one aggregate query. It reads only rows
+    """The outbox at a glance, in one aggregate query per table (deliveries,
+    schedules, the sweep's time), all by the database's clock. It reads only rows
     that are not done, skipped or discarded, through the ``delivery_due`` index on
     (status, next_attempt_at), so it stays cheap however many deliveries
     are done. A row a relay worker has leased is not due (its lease moved
     ``next_attempt_at`` ahead): it is being worked on."""
-    now = timezone.now()
-    due = Q(status__in=Delivery.OPEN, next_attempt_at__lte=now)
+    due = Q(status__in=Delivery.OPEN, next_attempt_at__lte=Now())
     figures = Delivery.objects.filter(status__in=[*Delivery.OPEN, Delivery.Status.DEAD]).aggregate(
         pending=Count("pk", filter=Q(status=Delivery.Status.PENDING)),
         failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
         dead=Count("pk", filter=Q(status=Delivery.Status.DEAD)),
         due=Count("pk", filter=due),
-        oldest_due=Min("next_attempt_at", filter=due),
+        oldest_wait=ExpressionWrapper(Now() - Min("next_attempt_at", filter=due), output_field=DurationField()),
     )
-    oldest = figures.pop("oldest_due")
-    return Backlog(**figures, oldest_due_seconds=None if oldest is None else int((now - oldest).total_seconds()))
+    wait = figures.pop("oldest_wait")
+    overdue = Q(not_before__lte=Now())
+    waiting = ScheduledCommand.objects.filter(status=ScheduledCommand.Status.WAITING).aggregate(
+        overdue=Count("pk", filter=overdue),
+        oldest_wait=ExpressionWrapper(Now() - Min("not_before", filter=overdue), output_field=DurationField()),
+    )
+    swept = (
+        Sweep.objects.filter(name=schedules.SWEEP)
+        .annotate(ago=ExpressionWrapper(Now() - F("swept_at"), output_field=DurationField()))
+        .values_list("ago", flat=True)
+        .first()
+    )
+    return Backlog(
+        **figures,
+        oldest_due_seconds=_seconds(wait),
+        overdue_schedules=waiting["overdue"],
+        oldest_overdue_schedule_seconds=_seconds(waiting["oldest_wait"]),
+        last_sweep_seconds_ago=_seconds(swept),
+    )
+
+
+def _seconds(wait) -> int | None:
+    return None if wait is None else int(wait.total_seconds())
 
 
 def dead_letters() -> int:

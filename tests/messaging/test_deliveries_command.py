@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.commands import BlockAccount
+from messaging.delivery import claiming
 from messaging.models import Delivery
 from tests.support.dead_letters import POLICY
 from tests.support.factories import AccountFactory
@@ -97,6 +98,27 @@ def test_a_retry_that_fails_again_prints_the_error_and_exits_1(dead):
     assert error.returncode == 1
     assert "1 of 1 failed again" in str(error)
     assert Delivery.objects.get(pk=dead.row.pk).status == Delivery.Status.DEAD  # one attempt allowed: dead again
+
+
+def test_a_retry_a_live_worker_took_meanwhile_is_reported_as_taken_not_failed(dead, monkeypatch):
+    # given: a relay worker that claims what is due the moment the retry reopens it
+    dead.service.fix()
+    reopen = claiming.reopen
+
+    def reopened_then_claimed(ids):
+        count = reopen(ids)
+        claiming.claim_due(100)  # the live relay's round, between the reopening and the shell's attempt
+        return count
+
+    monkeypatch.setattr(claiming, "reopen", reopened_then_claimed)
+
+    # when
+    out, _ = deliveries("retry", str(dead.row.pk))
+
+    # then: no failure reported, nothing run twice
+    assert f"delivery {dead.row.pk} (AccountFollowed -> {POLICY}): taken by a worker meanwhile" in out
+    assert "retried 1 dead-lettered deliveries: 1 taken by a worker meanwhile" in out
+    assert dead.service.handled == []
 
 
 def test_retry_all_dead_takes_the_filters(dead):

@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from catalog.commands import AddBook
@@ -127,8 +127,27 @@ def test_after_a_prune_a_replay_reopens_only_what_it_is_asked_from_before_the_st
     assert subscriptions.replay(STOCK, after=mark) == 0
 
     # and one from before it, on purpose, re-opens the pruned deliveries
-    assert subscriptions.replay(STOCK, after=position(pruned[0]) - 1) == 2
+    assert subscriptions.replay(STOCK, after=position(pruned[0]) - 1, force=True) == 2
     assert all(kept(event) for event in pruned)
+
+
+def test_a_replay_from_before_a_pruned_mark_is_refused_without_force():
+    # given stockings delivered, then pruned: the ledger no longer knows they ran
+    pruned = books(2)
+    retention.prune(before=timezone.now() + LATER)
+    mark = Subscription.objects.get(name=STOCK).starts_after
+
+    # when: a replay from before the mark, without --force
+    with pytest.raises(subscriptions.ReplayRefused, match=f"pruned up to #{mark}"):
+        subscriptions.replay(STOCK, after=position(pruned[0]) - 1)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="--force") as refused:
+        call_command("replay", STOCK, "--from", str(position(pruned[0])), stdout=out, stderr=out)
+
+    # then: nothing was reopened, nothing runs twice
+    assert refused.value.returncode == 1
+    assert not any(kept(event) for event in pruned)
+    assert Subscription.objects.get(name=STOCK).starts_after == mark
 
 
 def test_idempotency_records_past_the_retention_go_and_younger_ones_stay():

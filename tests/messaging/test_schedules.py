@@ -37,7 +37,7 @@ def test_a_command_not_allowed_to_wait_is_not_scheduled(scenario):
         pass
 
     with pytest.raises(RegistryError, match="not schedulable"):
-        schedules.schedule(Unlisted(), not_before=timezone.now(), key="x", by=Unlisted())
+        schedules.schedule(Unlisted(), after=timedelta(0), key="x", by=Unlisted())
     assert not ScheduledCommand.objects.exists()
 
 

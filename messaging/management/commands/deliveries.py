@@ -9,8 +9,8 @@ from itertools import batched
 
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 from django.urls import reverse
-from django.utils import timezone
 
+from messaging import sql
 from messaging.models import Delivery, ScheduledCommand
 from messaging.operations import dead_letters, log
 from messaging.personal import opened_rows
@@ -140,7 +140,7 @@ class Command(BaseCommand):
             self.stderr.write("no delivery matches")
 
     def _table(self, rows: list[Delivery]) -> None:
-        now = timezone.now()
+        now = sql.database_now()  # ages by the clock that dated the rows
         header = ("id", "status", "policy", "event", "attempts", "age", "kind", "last error")
         if not rows:
             return
@@ -230,13 +230,18 @@ class Command(BaseCommand):
             return
         outcomes = Counter()
         for chunk in batched(selected, BATCH, strict=False):
-            dead_letters.retry(chunk)
+            attempted = dead_letters.retry_now(chunk)
             for row in log.deliveries().filter(pk__in=chunk).order_by("pk"):
+                if attempted.get(row.pk) == dead_letters.TAKEN:  # a live worker runs it: no failure
+                    outcomes[dead_letters.TAKEN] += 1
+                    self.stdout.write(f"{_label(row)}: {dead_letters.TAKEN}")
+                    continue
                 outcomes[row.status] += 1
                 error = f": {row.last_error}" if row.status != Delivery.Status.DONE else ""
                 self.stdout.write(f"{_label(row)}: {row.get_status_display()}{error}")
         self.stdout.write(f"retried {len(selected)} dead-lettered deliveries: {_describe(outcomes)}")
-        failed = len(selected) - outcomes[Delivery.Status.DONE] - outcomes[Delivery.Status.SKIPPED]
+        settled = outcomes[Delivery.Status.DONE] + outcomes[Delivery.Status.SKIPPED] + outcomes[dead_letters.TAKEN]
+        failed = len(selected) - settled
         if failed:
             raise CommandError(
                 f"{failed} of {len(selected)} failed again; see manage.py deliveries list --status failed,dead",

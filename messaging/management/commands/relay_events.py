@@ -14,6 +14,8 @@ from ...conf import conf
 
 logger = logging.getLogger("messaging.relay")
 
+MAX_WAIT = 10.0  # seconds between two tries of a database that is down at start
+
 
 class Command(BaseCommand):
     help = (
@@ -38,6 +40,16 @@ class Command(BaseCommand):
     def handle(self, *args, loop, batch, interval, only, **options):
         self.lanes = {"database": [False], "outside": [True]}.get(only, [False, True])
         self.next_sweep = 0.0
+        self.stopping = []
+        if loop:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: self.stopping.append(True))
+            # A worker (re)started during an outage waits for the database
+            # instead of exiting: a supervisor may not restart it again.
+            self._wait_for_database(interval)
+            if self.stopping:
+                self.stdout.write("relay finished: stopped before the database came back")
+                return
         # The relay never retries a dead letter itself: say so, where whoever
         # runs it (or reads a worker's log) sees it.
         dead = metrics.dead_letters()
@@ -48,10 +60,27 @@ class Command(BaseCommand):
         else:
             totals = self._loop(batch, interval)
         summary = _describe(totals) if totals else "nothing was due"
-        dead = metrics.dead_letters()
+        try:
+            dead = metrics.dead_letters()
+        except (OperationalError, InterfaceError):  # stopped during an outage: nothing to add
+            dead = 0
         if dead:
             summary += f"; {_dead_letters(dead)}"
         self.stdout.write(f"relay finished: {summary}")
+
+    def _wait_for_database(self, interval) -> None:
+        """Connect, or wait and try again (a log line each time, at most
+        every ``MAX_WAIT`` seconds), until connected or told to stop."""
+        wait = interval
+        while not self.stopping:
+            try:
+                connection.ensure_connection()
+                return
+            except (OperationalError, InterfaceError) as error:
+                logger.warning("database unavailable at start (%s); waiting for the database, %.0fs", error, wait)
+                connection.close()
+            _sleep(wait, self.stopping)
+            wait = min(wait * 2, MAX_WAIT)
 
     def _round(self, batch) -> tuple[int, Counter]:
         """The schedules that are due, then one claim per lane: the
@@ -85,9 +114,7 @@ class Command(BaseCommand):
     def _loop(self, batch, interval) -> Counter:
         """Poll until told to stop; a lost database connection is reopened on
         the next round instead of ending the worker."""
-        stopping = []
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stopping.append(True))
+        stopping = self.stopping
         totals = Counter()
         while not stopping:
             close_old_connections()
@@ -101,6 +128,13 @@ class Command(BaseCommand):
             if claimed < batch and not stopping:
                 time.sleep(interval)
         return totals
+
+
+def _sleep(seconds: float, stopping: list) -> None:
+    """Sleep ``seconds``, waking early when told to stop."""
+    until = time.monotonic() + seconds
+    while not stopping and time.monotonic() < until:
+        time.sleep(min(0.1, until - time.monotonic()))
 
 
 def _dead_letters(count: int) -> str:

@@ -28,7 +28,11 @@ class Command(BaseCommand):
             "--from", dest="start", help="A position in the log, or an ISO time: replay events from there on."
         )
         parser.add_argument("--dry-run", action="store_true", help="Say how many deliveries it would open, open none.")
-        parser.add_argument("--force", action="store_true", help="Replay a policy with an outside effect (mail).")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Replay a policy with an outside effect (mail), or from before the mark retention pruned to.",
+        )
         parser.add_argument("--batch", type=int, default=500, help="Events per transaction (default 500).")
 
     def handle(self, *args, name, start, dry_run, force, batch, **options):

@@ -7,7 +7,7 @@ from django.urls import reverse
 from accounts.commands import BlockAccount, FollowAccount
 from accounts.events import AccountFollowed
 from messaging.models import Delivery, StoredEvent
-from messaging.testing import subscribed
+from messaging.testing import relay, subscribed
 from tests.support.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,7 @@ def test_events_filter_by_correlation_id_and_type_and_link_to_their_trace(client
     assert other.result.command.correlation_id != correlation_id
 
 
-def test_retrying_dead_deliveries_runs_the_policy_again(client, operator, scenario, settings):
+def test_retrying_dead_deliveries_queues_them_for_the_relay(client, operator, scenario, settings):
     settings.MESSAGING_MAX_ATTEMPTS = 1
     broken = True
 
@@ -70,10 +70,14 @@ def test_retrying_dead_deliveries_runs_the_policy_again(client, operator, scenar
             follow=True,
         )
 
+        dead.refresh_from_db()
+        assert [row.pk for row in listed.context["cl"].result_list] == [dead.pk]
+        assert (dead.status, dead.attempts) == (Delivery.Status.PENDING, 0)  # nothing run in the request
+        assert "Queued 1 dead-lettered deliveries for the relay" in response.text
+
+        relay()
     dead.refresh_from_db()
-    assert [row.pk for row in listed.context["cl"].result_list] == [dead.pk]
     assert dead.status == Delivery.Status.DONE
-    assert "Retried 1 dead-lettered deliveries: 1 done." in response.text
     assert StoredEvent.objects.count() == 1
 
 

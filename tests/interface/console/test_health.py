@@ -73,7 +73,12 @@ def test_a_ready_node_answers_staff_200_with_each_check_and_the_deliveries(db, s
     assert response.json() == {
         "status": "ready",
         "checks": {"database": {"status": "ok"}, "migrations": {"status": "ok"}},
-        "deliveries": {"backlog": 0, "oldest_due_seconds": None, "dead": 0},
+        "deliveries": {
+            "backlog": 0,
+            "oldest_due_seconds": None,
+            "dead": 0,
+            "schedules": {"overdue": 0, "oldest_overdue_seconds": None, "last_sweep_seconds_ago": None},
+        },  # fmt: skip
     }
 
 
@@ -146,4 +151,9 @@ def test_open_deliveries_due_are_the_backlog(dead, staff_client):
     deliveries = client.get("/health/").json()["deliveries"]
 
     # then: the test policy's (the counts are no delivery); the dead letter is counted apart
-    assert deliveries == {"backlog": 1, "oldest_due_seconds": 0, "dead": 1}
+    assert deliveries == {
+        "backlog": 1,
+        "oldest_due_seconds": 0,
+        "dead": 1,
+        "schedules": {"overdue": 0, "oldest_overdue_seconds": None, "last_sweep_seconds_ago": None},
+    }
