@@ -67,7 +67,7 @@ def test_adding_a_book_with_an_invalid_field_answers_400_naming_it(staff, signed
     response = signed_in(staff).post("/api/v1/books/", {**GATSBY, **fields}, format="json")
 
     assert response.status_code == 400
-    assert invalid in response.data
+    assert invalid in response.data["fields"]
     assert not Book.objects.exists()
 
 
@@ -100,7 +100,7 @@ def test_an_impossible_restock_answers_400(staff, signed_in, quantity):
     response = signed_in(staff).post(f"/api/v1/books/{book.pk}/restock/", {"quantity": quantity}, format="json")
 
     assert response.status_code == 400
-    assert "quantity" in response.data
+    assert "quantity" in response.data["fields"]
 
 
 def test_restocking_an_unknown_book_answers_404(staff, signed_in):

@@ -96,7 +96,7 @@ def test_a_malformed_order_answers_400_with_field_errors(alice, signed_in, body)
     response = signed_in(alice).post("/api/v1/orders/", body, format="json")
 
     assert response.status_code == 400
-    assert "items" in response.data
+    assert "items" in response.data["fields"]
 
 
 def test_customers_list_their_own_orders_and_staff_list_all(alice, bob, staff, signed_in):
