@@ -8,13 +8,14 @@ result as a message on the next page.
 import math
 from typing import NamedTuple
 
+from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 
 from interfaces.forms import IdempotentForm
@@ -255,3 +256,19 @@ class PasswordChange(auth_views.PasswordChangeView):
         account.refresh_from_db(fields=["password"])
         update_session_auth_hash(self.request, account)
         return HttpResponseRedirect(self.get_success_url())
+
+
+class SitePasswordChange(PasswordChange):
+    """The site's settings page for one's password (linked from one's own
+    profile): ``PasswordChange`` in the site's look, back to the profile."""
+
+    template_name = "accounts/password_change.html"
+
+    def get_success_url(self):
+        return reverse("accounts:profile", args=[self.request.user.username])
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        if not form.errors:
+            messages.success(self.request, "Your password is changed.")
+        return response
