@@ -343,6 +343,22 @@ def test_each_undoing_button_dispatches_its_command(client, alice, bob, given, a
     assert not Follow.objects.exists() and not Block.objects.exists()
 
 
+def test_block_asks_for_confirmation_before_anything_is_sent(client, alice, bob):
+    # given the profile's Block leads to a question, not a form that acts
+    profile = client.get(reverse("accounts:profile", args=["bob"]))
+    assert f'href="{relationship_url(bob, "block")}"' in profile.text
+
+    # when
+    response = client.get(relationship_url(bob, "block"))
+
+    # then
+    assert response.status_code == 200
+    assert "confirm.html" in [t.name for t in response.templates]
+    assert "Block bob?" in response.text
+    assert f'action="{relationship_url(bob, "block")}"' in response.text and 'name="idempotency_key"' in response.text
+    assert not StoredEvent.objects.exists() and not Block.objects.exists()
+
+
 def test_a_double_click_on_follow_has_one_effect(client, alice, bob):
     data = key()
 
@@ -353,9 +369,9 @@ def test_a_double_click_on_follow_has_one_effect(client, alice, bob):
 
 
 def test_the_buttons_need_a_post_a_login_a_known_action_and_a_key(client, bob):
-    assert client.get(relationship_url(bob, "follow")).status_code == 405
     assert client.post(relationship_url(bob, "follow"), key()).url.startswith(reverse("accounts:log_in"))
     client.force_login(AccountFactory())
+    assert client.get(relationship_url(bob, "follow")).status_code == 405
     assert client.post(relationship_url(bob, "befriend"), key()).status_code == 404
     response = client.post(relationship_url(bob, "follow"), {}, follow=True)
     assert "That form was incomplete." in response.text
