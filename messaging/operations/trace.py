@@ -4,6 +4,7 @@ deliveries) -> the commands they issued, for the trace page and the shell."""
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from ..features.schedules import SCHEDULER
@@ -204,20 +205,18 @@ def timeline(roots: list[CommandNode]) -> Timeline | None:
     are the recording processes' clocks, so a relay worker's bars sit where
     it ran them, later, beside the request's own.
     """
-    spans: list[tuple[str, str, int, float, float]] = []  # label, kind, depth, end (epoch s), duration (ms)
+    spans: list[tuple[str, str, int, datetime, float]] = []  # label, kind, depth, end, duration (ms)
 
     def walk(command: CommandNode, depth: int) -> None:
         if command.duration_ms is not None:
-            end = max(node.event.occurred_at for node in command.events).timestamp()
+            end = max(node.event.occurred_at for node in command.events)
             spans.append((command.command_type, "command", depth, end, command.duration_ms))
         for event_node in command.events:
             for policy in event_node.policies:
                 delivery = policy.delivery
                 if delivery.duration_ms is not None and delivery.delivered_at is not None:
                     kind = "outside" if delivery.outside else "policy"
-                    spans.append(
-                        (delivery.policy, kind, depth + 1, delivery.delivered_at.timestamp(), delivery.duration_ms)
-                    )
+                    spans.append((delivery.policy, kind, depth + 1, delivery.delivered_at, delivery.duration_ms))
                 for child in policy.commands:
                     walk(child, depth + 2)
         for schedule in command.schedules:
@@ -228,11 +227,14 @@ def timeline(roots: list[CommandNode]) -> Timeline | None:
         walk(root, 0)
     if not spans:
         return None
-    origin = min(end * 1000 - duration for _, _, _, end, duration in spans)
-    span_ms = max(end * 1000 for _, _, _, end, _ in spans) - origin or 1.0
+    # Milliseconds from the earliest end, in timedeltas: exact to the microsecond.
+    first_end = min(end for _, _, _, end, _ in spans)
+    ends = [(end - first_end) / timedelta(milliseconds=1) for _, _, _, end, _ in spans]
+    origin = min(end - duration for end, (*_, duration) in zip(ends, spans, strict=True))
+    span_ms = max(ends) - origin or 1.0
     bars = []
-    for label, kind, depth, end, duration in spans:
-        start_ms = end * 1000 - duration - origin
+    for end, (label, kind, depth, _, duration) in zip(ends, spans, strict=True):
+        start_ms = end - duration - origin
         left, width = start_ms / span_ms * 100, max(duration / span_ms * 100, 0.25)  # a sliver at least
         bars.append(Bar(label, kind, depth, start_ms, duration, left, width))
     return Timeline(bars, span_ms)
