@@ -21,6 +21,7 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(template_name="registration/password_reset_complete.html"),
         name="password_reset_complete",
     ),
+    path("account/password/", views.SitePasswordChange.as_view(), name="password_change"),
     path("account/forget/", views.forget_me, name="forget_me"),
     path("people/", views.people, name="people"),
     path("people/<slug:username>/", views.profile, name="profile"),

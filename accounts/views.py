@@ -7,14 +7,15 @@ result as a message on the next page.
 
 from typing import NamedTuple
 
+from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from interfaces.forms import IdempotentForm
 from interfaces.pages import dispatch_for, refusal_message, report, report_invalid, throttled
@@ -48,13 +49,18 @@ class RelationshipAction(NamedTuple):
     mine: str
     theirs: str
     done: str
+    consequence: str = ""  # when set, the button first asks (a GET of its address) and says this
 
 
 RELATIONSHIP_ACTIONS = {
     "follow": RelationshipAction(FollowAccount, "follower_id", "followee_id", "You follow {name} now."),
     "unfollow": RelationshipAction(UnfollowAccount, "follower_id", "followee_id", "You no longer follow {name}."),
     "block": RelationshipAction(
-        BlockAccount, "blocker_id", "blocked_id", "You block {name}; follows between you are gone."
+        BlockAccount,
+        "blocker_id",
+        "blocked_id",
+        "You block {name}; follows between you are gone.",
+        consequence="You stop following each other, and neither of you can follow the other until you unblock {name}.",
     ),
     "unblock": RelationshipAction(UnblockAccount, "blocker_id", "blocked_id", "You no longer block {name}."),
     "remove_follower": RelationshipAction(RemoveFollower, "account_id", "follower_id", "{name} no longer follows you."),
@@ -129,18 +135,34 @@ def forget_me(request):
     return redirect("/")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def change_relationship(request, username, action):
-    """Follow, unfollow, block, unblock or remove a follower, from a profile's button."""
+    """Follow, unfollow, block, unblock or remove a follower, from a profile's
+    button; a GET of an action that asks first (block) answers its question."""
     if action not in RELATIONSHIP_ACTIONS:
         raise Http404(f"No action {action!r}.")
     account = _account_or_404(username)
+    chosen = RELATIONSHIP_ACTIONS[action]
+    if request.method == "GET":
+        if not chosen.consequence:
+            return HttpResponseNotAllowed(["POST"])
+        return render(
+            request,
+            "confirm.html",
+            {
+                "question": f"{action.capitalize()} {account.username}?",
+                "consequence": chosen.consequence.format(name=account.username),
+                "action": request.path,
+                "form": IdempotentForm(),
+                "confirm": f"Yes, {action} {account.username}",
+                "back": reverse("accounts:profile", args=[account.username]),
+            },
+        )
     form = IdempotentForm(request.POST)
     if not form.is_valid():
         report_invalid(request, form)
         return redirect("accounts:profile", account.username)
-    chosen = RELATIONSHIP_ACTIONS[action]
     command = chosen.command(
         **{chosen.mine: request.user.pk, chosen.theirs: account.pk}, actor_id=request.user.pk, idempotency_key=form.key
     )
@@ -253,3 +275,19 @@ class PasswordChange(auth_views.PasswordChangeView):
         account.refresh_from_db(fields=["password"])
         update_session_auth_hash(self.request, account)
         return HttpResponseRedirect(self.get_success_url())
+
+
+class SitePasswordChange(PasswordChange):
+    """The site's settings page for one's password (linked from one's own
+    profile): ``PasswordChange`` in the site's look, back to the profile."""
+
+    template_name = "accounts/password_change.html"
+
+    def get_success_url(self):
+        return reverse("accounts:profile", args=[self.request.user.username])
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        if not form.errors:
+            messages.success(self.request, "Your password is changed.")
+        return response

@@ -13,7 +13,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from interfaces.api_commands import execute
+from interfaces.api_commands import execute, validated
 from interfaces.schema import errors
 from interfaces.viewsets import ApiViewSet
 
@@ -41,6 +41,23 @@ class BookInput(serializers.Serializer):
 
     def validate(self, attrs):
         return {**attrs, "price": Money(attrs["price"], attrs.pop("currency"))}
+
+
+class BookFilter(serializers.Serializer):
+    """The query of the books list: the catalog page's search, and more."""
+
+    search = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="Title, author or ISBN contains this."
+    )
+    in_stock = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="Only books with copies to order (or without)."
+    )
+    ordering = serializers.ChoiceField(
+        choices=[order for key in queries.BOOK_ORDERINGS for order in (key, f"-{key}")],
+        required=False,
+        default="title",
+        help_text="Sort by this; a leading - reverses it. stock is what can still be ordered.",
+    )
 
 
 class RestockInput(serializers.Serializer):
@@ -76,10 +93,12 @@ class BookViewSet(ApiViewSet):
             return [permissions.AllowAny()]
         return [permissions.IsAdminUser()]
 
-    @extend_schema(responses={200: BookOutput(many=True)})
+    @extend_schema(parameters=[BookFilter], responses={200: BookOutput(many=True), **errors(400)})
     def list(self, request):
-        """Every book, by title."""
-        page = self.paginate_queryset(queries.books())
+        """The books, by title unless sorted otherwise; searched and filtered as asked."""
+        query = validated(BookFilter, request.query_params)
+        rows = queries.search_books(query.get("search", ""), in_stock=query["in_stock"], ordering=query["ordering"])
+        page = self.paginate_queryset(rows)
         return self.get_paginated_response(BookOutput([queries.book_view(row) for row in page], many=True).data)
 
     @extend_schema(responses={200: BookOutput, **errors(404)})

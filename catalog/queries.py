@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from .models import Book, Reservation
 from .values import Isbn, Money
@@ -93,8 +93,26 @@ def held_stock() -> dict[tuple[UUID, UUID], int]:
     }
 
 
-def search_books(text: str = "") -> QuerySet[Book]:
-    """``books()`` whose title, author or ISBN contains ``text`` (all when empty)."""
-    if not text:
-        return books()
-    return books().filter(Q(title__icontains=text) | Q(author__icontains=text) | Q(isbn__icontains=text))
+# What the catalog can be sorted by, each with what breaks its ties; a
+# leading ``-`` reverses the first key. ``stock`` is what can still be ordered.
+BOOK_ORDERINGS = {
+    "title": ("title", "author"),
+    "author": ("author", "title"),
+    "price": ("price_amount", "title"),
+    "stock": ("available", "title"),
+}
+
+
+def search_books(text: str = "", *, in_stock: bool | None = None, ordering: str = "title") -> QuerySet[Book]:
+    """``books()`` whose title, author or ISBN contains ``text`` (all when
+    empty), only those with copies to order (``in_stock=True``) or none
+    (``False``), sorted by one of ``BOOK_ORDERINGS`` (``-`` first: reversed).
+
+    The catalog page and the books API both read through here."""
+    rows = books().annotate(available=F("inventory__on_hand") - F("inventory__reserved"))
+    if text:
+        rows = rows.filter(Q(title__icontains=text) | Q(author__icontains=text) | Q(isbn__icontains=text))
+    if in_stock is not None:
+        rows = rows.filter(available__gt=0) if in_stock else rows.filter(available__lte=0)
+    first, *ties = BOOK_ORDERINGS[ordering.removeprefix("-")]
+    return rows.order_by(f"-{first}" if ordering.startswith("-") else first, *ties, "pk")

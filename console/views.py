@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from interfaces.forms import TraceLookupForm
 from interfaces.pages import staff_required
 from messaging.operations.log import recent_requests
-from messaging.operations.trace import causal_tree, trace_ids
+from messaging.operations.trace import causal_tree, timeline, trace_ids
 
 
 @staff_required
@@ -28,8 +28,9 @@ def trace_index(request):
 @staff_required
 def trace(request, correlation_id):
     """Command -> events -> policies (with delivery status) -> the commands they
-    issued; and the OpenTelemetry traces it ran in, linked to the tracing
-    backend when ``OTEL_TRACE_URL`` says where."""
+    issued; a timeline of how long each command and delivery took, drawn as
+    bars (server-rendered SVG); and the OpenTelemetry traces it ran in,
+    linked to the tracing backend when ``OTEL_TRACE_URL`` says where."""
     roots = causal_tree(correlation_id)
     if not roots:
         raise Http404(f"No events are stored for correlation id {correlation_id}.")
@@ -37,4 +38,8 @@ def trace(request, correlation_id):
         (trace_id, settings.OTEL_TRACE_URL.format(trace_id=trace_id) if settings.OTEL_TRACE_URL else "")
         for trace_id in trace_ids(roots)
     ]
-    return render(request, "console/trace.html", {"correlation_id": correlation_id, "roots": roots, "traces": traces})
+    return render(
+        request,
+        "console/trace.html",
+        {"correlation_id": correlation_id, "roots": roots, "traces": traces, "timeline": timeline(roots)},
+    )

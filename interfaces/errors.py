@@ -1,7 +1,11 @@
-"""The one error shape of the HTTP edge: ``{"code", "detail"}`` for every
-refusal (DRF's ``{field: [messages]}`` for invalid fields), the status of
-each rejection code, and the answers Django gives before (or instead of) a
-view."""
+"""The one error shape of the HTTP edge, the status of each rejection code,
+and the answers Django gives before (or instead of) a view.
+
+Every 4xx and 5xx of the API answers ``{"code", "detail"}``: a stable code
+clients match on and a sentence for people. Invalid input (code
+``invalid``) adds ``fields``, each invalid field (or header) naming its
+messages, nested as the input is; what is wrong with the input as a whole
+is said in ``detail``. A domain refusal is ``{code, detail}`` alone."""
 
 import sys
 
@@ -14,6 +18,7 @@ from django.template.loader import render_to_string
 from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from messaging.messages import Rejection
@@ -29,9 +34,19 @@ def refusal_status(code: str) -> int:
     return registry.refusal(code).status
 
 
-def error(code: str, detail: str) -> dict:
-    """The body of every refusal."""
-    return {"code": code, "detail": detail}
+def error(code: str, detail: str, fields: dict | None = None) -> dict:
+    """The body of every error: ``fields`` only for invalid fields."""
+    return {"code": code, "detail": detail} | ({"fields": fields} if fields else {})
+
+
+def invalid(detail) -> dict:
+    """The body of a DRF ``ValidationError``, whose ``detail`` is a map of
+    fields to messages, or a list of messages about the input as a whole
+    (DRF's ``non_field_errors``), or both."""
+    fields = dict(detail) if isinstance(detail, dict) else {}
+    whole = fields.pop(api_settings.NON_FIELD_ERRORS_KEY, []) if fields else list(detail)
+    said = " ".join(str(message) for message in whole)
+    return error("invalid", said or "Invalid fields.", fields)
 
 
 def is_api(request) -> bool:
@@ -45,18 +60,18 @@ def refused(rejection: Rejection) -> Response:
 
 
 def exception_handler(exc, context):
-    """DRF's handler, with every error but field validation in ``{code, detail}``.
-
-    Field errors keep DRF's ``{field: [messages]}``; anything DRF does not
-    handle (a bug) is left to Django, which answers 500 and logs it.
+    """DRF's handler, with every error in the one shape (``invalid`` for a
+    ``ValidationError``); anything DRF does not handle (a bug) is left to
+    Django, which answers 500 and logs it.
     """
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
-    if response is not None and not isinstance(exc, exceptions.ValidationError):
-        response.data = error(exc.get_codes(), str(exc.detail))
+    if response is not None:
+        is_invalid = isinstance(exc, exceptions.ValidationError)
+        response.data = invalid(exc.detail) if is_invalid else error(exc.get_codes(), str(exc.detail))
     return response
 
 

@@ -16,28 +16,17 @@ from .http import CORRELATION_HEADER
 
 
 class ErrorSerializer(serializers.Serializer):
-    """A refusal: a stable code clients can match on, and a reason for people."""
+    """Every error of the API: a stable code clients can match on, a
+    sentence for people, and for invalid input (code invalid) the messages
+    of each invalid field."""
 
     code = serializers.CharField()
     detail = serializers.CharField()
-
-
-_FIELD_ERRORS = {
-    "type": "object",
-    "description": "Invalid fields: each names its messages (nested for nested fields).",
-    "additionalProperties": {"oneOf": [{"type": "array"}, {"type": "object"}]},
-}
-_BAD_REQUEST = {
-    "oneOf": [
-        _FIELD_ERRORS,
-        {
-            "type": "object",
-            "description": "A malformed request (bad JSON, a bad header).",
-            "properties": {"code": {"type": "string"}, "detail": {"type": "string"}},
-            "required": ["code", "detail"],
-        },
-    ]
-}
+    fields = serializers.DictField(
+        required=False,
+        child=serializers.JSONField(),
+        help_text="Only for code invalid: each invalid field (or header) names its messages, nested as the input is.",
+    )
 
 
 def errors(*statuses: int, refusals: Iterable[Refusal] = (), **descriptions: str) -> dict[int, OpenApiResponse]:
@@ -57,12 +46,12 @@ def errors(*statuses: int, refusals: Iterable[Refusal] = (), **descriptions: str
         said = descriptions.get(words.get(status, ""), _DESCRIPTIONS.get(status, ""))
         listed = ", ".join(codes.get(status, []))
         description = f"{said} Codes: {listed}.".strip() if listed else said
-        entries[status] = OpenApiResponse(_BAD_REQUEST if status == 400 else ErrorSerializer, description=description)
+        entries[status] = OpenApiResponse(ErrorSerializer, description=description)
     return entries
 
 
 _DESCRIPTIONS = {
-    400: "Invalid fields, or a malformed request.",
+    400: "Invalid fields (code invalid, with fields), or a malformed request.",
     404: "No such resource (or page).",
     409: "Refused: the current state does not allow it.",
     422: "This Idempotency-Key came with a different request.",

@@ -14,14 +14,14 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from catalog.refusals import CatalogRefusal
-from interfaces.api_commands import execute
+from interfaces.api_commands import execute, validated
 from interfaces.schema import errors
 from interfaces.throttles import OrderPlacementThrottle
 from interfaces.viewsets import ApiViewSet
 
 from . import queries
 from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
-from .models import is_theirs
+from .models import Order, is_theirs
 from .refusals import OrderRefusal
 from .values import MAX_LINES, MAX_QUANTITY, OrderLine
 
@@ -35,6 +35,14 @@ class OrderLineInput(serializers.Serializer):
 
 class OrderInput(serializers.Serializer):
     items = OrderLineInput(many=True, min_length=1, max_length=MAX_LINES)
+
+
+class OrderFilter(serializers.Serializer):
+    """The query of the orders list."""
+
+    status = serializers.ChoiceField(
+        choices=Order.Status.choices, required=False, help_text="Only orders in this status."
+    )
 
 
 # --- Output -------------------------------------------------------------------
@@ -77,11 +85,12 @@ class OrderViewSet(ApiViewSet):
             return [permissions.IsAdminUser()]
         return [permissions.IsAuthenticated()]
 
-    @extend_schema(responses={200: OrderOutput(many=True)})
+    @extend_schema(parameters=[OrderFilter], responses={200: OrderOutput(many=True), **errors(400)})
     def list(self, request):
-        """Your orders, newest first (staff: every order)."""
+        """Your orders, newest first (staff: every order), in one status if asked."""
+        query = validated(OrderFilter, request.query_params)
         customer_id = None if request.user.is_staff else request.user.pk
-        page = self.paginate_queryset(queries.orders(customer_id=customer_id))
+        page = self.paginate_queryset(queries.orders(customer_id=customer_id, status=query.get("status", "")))
         return self.get_paginated_response(OrderOutput([queries.order_view(row) for row in page], many=True).data)
 
     @extend_schema(responses={200: OrderOutput, **errors(404)})

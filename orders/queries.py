@@ -33,11 +33,14 @@ def order(order_id: UUID) -> OrderView | None:
     return _view(row, sql.find(OrderItem, order_id=order_id)) if row else None
 
 
-def orders(*, customer_id: UUID | None = None) -> QuerySet[Order]:
-    """Orders with their items, newest first, of one customer or of all;
-    ``order_view`` turns each row into what the read side shows."""
+def orders(*, customer_id: UUID | None = None, status: str = "") -> QuerySet[Order]:
+    """Orders with their items, newest first, of one customer or of all, in
+    one ``status`` or any; ``order_view`` turns each row into what the read
+    side shows."""
     rows = Order.objects.prefetch_related("items").order_by("-placed_at", "pk")
-    return rows if customer_id is None else rows.filter(customer_id=customer_id)
+    if customer_id is not None:
+        rows = rows.filter(customer_id=customer_id)
+    return rows.filter(status=status) if status else rows
 
 
 def order_view(row: Order) -> OrderView:
@@ -67,8 +70,7 @@ def _view(row: Order, items) -> OrderView:
 def orders_for_staff(status: str = "") -> QuerySet[Order]:
     """``orders()`` of every customer (or those with ``status``), each with
     its ``customer_username``; two queries a page."""
-    rows = orders().annotate(customer_username=username_of(OuterRef("customer_id")))
-    return rows.filter(status=status) if status else rows
+    return orders(status=status).annotate(customer_username=username_of(OuterRef("customer_id")))
 
 
 # What each event of an order's life says happened to it, for its dates.

@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from interfaces.forms import IdempotentForm
 from interfaces.pages import dispatch_for, report, report_invalid, staff_required, throttled
@@ -18,7 +18,7 @@ from messaging.messages import Command
 from . import queries
 from .commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
 from .forms import PlaceOrderForm
-from .models import Order
+from .models import Order, is_theirs
 from .values import OrderLine
 
 PAGE_SIZE = 20
@@ -74,10 +74,13 @@ def my_orders(request):
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def cancel_order(request, order_id):
-    """Cancel an order; the handler lets only its customer (or staff) do it."""
+    """Cancel an order; the handler lets only its customer (or staff) do it.
+    A GET asks first, showing the order."""
+    if request.method == "GET":
+        return _confirm_cancel(request, order_id)
     form = IdempotentForm(request.POST)
     if form.is_valid():
         command = CancelOrder(order_id=order_id, actor_id=request.user.pk, idempotency_key=form.key)
@@ -85,6 +88,28 @@ def cancel_order(request, order_id):
     else:
         report_invalid(request, form)
     return redirect("orders:mine")
+
+
+def _confirm_cancel(request, order_id):
+    order = queries.orders().filter(pk=order_id).first()
+    if order is None or not is_theirs(
+        order.customer_id, actor_id=request.user.pk, actor_is_staff=request.user.is_staff
+    ):
+        raise Http404("No such order.")
+    return render(
+        request,
+        "confirm.html",
+        {
+            "question": "Cancel this order?",
+            "consequence": "Its copies go back on sale; to have them again you would order anew.",
+            "details": "orders/_order.html",
+            "order": order,
+            "action": request.path,
+            "form": IdempotentForm(),
+            "confirm": "Yes, cancel the order",
+            "back": reverse("orders:mine"),
+        },
+    )
 
 
 @staff_required

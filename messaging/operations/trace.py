@@ -4,6 +4,7 @@ deliveries) -> the commands they issued, for the trace page and the shell."""
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from ..features.schedules import SCHEDULER
@@ -162,6 +163,81 @@ def trace_ids(roots: list[CommandNode]) -> list[str]:
     for root in roots:
         walk(root)
     return list(found)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One command or delivery on the timeline: when it started, from the
+    timeline's start, and how long it took, both in milliseconds."""
+
+    label: str
+    kind: str  # "command", "policy" or "outside" (a mail)
+    depth: int  # how far down the tree
+    start_ms: float
+    duration_ms: float
+    left: float  # percent of the timeline before it
+    width: float  # percent of the timeline it spans (a sliver at least, to be seen)
+
+    @property
+    def took(self) -> str:
+        return readable_ms(self.duration_ms)
+
+    @property
+    def starts(self) -> str:
+        return f"+{self.start_ms:.1f} ms" if self.start_ms < 1000 else f"+{self.start_ms / 1000:.2f} s"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    bars: list[Bar]
+    span_ms: float  # from the first start to the last end
+
+
+def timeline(roots: list[CommandNode]) -> Timeline | None:
+    """Each command and each delivery of a causal tree that recorded its
+    duration, as a bar on one time axis, in the tree's order (no query);
+    ``None`` when none did.
+
+    A command's duration ends just before its events' INSERT, and its events
+    are made at the end of its handler, so it ends (closely enough) when its
+    last event was made. A delivery ends when it was marked done
+    (``delivered_at``): one still pending, failed or dead has no bar. Times
+    are the recording processes' clocks, so a relay worker's bars sit where
+    it ran them, later, beside the request's own.
+    """
+    spans: list[tuple[str, str, int, datetime, float]] = []  # label, kind, depth, end, duration (ms)
+
+    def walk(command: CommandNode, depth: int) -> None:
+        if command.duration_ms is not None:
+            end = max(node.event.occurred_at for node in command.events)
+            spans.append((command.command_type, "command", depth, end, command.duration_ms))
+        for event_node in command.events:
+            for policy in event_node.policies:
+                delivery = policy.delivery
+                if delivery.duration_ms is not None and delivery.delivered_at is not None:
+                    kind = "outside" if delivery.outside else "policy"
+                    spans.append((delivery.policy, kind, depth + 1, delivery.delivered_at, delivery.duration_ms))
+                for child in policy.commands:
+                    walk(child, depth + 2)
+        for schedule in command.schedules:
+            for child in schedule.commands:
+                walk(child, depth + 1)
+
+    for root in roots:
+        walk(root, 0)
+    if not spans:
+        return None
+    # Milliseconds from the earliest end, in timedeltas: exact to the microsecond.
+    first_end = min(end for _, _, _, end, _ in spans)
+    ends = [(end - first_end) / timedelta(milliseconds=1) for _, _, _, end, _ in spans]
+    origin = min(end - duration for end, (*_, duration) in zip(ends, spans, strict=True))
+    span_ms = max(ends) - origin or 1.0
+    bars = []
+    for end, (label, kind, depth, _, duration) in zip(ends, spans, strict=True):
+        start_ms = end - duration - origin
+        left, width = start_ms / span_ms * 100, max(duration / span_ms * 100, 0.25)  # a sliver at least
+        bars.append(Bar(label, kind, depth, start_ms, duration, left, width))
+    return Timeline(bars, span_ms)
 
 
 def render_tree(roots: list[CommandNode]) -> list[str]:

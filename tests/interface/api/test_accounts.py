@@ -44,7 +44,7 @@ def test_registering_with_an_invalid_field_answers_400_naming_it(db, anonymous, 
     response = anonymous.post("/api/v1/accounts/", registration(**fields), format="json")
 
     assert response.status_code == 400
-    assert invalid in response.data
+    assert invalid in response.data["fields"]
     assert not Account.objects.exists()
 
 

@@ -20,6 +20,70 @@ def test_anyone_lists_the_books_by_title_with_their_stock(db, anonymous):
     assert set(response.data["results"][0]) == BOOK_FIELDS
 
 
+def test_the_books_api_searches_title_author_and_isbn_as_the_page_does(db, anonymous):
+    # given
+    BookFactory(title="Dune", author="Frank Herbert")
+    BookFactory(title="Beloved", author="Toni Morrison", isbn="9781400033416")
+    BookFactory(title="Sula", author="Toni Morrison")
+
+    # when
+    by_author = anonymous.get("/api/v1/books/", {"search": "morrison"})
+    by_isbn = anonymous.get("/api/v1/books/", {"search": "140003"})
+
+    # then
+    assert [row["title"] for row in by_author.data["results"]] == ["Beloved", "Sula"]
+    assert [row["title"] for row in by_isbn.data["results"]] == ["Beloved"]
+
+
+def test_the_books_api_lists_only_books_in_stock_when_asked(db, anonymous):
+    # given
+    BookFactory(title="Dune", inventory__on_hand=3)
+    BookFactory(title="Beloved", inventory__on_hand=2, inventory__reserved=2)
+
+    # when
+    in_stock = anonymous.get("/api/v1/books/", {"in_stock": "true"})
+    sold_out = anonymous.get("/api/v1/books/", {"in_stock": "false"})
+
+    # then
+    assert [row["title"] for row in in_stock.data["results"]] == ["Dune"]
+    assert [row["title"] for row in sold_out.data["results"]] == ["Beloved"]
+
+
+@pytest.mark.parametrize(
+    ("ordering", "titles"),
+    [
+        ("title", ["Beloved", "Dune", "Sula"]),
+        ("-title", ["Sula", "Dune", "Beloved"]),
+        ("price", ["Sula", "Beloved", "Dune"]),
+        ("-price", ["Dune", "Beloved", "Sula"]),
+        ("stock", ["Dune", "Sula", "Beloved"]),
+        ("-stock", ["Beloved", "Sula", "Dune"]),
+        ("author", ["Dune", "Beloved", "Sula"]),
+    ],
+)
+def test_the_books_api_sorts_by_what_is_asked(db, anonymous, ordering, titles):
+    # given
+    BookFactory(title="Dune", author="Herbert", price_amount="20.00", inventory__on_hand=1)
+    BookFactory(title="Beloved", author="Morrison", price_amount="10.00", inventory__on_hand=9)
+    BookFactory(title="Sula", author="Morrison", price_amount="5.00", inventory__on_hand=4)
+
+    # when
+    response = anonymous.get("/api/v1/books/", {"ordering": ordering})
+
+    # then
+    assert [row["title"] for row in response.data["results"]] == titles
+
+
+@pytest.mark.parametrize(
+    "query", [{"in_stock": "perhaps"}, {"ordering": "isbn"}, {"ordering": "-"}, {"search": "x" * 101}]
+)
+def test_an_unknown_books_filter_value_answers_400_naming_it(db, anonymous, query):
+    response = anonymous.get("/api/v1/books/", query)
+
+    assert (response.status_code, response.data["code"]) == (400, "invalid")
+    assert set(response.data["fields"]) == set(query)
+
+
 def test_a_book_shows_its_price_as_a_decimal_string_and_its_currency(db, anonymous):
     book = BookFactory(price_amount="7.50", price_currency="EUR", isbn="9780743273565")
 
@@ -67,7 +131,7 @@ def test_adding_a_book_with_an_invalid_field_answers_400_naming_it(staff, signed
     response = signed_in(staff).post("/api/v1/books/", {**GATSBY, **fields}, format="json")
 
     assert response.status_code == 400
-    assert invalid in response.data
+    assert invalid in response.data["fields"]
     assert not Book.objects.exists()
 
 
@@ -100,7 +164,7 @@ def test_an_impossible_restock_answers_400(staff, signed_in, quantity):
     response = signed_in(staff).post(f"/api/v1/books/{book.pk}/restock/", {"quantity": quantity}, format="json")
 
     assert response.status_code == 400
-    assert "quantity" in response.data
+    assert "quantity" in response.data["fields"]
 
 
 def test_restocking_an_unknown_book_answers_404(staff, signed_in):

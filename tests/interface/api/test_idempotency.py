@@ -121,7 +121,7 @@ def test_a_malformed_key_answers_400(alice, bob, signed_in, key):
     response = signed_in(alice).post(f"/api/v1/accounts/{bob.pk}/follow/", HTTP_IDEMPOTENCY_KEY=key)
 
     assert response.status_code == 400
-    assert "Idempotency-Key" in response.data
+    assert "Idempotency-Key" in response.data["fields"]
     assert not Follow.objects.exists()
 
 

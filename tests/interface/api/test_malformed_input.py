@@ -24,6 +24,33 @@ def test_bad_json_answers_the_error_shape(db, anonymous):
     assert (response.status_code, response.data["code"]) == (400, "parse_error")
 
 
+def test_invalid_fields_answer_the_one_error_shape_naming_each_field(db, anonymous):
+    # when
+    response = anonymous.post(REGISTER, {"email": "not-an-email", "username": "carol"}, format="json")
+
+    # then
+    assert (response.status_code, response.data["code"], response.data["detail"]) == (400, "invalid", "Invalid fields.")
+    assert set(response.data["fields"]) == {"email", "password"}
+    assert set(response.data) == {"code", "detail", "fields"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "said"),
+    [
+        ("/api/v1/auth/token/", {"username": "nobody", "password": "wrong"}, "Unable to log in"),
+        (REGISTER, [], "Expected a dictionary"),
+    ],
+)
+def test_an_error_about_the_whole_input_is_said_in_detail_without_fields(db, anonymous, path, body, said):
+    # when
+    response = anonymous.post(path, body, format="json")
+
+    # then
+    assert (response.status_code, response.data["code"]) == (400, "invalid")
+    assert said in response.data["detail"]
+    assert set(response.data) == {"code", "detail"}
+
+
 def test_a_body_that_is_not_json_answers_415(db, anonymous):
     response = anonymous.post(REGISTER, {"username": "carol"})  # multipart form
 
@@ -116,7 +143,7 @@ def test_an_impossible_search_answers_400(alice, signed_in, search):
     response = signed_in(alice).get("/api/v1/accounts/", {"search": search})
 
     assert response.status_code == 400
-    assert "search" in response.data
+    assert "search" in response.data["fields"]
 
 
 @pytest.mark.parametrize("query", [{"correlation_id": "nope"}, {"type": "\x00"}, {"type": "x" * 101}])

@@ -97,7 +97,7 @@ def test_a_malformed_order_answers_400_with_field_errors(alice, signed_in, body)
     response = signed_in(alice).post("/api/v1/orders/", body, format="json")
 
     assert response.status_code == 400
-    assert "items" in response.data
+    assert "items" in response.data["fields"]
 
 
 def test_customers_list_their_own_orders_and_staff_list_all(alice, bob, staff, signed_in):
@@ -109,6 +109,31 @@ def test_customers_list_their_own_orders_and_staff_list_all(alice, bob, staff, s
 
     assert [row["id"] for row in own.data["results"]] == [str(mine)]
     assert {row["id"] for row in every.data["results"]} == {str(mine), str(theirs)}
+
+
+def test_orders_are_filtered_by_status_and_a_customer_still_sees_only_their_own(alice, bob, staff, signed_in):
+    # given
+    book = BookFactory()
+    pending, cancelled = order_of(alice, (book, 1)), order_of(alice, (book, 1))
+    theirs = order_of(bob, (book, 1))
+    assert signed_in(alice).post(f"/api/v1/orders/{cancelled}/cancel/").status_code == 200
+
+    # when
+    own_pending = signed_in(alice).get("/api/v1/orders/", {"status": "PENDING"})
+    all_pending = signed_in(staff).get("/api/v1/orders/", {"status": "PENDING"})
+    own_cancelled = signed_in(alice).get("/api/v1/orders/", {"status": "CANCELLED"})
+
+    # then
+    assert [row["id"] for row in own_pending.data["results"]] == [str(pending)]
+    assert {row["id"] for row in all_pending.data["results"]} == {str(pending), str(theirs)}
+    assert [row["id"] for row in own_cancelled.data["results"]] == [str(cancelled)]
+
+
+def test_an_unknown_order_status_answers_400_naming_it(alice, signed_in):
+    response = signed_in(alice).get("/api/v1/orders/", {"status": "LOST"})
+
+    assert (response.status_code, response.data["code"]) == (400, "invalid")
+    assert set(response.data["fields"]) == {"status"}
 
 
 def test_a_customer_reads_their_order_and_someone_elses_answers_404(alice, bob, signed_in):

@@ -41,7 +41,9 @@ def test_a_customer_orders_a_book_and_cancels_the_order(open_page):
     expect(page.get_by_role("status")).to_contain_text("Order placed.")
     expect(page.get_by_role("main")).to_contain_text("2 × Dune")
 
-    page.get_by_role("button", name="Cancel order").click()
+    page.get_by_role("link", name="Cancel order").click()
+    expect(page.get_by_role("heading", name="Cancel this order?")).to_be_visible()
+    page.get_by_role("button", name="Yes, cancel the order").click()
     expect(page.get_by_role("status")).to_contain_text("Order cancelled")
     expect(page.locator(".status-tag")).to_have_text("cancelled")
     page.get_by_role("link", name="Dune").click()

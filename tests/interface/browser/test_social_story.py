@@ -34,7 +34,9 @@ def test_a_newcomer_follows_bob_is_blocked_by_him_and_sees_the_follow_gone(open_
     log_in(bob, "bob", "bobs-own-passphrase")
     bob.goto("/people/newcomer/")
     expect(bob.get_by_text("Follows you")).to_be_visible()
-    bob.get_by_role("button", name="Block").click()
+    bob.get_by_role("link", name="Block").click()
+    expect(bob.get_by_role("heading", name="Block newcomer?")).to_be_visible()
+    bob.get_by_role("button", name="Yes, block newcomer").click()
     expect(bob.get_by_role("status")).to_contain_text("You block newcomer")
 
     # the newcomer sees the follow gone, and cannot follow again

@@ -1,5 +1,6 @@
 """The staff trace page: the causal tree of one correlation id."""
 
+from datetime import timedelta
 from uuid import uuid4
 
 import pytest
@@ -7,6 +8,7 @@ from django.urls import reverse
 
 from accounts.commands import BlockAccount, FollowAccount
 from accounts.models import Account
+from messaging.models import Delivery, StoredEvent
 from messaging.testing import relay
 from orders.commands import ConfirmOrder, PlaceOrder
 from orders.values import OrderLine
@@ -222,6 +224,47 @@ def test_the_trace_shows_how_long_the_top_command_and_a_policy_delivery_took(sta
     assert root.duration_ms > 0 and policy.delivery.duration_ms > 0 and severed.duration_ms > 0
     assert f"took {root.took}" in response.text and f"took {policy.took}" in response.text
     assert root.took.endswith(" ms") or root.took.endswith(" s")
+
+
+def test_the_trace_draws_each_command_and_delivery_as_a_bar_at_its_start_for_its_duration(staff_client, block_story):
+    # given the block took 40 ms up to its event at T; its policy's delivery
+    # ran from T+10 to T+30 ms, and the command it issued took 5 ms up to T+25
+    correlation_id = block_story.result.command.correlation_id
+    events = StoredEvent.objects.filter(correlation_id=correlation_id)
+    start = events.get(type="AccountBlocked").occurred_at
+    events.filter(command_type="BlockAccount").update(occurred_at=start, command_duration_ms=40.0)
+    events.filter(command_type="SeverFollows").update(
+        occurred_at=start + timedelta(milliseconds=25), command_duration_ms=5.0
+    )
+    Delivery.objects.filter(event__correlation_id=correlation_id).update(
+        delivered_at=start + timedelta(milliseconds=30), duration_ms=20.0
+    )
+
+    # when
+    response = staff_client.get(reverse("console:trace", args=[correlation_id]))
+
+    # then the bars sit on one axis from the first start (T-40) to the last end (T+30): 70 ms
+    timeline = response.context["timeline"]
+    assert timeline.span_ms == pytest.approx(70.0)
+    assert [(bar.label, bar.start_ms, bar.duration_ms) for bar in timeline.bars] == [
+        ("BlockAccount", pytest.approx(0.0), 40.0),
+        ("accounts.policies.remove_follows_on_block", pytest.approx(50.0), 20.0),
+        ("SeverFollows", pytest.approx(60.0), 5.0),
+    ]
+    assert response.text.count('<rect class="bar ') == 3
+    assert '<rect class="bar policy" x="71.43%" width="28.57%"' in response.text
+    assert "<title>SeverFollows: from +60.0 ms, took 5.00 ms</title>" in response.text
+
+
+def test_a_trace_with_no_durations_draws_no_timeline(staff_client, block_story):
+    correlation_id = block_story.result.command.correlation_id
+    StoredEvent.objects.filter(correlation_id=correlation_id).update(command_duration_ms=None)
+    Delivery.objects.filter(event__correlation_id=correlation_id).update(duration_ms=None)
+
+    response = staff_client.get(reverse("console:trace", args=[correlation_id]))
+
+    assert response.status_code == 200 and response.context["timeline"] is None
+    assert 'class="timeline"' not in response.text
 
 
 def test_the_event_and_delivery_api_give_the_durations(staff_client, block_story):

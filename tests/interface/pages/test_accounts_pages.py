@@ -223,6 +223,66 @@ def test_followers_and_following_are_listed_a_page_at_a_time(client, alice, bob)
     assert [person.username for person in following.context["page"]] == ["alice"]
 
 
+def test_your_own_profile_offers_your_settings_and_anothers_does_not(client, alice, bob):
+    own = client.get(reverse("accounts:profile", args=["alice"]))
+    theirs = client.get(reverse("accounts:profile", args=["bob"]))
+
+    assert reverse("accounts:password_change") in own.text
+    assert reverse("accounts:password_change") not in theirs.text
+
+
+# --- settings: the password ------------------------------------------------------
+
+NEW_PASSWORD = "a new long secret 42"
+
+
+def password_change(old: str, new: str = NEW_PASSWORD, again: str | None = None) -> dict:
+    return {"old_password": old, "new_password1": new, "new_password2": new if again is None else again}
+
+
+def test_changing_your_password_goes_through_the_bus_and_keeps_you_signed_in(client, alice):
+    # given
+    assert "accounts/password_change.html" in [
+        t.name for t in client.get(reverse("accounts:password_change")).templates
+    ]
+
+    # when
+    response = client.post(reverse("accounts:password_change"), password_change("correct-horse-battery"), follow=True)
+
+    # then
+    assert response.redirect_chain == [(reverse("accounts:profile", args=["alice"]), 302)]
+    assert "Your password is changed." in response.text
+    [event] = stored("PasswordChanged")
+    assert event.command_type == "ChangePassword"
+    alice.refresh_from_db()
+    assert alice.check_password(NEW_PASSWORD)
+    assert client.get(reverse("accounts:people")).status_code == 200  # still signed in
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        password_change("not my password"),
+        password_change("correct-horse-battery", again="something else 42"),
+        password_change("correct-horse-battery", new="password"),
+    ],
+    ids=["wrong old password", "new ones differ", "weak new password"],
+)
+def test_a_refused_password_change_shows_why_and_changes_nothing(client, alice, body):
+    response = client.post(reverse("accounts:password_change"), body)
+
+    assert response.status_code == 200 and response.context["form"].errors
+    assert not stored("PasswordChanged")
+    alice.refresh_from_db()
+    assert alice.check_password("correct-horse-battery")
+
+
+def test_the_password_page_sends_a_visitor_to_log_in(client):
+    response = client.get(reverse("accounts:password_change"))
+
+    assert response.status_code == 302 and response.url.startswith(reverse("accounts:log_in"))
+
+
 # --- the buttons -----------------------------------------------------------------
 
 
@@ -283,6 +343,22 @@ def test_each_undoing_button_dispatches_its_command(client, alice, bob, given, a
     assert not Follow.objects.exists() and not Block.objects.exists()
 
 
+def test_block_asks_for_confirmation_before_anything_is_sent(client, alice, bob):
+    # given the profile's Block leads to a question, not a form that acts
+    profile = client.get(reverse("accounts:profile", args=["bob"]))
+    assert f'href="{relationship_url(bob, "block")}"' in profile.text
+
+    # when
+    response = client.get(relationship_url(bob, "block"))
+
+    # then
+    assert response.status_code == 200
+    assert "confirm.html" in [t.name for t in response.templates]
+    assert "Block bob?" in response.text
+    assert f'action="{relationship_url(bob, "block")}"' in response.text and 'name="idempotency_key"' in response.text
+    assert not StoredEvent.objects.exists() and not Block.objects.exists()
+
+
 def test_a_double_click_on_follow_has_one_effect(client, alice, bob):
     data = key()
 
@@ -293,9 +369,9 @@ def test_a_double_click_on_follow_has_one_effect(client, alice, bob):
 
 
 def test_the_buttons_need_a_post_a_login_a_known_action_and_a_key(client, bob):
-    assert client.get(relationship_url(bob, "follow")).status_code == 405
     assert client.post(relationship_url(bob, "follow"), key()).url.startswith(reverse("accounts:log_in"))
     client.force_login(AccountFactory())
+    assert client.get(relationship_url(bob, "follow")).status_code == 405
     assert client.post(relationship_url(bob, "befriend"), key()).status_code == 404
     response = client.post(relationship_url(bob, "follow"), {}, follow=True)
     assert "That form was incomplete." in response.text

@@ -99,6 +99,30 @@ def test_cancelling_dispatches_cancel_order_and_releases_the_stock(
     assert order.status == "CANCELLED" and stock_of(book) == 10
 
 
+def test_cancel_asks_for_confirmation_before_anything_is_sent(client, customer, book, scenario):
+    # given my orders lead to a question, not a form that acts
+    order = place(scenario, customer, book)
+    mine = client.get(reverse("orders:mine"))
+    assert f'href="{reverse("orders:cancel", args=[order.pk])}"' in mine.text
+
+    # when
+    response = client.get(reverse("orders:cancel", args=[order.pk]))
+
+    # then
+    assert response.status_code == 200
+    assert "confirm.html" in [t.name for t in response.templates]
+    assert "Cancel this order?" in response.text and "Dune" in response.text
+    assert f'action="{reverse("orders:cancel", args=[order.pk])}"' in response.text
+    order.refresh_from_db()
+    assert order.status == "PENDING" and not StoredEvent.objects.filter(type="OrderCancelled").exists()
+
+
+def test_nobody_is_asked_to_confirm_cancelling_someone_elses_order(client, customer, book, scenario):
+    order = place(scenario, AccountFactory(), book)
+
+    assert client.get(reverse("orders:cancel", args=[order.pk])).status_code == 404
+
+
 def test_nobody_cancels_someone_elses_order(client, customer, book, scenario):
     order = place(scenario, AccountFactory(), book)
 

@@ -173,10 +173,23 @@ def admin_password_change(client):
     return guess
 
 
+def site_password_change(client):
+    def guess(password):
+        body = {
+            "old_password": password,
+            "new_password1": "a new long secret 42",
+            "new_password2": "a new long secret 42",
+        }
+        return client.post("/account/password/", body, REMOTE_ADDR=GUESSER)
+
+    return guess
+
+
 PASSWORD_AGAIN = [
     pytest.param(forget_page, id="forget me page"),
     pytest.param(forget_api, id="forget me API"),
     pytest.param(admin_password_change, id="admin password change"),
+    pytest.param(site_password_change, id="password change page"),
 ]
 
 
