@@ -35,5 +35,6 @@ def test_the_seeded_demo_shows_books_in_stock_people_with_followers_and_a_traced
     log_in(staff, "admin", "admin-demo-password")
     staff.goto("/trace/")
     staff.get_by_role("link", name="CancelOrder").first.click()
-    expect(staff.get_by_text("orders.policies.release_stock_on_cancel")).to_be_visible()
-    expect(staff.get_by_text("ReleaseStock", exact=True)).to_be_visible()
+    tree = staff.locator("ul.tree")  # the causal tree (the timeline above names them too)
+    expect(tree.get_by_text("orders.policies.release_stock_on_cancel")).to_be_visible()
+    expect(tree.get_by_text("ReleaseStock", exact=True)).to_be_visible()
