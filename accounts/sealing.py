@@ -63,17 +63,19 @@ def seal_history(
     the model of the erasures still in progress, while it exists."""
     done = {}
     addresses = _forget_the_forgotten(erasures, progress, done)
+    answers = {"after": 0, "sealed": 0}
     steps = {
         "registrations sealed": lambda: _seal_registrations(batch_size),
         "mails addressed by id": lambda: _address_mails(batch_size, addresses),
         "refusals made nameless": lambda: _nameless_refusals(batch_size),
-        "stored answers sealed": lambda: _seal_answers(batch_size),
+        "stored answers read": lambda: _seal_answers(batch_size, answers),
     }
     for name, step in steps.items():
         done[name] = 0
         for count in _batches(step):
             done[name] += count
             progress(f"{name}: {done[name]}")
+    done["stored answers sealed"] = answers["sealed"]
     return done
 
 
@@ -201,21 +203,26 @@ def _nameless_refusals(batch_size: int) -> int:
     return len(rows)
 
 
-def _seal_answers(batch_size: int) -> int:
-    """Stored answers are few (they are pruned after a day): read them all,
-    rewrite a batch of those still holding clear data."""
+def _seal_answers(batch_size: int, cursor: dict) -> int:
+    """The next ``batch_size`` stored answers after ``cursor["after"]``, those
+    still holding clear data rewritten (counted in ``cursor["sealed"]``);
+    how many were read. Sealed answers are left as they are, so a run that
+    stopped reads them again and changes nothing."""
+    rows = list(IdempotentResponse.objects.filter(pk__gt=cursor["after"]).order_by("pk")[:batch_size])
+    if not rows:
+        return 0
+    cursor["after"] = rows[-1].pk
     messages = {refusal.value: refusal.message for refusal in NAMING_REFUSALS}
     changed = []
-    for row in IdempotentResponse.objects.order_by("pk").iterator():
+    for row in rows:
         body = json.loads(row.body) if row.body else None
         sealed = _sealed_answer(body, messages)
         if sealed != body:
             row.body = json.dumps(sealed)
             changed.append(row)
-            if len(changed) == batch_size:
-                break
     IdempotentResponse.objects.bulk_update(changed, ["body"])
-    return len(changed)
+    cursor["sealed"] += len(changed)
+    return len(rows)
 
 
 def _sealed_answer(body, messages: dict[str, str]):
