@@ -270,6 +270,7 @@ def test_four_batched_workers_on_shared_stock_drain_without_deadlock_and_apply_e
     locks would cross; the batches lock the stock in book order first
     (``locks=``), so none is rolled back for a deadlock."""
     relay_only.MESSAGING_RELAY_BATCH = 10
+    relay_only.ORDERS_MAX_HELD_COPIES = 180  # one customer holds 60 orders of 3 copies before cancelling them
     books = [BookFactory(inventory__on_hand=1000) for _ in range(5)]
     customer = AccountFactory()
     rng = random.Random(16)
