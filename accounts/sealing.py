@@ -177,7 +177,8 @@ def _recipient(payload: dict, addresses: dict[str, UUID]) -> UUID:
 
 
 def _name_recipient_in_errors(event_id: UUID, address: str, recipient: UUID) -> None:
-    for delivery in Delivery.objects.filter(event=event_id, last_error__icontains=address):
+    # only the columns this migration's schema has (later releases add others)
+    for delivery in Delivery.objects.filter(event=event_id, last_error__icontains=address).only("pk", "last_error"):
         delivery.last_error = _replace_address(delivery.last_error, address, f"<account {recipient}>")
         delivery.save(update_fields=["last_error"])
 

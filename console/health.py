@@ -105,6 +105,7 @@ def _deliveries() -> dict | None:
         "backlog": backlog.due,
         "oldest_due_seconds": backlog.oldest_due_seconds,
         "dead": backlog.dead,
+        "held": backlog.held,
         "schedules": {
             "overdue": backlog.overdue_schedules,
             "oldest_overdue_seconds": backlog.oldest_overdue_schedule_seconds,

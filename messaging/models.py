@@ -99,14 +99,50 @@ class Delivery(models.Model):
     duration_ms = models.FloatField(
         null=True, blank=True, help_text="How long the last attempt took (the policy and its commands), in ms."
     )
+    ordering_key = models.CharField(  # noqa: DJ001 -- NULL is "no key": the partial index skips those rows
+        max_length=200,
+        null=True,
+        blank=True,
+        help_text="The key of a policy declaring one (ordered_by): its deliveries of one key run in event order.",
+    )
 
     class Meta:
         verbose_name_plural = "deliveries"
         constraints = [models.UniqueConstraint(fields=["event", "policy"], name="one_delivery_per_event_and_policy")]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            # what holds a delivery back: an earlier one of its policy and key (only keyed rows)
+            models.Index(
+                fields=["policy", "ordering_key", "status"],
+                condition=models.Q(ordering_key__isnull=False),
+                name="delivery_held_by",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.policy} <- {self.event_id} ({self.status})"
+
+
+HOLDING = (Delivery.Status.PENDING, Delivery.Status.FAILED, Delivery.Status.DEAD)
+"""A delivery in one of these holds back the later ones of its policy and key."""
+
+
+def blockers():
+    """The deliveries that hold back the ``Delivery`` of the outer query: earlier
+    ones (lower id, so earlier in the log) of its policy and ordering key that
+    are still open or dead-lettered. A delivery without a key is never held."""
+    return Delivery.objects.filter(
+        policy=models.OuterRef("policy"),
+        ordering_key=models.OuterRef("ordering_key"),
+        pk__lt=models.OuterRef("pk"),
+        status__in=HOLDING,
+    )
+
+
+def not_held() -> models.Q:
+    """Deliveries free to run: without a key, or with no earlier one of their
+    policy and key still open or dead (``blockers``)."""
+    return models.Q(ordering_key=None) | ~models.Exists(blockers())
 
 
 class ProcessedCommand(models.Model):

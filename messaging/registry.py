@@ -50,16 +50,30 @@ class Policy:
     deliveries of these events will write, in key order: the relay calls it
     once for a batch's events, before running any of them, so that batched
     workers take shared rows in one global order and never deadlock each
-    other. Policies sharing rows share one ``locks`` function."""
+    other. Policies sharing rows share one ``locks`` function.
+
+    ``ordered_by``, when given, names the key (an aggregate's id) whose
+    deliveries of this policy take effect in the order of their events: one
+    of them is not run while an earlier one of its key is open or dead
+    (docs/architecture.md, "Ordered per key")."""
 
     name: str
     event_type: type[Event]
     function: PolicyFunction
     outside: bool = False
     locks: Locker | None = None
+    ordered_by: Callable[[Event], object] | None = None
 
     def __call__(self, event: Event):
         return self.function(event)
+
+    def ordering_key(self, event: Event) -> str | None:
+        """The key its delivery of ``event`` is ordered by (``ordered_by``),
+        as stored; ``None`` when the policy declares none or the event has none."""
+        if self.ordered_by is None:
+            return None
+        key = self.ordered_by(event)
+        return None if key is None else str(key)
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,7 @@ class Registry:
         self.refusals: dict[str, Refusal] = {}
         self.warnings: list[Invariant] = []
         self.mail_renderers: dict[str, MailRenderer] = {}
+        self.mails_in_order: set[str] = set()
         self.personal_data_sections: dict[str, PersonalDataExport] = {}
         self.schedulable: set[type[Command]] = set()
 
@@ -157,15 +172,17 @@ class Registry:
         name: str | None = None,
         outside: bool = False,
         locks: Locker | None = None,
+        ordered_by: Callable[[Event], object] | None = None,
     ) -> Policy:
         """Run ``function`` after every committed ``event_type``: exactly once
         each, in a transaction of its own; or, ``outside``, at least once and
         outside any transaction (it must not touch the database's rows).
 
         With ``locks``, the rows its deliveries share with other deliveries
-        are locked in key order before a relay batch runs them (``Policy``)."""
+        are locked in key order before a relay batch runs them (``Policy``).
+        With ``ordered_by``, its deliveries of one key run in event order."""
         name = name or f"{function.__module__}.{function.__qualname__}"
-        policy = Policy(name, event_type, function, outside, locks)
+        policy = Policy(name, event_type, function, outside, locks, ordered_by)
         if policy.name in self.policies:
             raise RegistryError(f"policy {policy.name!r} is already subscribed")
         self.register_events(event_type)
@@ -216,14 +233,21 @@ class Registry:
             raise RegistryError(f"{kind!r} already has a namer")
         self.namers[kind] = name
 
-    def register_mail_renderer(self, name: str, render: MailRenderer) -> None:
+    def register_mail_renderer(self, name: str, render: MailRenderer, *, in_order: bool = False) -> None:
         """Let policies queue a mail by ``name`` (``outbox.QueueMail``) that
         ``render(recipient_id, about, params)`` addresses and writes only
         when it is sent: no address, name or secret (a reset link) is ever
-        stored, and a person forgotten meanwhile gets nothing."""
+        stored, and a person forgotten meanwhile gets nothing.
+
+        ``in_order``: the mails of such renderers to one recipient about one
+        thing (``about``: an order) are sent in the order they were queued; one
+        waiting for its retry, or dead, holds back the later ones (the outbox's
+        sending is ordered by that key, ``outbox.sending_order``)."""
         if name in self.mail_renderers:
             raise RegistryError(f"a mail renderer is already named {name!r}")
         self.mail_renderers[name] = render
+        if in_order:
+            self.mails_in_order.add(name)
 
     def register_personal_data(self, section: str, export: PersonalDataExport) -> None:
         """Let a person's export (``messaging.access.export``, the right of

@@ -35,6 +35,7 @@ class Opened:
     event: Event
     policy: str
     outside: bool = False
+    ordering_key: str | None = None
 
 
 def append(command: Command, events: list[Event], duration_ms: float | None = None) -> tuple[list[Event], list[Opened]]:
@@ -83,6 +84,7 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
                     "attempts": 0,
                     "last_error": "",
                     "outside": policy.outside,
+                    "ordering_key": policy.ordering_key(event),
                 }
                 for event, policy in subscribed
             ],
@@ -96,7 +98,8 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
     # RETURNING gives no order on SQLite: match the ids up by their natural key.
     ids = {(_uuid(event_id), policy): pk for pk, event_id, policy in returned}
     return stamped, [
-        Opened(ids[event.event_id, policy.name], event, policy.name, policy.outside) for event, policy in subscribed
+        Opened(ids[event.event_id, policy.name], event, policy.name, policy.outside, policy.ordering_key(event))
+        for event, policy in subscribed
     ]
 
 
@@ -180,6 +183,7 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
             "attempts": 1,
             "last_error": "",
             "outside": policy.outside,
+            "ordering_key": policy.ordering_key(event),
         }
         for _, event in stamped
         for policy in registry.policies_for(event)

@@ -115,9 +115,16 @@ def _caused_by_a_policy(policy: str | None):
 
 
 @contextmanager
-def subscribed(event_type: type[Event], function: PolicyFunction, *, name: str | None = None, outside: bool = False):
+def subscribed(
+    event_type: type[Event],
+    function: PolicyFunction,
+    *,
+    name: str | None = None,
+    outside: bool = False,
+    ordered_by=None,
+):
     """Subscribe a policy for the duration of a test."""
-    policy = registry.subscribe(event_type, function, name=name, outside=outside)
+    policy = registry.subscribe(event_type, function, name=name, outside=outside, ordered_by=ordered_by)
     try:
         yield policy
     finally:

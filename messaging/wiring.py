@@ -13,7 +13,13 @@ def register(registry: Registry) -> None:
 
     registry.register_handler(outbox.QueueMail, outbox.queue_mail)
     registry.register_events(outbox.MailQueued)
-    registry.subscribe(outbox.MailQueued, outbox.send_queued_mail, outside=True, name=outbox.SENDING)
+    registry.subscribe(
+        outbox.MailQueued,
+        outbox.send_queued_mail,
+        outside=True,
+        name=outbox.SENDING,
+        ordered_by=outbox.sending_order,
+    )
 
     registry.register_handler(schedules.CancelSchedule, schedules.cancel_schedule)
     registry.register_events(schedules.ScheduleCancelled, schedules.ScheduleRejected)
@@ -26,4 +32,5 @@ def register(registry: Registry) -> None:
     registry.register_invariant(invariants.no_schedule_is_dead_lettered)
     registry.register_invariant(invariants.no_schedule_is_overdue)
     registry.register_warning(invariants.the_schedules_are_swept)
+    registry.register_warning(invariants.no_delivery_is_held)
     registry.register_invariant(invariants.every_stored_event_loads)

@@ -21,9 +21,11 @@ def register(registry: Registry) -> None:
     registry.subscribe(events.OrderShipped, policies.mail_shipment)
     registry.subscribe(events.OrderExpired, policies.release_stock_on_expiry, locks=policies.lock_released_stock)
     registry.subscribe(events.OrderExpired, policies.mail_expiry)
-    registry.register_mail_renderer(mails.CONFIRMED_MAIL, mails.confirmed)
-    registry.register_mail_renderer(mails.SHIPPED_MAIL, mails.shipped)
-    registry.register_mail_renderer(mails.EXPIRED_MAIL, mails.expired)
+    # An order's mails go out in the order they were queued (its events'
+    # order): a confirmation waiting for its retry holds back the "shipped".
+    registry.register_mail_renderer(mails.CONFIRMED_MAIL, mails.confirmed, in_order=True)
+    registry.register_mail_renderer(mails.SHIPPED_MAIL, mails.shipped, in_order=True)
+    registry.register_mail_renderer(mails.EXPIRED_MAIL, mails.expired, in_order=True)
 
     registry.register_personal_data("orders", queries.personal_orders)
 

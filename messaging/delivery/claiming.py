@@ -17,7 +17,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Now
 
 from ..conf import conf
-from ..models import Delivery
+from ..models import Delivery, not_held
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ def claim_opened(delivery_ids: Iterable[int], *, outside: bool) -> Claim:
         ids = list(
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(pk__in=list(delivery_ids), status=Delivery.Status.PENDING, lease=None, outside=outside)
+            .filter(not_held())
             .order_by("pk")
             .values_list("pk", flat=True)
         )
@@ -79,6 +80,7 @@ def claim_queued(delivery_ids: list[int], *, outside: bool, queued: UUID | None 
         ids = list(
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(owned, pk__in=delivery_ids, status__in=Delivery.OPEN, outside=outside)
+            .filter(not_held())
             .order_by("pk")
             .values_list("pk", flat=True)
         )
@@ -105,9 +107,11 @@ def _lease_end(outside: bool | None):
 def due(now, limit: int, *, outside: bool | None = None) -> QuerySet:
     """The ids of up to ``limit`` open deliveries due at ``now`` (a time or
     ``Now()``), oldest first, locked as they are read and skipping rows
-    locked already (the query ``claim_due`` runs)."""
+    locked already (the query ``claim_due`` runs). A delivery held back by
+    an earlier one of its policy and key (``models.not_held``) is not
+    taken: so at most one delivery of a key is in flight at a time."""
     found = Delivery.objects.select_for_update(skip_locked=True).filter(
-        status__in=Delivery.OPEN, next_attempt_at__lte=now
+        not_held(), status__in=Delivery.OPEN, next_attempt_at__lte=now
     )
     if outside is not None:
         found = found.filter(outside=outside)

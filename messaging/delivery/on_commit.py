@@ -8,6 +8,7 @@ matches only an open, due row, and holds the row's lock until the
 transaction ends, so a relay skips it; when a relay took the row meanwhile,
 the run rolls back. This path delivers at most
 ``MESSAGING_DELIVER_ON_COMMIT_LIMIT`` rows per commit, cascades included,
+never a delivery held back by an earlier one of its key (``ordered_by``),
 and never an outside effect: the request answers after a bounded amount of
 work, and the relay (or the queue, ``hand_off``) takes the rest.
 """
@@ -22,7 +23,7 @@ from django.db import transaction
 
 from .. import sql, store
 from ..conf import conf
-from ..models import Delivery
+from ..models import Delivery, not_held
 from ..refusal_rule import RunWithSavepoints, Undo
 from .ledger import Dispatch, apply, record_failure, running, since
 
@@ -61,11 +62,21 @@ def deliver_opened(opened: Iterable["store.Opened"], *, dispatch: Dispatch, hand
                 outcomes["left to the relay"] += 1
                 left.append(delivery)
                 continue
+            if delivery.ordering_key is not None and _held(delivery.delivery_id):
+                outcomes["held"] += 1  # the relay runs it once the earlier ones of its key settle
+                left.append(delivery)
+                continue
             budget[0] -= 1
             outcomes[_deliver_opened(delivery, dispatch) or "skipped"] += 1
     if left and hand_off is not None:
         hand_off(left)
     return outcomes
+
+
+def _held(delivery_id: int) -> bool:
+    """Whether an earlier delivery of its policy and key is open or dead (one
+    query, paid only by a policy declaring ``ordered_by``)."""
+    return not Delivery.objects.filter(not_held(), pk=delivery_id).exists()
 
 
 class _TakenMeanwhile(Exception):

@@ -80,6 +80,16 @@ def queue_mail(command: QueueMail) -> list[Event]:
     ]
 
 
+def sending_order(event: MailQueued) -> str | None:
+    """The ordering key of a mail's sending (``registry.subscribe(...,
+    ordered_by=)``): its recipient and what it is about, for a renderer
+    registered ``in_order``; none otherwise (a password reset is never held
+    back by an earlier one that keeps failing)."""
+    if event.about is None or event.renderer not in registry.mails_in_order:
+        return None
+    return f"{event.recipient_id}:{event.about}"
+
+
 def send_queued_mail(event: MailQueued) -> Skipped | None:
     """Write the mail now, to the recipient's address of now, and hand it to
     the mail server (an outside effect: no transaction is open). Nothing is

@@ -94,3 +94,14 @@ def every_stored_event_loads() -> Iterator[str]:
                 except (KeyError, TypeError, ValueError, ValidationError) as error:
                     yield f"event #{row.position} ({row.type} v{row.version}) does not load: {error!r}"
         after = rows[-1].position
+
+
+def no_delivery_is_held() -> Iterator[str]:
+    """A warning: deliveries wait behind an earlier one of their policy and
+    key (retrying, or dead: an operator decides)."""
+    held = metrics.held()
+    if held:
+        yield (
+            f"{held} deliveries are held back by an earlier one of their ordering key: "
+            "manage.py deliveries list --held shows what holds them"
+        )

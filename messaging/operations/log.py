@@ -5,10 +5,10 @@ from collections.abc import Iterable
 from datetime import timedelta
 from uuid import UUID
 
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Exists, Min, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, Now
 
-from ..models import Delivery, StoredEvent
+from ..models import Delivery, StoredEvent, blockers
 from ..registry import registry
 
 
@@ -71,11 +71,17 @@ def deliveries(
     event_type: str | None = None,
     older_than: timedelta | None = None,
     correlation_id: UUID | None = None,
+    held: bool = False,
 ) -> QuerySet[Delivery]:
     """Deliveries with their events, newest first, narrowed by any of: their
     statuses, the policy's name, the event's type, an age they are older
-    than (since the delivery was opened), the request's correlation id."""
-    rows = Delivery.objects.select_related("event").order_by("-pk")
+    than (since the delivery was opened), the request's correlation id, and
+    ``held`` (only those held back by an earlier one of their key). Each row
+    carries ``held_by``: for an open one held back, the id of the earliest
+    delivery of its policy and key that holds it (open or dead), else ``None``."""
+    rows = Delivery.objects.select_related("event").order_by("-pk").annotate(held_by=_held_by())
+    if held:
+        rows = rows.filter(held_by__isnull=False)
     if statuses:
         rows = rows.filter(status__in=list(statuses))
     if policy:
@@ -87,6 +93,12 @@ def deliveries(
     if correlation_id is not None:
         rows = rows.filter(event__correlation_id=correlation_id)
     return rows
+
+
+def _held_by() -> Case:
+    """The earliest delivery holding back the outer one, when it is open and has a key."""
+    first = Subquery(blockers().order_by("pk").values("pk")[:1])
+    return Case(When(status__in=Delivery.OPEN, ordering_key__isnull=False, then=first), default=None)
 
 
 _AGE = re.compile(r"(\d{1,7})([smhd])")

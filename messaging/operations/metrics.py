@@ -3,11 +3,11 @@ gauges (``config.telemetry``)."""
 
 from dataclasses import dataclass
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q
+from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, Min, Q
 from django.db.models.functions import Now
 
 from ..features import schedules
-from ..models import Delivery, ScheduledCommand, Sweep
+from ..models import Delivery, ScheduledCommand, Sweep, blockers
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,18 @@ class Backlog:
     overdue_schedules: int = 0
     oldest_overdue_schedule_seconds: int | None = None
     last_sweep_seconds_ago: int | None = None
+    held: int = 0
+
+
+def held() -> int:
+    """How many open deliveries are held back by an earlier one of their
+    policy and ordering key, open or dead (``deliveries list --held`` names
+    them and what holds them). Reads only open rows with a key."""
+    return Delivery.objects.filter(_held()).count()
+
+
+def _held() -> Q:
+    return Q(status__in=Delivery.OPEN, ordering_key__isnull=False) & Q(Exists(blockers()))
 
 
 def backlog() -> Backlog:
@@ -50,6 +62,7 @@ def backlog() -> Backlog:
         dead=Count("pk", filter=Q(status=Delivery.Status.DEAD)),
         due=Count("pk", filter=due),
         oldest_wait=ExpressionWrapper(Now() - Min("next_attempt_at", filter=due), output_field=DurationField()),
+        held=Count("pk", filter=_held()),
     )
     wait = figures.pop("oldest_wait")
     overdue = Q(not_before__lte=Now())

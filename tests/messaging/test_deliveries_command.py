@@ -30,8 +30,20 @@ def test_a_dead_letter_is_listed_in_an_aligned_table(dead):
     out, _ = deliveries("list", "--status", "dead")
 
     header, row, *rest = out.splitlines()
-    assert header.split() == ["id", "status", "policy", "event", "attempts", "age", "kind", "last", "error"]
-    assert row.split()[:7] == [str(dead.row.pk), "dead", POLICY, "AccountFollowed", "1", "0s", "db"]
+    assert header.split() == [
+        "id",
+        "status",
+        "policy",
+        "event",
+        "attempts",
+        "age",
+        "kind",
+        "held",
+        "by",
+        "last",
+        "error",
+    ]
+    assert row.split()[:8] == [str(dead.row.pk), "dead", POLICY, "AccountFollowed", "1", "0s", "db", "-"]
     assert row.endswith("ConnectionError: the notification service is down")
     assert header.index("policy") == row.index(POLICY)  # the columns line up
     assert rest == []

@@ -9,6 +9,7 @@ import smtplib
 from datetime import timedelta
 
 import pytest
+from django.core.mail.backends import locmem
 from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
@@ -284,4 +285,43 @@ def test_a_mail_failure_on_shipping_leaves_the_order_shipped(scenario, order_id,
     relay()
 
     assert order_view(order_id).status == "SHIPPED"
-    assert Delivery.objects.filter(policy=SEND, status=Delivery.Status.FAILED).count() == 2
+    # the confirmation failed; the "shipped" mail waits behind it, not tried
+    confirmation, shipment = Delivery.objects.filter(policy=SEND).order_by("pk")
+    assert (confirmation.status, shipment.status, shipment.attempts) == ("failed", "pending", 0)
+
+
+class GreylistingFirstMailBackend(locmem.EmailBackend):
+    """A mail server that answers 451 to the first attempt of the first mail
+    it is given (greylisting), and takes every other attempt."""
+
+    refused: set[str] = set()
+
+    def send_messages(self, email_messages):
+        message_id = email_messages[0].extra_headers["Message-ID"]
+        if not GreylistingFirstMailBackend.refused:
+            GreylistingFirstMailBackend.refused.add(message_id)
+            raise smtplib.SMTPDataError(451, b"4.7.1 greylisted, come back later")
+        return super().send_messages(email_messages)
+
+
+def test_an_orders_mails_arrive_in_the_order_of_its_events_when_the_first_one_must_be_retried(
+    scenario, order_id, settings, mailoutbox
+):
+    # given a mail server that greylists the first attempt of the first mail
+    GreylistingFirstMailBackend.refused = set()
+    settings.MAILERS = {"default": {"BACKEND": f"{__name__}.GreylistingFirstMailBackend"}}
+
+    # when her order is confirmed, then shipped, and a relay worker sends the mails
+    scenario.when(ConfirmOrder(order_id=order_id))
+    scenario.when(ShipOrder(order_id=order_id))
+    relay()
+
+    # then the "shipped" mail waits behind the confirmation, which waits for its retry
+    assert mailoutbox == []
+    confirmation, shipment = Delivery.objects.filter(policy=SEND).order_by("pk")
+    assert (confirmation.status, shipment.status) == (Delivery.Status.FAILED, Delivery.Status.PENDING)
+
+    # and once the confirmation's retry is due, the mails arrive in the order of the events
+    relay_when_due(confirmation)
+    relay()
+    assert [mail.subject.rsplit(" ", 1)[-1] for mail in mailoutbox] == ["confirmed", "shipped"]

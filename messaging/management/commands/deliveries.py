@@ -33,6 +33,7 @@ examples:
   manage.py deliveries list --status dead
   manage.py deliveries list --status pending,failed --older-than 30m
   manage.py deliveries list --policy orders.policies.mail_confirmation --limit 10
+  manage.py deliveries list --held
   manage.py deliveries list --status dead --json | jq .last_error""",
     "show": """\
 examples:
@@ -141,7 +142,7 @@ class Command(BaseCommand):
 
     def _table(self, rows: list[Delivery]) -> None:
         now = sql.database_now()  # ages by the clock that dated the rows
-        header = ("id", "status", "policy", "event", "attempts", "age", "kind", "last error")
+        header = ("id", "status", "policy", "event", "attempts", "age", "kind", "held by", "last error")
         if not rows:
             return
         lines = [header] + [
@@ -153,6 +154,7 @@ class Command(BaseCommand):
                 str(row.attempts),
                 _age(now - row.created_at),
                 "outside" if row.outside else "db",
+                f"#{row.held_by}" if row.held_by else "-",
                 _truncated(row.last_error),
             )
             for row in rows
@@ -182,6 +184,8 @@ class Command(BaseCommand):
             ("next attempt at", row.next_attempt_at.isoformat()),
             ("delivered at", row.delivered_at.isoformat() if row.delivered_at else "-"),
             ("lease", row.lease or "-"),
+            ("ordering key", row.ordering_key or "-"),
+            ("held by", f"delivery {row.held_by} (an earlier one of its policy and key)" if row.held_by else "-"),
             ("last error", row.last_error or "-"),
             ("event", f"{event.type} v{event.version} ({event.event_id})"),
             ("occurred at", event.occurred_at.isoformat()),
@@ -297,6 +301,11 @@ def _add_filters(parser) -> None:
         "--older-than", metavar="AGE", help="Only deliveries opened longer ago than 45s, 30m, 2h, 1d..."
     )
     parser.add_argument("--correlation-id", help="Only deliveries of one request's events.")
+    parser.add_argument(
+        "--held",
+        action="store_true",
+        help="Only deliveries held back by an earlier one of their policy and ordering key (its id: 'held by').",
+    )
 
 
 def _filters(options: dict) -> dict:
@@ -307,6 +316,8 @@ def _filters(options: dict) -> dict:
         filters["policy"] = options["policy"]
     if options.get("event_type"):
         filters["event_type"] = options["event_type"]
+    if options.get("held"):
+        filters["held"] = True
     if options.get("older_than"):
         try:
             filters["older_than"] = log.parse_age(options["older_than"])
@@ -367,6 +378,8 @@ def _record(row: Delivery, *, payload: bool = False) -> dict:
         "next_attempt_at": row.next_attempt_at.isoformat(),
         "delivered_at": row.delivered_at.isoformat() if row.delivered_at else None,
         "last_error": row.last_error,
+        "ordering_key": row.ordering_key,
+        "held_by": row.held_by,
         "trace": _trace(row),
     }
     if payload:

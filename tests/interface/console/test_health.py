@@ -77,6 +77,7 @@ def test_a_ready_node_answers_staff_200_with_each_check_and_the_deliveries(db, s
             "backlog": 0,
             "oldest_due_seconds": None,
             "dead": 0,
+            "held": 0,
             "schedules": {"overdue": 0, "oldest_overdue_seconds": None, "last_sweep_seconds_ago": None},
         },  # fmt: skip
     }
@@ -155,5 +156,6 @@ def test_open_deliveries_due_are_the_backlog(dead, staff_client):
         "backlog": 1,
         "oldest_due_seconds": 0,
         "dead": 1,
+        "held": 0,
         "schedules": {"overdue": 0, "oldest_overdue_seconds": None, "last_sweep_seconds_ago": None},
     }
