@@ -11,7 +11,7 @@ from django.db.models import Q
 from messaging import sql
 
 from . import tokens
-from .models import Account, Block, Follow
+from .models import Account, AccountStats, Block, Follow
 from .rules import FollowFacts
 
 
@@ -85,8 +85,11 @@ def remove_credentials_and_admin_log(account_id: UUID) -> None:
 def follow_facts(follower_id: UUID, followee_id: UUID) -> FollowFacts:
     """What the rules of following need to know of the pair; read after
     ``lock_pair``, so no follow or block of the pair changes meanwhile, and
-    no new follow of the follower's adds to its count. One query, its SQL
-    built once (``_follow_facts_sql``): every follow asks it."""
+    no new follow of the follower's adds to its count. The count is the one
+    stored in ``AccountStats`` (moved in the transaction of every follow
+    event, so it is the follows' own), not counted: a follow costs the same
+    at 4,999 follows as at none. One query, its SQL built once
+    (``_follow_facts_sql``): every follow asks it."""
     prepare = sql.preparer(Account._meta.pk)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -101,14 +104,16 @@ def follow_facts(follower_id: UUID, followee_id: UUID) -> FollowFacts:
 @cache
 def _follow_facts_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
-    follows, blocks = quote(Follow._meta.db_table), quote(Block._meta.db_table)
+    follows, blocks, stats = (quote(model._meta.db_table) for model in (Follow, Block, AccountStats))
     follower, followee = (quote(Follow._meta.get_field(name).column) for name in ("follower", "followee"))
     blocker, blocked = (quote(Block._meta.get_field(name).column) for name in ("blocker", "blocked"))
     return (
         f"SELECT EXISTS (SELECT 1 FROM {blocks} WHERE {blocker} = %(follower)s AND {blocked} = %(followee)s), "
         f"EXISTS (SELECT 1 FROM {blocks} WHERE {blocker} = %(followee)s AND {blocked} = %(follower)s), "
         f"EXISTS (SELECT 1 FROM {follows} WHERE {follower} = %(follower)s AND {followee} = %(followee)s), "
-        f"(SELECT COUNT(*) FROM {follows} WHERE {follower} = %(follower)s)"
+        # an account without a stats row (made by createsuperuser) follows nobody
+        f"COALESCE((SELECT {quote(AccountStats._meta.get_field('following_count').column)} FROM {stats} "
+        f"WHERE {quote(AccountStats._meta.get_field('account').column)} = %(follower)s), 0)"
     )
 
 

@@ -4,6 +4,7 @@ docs/performance.md.
     .venv/bin/python -m bench            # minutes: the figures in the doc
     .venv/bin/python -m bench --short    # seconds: proves it works (CI)
     .venv/bin/python -m bench --only personal   # what sealing costs, forgetting
+    .venv/bin/python -m bench --only plain      # each request beside plain DRF (bench.beside)
 
 Each database is measured in its own process (``bench.measure``): an SQLite
 file under var/, an SQLite file on tmpfs (/dev/shm) and a throwaway
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import load
+from bench import beside, load
 from tests.support.pg_cluster import throwaway_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,7 @@ DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 READS_BEGIN, READS_END = "<!-- bench:reads:begin -->", "<!-- bench:reads:end -->"
 HTTP_BEGIN, HTTP_END = "<!-- bench:http:begin -->", "<!-- bench:http:end -->"
+PLAIN_BEGIN, PLAIN_END = "<!-- bench:plain:begin -->", "<!-- bench:plain:end -->"
 
 FULL = {
     "flows_per_round": 250,
@@ -259,10 +261,11 @@ def main() -> None:
     parser.add_argument("--short", action="store_true", help="a few flows per database: proves it works, in seconds")
     parser.add_argument(
         "--only",
-        choices=["flows", "relay", "reads", "http", "personal"],
+        choices=["flows", "relay", "reads", "http", "personal", "plain"],
         help="one section: the flows, flatness and relay; the relay and Celery alone (PostgreSQL); "
-        "the reads at scale; HTTP through gunicorn; or personal data, what sealing costs the flows and "
-        "forgetting at two sizes of history (SQLite file and PostgreSQL; printed, not written)",
+        "the reads at scale; HTTP through gunicorn; personal data, what sealing costs the flows and "
+        "forgetting at two sizes of history (SQLite file and PostgreSQL; printed, not written); or each "
+        "request of the API beside plain DRF's (CPU and statements, product / plain)",
     )
     parser.add_argument("--reads-accounts", type=int, help="accounts for the reads at scale (default 100,000)")
     parser.add_argument("--reads-follows", type=int, help="follows for the reads at scale (default 1,000,000)")
@@ -283,6 +286,12 @@ def main() -> None:
     reads.update({k: v for k, v in (("accounts", args.reads_accounts), ("follows", args.reads_follows)) if v})
 
     results = {}
+    if args.only == "plain":
+        text = beside.run(args.short)
+        print(text)
+        if not args.short:
+            write_doc(f"Measured {date.today().isoformat()} on {machine([])}.\n\n{text}", PLAIN_BEGIN, PLAIN_END)
+        return
     if args.only == "http":
         text = http(HTTP_SHORT if args.short else HTTP_FULL)
         print(text)
@@ -313,7 +322,8 @@ def main() -> None:
     flows_text = f"{header}\n\n{table(results)}" if args.only != "reads" else None
     reads_text = f"{header}\n\n{reads_table(results)}" if with_reads else None
     http_text = http(HTTP_SHORT if args.short else HTTP_FULL) if args.only is None else None
-    print("\n\n".join(text for text in (flows_text, reads_text, http_text) if text))
+    plain_text = beside.run(args.short) if args.only is None else None
+    print("\n\n".join(text for text in (flows_text, reads_text, http_text, plain_text) if text))
     if not args.short and args.only not in ("relay", "personal"):  # alone, they would overwrite the flows' table
         if flows_text:
             write_doc(flows_text)
@@ -321,6 +331,8 @@ def main() -> None:
             write_doc(reads_text, READS_BEGIN, READS_END)
         if http_text:
             write_doc(f"{header}\n\n{http_text}", HTTP_BEGIN, HTTP_END)
+        if plain_text:
+            write_doc(f"{header}\n\n{plain_text}", PLAIN_BEGIN, PLAIN_END)
         print(f"\nwritten into {DOC.relative_to(ROOT)}", file=sys.stderr)
 
 

@@ -18,17 +18,31 @@ from messaging.messages import Event
 from . import repositories as catalog
 from .events import StockReleased, StockReserved, StockShipped
 from .models import Inventory, Reservation
+from .queries import PricedBook
 
 # The error ``hold`` raises, which the orders context catches by this name.
 from .rules import InsufficientStock as InsufficientStock
 
 
-def hold(order_id: UUID, quantities: dict[UUID, int]) -> list[StockReserved]:
+def lock(book_ids: list[UUID]) -> list[Inventory]:
+    """The inventories of these books, locked in book-id order, each with
+    its book: what an order holds (``hold``) and prices (``priced``) from,
+    read in one statement."""
+    return catalog.lock_inventories(book_ids)
+
+
+def priced(inventories: list[Inventory]) -> dict[UUID, PricedBook]:
+    """Title and current price of the books of these (locked) inventories, by id."""
+    return {row.book_id: PricedBook(row.book_id, row.book.title, row.book.price) for row in inventories}
+
+
+def hold(order_id: UUID, quantities: dict[UUID, int], *, locked: list[Inventory] | None = None) -> list[StockReserved]:
     """Hold ``quantities`` (book id -> copies, every book known) for the order:
     all of them, or none and ``InsufficientStock`` for the first book short
     (in book-id order). Each inventory checks its own ``available``; nothing
-    is saved before every one of them agreed."""
-    inventories = catalog.lock_inventories(quantities)
+    is saved before every one of them agreed. ``locked``: these books'
+    inventories as ``lock`` read them in this transaction, not read again."""
+    inventories = catalog.lock_inventories(quantities) if locked is None else locked
     reserved = [inventory.hold(order_id, quantities[inventory.book_id]) for inventory in inventories]
     for inventory in inventories:
         catalog.save(inventory, "reserved")

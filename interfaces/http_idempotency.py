@@ -9,9 +9,10 @@ The bus already makes a repeated command have no second effect
 """
 
 import time
+from contextlib import nullcontext
 from uuid import UUID
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from messaging.models import IdempotentResponse
 
@@ -28,10 +29,12 @@ def store_response(
 
     Returns the stored answer and whether it is the one given here: the
     first writer wins (a unique constraint decides), so a key has exactly
-    one answer.
+    one answer. Outside a transaction (after the command's commit, as the
+    API stores it) the INSERT is its own transaction; a savepoint guards it
+    only inside one.
     """
     try:
-        with transaction.atomic():
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
             response = IdempotentResponse.objects.create(
                 actor=str(actor_id or ""),
                 idempotency_key=key,

@@ -44,10 +44,13 @@ def remember(command: Command, events: list[Event]) -> None:
 
     A concurrent dispatch with the same key makes the insert fail (on
     PostgreSQL it waits for the other transaction first); ``KeyConflict``
-    aborts this transaction and the bus retries, which then replays.
+    aborts this transaction and the bus retries, which then replays. No
+    savepoint of its own (two round trips on every keyed command): nothing
+    goes on after a conflict, the whole transaction (or the delivery's
+    savepoint) is undone with it.
     """
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             ProcessedCommand.objects.create(
                 actor=_actor(command),
                 idempotency_key=command.idempotency_key,

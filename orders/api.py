@@ -120,7 +120,10 @@ class OrderViewSet(ApiViewSet):
         """Place an order: the copies are reserved at once, or none is (throttled per customer)."""
         data = self.validated_body()
         command = PlaceOrder(items=tuple(OrderLine(**line) for line in data["items"]))
-        return execute(request, command, render=lambda result: Response(self._order(result.events[0].order_id), 201))
+        # The answer is the order as placed, from the command's own event: no second read of what it wrote.
+        return execute(
+            request, command, render=lambda result: Response(OrderOutput(queries.as_placed(result.events[0])).data, 201)
+        )
 
     @extend_schema(request=None, responses={200: OrderOutput, **_MOVE})
     @action(detail=True, methods=["post"])

@@ -37,12 +37,19 @@ def place_order(command: PlaceOrder) -> list[Event]:
         per_customer=settings.ORDERS_MAX_HELD_COPIES,
     )
 
-    items = rules.priced(command.items, catalog.priced_books([line.book_id for line in command.items]))
+    # The books' inventories locked, and their titles and prices read, in one statement; a book not
+    # stocked yet (its BookAdded's policy still to run) is priced from the catalog, and held as before.
+    book_ids = [line.book_id for line in command.items]
+    locked = reservations.lock(book_ids)
+    books = reservations.priced(locked)
+    if missing := [book_id for book_id in book_ids if book_id not in books]:
+        books |= catalog.priced_books(missing)
+    items = rules.priced(command.items, books)
     total = total_of(items)
 
     order_id = uuid.uuid4()
     try:
-        reserved = reservations.hold(order_id, {item.book_id: item.quantity for item in items})
+        reserved = reservations.hold(order_id, {item.book_id: item.quantity for item in items}, locked=locked)
     except reservations.InsufficientStock as shortage:
         raise OrderRejected.refuse(
             OrderRefusal.INSUFFICIENT_STOCK,
@@ -50,14 +57,16 @@ def place_order(command: PlaceOrder) -> list[Event]:
             f"{shortage.requested} requested.",
             subject={"book_id": str(shortage.book_id)},
         ) from None
-    orders.add(order_id=order_id, customer_id=customer.account_id, items=items, total=total)
+    placed = OrderPlaced(order_id=order_id, customer_id=customer.account_id, items=items, total=total)
+    # The row is placed when its event says, so the answer built from the event (``queries.as_placed``) is the row.
+    orders.add(order_id=order_id, customer_id=customer.account_id, items=items, total=total, at=placed.occurred_at)
     schedules.schedule(
         ExpireOrder(order_id=order_id),
         after=timedelta(seconds=settings.ORDER_CONFIRM_TIMEOUT),
         key=expiry_key(order_id),
         by=command,
     )
-    return [OrderPlaced(order_id=order_id, customer_id=customer.account_id, items=items, total=total), *reserved]
+    return [placed, *reserved]
 
 
 def expiry_key(order_id: uuid.UUID) -> str:

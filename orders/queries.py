@@ -33,6 +33,20 @@ def order(order_id: UUID) -> OrderView | None:
     return _view(row, sql.find(OrderItem, order_id=order_id)) if row else None
 
 
+def as_placed(placed: OrderPlaced) -> OrderView:
+    """The order as its ``OrderPlaced`` says it was placed, read from nothing:
+    what the command that placed it answers (nothing moves a new order
+    before that answer: no policy follows ``OrderPlaced``)."""
+    return OrderView(
+        order_id=placed.order_id,
+        customer_id=placed.customer_id,
+        status=Order.Status.PENDING,
+        items=placed.items,
+        total=placed.total,
+        placed_at=placed.occurred_at,
+    )
+
+
 def orders(*, customer_id: UUID | None = None, status: str = "") -> QuerySet[Order]:
     """Orders with their items, newest first, of one customer or of all, in
     one ``status`` or any; ``order_view`` turns each row into what the read

@@ -1,9 +1,11 @@
 """The only code that reads or writes orders rows for the write side."""
 
+from datetime import datetime
 from uuid import UUID
 
 from django.db import connection
 from django.db.models import Sum
+from django.utils import timezone
 
 from catalog.values import Money
 from messaging import sql
@@ -12,9 +14,16 @@ from .models import Order, OrderItem
 from .values import OrderedItem
 
 
-def add(*, order_id: UUID, customer_id: UUID, items: tuple[OrderedItem, ...], total: Money) -> None:
+def add(
+    *, order_id: UUID, customer_id: UUID, items: tuple[OrderedItem, ...], total: Money, at: datetime | None = None
+) -> None:
+    """A new order and its items, placed ``at`` (now by default)."""
     order = Order.objects.create(
-        id=order_id, customer_id=customer_id, total_amount=total.amount, currency=total.currency
+        id=order_id,
+        customer_id=customer_id,
+        total_amount=total.amount,
+        currency=total.currency,
+        placed_at=at or timezone.now(),
     )
     OrderItem.objects.bulk_create(
         OrderItem(

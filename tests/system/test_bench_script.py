@@ -28,3 +28,6 @@ def test_the_benchmark_in_short_mode_prints_its_table_for_every_database():
     # HTTP through gunicorn: latency cuts per kind of request
     assert "| read profile (GET accounts/{id}/), p50 / p95 / p99" in result.stdout
     assert "| follow (POST accounts/{id}/follow/), p50 / p95 / p99" in result.stdout
+    # each request beside plain DRF: CPU and statements, product / plain
+    assert "| POST an order (`POST orders/`) |" in result.stdout
+    assert "| POST a follow with Idempotency-Key (`POST accounts/{id}/follow/`) |" in result.stdout
