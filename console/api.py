@@ -1,6 +1,7 @@
 """REST endpoints of the kernel, for staff: the stored event log, and the
 deliveries of events to policies with what an operator does to a dead
-letter (retry it once its fault is fixed, or discard it)."""
+letter (retry it once its fault is fixed, or discard it), and how far
+behind each policy is (lag)."""
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -14,7 +15,7 @@ from interfaces.api_commands import validated
 from interfaces.schema import errors
 from interfaces.viewsets import ApiViewSet
 from messaging.models import Delivery
-from messaging.operations import dead_letters, log
+from messaging.operations import dead_letters, log, metrics
 from messaging.personal import opened_rows
 from messaging.refusals import KernelRefusal
 
@@ -100,6 +101,23 @@ class DeliveryDetailOutput(DeliveryOutput):
     payload = serializers.JSONField(source="event.payload", help_text="The event's payload.")
 
 
+class LagOutput(serializers.Serializer):
+    policy = serializers.CharField()
+    lane = serializers.ChoiceField(
+        choices=[metrics.DATABASE, metrics.OUTSIDE],
+        help_text="database: effects in the database (exactly once); outside: mail (at least once).",
+    )
+    waiting = serializers.IntegerField(help_text="Open rows: pending, or failed waiting for their retry.")
+    failed = serializers.IntegerField(help_text="Of those waiting, the ones that failed.")
+    due = serializers.IntegerField(help_text="Of those waiting, the ones whose time has come.")
+    oldest_due_seconds = serializers.IntegerField(
+        allow_null=True, help_text="How long the oldest due row has waited, by the database's clock (null: none due)."
+    )
+    held = serializers.IntegerField(help_text="Open rows held back by an earlier one of their ordering key.")
+    done_recently = serializers.IntegerField(help_text="Rows done in the last 5 minutes.")
+    per_minute = serializers.FloatField(help_text="Rows done per minute over the last 5 minutes.")
+
+
 _NOT_DEAD = errors(404, refusals=[KernelRefusal.NOT_DEAD_LETTERED])
 
 
@@ -121,6 +139,14 @@ class DeliveryViewSet(ApiViewSet):
             correlation_id=query.get("correlation_id"),
         )
         return self.get_paginated_response(DeliveryOutput(self.paginate_queryset(rows), many=True).data)
+
+    @extend_schema(responses={200: LagOutput(many=True)})
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def lag(self, request):
+        """How far behind each policy is, per lane: rows waiting, the oldest due age,
+        rows held by their ordering key, and throughput (rows done in the last 5 minutes).
+        Only the policies with rows waiting or done lately, ordered by policy then lane."""
+        return Response(LagOutput(metrics.lag(), many=True).data)
 
     @extend_schema(responses={200: DeliveryDetailOutput, **errors(404)})
     def retrieve(self, request, pk):

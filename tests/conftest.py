@@ -7,6 +7,7 @@ from django.db import connection
 
 from messaging.testing import Scenario
 from tests.support.dead_letters import dead_letter
+from tests.support.lag import two_policies_behind
 
 # Markers by directory (the layout mirrors the house, tests/README.md):
 # - ``rules``: database-free tests of the rules and value objects;
@@ -88,6 +89,12 @@ def dead(db, scenario, settings):
     """A dead-lettered delivery and the service whose fault made it; see
     ``tests.support.dead_letters``."""
     yield from dead_letter(scenario, settings)
+
+
+@pytest.fixture
+def lagging(db):
+    """Two policies behind, one per lane; see ``tests.support.lag``."""
+    yield from two_policies_behind()
 
 
 @pytest.fixture

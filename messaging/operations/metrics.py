@@ -1,9 +1,10 @@
 """The outbox's figures: for ``/health/``, the shell, and OpenTelemetry's
 gauges (``config.telemetry``)."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import timedelta
 
-from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, Min, Q
+from django.db.models import Count, DateTimeField, DurationField, Exists, ExpressionWrapper, F, Min, Q
 from django.db.models.functions import Now
 
 from ..features import schedules
@@ -83,6 +84,90 @@ def backlog() -> Backlog:
         oldest_overdue_schedule_seconds=_seconds(waiting["oldest_wait"]),
         last_sweep_seconds_ago=_seconds(swept),
     )
+
+
+THROUGHPUT_WINDOW = timedelta(minutes=5)
+"""Throughput is the rows done in this window before now, per minute."""
+
+DATABASE, OUTSIDE = "database", "outside"
+"""The two lanes: effects in the database (exactly once) and outside it (mail, at least once)."""
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far behind one policy is on one lane.
+
+    ``waiting`` counts its open rows (pending, or failed waiting for their
+    retry), ``failed`` those of them that failed, ``due`` those whose time has
+    come; ``oldest_due_seconds`` is how long the longest due of them has been
+    due by the database's clock (``None``: nothing is due); ``held`` counts
+    the open rows held back by an earlier one of their ordering key.
+    ``done_recently`` counts the rows done in ``THROUGHPUT_WINDOW``,
+    ``per_minute`` the same per minute."""
+
+    policy: str
+    lane: str
+    waiting: int
+    failed: int
+    due: int
+    oldest_due_seconds: int | None
+    held: int
+    done_recently: int
+    per_minute: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def lag() -> list[Lag]:
+    """The lag of each policy on each lane with rows waiting or done lately,
+    ordered by policy then lane: two aggregate queries grouped by policy and
+    lane, by the database's clock. The first reads only the open rows through
+    the ``delivery_due`` index (status, next_attempt_at), like ``backlog``;
+    the second reads the done rows through the same index's status and keeps
+    those delivered in the window (no index on ``delivered_at``: done rows
+    are the most written, and pruned by retention)."""
+    due = Q(next_attempt_at__lte=Now())
+    waiting = (
+        Delivery.objects.filter(status__in=Delivery.OPEN)
+        .values("policy", "outside")
+        .annotate(
+            waiting=Count("pk"),
+            failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
+            due=Count("pk", filter=due),
+            oldest_wait=ExpressionWrapper(Now() - Min("next_attempt_at", filter=due), output_field=DurationField()),
+            held=Count("pk", filter=_held()),
+        )
+        .order_by()
+    )
+    since = ExpressionWrapper(Now() - THROUGHPUT_WINDOW, output_field=DateTimeField())
+    done = (
+        Delivery.objects.filter(status=Delivery.Status.DONE, delivered_at__gte=since)
+        .values("policy", "outside")
+        .annotate(done=Count("pk"))
+        .order_by()
+    )
+    open_rows = {(row["policy"], row["outside"]): row for row in waiting}
+    done_rows = {(row["policy"], row["outside"]): row["done"] for row in done}
+    minutes = THROUGHPUT_WINDOW.total_seconds() / 60
+    figures = []
+    for policy, outside in sorted(open_rows.keys() | done_rows.keys()):
+        row = open_rows.get((policy, outside), {})
+        recently = done_rows.get((policy, outside), 0)
+        figures.append(
+            Lag(
+                policy=policy,
+                lane=OUTSIDE if outside else DATABASE,
+                waiting=row.get("waiting", 0),
+                failed=row.get("failed", 0),
+                due=row.get("due", 0),
+                oldest_due_seconds=_seconds(row.get("oldest_wait")),
+                held=row.get("held", 0),
+                done_recently=recently,
+                per_minute=round(recently / minutes, 2),
+            )
+        )
+    return figures
 
 
 def _seconds(wait) -> int | None:

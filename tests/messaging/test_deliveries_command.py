@@ -11,6 +11,7 @@ from messaging.delivery import claiming
 from messaging.models import Delivery
 from tests.support.dead_letters import POLICY
 from tests.support.factories import AccountFactory
+from tests.support.lag import IN_DATABASE, OUTSIDE
 
 
 def deliveries(*args) -> tuple[str, str]:
@@ -175,3 +176,44 @@ def test_bad_input_exits_2_with_a_readable_message(db, args, message):
 
     assert message in str(error)
     assert error.returncode == 2
+
+
+def test_lag_is_an_aligned_table_per_policy_and_lane(lagging):
+    out, _ = deliveries("lag")
+
+    header, *rows = out.splitlines()
+    assert header.split() == [
+        "policy",
+        "lane",
+        "waiting",
+        "failed",
+        "due",
+        "oldest",
+        "due",
+        "held",
+        "done/5m",
+        "per",
+        "min",
+    ]
+    cells = {row.split()[0]: row.split() for row in rows}
+    assert cells[IN_DATABASE][1:5] == ["database", "2", "1", "1"]
+    assert cells[IN_DATABASE][5] == "2m"  # due for 120s, by the database's clock
+    assert cells[OUTSIDE][1:5] == ["outside", "2", "0", "2"]
+    assert cells[OUTSIDE][6:] == ["1", "1", "0.2"]
+    assert header.index("lane") == rows[0].index(rows[0].split()[1])  # the columns line up
+
+
+def test_lag_as_json_lines_for_scripts(lagging):
+    out, _ = deliveries("lag", "--json")
+
+    records = {record["policy"]: record for record in map(json.loads, out.splitlines())}
+    assert records[OUTSIDE] == {
+        "policy": OUTSIDE, "lane": "outside", "waiting": 2, "failed": 0, "due": 2,
+        "oldest_due_seconds": records[OUTSIDE]["oldest_due_seconds"], "held": 1,
+        "done_recently": 1, "per_minute": 0.2,
+    }  # fmt: skip
+    assert 120 <= records[IN_DATABASE]["oldest_due_seconds"] < 130
+
+
+def test_lag_with_nothing_behind_says_so(db):
+    assert deliveries("lag") == ("", "no delivery waiting or done in the last 5 minutes\n")

@@ -1,10 +1,11 @@
 """manage.py deliveries: the outbox for an operator, and the two decisions a
 dead letter waits for: retry it once its fault is fixed, or discard it;
-beside it, the commands scheduled to wait for their time."""
+how far behind each policy is (lag); beside it, the commands scheduled to wait for their time."""
 
 import argparse
 import json
 from collections import Counter
+from datetime import timedelta
 from itertools import batched
 
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
@@ -12,7 +13,7 @@ from django.urls import reverse
 
 from messaging import sql
 from messaging.models import Delivery, ScheduledCommand
-from messaging.operations import dead_letters, log
+from messaging.operations import dead_letters, log, metrics
 from messaging.personal import opened_rows
 from messaging.serialization import parse_uuid
 
@@ -47,6 +48,17 @@ examples:
   manage.py deliveries retry 12 13
   manage.py deliveries retry --all-dead
   manage.py deliveries retry --all-dead --policy orders.policies.mail_confirmation""",
+    "lag": """\
+How far behind each policy is, per lane (database: effects in the database,
+exactly once; outside: mail, at least once): rows waiting (pending or failed
+waiting for their retry), how many failed, how many are due, how long the
+oldest due one has waited (by the database's clock), how many are held back
+by an earlier one of their ordering key, and the rows done in the last 5
+minutes (and per minute).
+
+examples:
+  manage.py deliveries lag
+  manage.py deliveries lag --json | jq 'select(.oldest_due_seconds > 60)'""",
     "schedules": """\
 Commands waiting for their time (an order's expiry), and what became of
 them: waiting, done (dispatched), cancelled (its order was confirmed or
@@ -73,7 +85,7 @@ class _Formatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
 class Command(BaseCommand):
     help = (
         "See the deliveries of events to policies (the outbox) and act on dead letters: list, show, "
-        "retry (after fixing the fault) or discard them. "
+        "retry (after fixing the fault) or discard them; lag shows how far behind each policy is. "
         "`manage.py deliveries <subcommand> --help` shows each one's options and examples."
     )
 
@@ -84,7 +96,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         subcommands = parser.add_subparsers(
-            dest="subcommand", required=True, metavar="{list,show,retry,discard,schedules}"
+            dest="subcommand", required=True, metavar="{list,show,retry,discard,lag,schedules}"
         )
 
         def subcommand(name, help_text):
@@ -115,6 +127,9 @@ class Command(BaseCommand):
                 "--all-dead", action="store_true", help="Every dead-lettered delivery (narrowed by the filters)."
             )
             _add_filters(acting)
+
+        lag = subcommand("lag", "How far behind each policy is, per lane: rows waiting, oldest due age, throughput.")
+        lag.add_argument("--json", dest="as_json", action="store_true", help="One JSON object per line, for scripts.")
 
         schedules = subcommand("schedules", "Scheduled commands, newest first, as an aligned table.")
         _add_status(schedules, SCHEDULE_STATUSES)
@@ -199,6 +214,33 @@ class Command(BaseCommand):
             self.stdout.write(f"{name + ':':<{width}} {value}")
         self.stdout.write("payload:")
         self.stdout.write(json.dumps(event.payload, indent=2, sort_keys=True, default=str))
+
+    def _lag(self, *, as_json, **options):
+        figures = metrics.lag()
+        window = int(metrics.THROUGHPUT_WINDOW.total_seconds() // 60)
+        if not figures:
+            self.stderr.write(f"no delivery waiting or done in the last {window} minutes")
+            return
+        if as_json:
+            for row in figures:
+                self.stdout.write(_dumps(row.as_dict()))
+            return
+        header = ("policy", "lane", "waiting", "failed", "due", "oldest due", "held", f"done/{window}m", "per min")
+        lines = [header] + [
+            (
+                row.policy,
+                row.lane,
+                str(row.waiting),
+                str(row.failed),
+                str(row.due),
+                "-" if row.oldest_due_seconds is None else _age(timedelta(seconds=row.oldest_due_seconds)),
+                str(row.held),
+                str(row.done_recently),
+                f"{row.per_minute:g}",
+            )
+            for row in figures
+        ]
+        self._columns(lines)
 
     def _schedules(self, *, status, limit, **options):
         statuses = _statuses(status, SCHEDULE_STATUSES)

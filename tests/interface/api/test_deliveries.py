@@ -5,6 +5,7 @@ import pytest
 from messaging.models import Delivery
 from messaging.testing import relay
 from tests.support.dead_letters import POLICY
+from tests.support.lag import IN_DATABASE, OUTSIDE
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +98,19 @@ def test_an_unknown_delivery_answers_404(staff, signed_in, path):
     response = client.get(path) if path.endswith("999999/") else client.post(path)
 
     assert (response.status_code, response.data["code"]) == (404, "not_found")
+
+
+def test_staff_see_the_lag_per_policy_and_lane(lagging, staff, signed_in):
+    response = signed_in(staff).get("/api/v1/deliveries/lag/")
+
+    assert response.status_code == 200
+    rows = {(row["policy"], row["lane"]): row for row in response.data}
+    assert set(rows) == {(IN_DATABASE, "database"), (OUTSIDE, "outside")}
+    database = rows[IN_DATABASE, "database"]
+    assert (database["waiting"], database["failed"], database["due"], database["held"]) == (2, 1, 1, 0)
+    assert 120 <= database["oldest_due_seconds"] < 130
+    assert (rows[OUTSIDE, "outside"]["held"], rows[OUTSIDE, "outside"]["per_minute"]) == (1, 0.2)
+
+
+def test_a_customer_may_not_see_the_lag(lagging, alice, signed_in):
+    assert signed_in(alice).get("/api/v1/deliveries/lag/").status_code == 403

@@ -58,6 +58,7 @@ MATRIX = [
     ("post", "/api/v1/orders/{order}/cancel/", None, 401, 200, 404, 200),
     ("get", "/api/v1/events/", None, 401, 403, 403, 200),
     ("get", "/api/v1/deliveries/", None, 401, 403, 403, 200),
+    ("get", "/api/v1/deliveries/lag/", None, 401, 403, 403, 200),
     ("get", "/api/v1/deliveries/{delivery}/", None, 401, 403, 403, 200),
     ("post", "/api/v1/deliveries/{delivery}/retry/", None, 401, 403, 403, 409),
     ("post", "/api/v1/deliveries/{delivery}/discard/", None, 401, 403, 403, 409),
