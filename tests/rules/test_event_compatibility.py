@@ -70,8 +70,7 @@ def test_a_new_optional_field_holding_parts_is_judged_by_its_own_default():
 def test_a_removed_field_breaks_at_the_same_version():
     after = changed(lambda events: events["OrderPlaced"]["fields"].pop("note"))
     assert problems(after) == [
-        "OrderPlaced: the field 'note' was removed or renamed at v1: "
-        "give the event version 2 and an upcaster from v1"
+        "OrderPlaced: the field 'note' was removed or renamed at v1: give the event version 2 and an upcaster from v1"
     ]
 
 
