@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import contextmanager
 from datetime import timedelta
 from uuid import uuid4
 
@@ -17,8 +18,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.db.models.functions import Now
+from django.utils import timezone
 
-from accounts.commands import RegisterAccount
+from accounts.commands import ForgetAccount, RegisterAccount
 from accounts.values import Email, Password, Username
 from catalog.commands import AddBook
 from catalog.values import Money
@@ -83,6 +85,21 @@ def manage(url: str, smtp_port: int, *arguments) -> subprocess.CompletedProcess:
     )
 
 
+@contextmanager
+def restored_from_a_dump(tmp_path):
+    """Dump the test's database as docs/operations.md says, restore it into a
+    new cluster, and yield that cluster's DATABASE_URL."""
+    pg_bin = server_binaries()
+    dump = tmp_path / "shop.dump"
+    subprocess.run([str(pg_bin / "pg_dump"), "--format=custom", f"--file={dump}", database_url()], check=True)
+    with throwaway_cluster() as restored:
+        subprocess.run(
+            [str(pg_bin / "pg_restore"), "--no-owner", "--exit-on-error", f"--dbname={restored}", str(dump)],
+            check=True,
+        )
+        yield restored
+
+
 def rows(url: str, query: str) -> list[tuple]:
     with psycopg.connect(url) as connection:
         return connection.execute(query).fetchall()
@@ -121,16 +138,8 @@ def test_a_dump_restored_into_a_new_cluster_resumes_its_deliveries_and_doubles_n
         assert in_flight == 4  # two mails to send, a confirmation to queue, a book to stock
 
         # when: the database is dumped, and restored into a new cluster
-        pg_bin = server_binaries()
-        dump = tmp_path / "shop.dump"
         dumped_at = time.monotonic()
-        subprocess.run([str(pg_bin / "pg_dump"), "--format=custom", f"--file={dump}", database_url()], check=True)
-        with throwaway_cluster() as restored:
-            subprocess.run(
-                [str(pg_bin / "pg_restore"), "--no-owner", "--exit-on-error", f"--dbname={restored}", str(dump)],
-                check=True,
-            )
-
+        with restored_from_a_dump(tmp_path) as restored:
             # and the product runs on it: a relay after the dead worker's lease ran out
             time.sleep(max(0.0, HELD_FOR - (time.monotonic() - dumped_at)) + 0.5)
             drained = manage(restored, smtp.port, "relay_events")
@@ -163,3 +172,28 @@ def test_a_dump_restored_into_a_new_cluster_resumes_its_deliveries_and_doubles_n
     assert set(per_order.values()) == {1}, per_order
     # and each book was stocked once, the late one too, from the restored rows
     assert stocked == [(4,)] and on_hand and on_hand[0][0] > 0
+
+
+def test_a_person_forgotten_after_the_dump_is_forgotten_again_in_the_restored_database(tmp_path):
+    # given: Ann and Bob registered, and a backup taken
+    ann, bob = customer("ann"), customer("bob")
+    backup_taken = timezone.now()
+    with restored_from_a_dump(tmp_path) as restored:
+        # and Ann forgotten afterwards, in the database the restore replaces
+        bus.dispatch(ForgetAccount(account_id=ann))
+        keys = f"SELECT subject, key IS NOT NULL FROM messaging_personaldatakey WHERE subject IN ('{ann}', '{bob}')"
+        assert dict(rows(restored, keys)) == {ann: True, bob: True}  # the backup can read her again
+
+        # when: whoever was forgotten since the backup is listed there, and forgotten again here
+        listed = tmp_path / "forgotten.txt"
+        with listed.open("w") as out:
+            call_command("forgotten_accounts", "--since", backup_taken.isoformat(), stdout=out)
+        again = manage(restored, 0, "forget_again", str(listed))
+        invariants = manage(restored, 0, "check_invariants")
+
+        # then: her key is gone from the restored database too, and Bob's is untouched
+        assert again.returncode == 0 and again.stdout.strip() == f"{ann}: forgotten again", again
+        assert dict(rows(restored, keys)) == {ann: False, bob: True}
+        (email,) = rows(restored, f"SELECT email FROM accounts_account WHERE id = '{ann}'")
+        assert email[0].endswith(".invalid")
+        assert invariants.returncode == 0, invariants.stdout + invariants.stderr
