@@ -12,26 +12,27 @@ are, a baseline."""
 
 import contextlib
 import io
+import uuid
 
 import pytest
+from django.apps import apps
+from django.db import connection, migrations, models
+from django.db.migrations.state import ProjectState
 from django_migration_linter import MigrationLinter
+from django_migration_linter.sql_analyser.analyser import analyse_sql_statements
+from django_migration_linter.sql_analyser.postgresql import PostgresqlAnalyser
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 OUR_APPS = ["accounts", "catalog", "orders", "messaging"]
 
-BEFORE_THE_CHECK = "from before this check: a rolling deploy across it needs the release before stopped first"
+# The baseline: made before this check, each needs the release before
+# stopped first (a rolling deploy across it is not safe).
 CONTRACTS = {
-    (
-        "messaging",
-        "0004_delivery_lease_outside_discarded",
-    ): f"`outside` NOT NULL, default in Python only; {BEFORE_THE_CHECK}",
-    ("messaging", "0007_stored_event_trace_id"): f"`trace_id` NOT NULL, default in Python only; {BEFORE_THE_CHECK}",
-    (
-        "messaging",
-        "0013_erasures_superseded_by_keys",
-    ): f"drops the erasure table personal data keys replaced; {BEFORE_THE_CHECK}",
-    ("messaging", "0015_subscription_pruned_to"): f"`pruned_to` NOT NULL, default in Python only; {BEFORE_THE_CHECK}",
+    ("messaging", "0004_delivery_lease_outside_discarded"): "`outside` NOT NULL, its default in Python only",
+    ("messaging", "0007_stored_event_trace_id"): "`trace_id` NOT NULL, its default in Python only",
+    ("messaging", "0013_erasures_superseded_by_keys"): "drops the erasures, which personal data keys replaced",
+    ("messaging", "0015_subscription_pruned_to"): "`pruned_to` NOT NULL, its default in Python only",
 }
 """The contract steps, each with why it may run: (app, migration) -> reason."""
 
@@ -83,3 +84,46 @@ def test_each_named_contract_step_is_one_the_linter_refuses():
 
     assert sorted(linter.erroneous) == sorted(CONTRACTS), said
     assert "NOT NULL constraint on columns" in said and "DROPPING table (table: messaging_erasure)" in said
+
+
+def sql_of(operation) -> list[str]:
+    """The SQL ``operation`` runs on messaging's ``Subscription`` table, on this database."""
+    before = ProjectState.from_apps(apps)
+    after = before.clone()
+    operation.state_forwards("messaging", after)
+    with connection.schema_editor(collect_sql=True, atomic=False) as editor:
+        operation.database_forwards("messaging", editor, before, after)
+    return editor.collected_sql
+
+
+# What docs/operations.md ("Expand, then contract") calls expanding and
+# contracting, as the SQL Django 6.1 writes for it: the linter must agree.
+EXPAND = {
+    "a NOT NULL column with a db_default": migrations.AddField(
+        "subscription", "weight", models.IntegerField(db_default=0)
+    ),
+    "a nullable column": migrations.AddField("subscription", "note", models.TextField(null=True)),
+    "an index": migrations.AddIndex(
+        "subscription", models.Index(fields=["pruned_to"], name="subscription_pruned_to_idx")
+    ),
+}
+CONTRACT = {
+    "a NOT NULL column with a default in Python only": migrations.AddField(
+        "subscription", "weight", models.IntegerField(default=0)
+    ),
+    "a column dropped": migrations.RemoveField("subscription", "pruned_to"),
+    "a column renamed": migrations.RenameField("subscription", "pruned_to", "pruned_up_to"),
+    "a column made NOT NULL": migrations.AlterField("delivery", "lease", models.UUIDField(default=uuid.uuid4)),
+}
+
+
+@pytest.mark.parametrize("operation", EXPAND.values(), ids=EXPAND.keys())
+def test_what_the_runbook_calls_expanding_passes_the_linter(operation):
+    errors, _, _ = analyse_sql_statements(PostgresqlAnalyser, sql_of(operation), [])
+    assert errors == []
+
+
+@pytest.mark.parametrize("operation", CONTRACT.values(), ids=CONTRACT.keys())
+def test_what_the_runbook_calls_contracting_fails_the_linter(operation):
+    errors, _, _ = analyse_sql_statements(PostgresqlAnalyser, sql_of(operation), [])
+    assert errors, sql_of(operation)
