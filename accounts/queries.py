@@ -7,6 +7,7 @@ graph's.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from uuid import UUID
 
@@ -15,7 +16,9 @@ from django.db.models import Case, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
 from messaging import sql
+from messaging.models import StoredEvent
 
+from .events import AccountForgotten
 from .models import Account, Block, Follow
 
 
@@ -186,3 +189,15 @@ def personal_blocking(account_id: UUID) -> list[dict]:
 def _personal_edges(edges: QuerySet, *, other: str) -> list[dict]:
     rows = edges.order_by("created_at", "pk").values_list(other, "created_at").iterator(chunk_size=2000)
     return [{"account_id": account_id, "since": since} for account_id, since in rows]
+
+
+def forgotten_since(moment: datetime) -> list[UUID]:
+    """The accounts forgotten at or after ``moment``, in the order they were
+    (their ``AccountForgotten`` events): whom to forget again in a database
+    restored from a backup older than that."""
+    payloads = (
+        StoredEvent.objects.filter(type=AccountForgotten.type_name(), occurred_at__gte=moment)
+        .order_by("position")
+        .values_list("payload", flat=True)
+    )
+    return list(dict.fromkeys(UUID(payload["account_id"]) for payload in payloads))

@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from uuid import UUID
 
 from django.db.models.functions import Now
@@ -235,8 +236,18 @@ def opened_payloads(rows: list[StoredEvent]) -> list[dict]:
 
 
 def _build(row: StoredEvent, payload: dict) -> Event:
+    # A field the class lacks was added, with a default, by a later release
+    # running beside this one (docs/operations.md, "Changing an event"):
+    # this release reads the event without it (a tolerant reader).
+    cls = registry.events[row.type]
+    known = _field_names(cls)
     metadata = {name: getattr(row, name) for name in EVENT_METADATA}
-    return build(registry.events[row.type], {**payload, **metadata})
+    return build(cls, {**{name: value for name, value in payload.items() if name in known}, **metadata})
+
+
+@cache
+def _field_names(cls) -> frozenset[str]:
+    return frozenset(field.name for field in dataclasses.fields(cls) if field.init)
 
 
 def _sealed_payloads(events: list[Event]) -> list[dict]:
