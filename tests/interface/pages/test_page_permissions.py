@@ -60,6 +60,7 @@ MATRIX = [
     ("get", "/staff/orders/", None, 302, 403, 403, 200),
     ("post", "/staff/orders/{order}/confirm/", {"idempotency_key": KEY}, 302, 403, 403, 302),
     ("post", "/staff/orders/{order}/explode/", {"idempotency_key": KEY}, 302, 403, 403, 404),
+    ("get", "/staff/mail/", None, 302, 403, 403, 200),
     ("get", "/trace/", None, 302, 403, 403, 200),
     ("get", "/trace/{unknown}/", None, 302, 403, 403, 404),
     ("get", "/trace/", {"correlation_id": "nope"}, 302, 403, 403, 200),
