@@ -45,8 +45,8 @@ def cover_svg(title: str, author: str, isbn: str | None = None, *, label: str = 
     panel_top, panel_height = 62, 30 + line_height * len(lines)
     title_top = panel_top + 20
     texts = "".join(
-        f'<text x="{WIDTH / 2:g}" y="{title_top + index * line_height}" text-anchor="middle" font-size="11" '
-        f'font-weight="bold" fill="{ink}">{escape(line)}</text>'
+        f'<text x="{WIDTH / 2:g}" y="{title_top + index * line_height}" text-anchor="middle" '
+        f'font-size="{_title_size(line):g}" font-weight="bold" fill="{ink}">{escape(line)}</text>'
         for index, line in enumerate(lines)
     )
     author_line = textwrap.shorten(author, AUTHOR_CHARACTERS, placeholder="…") if author else ""
@@ -57,6 +57,7 @@ def cover_svg(title: str, author: str, isbn: str | None = None, *, label: str = 
         f"{shapes}"
         f'<rect x="10" y="{panel_top}" width="{WIDTH - 20}" height="{panel_height}" rx="3" fill="{panel}"/>'
         f"{texts}"
+        f'<rect y="{HEIGHT - 30}" width="{WIDTH}" height="30" fill="{background}"/>'
         f'<text x="{WIDTH / 2:g}" y="{HEIGHT - 14}" text-anchor="middle" font-size="8.5" fill="{panel}">'
         f"{escape(author_line)}</text>"
         "</svg>"
@@ -66,11 +67,16 @@ def cover_svg(title: str, author: str, isbn: str | None = None, *, label: str = 
 def _title_lines(title: str) -> list[str]:
     """The title broken into at most ``TITLE_LINES`` short lines, the last
     one ending in an ellipsis when the title does not fit."""
-    lines = textwrap.wrap(title, TITLE_CHARACTERS_PER_LINE, break_long_words=True) or [""]
+    lines = textwrap.wrap(title, TITLE_CHARACTERS_PER_LINE, break_long_words=False) or [""]
     if len(lines) > TITLE_LINES:
         rest = " ".join(lines[TITLE_LINES - 1 :])
         lines = [*lines[: TITLE_LINES - 1], textwrap.shorten(rest, TITLE_CHARACTERS_PER_LINE, placeholder="…")]
     return lines
+
+
+def _title_size(line: str) -> float:
+    """The font size of a title line: smaller for a long word, so it fits the panel."""
+    return round(min(11.0, 11.0 * TITLE_CHARACTERS_PER_LINE / max(len(line), 1)), 1)
 
 
 def _pattern(kind: str, colour: str, seed: int) -> str:
