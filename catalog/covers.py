@@ -42,8 +42,8 @@ def cover_svg(title: str, author: str, isbn: str | None = None, *, label: str = 
     shapes = _pattern(PATTERNS[digest[1] % len(PATTERNS)], pattern, digest[2])
     lines = _title_lines(title)
     line_height = 13
-    panel_top, panel_height = 62, 30 + line_height * len(lines)
-    title_top = panel_top + 20
+    panel_top, panel_height = 62, 16 + line_height * len(lines)
+    title_top = panel_top + 19
     texts = "".join(
         f'<text x="{WIDTH / 2:g}" y="{title_top + index * line_height}" text-anchor="middle" '
         f'font-size="{_title_size(line):g}" font-weight="bold" fill="{ink}">{escape(line)}</text>'

@@ -63,7 +63,7 @@ def readable(message) -> SentMail:
         to=str(message["To"] or ""),
         subject=str(message["Subject"] or ""),
         message_id=str(message["Message-ID"] or ""),
-        body=body.get_content() if body is not None else "",
+        body=body.get_content().rstrip() if body is not None else "",
     )
 
 
@@ -84,7 +84,7 @@ class EmailBackend(ConsoleEmailBackend):
         headers = [("From", sent.sender), ("To", sent.to), ("Subject", sent.subject)]
         headers += [("Date", format_datetime(sent.sent_at) if sent.sent_at else ""), ("Message-ID", sent.message_id)]
         self.stream.write("".join(f"{name}: {value}\n" for name, value in headers))
-        self.stream.write(f"\n{sent.body.rstrip()}\n" + "-" * 79 + "\n")
+        self.stream.write(f"\n{sent.body}\n" + "-" * 79 + "\n")
 
     @staticmethod
     def _keep(source: bytes) -> None:
