@@ -1,4 +1,5 @@
-"""Pages of the accounts context: sign-up, the people directory, profiles.
+"""Pages of the accounts context: sign-up, the people directory, profiles,
+and one's own account (password, API tokens, one's data, forget me).
 
 Each write parses its form, builds one command with the signed-in account
 as actor and the form's idempotency key, dispatches it and reports the

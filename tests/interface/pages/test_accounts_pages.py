@@ -11,9 +11,10 @@ from django.urls import reverse
 from accounts import tokens
 from accounts.models import Account, Block, Follow
 from interfaces.throttles import RegistrationThrottle
-from messaging import store
+from messaging import bus, store
 from messaging.models import StoredEvent
-from tests.support.factories import AccountFactory, BlockFactory, FollowFactory
+from tests.support.factories import AccountFactory, BlockFactory, BookFactory, FollowFactory
+from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db
 
@@ -456,6 +457,7 @@ def test_signing_out_everywhere_revokes_every_token_of_yours(client, alice, bob)
 def test_your_data_downloads_as_the_api_exports_it(client, alice):
     # given
     FollowFactory(follower=alice)
+    bus.dispatch(place(alice, (BookFactory(), 2)))
 
     # when
     page = client.get(reverse("accounts:export_data"))
@@ -468,6 +470,7 @@ def test_your_data_downloads_as_the_api_exports_it(client, alice):
     downloaded, answered = page.json(), api.json()
     downloaded.pop("exported_at"), answered.pop("exported_at")
     assert downloaded == answered and downloaded["profile"]["username"] == "alice"
+    assert len(downloaded["orders"]) == 1
 
 
 def test_forget_me_asks_first_and_a_wrong_password_asks_again(client, alice):
