@@ -89,9 +89,9 @@ def _pattern(kind: str, colour: str, seed: int) -> str:
         )
     if kind == "dots":
         return "".join(
-            f'<circle cx="{x + (shift if row % 2 else 0)}" cy="{y}" r="3" fill="{colour}"/>'
-            for row, y in enumerate(range(8, HEIGHT, 14))
-            for x in range(6, WIDTH, 14)
+            f'<circle cx="{x + (shift if row % 2 else 0)}" cy="{y}" r="3.5" fill="{colour}"/>'
+            for row, y in enumerate(range(8, HEIGHT - 30, 17))
+            for x in range(6, WIDTH, 17)
         )
     if kind == "rings":
         return "".join(
