@@ -1,4 +1,5 @@
-"""Pages of the accounts context: sign-up, the people directory, profiles.
+"""Pages of the accounts context: sign-up, the people directory, profiles,
+and one's own account (password, API tokens, one's data, forget me).
 
 Each write parses its form, builds one command with the signed-in account
 as actor and the form's idempotency key, dispatches it and reports the
@@ -12,7 +13,8 @@ from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -20,9 +22,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from interfaces.forms import IdempotentForm
 from interfaces.pages import dispatch_for, refusal_message, report, report_invalid, throttled
 from interfaces.throttles import PasswordResetThrottle, RegistrationThrottle
+from messaging.features import access
 from messaging.messages import Command
 
-from . import queries
+from . import queries, tokens
 from .commands import (
     BlockAccount,
     ChangePassword,
@@ -114,25 +117,81 @@ def profile(request, username):
             "account": account,
             "relationship": queries.relationship(request.user.pk, account.pk),
             "forms": {action: IdempotentForm() for action in RELATIONSHIP_ACTIONS},
-            "forget_form": ForgetForm(request=request),
         },
     )
 
 
+@login_required
+def account(request):
+    """The signed-in person's own page: their password, their API tokens
+    (revoke one, or all: "sign out everywhere"), their data to download,
+    and forgetting them."""
+    return render(request, "accounts/account.html", {"tokens": tokens.live(request.user.pk)})
+
+
 @require_POST
 @login_required
+def revoke_token(request, token_id):
+    """End one of the person's API tokens (as ``DELETE /api/v1/auth/tokens/<id>/``)."""
+    if tokens.revoke(request.user.pk, token_id):
+        messages.success(request, "That token is revoked: it signs nobody in any more.")
+    else:
+        messages.error(request, "No such token: it was revoked or had expired already.")
+    return redirect("accounts:account")
+
+
+@require_POST
+@login_required
+def revoke_tokens(request):
+    """End every API token of the person (as ``DELETE /api/v1/auth/tokens/``)."""
+    revoked = tokens.revoke_all(request.user.pk)
+    messages.success(request, f"Signed out everywhere: {revoked} API token{'' if revoked == 1 else 's'} revoked.")
+    return redirect("accounts:account")
+
+
+@login_required
+def export_data(request):
+    """Everything the product holds about the person, as the JSON document
+    ``GET /api/v1/accounts/me/export/`` answers, to download."""
+    return JsonResponse(
+        access.export(request.user.pk),
+        encoder=DjangoJSONEncoder,
+        json_dumps_params={"indent": 2, "ensure_ascii": False},
+        headers={
+            "Content-Disposition": f'attachment; filename="personal-data-{request.user.pk}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
 def forget_me(request):
-    """Forget the signed-in person once they gave their password again, then
-    sign them out: the account is deactivated and its data erased."""
-    form = ForgetForm(request.POST, request=request)
-    if not form.is_valid():
-        report_invalid(request, form)
-        return redirect("accounts:profile", request.user.username)
-    command = ForgetAccount(account_id=request.user.pk, actor_id=request.user.pk, idempotency_key=form.key)
-    if not report(request, dispatch_for(request, command), "Your account is closed and your data erased."):
-        return redirect("accounts:profile", request.user.username)
-    logout(request)
-    return redirect("/")
+    """Ask first (a GET), then forget the signed-in person once they gave
+    their password again, and sign them out: the account is deactivated and
+    its data erased. A wrong password shows the question again, with why."""
+    form = ForgetForm(request.POST if request.method == "POST" else None, request=request)
+    if form.is_valid():
+        command = ForgetAccount(account_id=request.user.pk, actor_id=request.user.pk, idempotency_key=form.key)
+        if not report(request, dispatch_for(request, command), "Your account is closed and your data erased."):
+            return redirect("accounts:account")
+        logout(request)
+        return redirect("/")
+    return render(
+        request,
+        "confirm.html",
+        {
+            "question": "Forget your account?",
+            "consequence": (
+                "Your account closes, and your e-mail and username are erased everywhere they were kept: "
+                "this cannot be undone. Give your password to confirm."
+            ),
+            "action": request.path,
+            "form": form,
+            "confirm": "Yes, forget me",
+            "back": reverse("accounts:account"),
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -278,13 +337,13 @@ class PasswordChange(auth_views.PasswordChangeView):
 
 
 class SitePasswordChange(PasswordChange):
-    """The site's settings page for one's password (linked from one's own
-    profile): ``PasswordChange`` in the site's look, back to the profile."""
+    """The site's settings page for one's password (linked from one's
+    account page): ``PasswordChange`` in the site's look, back to it."""
 
     template_name = "accounts/password_change.html"
 
     def get_success_url(self):
-        return reverse("accounts:profile", args=[self.request.user.username])
+        return reverse("accounts:account")
 
     def form_valid(self, form):
         response = super().form_valid(form)

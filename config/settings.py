@@ -382,9 +382,17 @@ if _mail["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
 elif _mail["EMAIL_BACKEND"].endswith("console.EmailBackend"):
     # To stderr, so that mails never mix with what send_command prints on stdout.
     _mailer_options = {"stream": sys.stderr}
+    if DEBUG:  # decoded (a reset link in one piece), each kept for the staff page of sent mail
+        _mail["EMAIL_BACKEND"] = "console.mailbox.EmailBackend"
 else:
     _mailer_options = {}
 MAILERS = {"default": {"BACKEND": _mail["EMAIL_BACKEND"], "OPTIONS": _mailer_options}}
+# Where the development mail backend keeps a copy of each mail, which staff
+# read at /staff/mail/ (console.mailbox): on by default in development with
+# console mail, off otherwise or when set empty (the page answers 404).
+# Never in production: the copies hold reset links.
+_mailbox = BASE_DIR / "var" / "mailbox" if _mail["EMAIL_BACKEND"] == "console.mailbox.EmailBackend" else ""
+DEVELOPMENT_MAILBOX = env.str("DEVELOPMENT_MAILBOX", default=str(_mailbox)) or None
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="shop@localhost")
 # Where the site is, for links in mails written by a relay worker, which has
 # no request to take the host from (the password-reset link). By default the

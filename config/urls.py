@@ -4,8 +4,8 @@ from django.views.generic import TemplateView
 
 from accounts.admin import password_change
 from console.health import HealthView
+from console.views import sent_mail, staff_console
 from interfaces.api_docs import ApiRootView, DocsView, SchemaView
-from interfaces.pages import staff_required
 
 API_ROOT = {
     "accounts": "account-list",
@@ -34,7 +34,8 @@ api = [
 urlpatterns = [
     path("health/", HealthView.as_view()),
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
-    path("staff/", staff_required(TemplateView.as_view(template_name="staff_console.html")), name="staff_console"),
+    path("staff/", staff_console, name="staff_console"),
+    path("staff/mail/", sent_mail, name="sent_mail"),
     path("", include("accounts.urls")),
     path("", include("catalog.urls")),
     path("", include("orders.urls")),

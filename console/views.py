@@ -1,4 +1,6 @@
-"""The staff trace page: what one request set off, as a tree."""
+"""The kernel's staff pages: the console's front page, the trace (what one
+request set off, as a tree and a timeline) and, in development, the mail
+sent."""
 
 from django.conf import settings
 from django.http import Http404
@@ -8,6 +10,25 @@ from interfaces.forms import TraceLookupForm
 from interfaces.pages import staff_required
 from messaging.operations.log import recent_requests
 from messaging.operations.trace import causal_tree, timeline, trace_ids
+
+from . import mailbox
+
+
+@staff_required
+def staff_console(request):
+    """The staff console's front page: a card for each staff page."""
+    return render(request, "staff_console.html", {"mailbox": mailbox.mailbox() is not None})
+
+
+@staff_required
+def sent_mail(request):
+    """The mail sent lately, decoded, its links clickable (a password-reset
+    link leads to its form): only in development, where the development
+    mail backend keeps a copy of each (``DEVELOPMENT_MAILBOX``); 404 when
+    it keeps none."""
+    if mailbox.mailbox() is None:
+        raise Http404("No mail is kept here: DEVELOPMENT_MAILBOX is not set.")
+    return render(request, "console/sent_mail.html", {"mails": mailbox.sent_mails()})
 
 
 @staff_required

@@ -99,6 +99,11 @@ class Delivery(models.Model):
     duration_ms = models.FloatField(
         null=True, blank=True, help_text="How long the last attempt took (the policy and its commands), in ms."
     )
+    ran_on_commit = models.BooleanField(
+        db_default=False,  # the deliveries' INSERT (store.append) names no value for it
+        help_text="Done right after the commit that opened it, in the committing process (a request, or a "
+        "worker's delivery whose commands opened it), not by a relay worker's claim.",
+    )
     ordering_key = models.CharField(  # noqa: DJ001 -- NULL is "no key": the partial index skips those rows
         max_length=200,
         null=True,

@@ -382,21 +382,23 @@ def _claim_as_done_sql(vendor: str) -> str:
     return (
         f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} "
         f"SET status = %(done)s, attempts = attempts + 1, delivered_at = {now_sql()}, "
-        "duration_ms = %(duration_ms)s, last_error = '' "
+        "duration_ms = %(duration_ms)s, last_error = '', ran_on_commit = %(ran_on_commit)s "
         f"WHERE id = %(id)s AND status IN (%(pending)s, %(failed)s) AND next_attempt_at <= {now_sql()}"
     )
 
 
-def claim_as_done(delivery_id: int, duration_ms: float) -> bool:
+def claim_as_done(delivery_id: int, duration_ms: float, *, ran: bool = True) -> bool:
     """Mark a delivery done, with its duration, if it is still open and due
     by the database's clock (the on-commit path's claim, last in its
-    transaction); whether it was."""
+    transaction), as run on commit when it ``ran`` (not when the claim
+    only records a failure); whether it was."""
     with connection.cursor() as cursor:
         cursor.execute(
             _claim_as_done_sql(connection.vendor),
             {
                 "done": Delivery.Status.DONE.value,
                 "duration_ms": duration_ms,
+                "ran_on_commit": ran,
                 "id": delivery_id,
                 "pending": Delivery.Status.PENDING.value,
                 "failed": Delivery.Status.FAILED.value,

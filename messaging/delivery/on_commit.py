@@ -109,7 +109,7 @@ def _deliver_opened(opened: "store.Opened", dispatch: Dispatch) -> str | None:
                 failure, duration_ms = error, since(started)
                 break
         with transaction.atomic(durable=True):
-            if not sql.claim_as_done(opened.delivery_id, duration_ms):
+            if not sql.claim_as_done(opened.delivery_id, duration_ms, ran=False):
                 return None  # taken by someone else since the roll-back
             delivery = Delivery.objects.get(pk=opened.delivery_id)  # attempts counts this one already
             record_failure(delivery, event.type_name(), failure)

@@ -177,6 +177,7 @@ class Bar:
     duration_ms: float
     left: float  # percent of the timeline before it
     width: float  # percent of the timeline it spans (a sliver at least, to be seen)
+    in_request: bool = True  # the request's own work, or a worker's, later
 
     @property
     def took(self) -> str:
@@ -188,9 +189,41 @@ class Bar:
 
 
 @dataclass(frozen=True)
+class Lane:
+    name: str  # "request" or "workers"
+    title: str
+    bars: list[Bar]
+
+
+@dataclass(frozen=True)
 class Timeline:
     bars: list[Bar]
     span_ms: float  # from the first start to the last end
+    request_end_ms: float | None = None  # when the request's own last work ended; None when it has none
+
+    @property
+    def request_bars(self) -> list[Bar]:
+        """What the request did itself: its commands and what ran on their commit."""
+        return [bar for bar in self.bars if bar.in_request]
+
+    @property
+    def worker_bars(self) -> list[Bar]:
+        """What workers did later: relay (or queue) deliveries and what they set off."""
+        return [bar for bar in self.bars if not bar.in_request]
+
+    @property
+    def lanes(self) -> list["Lane"]:
+        """The request's own bars, then the workers', each lane left out when empty."""
+        lanes = [
+            Lane("request", "In the request", self.request_bars),
+            Lane("workers", "Later, by workers", self.worker_bars),
+        ]
+        return [lane for lane in lanes if lane.bars]
+
+    @property
+    def request_end(self) -> float:
+        """Where the request's own work ends, in percent of the timeline."""
+        return (self.request_end_ms or 0.0) / self.span_ms * 100
 
 
 def timeline(roots: list[CommandNode]) -> Timeline | None:
@@ -204,40 +237,50 @@ def timeline(roots: list[CommandNode]) -> Timeline | None:
     (``delivered_at``): one still pending, failed or dead has no bar. Times
     are the recording processes' clocks, so a relay worker's bars sit where
     it ran them, later, beside the request's own.
-    """
-    spans: list[tuple[str, str, int, datetime, float]] = []  # label, kind, depth, end, duration (ms)
 
-    def walk(command: CommandNode, depth: int) -> None:
+    A bar is the request's own work (``in_request``) when it is a command
+    the request dispatched, a delivery run on the commit of the request's
+    own work (``Delivery.ran_on_commit``), or a command such a delivery
+    issued; everything else a worker did later (a relay's claim, a
+    scheduled command, and whatever those set off, on commit or not).
+    """
+    spans: list[tuple[str, str, int, datetime, float, bool]] = []  # label, kind, depth, end, ms, in the request
+
+    def walk(command: CommandNode, depth: int, in_request: bool) -> None:
         if command.duration_ms is not None:
             end = max(node.event.occurred_at for node in command.events)
-            spans.append((command.command_type, "command", depth, end, command.duration_ms))
+            spans.append((command.command_type, "command", depth, end, command.duration_ms, in_request))
         for event_node in command.events:
             for policy in event_node.policies:
                 delivery = policy.delivery
+                on_commit = in_request and delivery.ran_on_commit
                 if delivery.duration_ms is not None and delivery.delivered_at is not None:
                     kind = "outside" if delivery.outside else "policy"
-                    spans.append((delivery.policy, kind, depth + 1, delivery.delivered_at, delivery.duration_ms))
+                    spans.append(
+                        (delivery.policy, kind, depth + 1, delivery.delivered_at, delivery.duration_ms, on_commit)
+                    )
                 for child in policy.commands:
-                    walk(child, depth + 2)
+                    walk(child, depth + 2, on_commit)
         for schedule in command.schedules:
             for child in schedule.commands:
-                walk(child, depth + 1)
+                walk(child, depth + 1, False)
 
     for root in roots:
-        walk(root, 0)
+        walk(root, 0, True)
     if not spans:
         return None
     # Milliseconds from the earliest end, in timedeltas: exact to the microsecond.
-    first_end = min(end for _, _, _, end, _ in spans)
-    ends = [(end - first_end) / timedelta(milliseconds=1) for _, _, _, end, _ in spans]
-    origin = min(end - duration for end, (*_, duration) in zip(ends, spans, strict=True))
+    first_end = min(span[3] for span in spans)
+    ends = [(span[3] - first_end) / timedelta(milliseconds=1) for span in spans]
+    origin = min(end - span[4] for end, span in zip(ends, spans, strict=True))
     span_ms = max(ends) - origin or 1.0
     bars = []
-    for end, (label, kind, depth, _, duration) in zip(ends, spans, strict=True):
+    for end, (label, kind, depth, _, duration, in_request) in zip(ends, spans, strict=True):
         start_ms = end - duration - origin
         left, width = start_ms / span_ms * 100, max(duration / span_ms * 100, 0.25)  # a sliver at least
-        bars.append(Bar(label, kind, depth, start_ms, duration, left, width))
-    return Timeline(bars, span_ms)
+        bars.append(Bar(label, kind, depth, start_ms, duration, left, width, in_request))
+    own = [bar.start_ms + bar.duration_ms for bar in bars if bar.in_request]
+    return Timeline(bars, span_ms, max(own) if own else None)
 
 
 def render_tree(roots: list[CommandNode]) -> list[str]:

@@ -82,6 +82,9 @@ def test_a_failed_delivery_is_retried_by_the_relay_and_applied_exactly_once(pair
     failed.refresh_from_db()
     assert (failed.status, failed.attempts, failed.last_error) == ("done", 2, "")
     assert flaky.handled == [failed.event_id]
+    # the trace counts it as a worker's: only the run that marked it done counts
+    on_block = Delivery.objects.get(policy=ON_BLOCK)
+    assert (on_block.ran_on_commit, failed.ran_on_commit) == (True, False)
 
 
 def test_retries_back_off_exponentially(pair, scenario, settings):

@@ -42,12 +42,13 @@ def test_it_seeds_real_books_with_stock_and_orders_in_every_state(embedded_datab
     assert not Delivery.objects.filter(status="dead").exists()
 
 
-def test_every_demo_book_has_its_real_isbn(embedded_database):
+def test_every_demo_book_has_its_real_isbn_and_a_description(embedded_database):
     # when
     demo_shop()
 
     # then
     assert not Book.objects.filter(isbn__isnull=True).exists()
+    assert not Book.objects.filter(description="").exists()
     assert Book.objects.get(title="Middlemarch").isbn == "9780141439549"
     assert Book.objects.get(isbn="9780743273565").title == "The Great Gatsby"
 

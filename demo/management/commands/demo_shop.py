@@ -76,6 +76,33 @@ SHELF = (
     # the book of the workshop story and of the examples (README, send_command --help)
     ("The Great Gatsby", "F. Scott Fitzgerald", "9780743273565", "12.99"),
 )
+# A line about each, for the catalog and the book's page.
+DESCRIPTIONS = {
+    "Middlemarch": "A provincial English town in the years before the Reform Act, and the marriages, "
+    "ambitions and compromises of the people who live in it.",
+    "Pride and Prejudice": "Elizabeth Bennet and Mr Darcy misjudge each other at first sight, "
+    "and take a whole novel to find out how wrong they were.",
+    "Moby-Dick": "Ishmael signs on to the whaler Pequod, whose captain is hunting one white whale across the oceans.",
+    "War and Peace": "Russian families through Napoleon's invasion, from the ballrooms of St Petersburg "
+    "to the field of Borodino.",
+    "The Left Hand of Darkness": "An envoy comes alone to the winter planet Gethen, whose people are neither "
+    "men nor women, to invite it into a league of worlds.",
+    "One Hundred Years of Solitude": "Seven generations of the Buendía family and the town of Macondo, "
+    "which they found, from its first day to its last.",
+    "Things Fall Apart": "Okonkwo, a proud wrestler and farmer of an Igbo village, as missionaries and "
+    "colonial rule arrive.",
+    "Beloved": "In Ohio after the Civil War, a woman who escaped slavery is visited by the past she cannot leave.",
+    "The Remains of the Day": "An English butler drives to the West Country and looks back on a life of "
+    "service in a great house.",
+    "Mrs Dalloway": "One June day in London as Clarissa Dalloway prepares a party, "
+    "and a shell-shocked veteran walks the same streets.",
+    "Invisible Cities": "Marco Polo describes to Kublai Khan the cities of his empire, "
+    "each one stranger than the last.",
+    "The Structure and Interpretation of Computer Programs": "The classic introduction to programming "
+    "through Scheme: abstraction, state, interpreters and machines.",
+    "The Great Gatsby": "Nick Carraway's summer on Long Island beside his mysterious neighbour, "
+    "who throws lavish parties for one guest.",
+}
 RESTOCK = {"Middlemarch": 15, "Beloved": 5}
 
 # (customer, books by their place on the shelf, what becomes of the order)
@@ -152,10 +179,18 @@ class Command(BaseCommand):
         self._send(BlockAccount(blocker_id=people[blocker], blocked_id=people[blocked], actor_id=people[blocker]))
 
     def _shelf(self, staff_id) -> list:
-        """Add the books (their stock follows by a policy) and restock a few: their ids in shelf order."""
+        """Add the books with their descriptions (their stock follows by a
+        policy) and restock a few: their ids in shelf order."""
         shelf = []
         for title, author, isbn, price in SHELF:
-            book = AddBook(title=title, author=author, isbn=Isbn(isbn), price=Money(Decimal(price)), actor_id=staff_id)
+            book = AddBook(
+                title=title,
+                author=author,
+                isbn=Isbn(isbn),
+                price=Money(Decimal(price)),
+                description=DESCRIPTIONS[title],
+                actor_id=staff_id,
+            )
             added = self._send(book)
             shelf.append(added.book_id)
             if title in RESTOCK:

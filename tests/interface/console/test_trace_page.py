@@ -290,3 +290,34 @@ def test_deliveries_a_relay_worker_ran_have_their_duration_too(staff_client, sce
     [policy] = root.events[0].policies
     assert policy.delivery.status == "done" and policy.delivery.duration_ms > 0
     assert f"took {policy.took}" in response.text
+
+
+def test_the_timeline_shows_the_requests_own_work_apart_from_what_workers_did_later(
+    client, staff_client, django_capture_on_commit_callbacks
+):
+    # given: a password reset asked for at the page, whose policy queued the
+    # mail on the request's commit, and a relay worker that sent it later
+    AccountFactory(username="alice", email="alice@example.com")
+    anonymous = type(client)()
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = anonymous.post(reverse("accounts:password_reset"), {"email": "alice@example.com"})
+    relay()
+    correlation_id = StoredEvent.objects.get(type="PasswordResetRequested").correlation_id
+
+    # when
+    response = staff_client.get(reverse("console:trace", args=[correlation_id]))
+
+    # then: the request's command and its on-commit delivery in one lane, the mail in the other
+    assert asked.status_code == 302
+    ran_on_commit = dict(Delivery.objects.values_list("policy", "ran_on_commit"))
+    assert ran_on_commit == {"accounts.policies.mail_password_reset": True, "messaging.outbox.send_queued_mail": False}
+    timeline = response.context["timeline"]
+    assert [bar.label for bar in timeline.request_bars] == [
+        "RequestPasswordReset",
+        "accounts.policies.mail_password_reset",
+        "QueueMail",
+    ]
+    assert [bar.label for bar in timeline.worker_bars] == ["messaging.outbox.send_queued_mail"]
+    assert timeline.request_end_ms == pytest.approx(max(b.start_ms + b.duration_ms for b in timeline.request_bars))
+    assert 'data-lane="request"' in response.text and 'data-lane="workers"' in response.text
+    assert response.text.count('<line class="request-end"') == 2

@@ -8,11 +8,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from accounts import tokens
 from accounts.models import Account, Block, Follow
 from interfaces.throttles import RegistrationThrottle
-from messaging import store
+from messaging import bus, store
 from messaging.models import StoredEvent
-from tests.support.factories import AccountFactory, BlockFactory, FollowFactory
+from tests.support.factories import AccountFactory, BlockFactory, BookFactory, FollowFactory
+from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db
 
@@ -223,12 +225,14 @@ def test_followers_and_following_are_listed_a_page_at_a_time(client, alice, bob)
     assert [person.username for person in following.context["page"]] == ["alice"]
 
 
-def test_your_own_profile_offers_your_settings_and_anothers_does_not(client, alice, bob):
+def test_your_own_profile_leads_to_your_account_and_anothers_does_not(client, alice, bob):
     own = client.get(reverse("accounts:profile", args=["alice"]))
     theirs = client.get(reverse("accounts:profile", args=["bob"]))
+    account = client.get(reverse("accounts:account"))
 
-    assert reverse("accounts:password_change") in own.text
-    assert reverse("accounts:password_change") not in theirs.text
+    assert 'class="button">Your account</a>' in own.text
+    assert 'class="button">Your account</a>' not in theirs.text
+    assert reverse("accounts:password_change") in account.text
 
 
 # --- settings: the password ------------------------------------------------------
@@ -250,7 +254,7 @@ def test_changing_your_password_goes_through_the_bus_and_keeps_you_signed_in(cli
     response = client.post(reverse("accounts:password_change"), password_change("correct-horse-battery"), follow=True)
 
     # then
-    assert response.redirect_chain == [(reverse("accounts:profile", args=["alice"]), 302)]
+    assert response.redirect_chain == [(reverse("accounts:account"), 302)]
     assert "Your password is changed." in response.text
     [event] = stored("PasswordChanged")
     assert event.command_type == "ChangePassword"
@@ -402,3 +406,83 @@ def test_the_sign_up_page_and_the_api_share_one_registration_throttle(client, mo
     assert fourth.status_code == 429 and int(fourth["Retry-After"]) > 0
     assert "Too many sign-ups from your address" in fourth.text
     assert not Account.objects.filter(username="dave").exists()
+
+
+# --- your account: tokens, your data, forget me -------------------------------
+
+
+def test_your_account_lists_your_api_tokens_with_their_dates_and_nobody_elses(client, alice, bob):
+    # given
+    mine = [tokens.issue(alice)[0] for _ in range(2)]
+    tokens.issue(bob)
+
+    # when
+    response = client.get(reverse("accounts:account"))
+
+    # then
+    assert response.status_code == 200
+    assert [token.id for token in response.context["tokens"]] == [token.id for token in reversed(mine)]
+    for token in mine:
+        assert reverse("accounts:revoke_token", args=[token.id]) in response.text
+        assert token.expiry.date().isoformat() in response.text
+    assert response.text.count('data-testid="token"') == 2
+
+
+def test_revoking_one_token_ends_it_alone_and_anothers_token_is_not_yours_to_revoke(client, alice, bob):
+    # given
+    (kept, _), (revoked, _) = tokens.issue(alice), tokens.issue(alice)
+    theirs, _ = tokens.issue(bob)
+
+    # when
+    done = client.post(reverse("accounts:revoke_token", args=[revoked.id]), follow=True)
+    refused = client.post(reverse("accounts:revoke_token", args=[theirs.id]), follow=True)
+
+    # then
+    assert "That token is revoked" in done.text
+    assert "No such token" in refused.text
+    assert [token.id for token in tokens.live(alice.pk)] == [kept.id]
+    assert [token.id for token in tokens.live(bob.pk)] == [theirs.id]
+
+
+def test_signing_out_everywhere_revokes_every_token_of_yours(client, alice, bob):
+    tokens.issue(alice), tokens.issue(alice), tokens.issue(bob)
+
+    response = client.post(reverse("accounts:revoke_tokens"), follow=True)
+
+    assert "Signed out everywhere: 2 API tokens revoked." in response.text
+    assert tokens.live(alice.pk) == [] and len(tokens.live(bob.pk)) == 1
+    assert client.get(reverse("accounts:revoke_tokens")).status_code == 405
+
+
+def test_your_data_downloads_as_the_api_exports_it(client, alice):
+    # given
+    FollowFactory(follower=alice)
+    bus.dispatch(place(alice, (BookFactory(), 2)))
+
+    # when
+    page = client.get(reverse("accounts:export_data"))
+    api = client.get("/api/v1/accounts/me/export/")
+
+    # then
+    assert page.status_code == 200 and page["Content-Type"] == "application/json"
+    assert page["Content-Disposition"] == f'attachment; filename="personal-data-{alice.pk}.json"'
+    assert page["Cache-Control"] == "no-store"
+    downloaded, answered = page.json(), api.json()
+    downloaded.pop("exported_at"), answered.pop("exported_at")
+    assert downloaded == answered and downloaded["profile"]["username"] == "alice"
+    assert len(downloaded["orders"]) == 1
+
+
+def test_forget_me_asks_first_and_a_wrong_password_asks_again(client, alice):
+    # given
+    question = client.get(reverse("accounts:forget_me"))
+    key = question.context["form"]["idempotency_key"].value()
+
+    # when
+    refused = client.post(reverse("accounts:forget_me"), {"password": "not it", "idempotency_key": key})
+
+    # then
+    assert "confirm.html" in [t.name for t in question.templates]
+    assert "Forget your account?" in question.text and 'type="password"' in question.text
+    assert refused.status_code == 200 and "This is not your password." in refused.text
+    assert Account.objects.get(pk=alice.pk).is_active and not stored("AccountForgotten")

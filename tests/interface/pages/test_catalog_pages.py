@@ -141,3 +141,15 @@ def test_the_staff_console_links_to_books_orders_trace_and_admin(staff_client):
     assert response.status_code == 200
     for name in ("catalog:staff_books", "orders:staff_orders", "console:trace_index", "admin:index"):
         assert reverse(name) in response.text
+
+
+def test_the_books_and_a_books_page_show_its_cover_and_description(client):
+    book = BookFactory(title="Dune", author="Frank Herbert", isbn="9780441013593", description="Spice and sand.")
+
+    listed = client.get(reverse("catalog:books")).text
+    page = client.get(reverse("catalog:book", args=[book.pk])).text
+
+    for html in (listed, page):
+        assert '<svg class="cover"' in html and 'aria-label="Cover of Dune"' in html
+        assert "Spice and sand." in html
+        assert ' style="' not in html.split('<svg class="cover"', 1)[1].split("</svg>", 1)[0]

@@ -46,6 +46,13 @@ MATRIX = [
     ("get", "/people/{owner}/block/", None, 302, 200, 200, 200),  # the question before blocking
     ("get", "/people/{owner}/follow/", None, 302, 405, 405, 405),
     ("post", "/people/{owner}/fly/", {"idempotency_key": KEY}, 302, 404, 404, 404),
+    ("get", "/account/", None, 302, 200, 200, 200),
+    ("get", "/account/export/", None, 302, 200, 200, 200),
+    ("get", "/account/forget/", None, 302, 200, 200, 200),  # the question before forgetting
+    ("post", "/account/forget/", {"password": "wrong", "idempotency_key": KEY}, 302, 200, 200, 200),
+    ("post", "/account/tokens/revoke/", None, 302, 302, 302, 302),
+    ("post", "/account/tokens/{unknown}/revoke/", None, 302, 302, 302, 302),
+    ("post", "/account/tokens/not-a-uuid/revoke/", None, 404, 404, 404, 404),
     ("get", "/staff/", None, 302, 403, 403, 200),
     ("get", "/staff/books/", None, 302, 403, 403, 200),
     ("post", "/staff/books/", {"title": "", "price": "free", "idempotency_key": KEY}, 302, 403, 403, 200),
@@ -53,6 +60,7 @@ MATRIX = [
     ("get", "/staff/orders/", None, 302, 403, 403, 200),
     ("post", "/staff/orders/{order}/confirm/", {"idempotency_key": KEY}, 302, 403, 403, 302),
     ("post", "/staff/orders/{order}/explode/", {"idempotency_key": KEY}, 302, 403, 403, 404),
+    ("get", "/staff/mail/", None, 302, 403, 403, 200),
     ("get", "/trace/", None, 302, 403, 403, 200),
     ("get", "/trace/{unknown}/", None, 302, 403, 403, 404),
     ("get", "/trace/", {"correlation_id": "nope"}, 302, 403, 403, 200),

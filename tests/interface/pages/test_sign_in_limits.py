@@ -144,7 +144,7 @@ def test_the_defaults_allow_five_failures_per_username_and_address(alice):
 
 
 def forget_page(client):
-    key = client.get(f"/people/{'alice'}/").context["forget_form"]["idempotency_key"].value()
+    key = client.get("/account/forget/").context["form"]["idempotency_key"].value()
 
     def guess(password):
         return client.post("/account/forget/", {"password": password, "idempotency_key": key}, REMOTE_ADDR=GUESSER)
