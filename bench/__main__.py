@@ -5,6 +5,7 @@ docs/performance.md.
     .venv/bin/python -m bench --short    # seconds: proves it works (CI)
     .venv/bin/python -m bench --only personal   # what sealing costs, forgetting
     .venv/bin/python -m bench --only plain      # each request beside plain DRF (bench.beside)
+    .venv/bin/python -m bench.worker_start      # one gunicorn worker's start: CPU, RSS, modules
 
 Each database is measured in its own process (``bench.measure``): an SQLite
 file under var/, an SQLite file on tmpfs (/dev/shm) and a throwaway

@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from django.db import IntegrityError
+from django.utils import timezone
 
 from messaging import sql
 
@@ -50,12 +51,8 @@ def lock_inventories(book_ids: Iterable[UUID]) -> list[Inventory]:
     Every command that changes several inventories locks them through here,
     so two of them never wait on each other's rows in opposite orders.
     """
-    return list(
-        Inventory.objects.select_for_update(of=("self",))
-        .select_related("book")
-        .filter(pk__in=list(book_ids))
-        .order_by("pk")
-    )
+    keys = list(book_ids)
+    return list(sql.get_many(Inventory, keys, lock=True, related="book").values()) if keys else []
 
 
 def save(row: Book | Inventory, *fields: str) -> None:
@@ -63,8 +60,20 @@ def save(row: Book | Inventory, *fields: str) -> None:
 
 
 def add_reservations(order_id: UUID, quantities: dict[UUID, int]) -> None:
-    Reservation.objects.bulk_create(
-        Reservation(order_id=order_id, book_id=book_id, quantity=quantity) for book_id, quantity in quantities.items()
+    """The reservations of a new order, held, in one INSERT built once."""
+    now = timezone.now()
+    sql.insert(
+        Reservation,
+        [
+            {
+                "order_id": order_id,
+                "book": book_id,
+                "quantity": quantity,
+                "status": Reservation.Status.HELD.value,
+                "created_at": now,
+            }
+            for book_id, quantity in quantities.items()
+        ],
     )
 
 

@@ -22,26 +22,21 @@ stack, host check included, to ``HealthView``, which authenticates it as
 any API view does and shows the figures to staff.
 
 The checks are django-health-check's: its ``Database`` check, and
-``Migrations`` below on its ``HealthCheck`` base. Its own view is not used:
+``Migrations`` on its ``HealthCheck`` base (``console.readiness``). Its own view is not used:
 it answers 500 rather than 503, goes through host validation like any view,
 and has no room for the deliveries.
 """
 
 import asyncio
-import dataclasses
 import threading
 import time
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
-from django.db.migrations.executor import MigrationExecutor
+from django.db import DatabaseError
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.utils.cache import add_never_cache_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from health_check.base import HealthCheck
-from health_check.checks import Database
-from health_check.exceptions import ServiceUnavailable
 from rest_framework import permissions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -53,29 +48,13 @@ READINESS_PATH = "/health"
 LIVENESS_PATH = "/health/live"
 
 
-@dataclasses.dataclass
-class Migrations(HealthCheck):
-    """Every migration the code has is applied: a node whose code runs ahead
-    of its schema is not ready."""
-
-    alias: str = DEFAULT_DB_ALIAS
-
-    def run(self):
-        connection = connections[self.alias]
-        try:
-            with connection.temporary_connection():  # a check runs in a worker thread: close what it opens
-                executor = MigrationExecutor(connection)
-                plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-        except DatabaseError as error:
-            raise ServiceUnavailable("cannot read the applied migrations") from error
-        if plan:
-            first = plan[0][0]
-            raise ServiceUnavailable(f"{len(plan)} migration(s) not applied, from {first.app_label}.{first.name}")
-
-
 def readiness() -> tuple[int, dict]:
     """Run the readiness checks now: the HTTP status and the JSON body."""
-    checks = {"database": Database(), "migrations": Migrations()}
+    # django-health-check's checks module imports the clients of every check it has (Redis, DNS, SMTP...):
+    # loaded by a worker's first readiness probe, not by every worker's start (docs/performance.md).
+    from .readiness import checks
+
+    checks = checks()
     results = asyncio.run(_results(checks.values()))
     ready = all(result.error is None for result in results)
     return (200 if ready else 503), {

@@ -14,6 +14,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from messaging import personal
+from messaging.ambient import signed_in
 from messaging.bus import dispatch
 from messaging.messages import Command, IdempotencyKeyReused, Result
 
@@ -71,24 +72,30 @@ def execute(request, command: Command, *, render: Render) -> Response:
     command = dataclasses.replace(
         command, actor_id=actor_id, correlation_id=getattr(request, "correlation_id", None), idempotency_key=key
     )
+    # Authentication has just read the actor and refused an inactive one: a handler need not read it again.
+    with signed_in(actor_id if actor_id is not None and request.user.is_active else None):
+        return _execute(request, command, key, actor_id, render)
+
+
+def _execute(request, command: Command, key: str | None, actor_id, render: Render) -> Response:
     if key is None:
         return _answer(dispatch(command), render)
 
+    # No lookup of a stored answer first: the bus reads the key in the command's transaction anyway, and
+    # only a repeat (replayed) or a reuse (refused) has an answer to look for. One read fewer for every new key.
     fingerprint = _fingerprint(request)
-    stored = http_idempotency.stored_response(actor_id, key)
-    if stored is None:
-        result = dispatch(command)
-        if result.rejection and result.rejection.code == "idempotency_key_reused":
-            return refused(result.rejection)
-        if not result.replayed:
-            response = _answer(result, render)
-            stored, mine = _store(actor_id, key, fingerprint, response)
-            if mine:
-                return response
-        else:
-            stored = http_idempotency.await_response(actor_id, key, seconds=settings.API_IDEMPOTENCY_WAIT_SECONDS)
-            if stored is None:
-                stored, _ = _store(actor_id, key, fingerprint, _answer(result, render))
+    result = dispatch(command)
+    if result.rejection and result.rejection.code == "idempotency_key_reused":
+        return refused(result.rejection)
+    if not result.replayed:
+        response = _answer(result, render)
+        stored, mine = _store(actor_id, key, fingerprint, response)
+        if mine:
+            return response
+    else:
+        stored = http_idempotency.await_response(actor_id, key, seconds=settings.API_IDEMPOTENCY_WAIT_SECONDS)
+        if stored is None:
+            stored, _ = _store(actor_id, key, fingerprint, _answer(result, render))
     if stored.request_fingerprint != fingerprint:
         return refused(IdempotencyKeyReused.now())
     return Response(

@@ -13,13 +13,16 @@ from contextlib import nullcontext
 from uuid import UUID
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
+from messaging import sql
 from messaging.models import IdempotentResponse
 
 
 def stored_response(actor_id: UUID | None, key: str) -> IdempotentResponse | None:
     """The answer stored for this actor's key, if any."""
-    return IdempotentResponse.objects.filter(actor=str(actor_id or ""), idempotency_key=key).first()
+    found = sql.find(IdempotentResponse, actor=str(actor_id or ""), idempotency_key=key)
+    return found[0] if found else None
 
 
 def store_response(
@@ -33,16 +36,18 @@ def store_response(
     API stores it) the INSERT is its own transaction; a savepoint guards it
     only inside one.
     """
+    row = {
+        "actor": str(actor_id or ""),
+        "idempotency_key": key,
+        "request_fingerprint": request_fingerprint,
+        "status": status,
+        "body": body,
+        "created_at": timezone.now(),
+    }
     try:
         with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            response = IdempotentResponse.objects.create(
-                actor=str(actor_id or ""),
-                idempotency_key=key,
-                request_fingerprint=request_fingerprint,
-                status=status,
-                body=body,
-            )
-        return response, True
+            sql.insert(IdempotentResponse, [row])  # built once: every keyed write stores its answer
+        return IdempotentResponse(**row), True
     except IntegrityError:
         return stored_response(actor_id, key), False
 

@@ -26,6 +26,10 @@ flushed by ``StoredEvent.objects`` before anything reads the log."""
 current_correlation_id: ContextVar[UUID | None] = ContextVar("current_correlation_id", default=None)
 current_client_correlation_id: ContextVar[str | None] = ContextVar("current_client_correlation_id", default=None)
 """The id a client sent with its request, if any: logged beside ours, never used as it."""
+signed_in_actor: ContextVar[UUID | None] = ContextVar("signed_in_actor", default=None)
+"""The account an interface has just authenticated for the request it
+serves, active when it did (``signed_in``): a handler of that request's
+command may take it as an active account without reading it again."""
 
 
 @contextmanager
@@ -51,3 +55,14 @@ def correlated(correlation_id: UUID, *, client_id: str | None = None):
         if client_token is not None:
             current_client_correlation_id.reset(client_token)
         current_correlation_id.reset(token)
+
+
+@contextmanager
+def signed_in(actor_id: UUID | None):
+    """Within this block, ``actor_id`` is the account the interface has just
+    authenticated, active (its authentication refuses an inactive one)."""
+    token = signed_in_actor.set(actor_id)
+    try:
+        yield
+    finally:
+        signed_in_actor.reset(token)

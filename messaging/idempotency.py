@@ -11,8 +11,10 @@ The HTTP answer given for a key is the interface layer's
 import json
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from . import sql
 from .messages import Command, Event
 from .models import ProcessedCommand
 
@@ -31,8 +33,10 @@ def _actor(command: Command) -> str:
 
 
 def previous(command: Command) -> ProcessedCommand | None:
-    """The earlier dispatch with this command's actor and key, if any."""
-    return ProcessedCommand.objects.filter(actor=_actor(command), idempotency_key=command.idempotency_key).first()
+    """The earlier dispatch with this command's actor and key, if any (a
+    statement built once: every keyed command reads it)."""
+    found = sql.find(ProcessedCommand, actor=_actor(command), idempotency_key=command.idempotency_key)
+    return found[0] if found else None
 
 
 def matches(previous: ProcessedCommand, command: Command) -> bool:
@@ -51,12 +55,18 @@ def remember(command: Command, events: list[Event]) -> None:
     """
     try:
         with transaction.atomic(savepoint=False):
-            ProcessedCommand.objects.create(
-                actor=_actor(command),
-                idempotency_key=command.idempotency_key,
-                command_type=command.type_name(),
-                fingerprint=fingerprint(command),
-                event_ids=[str(event.event_id) for event in events],
+            sql.insert(
+                ProcessedCommand,
+                [
+                    {
+                        "actor": _actor(command),
+                        "idempotency_key": command.idempotency_key,
+                        "command_type": command.type_name(),
+                        "fingerprint": fingerprint(command),
+                        "event_ids": [str(event.event_id) for event in events],
+                        "created_at": timezone.now(),
+                    }
+                ],
             )
     except IntegrityError as error:
         raise KeyConflict(command.idempotency_key) from error

@@ -10,12 +10,12 @@ parameters (``%(name)s``). See docs/architecture.md, "The kernel's floors".
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import cache
+from datetime import UTC, datetime, timedelta
+from functools import cache, partial
 from uuid import UUID
 
 from django.db import DatabaseError, connection
-from django.db.models import Model
+from django.db.models import DurationField, Model, Value
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -83,6 +83,17 @@ def now_sql() -> str:
     return _now_sql(connection.vendor)
 
 
+@cache
+def _later_sql(vendor: str) -> str:
+    """The database's now plus a duration, its one parameter prepared as a
+    ``DurationField``'s (Django's ``Now() + duration``)."""
+    query = Delivery.objects.none().query
+    later = (Now() + Value(timedelta(0), output_field=DurationField())).resolve_expression(query)
+    sql, params = query.get_compiler(connection=connection).compile(later)
+    assert len(params) == 1
+    return sql
+
+
 def database_now() -> datetime:
     """Now by the database's clock, read once (one round trip): for a time
     the application needs as a value rather than in a statement."""
@@ -141,20 +152,36 @@ class _Select:
     prepare_key: Callable[[object], object]
 
 
+def _joined(model: type[Model], related: str | None) -> tuple[list[_Columns], str]:
+    """The columns of ``model`` (and of the row its foreign key ``related``
+    refers to), and the JOIN that reads the latter."""
+    meta, quote = model._meta, connection.ops.quote_name
+    columns = [_columns(model)]
+    if related is None:
+        return columns, ""
+    link = meta.get_field(related)
+    columns.append(_columns(link.related_model))
+    other = link.related_model._meta
+    joined = (
+        f" INNER JOIN {quote(other.db_table)} ON {quote(meta.db_table)}.{quote(link.column)} "
+        f"= {quote(other.db_table)}.{quote(link.target_field.column)}"
+    )
+    return columns, joined
+
+
+def _built(columns: tuple[_Columns, ...], related: str | None, row) -> Model:
+    first = columns[0]
+    instance = first.build(list(row[: len(first.attnames)]))
+    if related is not None:
+        setattr(instance, related, columns[1].build(list(row[len(first.attnames) :])))
+    return instance
+
+
 @cache
 def _select(model: type[Model], lock: bool, related: str | None, vendor: str) -> _Select:
     meta, quote = model._meta, connection.ops.quote_name
     table = quote(meta.db_table)
-    columns = [_columns(model)]
-    joined = ""
-    if related is not None:
-        link = meta.get_field(related)
-        columns.append(_columns(link.related_model))
-        other = link.related_model._meta
-        joined = (
-            f" INNER JOIN {quote(other.db_table)} ON {table}.{quote(link.column)} "
-            f"= {quote(other.db_table)}.{quote(link.target_field.column)}"
-        )
+    columns, joined = _joined(model, related)
     sql = (
         f"SELECT {', '.join(part.sql for part in columns)} FROM {table}{joined} "
         f"WHERE {table}.{quote(meta.pk.column)} = %s"
@@ -174,36 +201,36 @@ def get(model: type[Model], key, *, lock: bool = False, related: str | None = No
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, [statement.prepare_key(key)])
         row = cursor.fetchone()
-    if row is None:
-        return None
-    first = statement.columns[0]
-    instance = first.build(list(row[: len(first.attnames)]))
-    if related is not None:
-        setattr(instance, related, statement.columns[1].build(list(row[len(first.attnames) :])))
-    return instance
+    return None if row is None else _built(statement.columns, related, row)
 
 
 @cache
-def _select_many(model: type[Model], count: int, lock: bool, vendor: str) -> tuple[str, _Columns, Callable]:
+def _select_many(model: type[Model], count: int, lock: bool, related: str | None, vendor: str) -> _Select:
     meta, quote = model._meta, connection.ops.quote_name
-    table, columns = quote(meta.db_table), _columns(model)
+    table = quote(meta.db_table)
+    columns, joined = _joined(model, related)
     key = f"{table}.{quote(meta.pk.column)}"
-    sql = f"SELECT {columns.sql} FROM {table} WHERE {key} IN ({', '.join(['%s'] * count)}) ORDER BY {key}"
+    sql = (
+        f"SELECT {', '.join(part.sql for part in columns)} FROM {table}{joined} "
+        f"WHERE {key} IN ({', '.join(['%s'] * count)}) ORDER BY {key}"
+    )
     if lock and connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
-    return sql, columns, preparer(meta.pk)
+        # only this model's rows: the related rows are read, not locked
+        sql += f" FOR UPDATE OF {table}" if related and connection.features.has_select_for_update_of else " FOR UPDATE"
+    return _Select(sql, tuple(columns), preparer(meta.pk))
 
 
-def get_many(model: type[Model], keys: list, *, lock: bool = False) -> dict:
+def get_many(model: type[Model], keys: list, *, lock: bool = False, related: str | None = None) -> dict:
     """The rows of ``model`` whose primary keys are among ``keys`` (a few:
-    one statement is built per count), by key; with ``lock``, locked in key
-    order, so that two transactions locking overlapping sets queue instead of
-    deadlocking."""
-    sql, columns, prepare_key = _select_many(model, len(keys), lock, connection.vendor)
+    one statement is built per count), by key, in key order; with ``lock``,
+    locked in key order, so that two transactions locking overlapping sets
+    queue instead of deadlocking; with ``related`` (a required foreign key's
+    name), the rows they refer to read in the same query (not locked)."""
+    statement = _select_many(model, len(keys), lock, related, connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [prepare_key(key) for key in keys])
+        cursor.execute(statement.sql, [statement.prepare_key(key) for key in keys])
         found = cursor.fetchall()
-    return {instance.pk: instance for instance in (columns.build(list(row)) for row in found)}
+    return {instance.pk: instance for instance in (_built(statement.columns, related, row) for row in found)}
 
 
 @cache
@@ -299,6 +326,7 @@ def _statement(
     vendor: str,
     skip_existing: bool = False,
     now: tuple[str, ...] = (),
+    later: tuple[str, ...] = (),
 ) -> _Insert:
     fields = tuple(_fields(model, names))
     quote = connection.ops.quote_name
@@ -306,12 +334,17 @@ def _statement(
     returned = (
         f" RETURNING {', '.join(quote(field.column) for field in _fields(model, returning))}" if returning else ""
     )
+    duration = DurationField()
+    values = [_later_sql(vendor) if field.name in later else "%s" for field in fields]
     return _Insert(
         head=f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ",
-        row="(" + ", ".join(["%s"] * len(fields) + [now_sql()] * len(now)) + ")",
+        row="(" + ", ".join(values + [now_sql()] * len(now)) + ")",
         tail=(" ON CONFLICT DO NOTHING" if skip_existing else "") + returned,
         fields=fields,
-        prepare=tuple(preparer(field) for field in fields),
+        prepare=tuple(
+            partial(duration.get_db_prep_value, connection=connection) if field.name in later else preparer(field)
+            for field in fields
+        ),
     )
 
 
@@ -323,11 +356,14 @@ def insert(
     *,
     skip_existing: bool = False,
     now: tuple[str, ...] = (),
+    later: tuple[str, ...] = (),
 ) -> list[tuple]:
     """INSERT ``rows`` (dicts with the same keys, in the same order), as few
     statements as the parameter limit allows, each value prepared as its
     field would; the statement is built once (``_statement``). The columns
-    named in ``now`` (absent from the rows) take the database's now. With
+    named in ``now`` (absent from the rows) take the database's now; those
+    named in ``later`` take the database's now plus their row's value (a
+    ``timedelta``). With
     ``skip_existing``, a row whose key exists already is left out (``ON
     CONFLICT DO NOTHING``), and only the rows written return. The rows of
     ``written_first`` (a model and its rows) are written before them: on
@@ -335,7 +371,7 @@ def insert(
     each fits in one (one round trip fewer; the foreign keys between them
     are checked at commit)."""
     statements = [
-        (sql, params, bool(returning)) for sql, params in _statements(model, rows, returning, skip_existing, now)
+        (sql, params, bool(returning)) for sql, params in _statements(model, rows, returning, skip_existing, now, later)
     ]
     if written_first is not None:
         first = _statements(*written_first)
@@ -354,10 +390,15 @@ def insert(
 
 
 def _statements(
-    model, rows: list[dict], returning: tuple[str, ...] = (), skip_existing: bool = False, now: tuple[str, ...] = ()
+    model,
+    rows: list[dict],
+    returning: tuple[str, ...] = (),
+    skip_existing: bool = False,
+    now: tuple[str, ...] = (),
+    later: tuple[str, ...] = (),
 ) -> list[tuple[str, list]]:
     """The INSERT statements, with their parameters, that write ``rows``."""
-    statement = _statement(model, tuple(rows[0]), returning, connection.vendor, skip_existing, now)
+    statement = _statement(model, tuple(rows[0]), returning, connection.vendor, skip_existing, now, later)
     size = (
         1 if len(rows) == 1 else max(1, min(ROWS_PER_STATEMENT, connection.ops.bulk_batch_size(statement.fields, rows)))
     )

@@ -9,12 +9,14 @@ the catalog included.
 
 import uuid
 from datetime import timedelta
+from uuid import UUID
 
 from django.conf import settings
 
 from accounts.queries import account_summary
 from catalog import queries as catalog
 from catalog import reservations
+from messaging.ambient import current_cause, signed_in_actor
 from messaging.features import schedules
 from messaging.messages import Event
 
@@ -28,11 +30,11 @@ from .values import total_of
 
 
 def place_order(command: PlaceOrder) -> list[Event]:
-    customer = rules.customer(command.actor_id, account_summary(command.actor_id) if command.actor_id else None)
+    customer_id = _customer(command)
     rules.check_lines(command.items)
     rules.within_caps(
         command.items,
-        held=orders.copies_held_by(customer.account_id),
+        held=orders.hold_copies(customer_id, sum(line.quantity for line in command.items)),
         per_order=settings.ORDERS_MAX_COPIES_PER_ORDER,
         per_customer=settings.ORDERS_MAX_HELD_COPIES,
     )
@@ -57,9 +59,9 @@ def place_order(command: PlaceOrder) -> list[Event]:
             f"{shortage.requested} requested.",
             subject={"book_id": str(shortage.book_id)},
         ) from None
-    placed = OrderPlaced(order_id=order_id, customer_id=customer.account_id, items=items, total=total)
+    placed = OrderPlaced(order_id=order_id, customer_id=customer_id, items=items, total=total)
     # The row is placed when its event says, so the answer built from the event (``queries.as_placed``) is the row.
-    orders.add(order_id=order_id, customer_id=customer.account_id, items=items, total=total, at=placed.occurred_at)
+    orders.add(order_id=order_id, customer_id=customer_id, items=items, total=total, at=placed.occurred_at)
     schedules.schedule(
         ExpireOrder(order_id=order_id),
         after=timedelta(seconds=settings.ORDER_CONFIRM_TIMEOUT),
@@ -67,6 +69,16 @@ def place_order(command: PlaceOrder) -> list[Event]:
         by=command,
     )
     return [placed, *reserved]
+
+
+def _customer(command: PlaceOrder) -> UUID:
+    """The customer placing the order: the actor, an active account. One the
+    interface has just authenticated for this request (which refuses an
+    inactive account) is not read again; any other actor is (the shell, a
+    page signed in by session)."""
+    if command.actor_id is not None and current_cause.get() is None and command.actor_id == signed_in_actor.get():
+        return command.actor_id
+    return rules.customer(command.actor_id, account_summary(command.actor_id) if command.actor_id else None).account_id
 
 
 def expiry_key(order_id: uuid.UUID) -> str:
@@ -94,11 +106,19 @@ def _call_off_expiry(order_id: uuid.UUID) -> None:
     schedules.cancel(expiry_key(order_id))
 
 
+def _save_move(order: Order, *, was: str) -> None:
+    """Save the order's new status; one that was pending no longer holds
+    copies against its customer's cap."""
+    orders.save(order, "status")
+    if was == Order.Status.PENDING:
+        orders.release_copies(order)
+
+
 def confirm_order(command: ConfirmOrder) -> list[Event]:
     _call_off_expiry(command.order_id)
     order = _require_order(command.order_id)
     confirmed = order.confirm()
-    orders.save(order, "status")
+    _save_move(order, was=Order.Status.PENDING)
     return [confirmed]
 
 
@@ -112,8 +132,9 @@ def ship_order(command: ShipOrder) -> list[Event]:
 def cancel_order(command: CancelOrder) -> list[Event]:
     _call_off_expiry(command.order_id)
     order = _require_order(command.order_id)
+    was = order.status
     cancelled = order.cancel(actor_id=command.actor_id, actor_is_staff=_is_active_staff(command.actor_id))
-    orders.save(order, "status")
+    _save_move(order, was=was)
     return [cancelled]
 
 
@@ -121,5 +142,5 @@ def expire_order(command: ExpireOrder) -> list[Event]:
     order = _require_order(command.order_id)
     hours = settings.ORDER_CONFIRM_TIMEOUT / 3600
     expired = order.expire(reason=f"Nobody confirmed it within {hours:g} hours; its copies are back on sale.")
-    orders.save(order, "status")
+    _save_move(order, was=Order.Status.PENDING)
     return [expired]

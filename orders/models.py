@@ -131,3 +131,20 @@ class OrderItem(models.Model):
 
     def __str__(self):
         return f"{self.quantity} x {self.title}"
+
+
+class HeldCopies(models.Model):
+    """The copies a customer's pending orders hold: the figure the cap
+    (``ORDERS_MAX_HELD_COPIES``) is checked against. Placing an order adds
+    its copies, locking the row, in one statement (two orders of one
+    customer queue on it); an order that stops pending (confirmed,
+    cancelled, expired) takes its copies off (``orders.repositories``)."""
+
+    customer_id = models.UUIDField(primary_key=True)
+    copies = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "held copies"
+
+    def __str__(self):
+        return f"{self.copies} copies held by {self.customer_id}"

@@ -30,3 +30,4 @@ def register(registry: Registry) -> None:
     registry.register_personal_data("orders", queries.personal_orders)
 
     registry.register_invariant(invariants.open_orders_hold_exactly_their_stock)
+    registry.register_invariant(invariants.each_customer_holds_what_their_pending_orders_hold)

@@ -16,8 +16,9 @@ from uuid import uuid4
 
 from django.db import transaction
 from django.db.models.functions import Now
+from django.utils import timezone
 
-from .. import bus
+from .. import bus, sql
 from ..ambient import Cause, caused_by, correlated
 from ..conf import conf
 from ..messages import Command, Event, Rejection
@@ -40,15 +41,26 @@ def schedule(command: Command, *, after: timedelta, key: str, by: Command) -> No
     id and actor. ``RegistryError`` for a command not registered as
     schedulable."""
     registry.require_schedulable(type(command))
-    ScheduledCommand.objects.create(
-        schedule_id=uuid4(),
-        key=key,
-        command_type=command.type_name(),
-        payload=command.payload(),
-        not_before=Now() + after,
-        correlation_id=by.correlation_id,
-        scheduled_by=by.command_id,
-        actor_id=by.actor_id,
+    # Every order schedules its expiry: an INSERT built once (``sql.insert``), not compiled by the ORM each time.
+    sql.insert(
+        ScheduledCommand,
+        [
+            {
+                "schedule_id": uuid4(),
+                "key": key,
+                "command_type": command.type_name(),
+                "payload": command.payload(),
+                "not_before": after,
+                "status": ScheduledCommand.Status.WAITING.value,
+                "correlation_id": by.correlation_id,
+                "scheduled_by": by.command_id,
+                "actor_id": by.actor_id,
+                "attempts": 0,
+                "last_error": "",
+                "created_at": timezone.now(),
+            }
+        ],
+        later=("not_before",),
     )
 
 

@@ -7,11 +7,13 @@ import time
 import pytest
 from django.test import Client
 
+from catalog.events import StockReserved
 from catalog.models import Book
 from messaging.features.schedules import SCHEDULER
 from messaging.models import ScheduledCommand, StoredEvent
 from messaging.testing import relay
 from orders.commands import CancelOrder, ConfirmOrder, ExpireOrder
+from orders.events import OrderPlaced
 from orders.queries import order as order_view
 from tests.support.factories import AccountFactory, BookFactory
 from tests.support.stock import figures, place
@@ -50,6 +52,18 @@ def test_an_order_left_pending_expires_through_the_relay_after_its_deadline(plac
     schedule = ScheduledCommand.objects.get()
     assert schedule.status == ScheduledCommand.Status.DONE and schedule.attempts == 1
     assert StoredEvent.objects.get(type="OrderExpired").causation_id == schedule.schedule_id
+
+
+def test_copies_of_an_expired_order_count_no_more_against_the_cap(scenario, one_second):
+    # given: a customer's order took her to the cap, and expired
+    one_second.ORDERS_MAX_HELD_COPIES = 2
+    customer, book = AccountFactory(), BookFactory(inventory__on_hand=5)
+    scenario.given(place(customer, (book, 2)))
+    time.sleep(1.1)
+    assert "1 scheduled done" in relay()
+
+    # when / then
+    scenario.when(place(customer, (book, 2))).then_events(OrderPlaced, StockReserved)
 
 
 def test_a_due_expiry_runs_exactly_once_however_often_the_relay_comes(placed):

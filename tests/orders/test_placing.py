@@ -10,7 +10,7 @@ from catalog.commands import ChangeBookPrice
 from catalog.events import StockReserved
 from catalog.values import Money
 from messaging.serialization import from_primitive
-from orders.commands import CancelOrder, PlaceOrder
+from orders.commands import CancelOrder, ConfirmOrder, PlaceOrder
 from orders.events import OrderPlaced
 from orders.models import Order
 from orders.queries import order as order_view
@@ -159,6 +159,28 @@ def test_copies_of_an_order_that_no_longer_waits_count_no_more_against_the_cap(s
 
     # when / then
     scenario.when(place(alice, (gatsby, 3))).then_events(OrderPlaced, StockReserved)
+
+
+def test_copies_of_a_confirmed_order_count_no_more_against_the_cap(scenario, alice, settings):
+    # given: alice's pending order took her to the cap; the shop confirms it
+    settings.ORDERS_MAX_HELD_COPIES = 3
+    gatsby = BookFactory()
+    (placed,) = scenario.given(place(alice, (gatsby, 3)))
+    scenario.given(ConfirmOrder(order_id=placed.events[0].order_id))
+
+    # when / then
+    scenario.when(place(alice, (gatsby, 3))).then_events(OrderPlaced, StockReserved)
+
+
+def test_a_refused_order_leaves_the_copies_a_customer_holds_as_they_were(scenario, alice, settings):
+    # given: alice holds 2 of her 3 copies; an order of 2 more is refused
+    settings.ORDERS_MAX_HELD_COPIES = 3
+    gatsby = BookFactory()
+    scenario.given(place(alice, (gatsby, 2)))
+    scenario.when(place(alice, (gatsby, 2))).then_rejected("hold_limit_reached")
+
+    # when / then: the refused 2 were not counted, so 1 more still fits
+    scenario.when(place(alice, (gatsby, 1))).then_events(OrderPlaced, StockReserved)
 
 
 def test_an_order_for_more_copies_than_one_order_may_hold_is_refused_and_holds_nothing(scenario, alice, settings):

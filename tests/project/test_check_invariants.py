@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 from accounts.commands import BlockAccount, FollowAccount
 from catalog.models import Inventory
 from orders.commands import CancelOrder
+from orders.models import HeldCopies
 from tests.support.factories import AccountFactory, BlockFactory, BookFactory, FollowFactory
 from tests.support.stock import place
 
@@ -52,6 +53,16 @@ def test_a_reserved_figure_no_order_explains_is_reported(db):
     with pytest.raises(CommandError, match="1 violation") as violation:
         check()
     assert f"book {book.pk}: reserved 4, but reservations hold 0" in violation.value.printed
+
+
+def test_a_count_of_held_copies_that_pending_orders_do_not_explain_is_reported(db, scenario):
+    alice = AccountFactory()
+    scenario.given(place(alice, (BookFactory(), 2)))
+    HeldCopies.objects.filter(customer_id=alice.pk).update(copies=5)
+
+    with pytest.raises(CommandError, match="1 violation") as violation:
+        check()
+    assert f"customer {alice.pk}: pending orders hold 2 copies, the cap counts 5" in violation.value.printed
 
 
 def test_a_dead_letter_is_reported_until_an_operator_discards_it(dead):
