@@ -32,6 +32,12 @@ DEFAULTS = {
     # A waiting schedule this long past its time breaks a rule
     # (check_invariants), and so does a sweep this late (a warning).
     "MESSAGING_SCHEDULE_OVERDUE_SECONDS": 60.0,
+    # A worker renews what it announces (the policies it can run) this often,
+    # and is taken for gone when not heard from for the lease; an open
+    # delivery no live worker can run is reported after the last one.
+    "MESSAGING_WORKER_ANNOUNCE_SECONDS": 15.0,
+    "MESSAGING_WORKER_LEASE_SECONDS": 60.0,
+    "MESSAGING_UNKNOWN_DELIVERY_SECONDS": 300.0,
     # The import path of a function handing opened deliveries to a queue
     # (``messaging.tasks.enqueue`` with Celery); empty: the relay finds them.
     "MESSAGING_HAND_OFF": "",

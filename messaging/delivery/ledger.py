@@ -54,7 +54,7 @@ class Skipped:
 def apply(event: Event, policy_name: str, dispatch: Dispatch, undo: Undo) -> None:
     """Run the policy and dispatch its commands, as consequences of
     ``event``, their refusals undone as ``undo`` says."""
-    policy = registry.policies[policy_name]
+    policy = registry.policy(policy_name)
     with caused_by(Cause(event.correlation_id, event.event_id, policy.name)):
         for command in policy(event) or ():
             dispatch(command, undo=undo)
