@@ -17,6 +17,10 @@ DEFAULTS = {
     # most this many rows per top-level commit (cascades included).
     "MESSAGING_DELIVER_ON_COMMIT": True,
     "MESSAGING_DELIVER_ON_COMMIT_LIMIT": 20,
+    # An outside effect whose outcome is unknown (the mail server took the
+    # mail and did not answer in time) is tried once more after this long,
+    # then parked as a dead letter (``ledger.OutcomeUnknown``).
+    "MESSAGING_UNKNOWN_OUTCOME_RETRY_SECONDS": 600.0,
     # How long a worker owns what it claimed (an outside effect: longer than
     # the slowest send).
     "MESSAGING_LEASE_SECONDS": 60.0,
