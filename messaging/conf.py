@@ -33,6 +33,10 @@ DEFAULTS = {
     "MESSAGING_SUBSCRIPTION_SWEEP_SECONDS": 60.0,
     "MESSAGING_SWEEP_SAFETY_SECONDS": 300.0,
     "MESSAGING_SWEEP_LIMIT": 500,
+    # The longest one Celery sweep dispatches schedules: it stops after
+    # MESSAGING_SWEEP_LIMIT of them or this many seconds, the rest left to
+    # the next run.
+    "MESSAGING_SWEEP_RUN_SECONDS": 5.0,
     # A waiting schedule this long past its time breaks a rule
     # (check_invariants), and so does a sweep this late (a warning).
     "MESSAGING_SCHEDULE_OVERDUE_SECONDS": 60.0,

@@ -45,9 +45,12 @@ def sweep() -> int:
     ``MESSAGING_SWEEP_LIMIT``; the number queued. First, the subscriptions'
     sweep opens what a previous release's process left out; then the
     scheduled commands whose time has come are dispatched here, each in its
-    own transaction (they run no outside effect and hold no lease)."""
+    own transaction (they run no outside effect and hold no lease), for at
+    most ``MESSAGING_SWEEP_RUN_SECONDS``: a deep backlog is swept over
+    several runs. It runs on a queue of its own (``sweep``), so a long
+    sweep holds up no delivery, and no delivery backlog delays the sweep."""
     subscriptions.sweep()
-    schedules.dispatch_due(conf.MESSAGING_SWEEP_LIMIT)
+    schedules.dispatch_due(conf.MESSAGING_SWEEP_LIMIT, seconds=conf.MESSAGING_SWEEP_RUN_SECONDS)
     queued = 0
     for outside in (False, True):
         claim = claiming.claim_due(conf.MESSAGING_SWEEP_LIMIT, outside=outside)
