@@ -2,7 +2,8 @@
 (``tests.support.releases``: a mail policy renamed with an alias, one
 policy retired, one added, the event upgraded with an upcaster) as real
 processes against one PostgreSQL, deliveries in flight, A's web beside B's
-relay, then A's relay beside B's web. Nothing lost, nothing doubled
+relay, then A's relay beside B's web; and on Celery, A's worker beside
+B's web, then B's worker beside A's web. Nothing lost, nothing doubled
 (effects and mails counted), nothing dead-lettered, ``check_invariants``
 clean."""
 
@@ -20,6 +21,7 @@ import pytest
 from messaging.delivery import workers
 from messaging.models import Delivery, StoredEvent, Subscription
 from tests.support import releases
+from tests.support.redis_server import throwaway_redis
 from tests.support.smtp import mail_server
 from tests.support.subprocesses import database_url
 
@@ -53,6 +55,21 @@ class Release:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+        )
+        self.started.append(process)
+        return process
+
+    def celery(self, *args: str) -> subprocess.Popen:
+        """A Celery worker or beat of this release, in a session of its own
+        (a SIGKILL takes its pool with it)."""
+        log = (self.directory / f"celery-{self.name}-{args[0]}.log").open("w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tests.support.release_celery", *args, "-l", "WARNING"],
+            cwd=ROOT,
+            env={**self.env, "REHEARSAL_RELEASE": self.name},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.started.append(process)
         return process
@@ -160,4 +177,80 @@ def test_two_releases_side_by_side_lose_nothing_and_double_nothing(tmp_path):
             for process in a.started + b.started:
                 if process.poll() is None:
                     process.kill()
+                    process.wait(timeout=10)
+
+
+def test_two_releases_side_by_side_on_celery(tmp_path, settings):
+    with throwaway_redis() as broker, mail_server() as smtp:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": broker.url,
+            "EMAIL_URL": f"smtp://{smtp.host}:{smtp.port}",
+            "PYTHONUNBUFFERED": "1",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "MESSAGING_DELIVER_ON_COMMIT": "false",
+            "MESSAGING_LEASE_SECONDS": "2",
+            "MESSAGING_SWEEP_SECONDS": "1",
+            "MESSAGING_LOG_LEVEL": "WARNING",
+        }
+        a, b = Release("A", tmp_path, env), Release("B", tmp_path, env)
+
+        def logs() -> str:
+            return "\n".join(f"--- {log.name}\n{log.read_text()[-4000:]}" for log in sorted(tmp_path.glob("*.log")))
+
+        try:
+            # given: A migrated and runs its Celery worker and the beat; B migrated
+            assert a.run("migrate", "--verbosity", "0").returncode == 0
+            migrated = b.run("migrate", "--verbosity", "0")
+            assert migrated.returncode == 0, migrated.stderr
+            b_start = Subscription.objects.get(name=releases.ADDED).starts_after
+            a.celery("worker", "-Q", "database,outside,sweep", "-c", "1")
+            a.celery("beat", "-s", str(tmp_path / "beat-schedule"))
+
+            # when: B's web hands its deliveries to the broker, which A's worker consumes
+            served = b.run("send", str(DURING_A_RELAY), "b-web-")
+            assert served.returncode == 0, served.stderr
+            time.sleep(6)  # several leases and sweeps
+
+            # then: A's worker counted no attempt on what only B can run, and said so
+            left = Delivery.objects.filter(status__in=Delivery.OPEN)
+            assert left.count() == 3 * DURING_A_RELAY, logs()
+            assert not left.exclude(attempts=0).exists(), "A's worker counted an attempt"
+            announced = workers.live()  # A's worker announced what it runs
+            assert [knows[releases.MAIL_OLD] for name, knows in announced.items() if " celery" in name] == [1]
+            assert not any(releases.MAIL_NEW in knows for knows in announced.values())
+            assert {found.policy for found in workers.unknown(threshold=0)} >= {releases.MAIL_NEW, releases.ADDED}
+
+            # and A's web serves meanwhile; then B's worker starts
+            served = a.run("send", str(DURING_B_RELAY), "a-web-")
+            assert served.returncode == 0, served.stderr
+            b.celery("worker", "-Q", "database,outside,sweep", "-c", "1")
+            wait_until(
+                lambda: (
+                    open_rows() == 0
+                    and Delivery.objects.filter(policy=releases.ADDED).count() == DURING_A_RELAY + DURING_B_RELAY
+                    and len(smtp.accepted) >= DURING_A_RELAY + DURING_B_RELAY
+                ),
+                90,
+                "B's worker runs what only it knows, its sweep opens its new policy's",
+                logs,
+            )
+            time.sleep(2)  # a double, if any, would show by now
+
+            assert not Delivery.objects.filter(status="dead").exists()
+            counted = effects()
+            marks = list(StoredEvent.objects.filter(type="Rehearsed").values_list("payload__mark", "position"))
+            for mark, position in marks:
+                assert counted["count", mark] == 1, mark
+                assert counted["added", mark] == (1 if position > b_start else 0), mark
+                assert counted["shipment", mark] <= (1 if mark.startswith("a-web-") else 0), mark
+            subjects = Counter(message["Subject"] for message in smtp.accepted)
+            assert subjects == Counter(f"confirmation {mark}" for mark, _ in marks)
+            checked = b.run("check_invariants")
+            assert checked.returncode == 0, checked.stdout + checked.stderr
+        finally:
+            for process in a.started + b.started:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGKILL)
                     process.wait(timeout=10)
