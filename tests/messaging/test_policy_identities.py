@@ -7,16 +7,18 @@ policies in this one process, as ``test_subscriptions`` does."""
 
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from accounts.commands import FollowAccount
 from accounts.events import AccountFollowed
 from messaging import bus
 from messaging import relay as kernel_relay
 from messaging.delivery import workers
-from messaging.features import subscriptions
+from messaging.features import retention, subscriptions
 from messaging.models import Delivery, StoredEvent, Subscription
 from messaging.registry import RegistryError, registry
 from messaging.testing import relay, retired, subscribed
@@ -296,3 +298,25 @@ def test_the_unknown_listing_is_json_for_scripts(settings):
     call_command("deliveries", "list", "--unknown", "--json", stdout=out)
     [line] = out.getvalue().splitlines()
     assert json.loads(line) == {"policy": OTHER, "version": 1, "rows": 1, "oldest_seconds": 0}
+
+
+def test_retention_prunes_a_renamed_policys_rows_under_its_old_name_and_moves_both_marks(settings):
+    settings.MESSAGING_SWEEP_SAFETY_SECONDS = 0
+    with subscribed(AccountFollowed, Counting(), name=OLD):  # release A
+        subscriptions.start_new()
+        before = follow()
+        relay()
+    with subscribed(AccountFollowed, Counting(), name=NEW, aliases=(OLD,)):  # release B
+        subscriptions.start_new()
+        after = follow()
+        relay()
+        Subscription.objects.filter(name__in=[OLD, NEW]).update(starts_after=0)
+
+        retention.prune(before=timezone.now() + timedelta(days=1))
+
+        assert not Delivery.objects.filter(policy__in=[OLD, NEW]).exists()
+        marks = dict(Subscription.objects.filter(name__in=[OLD, NEW]).values_list("name", "starts_after"))
+        last = StoredEvent.objects.get(event_id=after.event_id).position
+        assert marks == {OLD: last, NEW: last}
+        assert "all" in invariants()[0]
+    assert before.event_id != after.event_id

@@ -147,9 +147,13 @@ def test_two_releases_side_by_side_lose_nothing_and_double_nothing(tmp_path):
             assert left.count() == 3 * DURING_A_RELAY, logs()  # count (v2), the new mail name, the added policy
             assert not left.exclude(attempts=0).exists(), "A's relay counted an attempt"
             assert not Delivery.objects.filter(policy=releases.MAIL_OLD, event__payload__mark__startswith="b-web-")
+            announced = workers.live()  # A's relay announced what it runs, and only it runs now
+            assert [knows[releases.MAIL_OLD] for name, knows in announced.items() if name.endswith(" relay")] == [1]
+            assert not any(releases.MAIL_NEW in knows for knows in announced.values())
             unknown = {found.policy for found in workers.unknown(threshold=0)}
             assert {releases.MAIL_NEW, releases.ADDED} <= unknown, unknown
             a.stop(relay_a)
+            assert not any(name.endswith(" relay") for name in workers.live()), "a stopped relay withdraws"
 
             # finally: B's relay alone finishes
             drained = b.run("relay_events")
