@@ -99,6 +99,9 @@ class Delivery(models.Model):
     duration_ms = models.FloatField(
         null=True, blank=True, help_text="How long the last attempt took (the policy and its commands), in ms."
     )
+    event_version = models.PositiveSmallIntegerField(
+        default=1, help_text="The version its event was stored in: a worker reading only older ones leaves it."
+    )
     ordering_key = models.CharField(  # noqa: DJ001 -- NULL is "no key": the partial index skips those rows
         max_length=200,
         null=True,

@@ -26,15 +26,15 @@ from ..registry import registry
 
 def runnable() -> Q:
     """The deliveries this process can run: of a policy it knows (by its
-    name or an alias), of an event stored in a version it reads. One
-    condition per event version, on the event's row (a join on its unique
-    id): a row of an event a newer release stored is left to that release."""
+    name or an alias), of an event stored in a version it reads (the row
+    keeps its event's version, so no join: a claim costs what it did). A
+    row of an event a newer release stored is left to that release."""
     by_version: dict[int, list[str]] = {}
     for name, version in registry.knowledge().items():
         by_version.setdefault(version, []).append(name)
     known = Q(pk__in=[])
     for version, names in sorted(by_version.items()):
-        known |= Q(policy__in=sorted(names), event__version__lte=version)
+        known |= Q(policy__in=sorted(names), event_version__lte=version)
     return known
 
 
@@ -108,17 +108,17 @@ def unknown(threshold: float | None = None) -> list[Unknown]:
             knowledge[name] = max(version, knowledge.get(name, 0))
     groups = (
         Delivery.objects.filter(status__in=Delivery.OPEN, created_at__lt=Now() - timedelta(seconds=threshold))
-        .values("policy", "event__version")
+        .values("policy", "event_version")
         .annotate(
             rows=Count("pk"),
             age=ExpressionWrapper(Now() - Min("created_at"), output_field=DurationField()),
         )
-        .order_by("policy", "event__version")
+        .order_by("policy", "event_version")
     )
     return [
-        Unknown(group["policy"], group["event__version"], group["rows"], int(group["age"].total_seconds()))
+        Unknown(group["policy"], group["event_version"], group["rows"], int(group["age"].total_seconds()))
         for group in groups
-        if knowledge.get(group["policy"], 0) < group["event__version"]
+        if knowledge.get(group["policy"], 0) < group["event_version"]
     ]
 
 

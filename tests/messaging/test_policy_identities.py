@@ -96,6 +96,7 @@ def test_a_worker_leaves_an_event_stored_in_a_newer_version():
         subscriptions.start_new()
         newer = follow()  # as if release B stored AccountFollowed v2, which this release cannot read
         StoredEvent.objects.filter(event_id=newer.event_id).update(version=AccountFollowed.version + 1)
+        Delivery.objects.filter(event=newer.event_id).update(event_version=AccountFollowed.version + 1)
         current = follow()
 
         relay()
