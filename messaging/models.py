@@ -99,8 +99,10 @@ class Delivery(models.Model):
     duration_ms = models.FloatField(
         null=True, blank=True, help_text="How long the last attempt took (the policy and its commands), in ms."
     )
-    event_version = models.PositiveSmallIntegerField(
-        default=1, help_text="The version its event was stored in: a worker reading only older ones leaves it."
+    event_version = models.PositiveSmallIntegerField(  # db_default: the release before inserts rows without it
+        default=1,
+        db_default=1,
+        help_text="The version its event was stored in: a worker reading only older ones leaves it.",
     )
     ordering_key = models.CharField(  # noqa: DJ001 -- NULL is "no key": the partial index skips those rows
         max_length=200,
@@ -216,8 +218,9 @@ class Subscription(models.Model):
     pruned_to = models.BigIntegerField(
         default=0, help_text="Settled deliveries of events up to here may have been pruned: a replay needs --force."
     )
-    aliases = models.JSONField(
+    aliases = models.JSONField(  # noqa: DJ001 -- NULL from the release before, which knows no aliases: none
         default=list,
+        null=True,
         blank=True,
         help_text="Names the policy had before (a rename): their deliveries count as its own, for every release.",
     )

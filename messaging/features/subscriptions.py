@@ -65,8 +65,8 @@ def record_aliases() -> None:
     removing one: a process of the previous release may still write it)."""
     recorded = dict(Subscription.objects.filter(name__in=list(registry.policies)).values_list("name", "aliases"))
     for name, aliases in recorded.items():
-        wanted = sorted(set(aliases) | set(registry.policies[name].aliases))
-        if wanted != sorted(aliases):
+        wanted = sorted(set(aliases or ()) | set(registry.policies[name].aliases))
+        if wanted != sorted(aliases or ()):
             Subscription.objects.filter(name=name).update(aliases=wanted)
 
 
@@ -81,7 +81,7 @@ def names_of(policy: Policy) -> set[str]:
     while grew:
         grew = False
         for name, aliases in recorded:
-            family = {name, *aliases}
+            family = {name, *(aliases or ())}
             if family & names and not family <= names:
                 names |= family
                 grew = True
