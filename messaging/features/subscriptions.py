@@ -35,27 +35,36 @@ def start_new() -> list[str]:
     where its old name's subscription stood; the names of those started.
     Then record each policy's aliases on its subscription, so that every
     release's sweep counts the rows of any of its names as its own
-    (``names_of``), and apply the declared retirements."""
-    existing = {row.name: row for row in Subscription.objects.all()}
-    new = [policy for policy in registry.policies.values() if policy.name not in existing]
+    (``names_of``), and apply the declared retirements. Reads only the
+    columns it needs when there is nothing to rename or retire (``migrate``
+    runs it at every state a migration test visits)."""
+    known = set(Subscription.objects.values_list("name", flat=True))
+    new = [policy for policy in registry.policies.values() if policy.name not in known]
     if new:
         end = StoredEvent.objects.aggregate(end=Max("position"))["end"] or 0
-        Subscription.objects.bulk_create([_started(policy, existing, end) for policy in new], ignore_conflicts=True)
+        renamed_from = sorted({alias for policy in new for alias in policy.aliases if alias in known})
+        marks = {
+            name: (starts_after, swept_to, pruned_to)
+            for name, starts_after, swept_to, pruned_to in Subscription.objects.filter(
+                name__in=renamed_from
+            ).values_list("name", "starts_after", "swept_to", "pruned_to")
+        }
+        Subscription.objects.bulk_create([_started(policy, marks, end) for policy in new], ignore_conflicts=True)
     record_aliases()
     apply_retirements()
     return [policy.name for policy in new]
 
 
-def _started(policy: Policy, existing: dict[str, Subscription], end: int) -> Subscription:
+def _started(policy: Policy, marks: dict[str, tuple[int, int, int]], end: int) -> Subscription:
     """A new policy's subscription: from its old names' marks when it had any."""
-    before = [existing[alias] for alias in policy.aliases if alias in existing]
+    before = [marks[alias] for alias in policy.aliases if alias in marks]
     if not before:
         return Subscription(name=policy.name, starts_after=end, swept_to=end, aliases=list(policy.aliases))
     return Subscription(
         name=policy.name,
-        starts_after=min(row.starts_after for row in before),
-        swept_to=min(row.swept_to for row in before),
-        pruned_to=max(row.pruned_to for row in before),
+        starts_after=min(starts_after for starts_after, _, _ in before),
+        swept_to=min(swept_to for _, swept_to, _ in before),
+        pruned_to=max(pruned_to for _, _, pruned_to in before),
         aliases=list(policy.aliases),
     )
 
@@ -63,7 +72,10 @@ def _started(policy: Policy, existing: dict[str, Subscription], end: int) -> Sub
 def record_aliases() -> None:
     """Add each registered policy's aliases to its subscription's (never
     removing one: a process of the previous release may still write it)."""
-    recorded = dict(Subscription.objects.filter(name__in=list(registry.policies)).values_list("name", "aliases"))
+    renamed = [name for name, policy in registry.policies.items() if policy.aliases]
+    if not renamed:
+        return
+    recorded = dict(Subscription.objects.filter(name__in=renamed).values_list("name", "aliases"))
     for name, aliases in recorded.items():
         wanted = sorted(set(aliases or ()) | set(registry.policies[name].aliases))
         if wanted != sorted(aliases or ()):
