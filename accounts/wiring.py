@@ -27,10 +27,22 @@ def register(registry: Registry) -> None:
     registry.register_upcaster(events.FollowBatchScheduled, 1, events.follow_batch_with_no_starts)
     registry.register_refusals(refusals.AccountRefusal)
 
-    registry.subscribe(events.AccountBlocked, policies.remove_follows_on_block)
-    registry.subscribe(events.AccountDeactivated, policies.remove_follows_on_deactivation)
-    registry.subscribe(events.FollowBatchScheduled, policies.sever_follow_batch)
-    registry.subscribe(events.PasswordResetRequested, policies.mail_password_reset)
+    # A policy's name is its identity (its delivery rows carry it): it stays when the
+    # function is renamed or moved (docs/operations.md, "Renaming, retiring and upgrading").
+    registry.subscribe(
+        events.AccountBlocked, policies.remove_follows_on_block, name="accounts.policies.remove_follows_on_block"
+    )
+    registry.subscribe(
+        events.AccountDeactivated,
+        policies.remove_follows_on_deactivation,
+        name="accounts.policies.remove_follows_on_deactivation",
+    )
+    registry.subscribe(
+        events.FollowBatchScheduled, policies.sever_follow_batch, name="accounts.policies.sever_follow_batch"
+    )
+    registry.subscribe(
+        events.PasswordResetRequested, policies.mail_password_reset, name="accounts.policies.mail_password_reset"
+    )
     registry.register_mail_renderer(policies.PASSWORD_RESET_MAIL, mails.password_reset)
     registry.register_mail_renderer(mails.AS_WRITTEN_MAIL, mails.as_written)
     registry.register_projection(

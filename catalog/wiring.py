@@ -15,7 +15,9 @@ def register(registry: Registry) -> None:
     registry.register_events_of(events)
     registry.register_refusals(refusals.CatalogRefusal)
 
-    registry.subscribe(events.BookAdded, policies.stock_new_book)
+    # A policy's name is its identity (its delivery rows carry it): it stays when the
+    # function is renamed or moved (docs/operations.md, "Renaming, retiring and upgrading").
+    registry.subscribe(events.BookAdded, policies.stock_new_book, name="catalog.policies.stock_new_book")
 
     registry.register_reference("isbn:", queries.book_id_for_isbn)
     registry.register_namer("book", queries.titles)

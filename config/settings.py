@@ -311,8 +311,11 @@ CELERY_TASK_DEFAULT_QUEUE = "database"
 CELERY_TASK_ROUTES = {
     "messaging.deliver_batch": {"queue": "database"},
     "messaging.deliver_outside_batch": {"queue": "outside"},
-    "messaging.sweep": {"queue": "database"},
+    "messaging.sweep": {"queue": "sweep"},
 }
+# The sweep has a queue of its own (one worker: `celery -A config worker -Q
+# sweep -c 1`, or `-Q database,sweep` on a database worker), so a long sweep
+# never holds a delivery worker and a delivery backlog never delays it.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The sweep: every MESSAGING_SWEEP_SECONDS, lease up to MESSAGING_SWEEP_LIMIT
 # due deliveries of each kind (never one already leased: queued, or being
@@ -320,6 +323,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # dropped; the next one does its work.
 MESSAGING_SWEEP_SECONDS = env.float("MESSAGING_SWEEP_SECONDS", default=10.0)
 MESSAGING_SWEEP_LIMIT = env.int("MESSAGING_SWEEP_LIMIT", default=500)
+# ...and stops dispatching due schedules after this many seconds: the rest
+# wait for the next run, so a deep backlog never holds one run for long.
+MESSAGING_SWEEP_RUN_SECONDS = env.float("MESSAGING_SWEEP_RUN_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "sweep": {
         "task": "messaging.sweep",

@@ -7,7 +7,8 @@ else, so a slow database never gets a live process restarted.
 answers and every migration is applied; 200 ``{"status": "ready"}``, 503
 ``{"status": "unavailable"}`` otherwise, and nothing more to anyone. Staff
 also get each check (with why it failed) and the deliveries (the open
-backlog due, how long the oldest has waited, the dead letters), which never
+backlog due, how long the oldest has waited, the dead letters, the open
+rows no running worker knows: ``deliveries list --unknown``), which never
 fail readiness: one bad address dead-lettering its mails must not take
 every web node out of the load balancer. An operator watches those figures;
 ``check_invariants`` fails on dead letters.
@@ -42,6 +43,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from messaging.delivery import workers
 from messaging.operations import metrics
 
 READINESS_PATH = "/health"
@@ -85,6 +87,7 @@ def _deliveries() -> dict | None:
         "oldest_due_seconds": backlog.oldest_due_seconds,
         "dead": backlog.dead,
         "held": backlog.held,
+        "unknown": sum(found.rows for found in workers.unknown()),
         "schedules": {
             "overdue": backlog.overdue_schedules,
             "oldest_overdue_seconds": backlog.oldest_overdue_schedule_seconds,

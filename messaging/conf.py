@@ -17,6 +17,10 @@ DEFAULTS = {
     # most this many rows per top-level commit (cascades included).
     "MESSAGING_DELIVER_ON_COMMIT": True,
     "MESSAGING_DELIVER_ON_COMMIT_LIMIT": 20,
+    # An outside effect whose outcome is unknown (the mail server took the
+    # mail and did not answer in time) is tried once more after this long,
+    # then parked as a dead letter (``ledger.OutcomeUnknown``).
+    "MESSAGING_UNKNOWN_OUTCOME_RETRY_SECONDS": 600.0,
     # How long a worker owns what it claimed (an outside effect: longer than
     # the slowest send).
     "MESSAGING_LEASE_SECONDS": 60.0,
@@ -29,9 +33,19 @@ DEFAULTS = {
     "MESSAGING_SUBSCRIPTION_SWEEP_SECONDS": 60.0,
     "MESSAGING_SWEEP_SAFETY_SECONDS": 300.0,
     "MESSAGING_SWEEP_LIMIT": 500,
+    # The longest one Celery sweep dispatches schedules: it stops after
+    # MESSAGING_SWEEP_LIMIT of them or this many seconds, the rest left to
+    # the next run.
+    "MESSAGING_SWEEP_RUN_SECONDS": 5.0,
     # A waiting schedule this long past its time breaks a rule
     # (check_invariants), and so does a sweep this late (a warning).
     "MESSAGING_SCHEDULE_OVERDUE_SECONDS": 60.0,
+    # A worker renews what it announces (the policies it can run) this often,
+    # and is taken for gone when not heard from for the lease; an open
+    # delivery no live worker can run is reported after the last one.
+    "MESSAGING_WORKER_ANNOUNCE_SECONDS": 15.0,
+    "MESSAGING_WORKER_LEASE_SECONDS": 60.0,
+    "MESSAGING_UNKNOWN_DELIVERY_SECONDS": 300.0,
     # The import path of a function handing opened deliveries to a queue
     # (``messaging.tasks.enqueue`` with Celery); empty: the relay finds them.
     "MESSAGING_HAND_OFF": "",

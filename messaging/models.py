@@ -104,6 +104,11 @@ class Delivery(models.Model):
         help_text="Done right after the commit that opened it, in the committing process (a request, or a "
         "worker's delivery whose commands opened it), not by a relay worker's claim.",
     )
+    event_version = models.PositiveSmallIntegerField(  # db_default: the release before inserts rows without it
+        default=1,
+        db_default=1,
+        help_text="The version its event was stored in: a worker reading only older ones leaves it.",
+    )
     ordering_key = models.CharField(  # noqa: DJ001 -- NULL is "no key": the partial index skips those rows
         max_length=200,
         null=True,
@@ -218,10 +223,36 @@ class Subscription(models.Model):
     pruned_to = models.BigIntegerField(
         default=0, help_text="Settled deliveries of events up to here may have been pruned: a replay needs --force."
     )
+    aliases = models.JSONField(  # noqa: DJ001 -- NULL from the release before, which knows no aliases: none
+        default=list,
+        null=True,
+        blank=True,
+        help_text="Names the policy had before (a rename): their deliveries count as its own, for every release.",
+    )
+    retired_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a release declared the policy retired: nothing is opened for it since."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self):
         return f"{self.name} after #{self.starts_after}"
+
+
+class Worker(models.Model):
+    """A running worker (a relay, a Celery worker) and what it can run: each
+    policy name it answers to, with the newest version of the event type
+    it reads. Renewed while it runs (``MESSAGING_WORKER_ANNOUNCE_SECONDS``)
+    and deleted when it stops; one not renewed for
+    ``MESSAGING_WORKER_LEASE_SECONDS`` is gone. What lets the kernel say that
+    no running worker knows a delivery (``delivery.workers.unknown``)."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="host:pid and kind, e.g. web-1:4242 relay.")
+    knows = models.JSONField(default=dict, help_text="Policy name (or alias) -> newest event version it reads.")
+    seen_at = models.DateTimeField(help_text="The last announcement, by the database's clock.")
+    started_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} seen at {self.seen_at:%Y-%m-%d %H:%M:%S}"
 
 
 class ScheduledCommand(models.Model):

@@ -9,6 +9,7 @@ Each app fills it from its own ``wiring.py`` (called from
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from types import ModuleType
 from uuid import UUID
 
@@ -55,7 +56,13 @@ class Policy:
     ``ordered_by``, when given, names the key (an aggregate's id) whose
     deliveries of this policy take effect in the order of their events: one
     of them is not run while an earlier one of its key is open or dead
-    (docs/architecture.md, "Ordered per key")."""
+    (docs/architecture.md, "Ordered per key").
+
+    ``name`` is its stable identity: delivery rows and its subscription are
+    stored by it. ``aliases`` are the names it had before (a rename): it
+    runs their rows, and no sweep opens a second delivery of an event one
+    of them already has (docs/operations.md, "Renaming, retiring and
+    upgrading a policy")."""
 
     name: str
     event_type: type[Event]
@@ -63,6 +70,12 @@ class Policy:
     outside: bool = False
     locks: Locker | None = None
     ordered_by: Callable[[Event], object] | None = None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name its delivery rows may carry: its own, then its aliases."""
+        return (self.name, *self.aliases)
 
     def __call__(self, event: Event):
         return self.function(event)
@@ -74,6 +87,28 @@ class Policy:
             return None
         key = self.ordered_by(event)
         return None if key is None else str(key)
+
+
+class OpenRows(StrEnum):
+    """What a retirement does with its policy's open rows."""
+
+    SETTLE = "settle"  # marked skipped, with the retirement as the reason: settled, nothing left to do
+    DISCARD = "discard"  # marked discarded, as an operator's discard of a dead letter is
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """A policy removed from the code on purpose: its open rows are settled
+    or discarded (``open_rows``), as the rows an older release still opens
+    during a deploy will be, and its subscription is closed."""
+
+    name: str
+    open_rows: OpenRows
+
+    @property
+    def reason(self) -> str:
+        """What its rows' ``last_error`` says (why they never ran)."""
+        return f"policy {self.name} retired ({self.open_rows}): not run"
 
 
 @dataclass(frozen=True)
@@ -99,6 +134,8 @@ class Registry:
         self.commands: dict[str, type[Command]] = {}
         self.events: dict[str, type[Event]] = {}
         self.policies: dict[str, Policy] = {}
+        self.aliases: dict[str, Policy] = {}
+        self.retired: dict[str, Retirement] = {}
         self.subscriptions: dict[type[Event], list[Policy]] = {}
         self.upcasters: dict[tuple[str, int], Upcaster] = {}
         self.references: dict[str, Callable[[str], object]] = {}
@@ -173,27 +210,65 @@ class Registry:
         outside: bool = False,
         locks: Locker | None = None,
         ordered_by: Callable[[Event], object] | None = None,
+        aliases: Iterable[str] = (),
     ) -> Policy:
         """Run ``function`` after every committed ``event_type``: exactly once
         each, in a transaction of its own; or, ``outside``, at least once and
         outside any transaction (it must not touch the database's rows).
 
+        ``name`` is the policy's stable identity (default: the function's
+        dotted path, which a rename of the function changes: give one).
+        ``aliases`` are names it was registered under before: their rows
+        are its own (``Policy``).
+
         With ``locks``, the rows its deliveries share with other deliveries
         are locked in key order before a relay batch runs them (``Policy``).
         With ``ordered_by``, its deliveries of one key run in event order."""
         name = name or f"{function.__module__}.{function.__qualname__}"
-        policy = Policy(name, event_type, function, outside, locks, ordered_by)
-        if policy.name in self.policies:
-            raise RegistryError(f"policy {policy.name!r} is already subscribed")
+        policy = Policy(name, event_type, function, outside, locks, ordered_by, tuple(aliases))
+        for taken in policy.names:
+            if taken in self.policies or taken in self.aliases:
+                raise RegistryError(f"policy {taken!r} is already subscribed (or an alias of one)")
+            if taken in self.retired:
+                raise RegistryError(f"policy {taken!r} is retired: a retired name is never used again")
         self.register_events(event_type)
         self.policies[policy.name] = policy
+        for alias in policy.aliases:
+            self.aliases[alias] = policy
         self.subscriptions.setdefault(event_type, []).append(policy)
         return policy
 
     def unsubscribe(self, policy: Policy) -> None:
         """Remove a policy (tests use this to clean up after themselves)."""
         del self.policies[policy.name]
+        for alias in policy.aliases:
+            del self.aliases[alias]
         self.subscriptions[policy.event_type].remove(policy)
+
+    def retire(self, name: str, *, open_rows: str) -> Retirement:
+        """Declare that the policy once registered as ``name`` is gone on
+        purpose. Its open rows (those there now, and those a process of the
+        previous release still opens during the deploy) are settled
+        (``"settle"``: skipped, nothing left to do) or discarded
+        (``"discard"``), with the retirement as the reason, and its
+        subscription is closed: no sweep opens a delivery for it again
+        (``subscriptions.apply_retirements``, run at ``migrate`` and by
+        every sweep). Nothing is dead-lettered, nothing is left stranded."""
+        if name in self.policies or name in self.aliases:
+            raise RegistryError(f"policy {name!r} is still subscribed: unsubscribe it to retire it")
+        if name in self.retired:
+            raise RegistryError(f"policy {name!r} is already retired")
+        try:
+            retirement = Retirement(name, OpenRows(open_rows))
+        except ValueError:
+            choices = ", ".join(repr(choice.value) for choice in OpenRows)
+            raise RegistryError(f"retire {name!r}: open_rows is one of {choices}, not {open_rows!r}") from None
+        self.retired[name] = retirement
+        return retirement
+
+    def unretire(self, name: str) -> None:
+        """Forget a retirement (tests use this to clean up after themselves)."""
+        del self.retired[name]
 
     def register_schedulable(self, *command_types: type[Command]) -> None:
         """Allow ``command_types`` to wait for their time (``messaging.features.schedules``).
@@ -313,6 +388,20 @@ class Registry:
             return self.refusals[code]
         except KeyError:
             raise RegistryError(f"no context declares the refusal code {code!r}") from None
+
+    def policy(self, name: str) -> Policy:
+        """The policy whose rows carry ``name``: its own or one of its
+        aliases; ``KeyError`` when no policy of this process answers to it."""
+        found = self.policies.get(name) or self.aliases.get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def knowledge(self) -> dict[str, int]:
+        """What this process can run: each name its policies answer to, with
+        the newest version of the policy's event type it reads (a row of an
+        event stored in a later version is another release's)."""
+        return {name: policy.event_type.version for policy in self.policies.values() for name in policy.names}
 
     def policies_for(self, event: Event) -> list[Policy]:
         return self.subscriptions.get(type(event), [])

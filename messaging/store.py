@@ -86,6 +86,7 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
                     "last_error": "",
                     "outside": policy.outside,
                     "ordering_key": policy.ordering_key(event),
+                    "event_version": event.version,
                 }
                 for event, policy in subscribed
             ],
@@ -185,6 +186,7 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
             "last_error": "",
             "outside": policy.outside,
             "ordering_key": policy.ordering_key(event),
+            "event_version": event.version,
         }
         for _, event in stamped
         for policy in registry.policies_for(event)
@@ -196,11 +198,17 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
 def open_deliveries(policy, event_ids: list) -> None:
     """Open ``policy``'s deliveries of events already stored (a replay, the
     sweep); one that exists already is left as it is, so opening twice is
-    opening once."""
+    opening once. Each row keeps the version its event was stored in."""
+    versions = dict(StoredEvent.objects.filter(event_id__in=event_ids).values_list("event_id", "version"))
     Delivery.objects.bulk_create(
         [
             Delivery(
-                event_id=event_id, policy=policy.name, outside=policy.outside, next_attempt_at=Now(), created_at=Now()
+                event_id=event_id,
+                policy=policy.name,
+                outside=policy.outside,
+                event_version=versions.get(event_id, 1),
+                next_attempt_at=Now(),
+                created_at=Now(),
             )
             for event_id in event_ids
         ],

@@ -9,16 +9,17 @@ Celery".
 """
 
 import logging
+import threading
 from uuid import UUID
 
 from celery import shared_task
-from celery.signals import task_prerun, worker_process_init
-from django.db import close_old_connections, connections
+from celery.signals import task_prerun, worker_process_init, worker_ready, worker_shutdown
+from django.db import DatabaseError, close_old_connections, connection, connections
 from kombu.exceptions import OperationalError
 
 from . import relay, store
 from .conf import conf
-from .delivery import claiming
+from .delivery import claiming, workers
 from .features import schedules, subscriptions
 
 logger = logging.getLogger(__name__)
@@ -44,9 +45,12 @@ def sweep() -> int:
     ``MESSAGING_SWEEP_LIMIT``; the number queued. First, the subscriptions'
     sweep opens what a previous release's process left out; then the
     scheduled commands whose time has come are dispatched here, each in its
-    own transaction (they run no outside effect and hold no lease)."""
+    own transaction (they run no outside effect and hold no lease), for at
+    most ``MESSAGING_SWEEP_RUN_SECONDS``: a deep backlog is swept over
+    several runs. It runs on a queue of its own (``sweep``), so a long
+    sweep holds up no delivery, and no delivery backlog delays the sweep."""
     subscriptions.sweep()
-    schedules.dispatch_due(conf.MESSAGING_SWEEP_LIMIT)
+    schedules.dispatch_due(conf.MESSAGING_SWEEP_LIMIT, seconds=conf.MESSAGING_SWEEP_RUN_SECONDS)
     queued = 0
     for outside in (False, True):
         claim = claiming.claim_due(conf.MESSAGING_SWEEP_LIMIT, outside=outside)
@@ -65,6 +69,55 @@ def keep_database_connections(**_) -> None:
     one first (``drop_unusable_connections``)."""
     for alias in connections:
         connections.settings[alias]["CONN_MAX_AGE"] = conf.MESSAGING_WORKER_CONN_MAX_AGE
+
+
+class _Announcing:
+    """A Celery worker's announcement of what it can run (``workers``),
+    renewed every ``MESSAGING_WORKER_ANNOUNCE_SECONDS`` by a thread of the
+    worker's main process, so an idle worker stays known; withdrawn when
+    the worker shuts down."""
+
+    def __init__(self):
+        self.name = workers.worker_name("celery")
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                workers.announce(self.name)
+            except DatabaseError as error:  # an outage: the next renewal tries again
+                logger.warning("could not announce this worker (%s)", error)
+            finally:
+                connection.close()  # the thread's own connection: none held between renewals
+            self.stopped.wait(conf.MESSAGING_WORKER_ANNOUNCE_SECONDS)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        try:
+            workers.withdraw(self.name)
+        except DatabaseError:  # its lease runs out instead
+            pass
+        finally:
+            connection.close()
+
+
+_announcing: list[_Announcing] = []
+
+
+@worker_ready.connect
+def announce_this_worker(**_) -> None:
+    """Start announcing what this worker's processes can run (the main
+    process has the same registry as its pool's)."""
+    announcing = _Announcing()
+    _announcing.append(announcing)
+    threading.Thread(target=announcing.run, name="messaging-announce", daemon=True).start()
+
+
+@worker_shutdown.connect
+def withdraw_this_worker(**_) -> None:
+    """Say this worker stopped: what only it knew is unknown from now on."""
+    while _announcing:
+        _announcing.pop().stop()
 
 
 @task_prerun.connect

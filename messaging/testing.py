@@ -122,13 +122,26 @@ def subscribed(
     name: str | None = None,
     outside: bool = False,
     ordered_by=None,
+    aliases=(),
 ):
     """Subscribe a policy for the duration of a test."""
-    policy = registry.subscribe(event_type, function, name=name, outside=outside, ordered_by=ordered_by)
+    policy = registry.subscribe(
+        event_type, function, name=name, outside=outside, ordered_by=ordered_by, aliases=aliases
+    )
     try:
         yield policy
     finally:
         registry.unsubscribe(policy)
+
+
+@contextmanager
+def retired(name: str, *, open_rows: str):
+    """Declare the policy ``name`` retired for the duration of a test."""
+    retirement = registry.retire(name, open_rows=open_rows)
+    try:
+        yield retirement
+    finally:
+        registry.unretire(name)
 
 
 def _names(events) -> list[str]:

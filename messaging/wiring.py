@@ -33,4 +33,5 @@ def register(registry: Registry) -> None:
     registry.register_invariant(invariants.no_schedule_is_overdue)
     registry.register_warning(invariants.the_schedules_are_swept)
     registry.register_warning(invariants.no_delivery_is_held)
+    registry.register_warning(invariants.every_open_delivery_has_a_worker)
     registry.register_invariant(invariants.every_stored_event_loads)

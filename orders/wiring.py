@@ -16,11 +16,23 @@ def register(registry: Registry) -> None:
     registry.register_events_of(events)
     registry.register_refusals(refusals.OrderRefusal)
 
-    registry.subscribe(events.OrderCancelled, policies.release_stock_on_cancel, locks=policies.lock_released_stock)
-    registry.subscribe(events.OrderConfirmed, policies.mail_confirmation)
-    registry.subscribe(events.OrderShipped, policies.mail_shipment)
-    registry.subscribe(events.OrderExpired, policies.release_stock_on_expiry, locks=policies.lock_released_stock)
-    registry.subscribe(events.OrderExpired, policies.mail_expiry)
+    # A policy's name is its identity (its delivery rows carry it): it stays when the
+    # function is renamed or moved (docs/operations.md, "Renaming, retiring and upgrading").
+    registry.subscribe(
+        events.OrderCancelled,
+        policies.release_stock_on_cancel,
+        name="orders.policies.release_stock_on_cancel",
+        locks=policies.lock_released_stock,
+    )
+    registry.subscribe(events.OrderConfirmed, policies.mail_confirmation, name="orders.policies.mail_confirmation")
+    registry.subscribe(events.OrderShipped, policies.mail_shipment, name="orders.policies.mail_shipment")
+    registry.subscribe(
+        events.OrderExpired,
+        policies.release_stock_on_expiry,
+        name="orders.policies.release_stock_on_expiry",
+        locks=policies.lock_released_stock,
+    )
+    registry.subscribe(events.OrderExpired, policies.mail_expiry, name="orders.policies.mail_expiry")
     # An order's mails go out in the order they were queued (its events'
     # order): a confirmation waiting for its retry holds back the "shipped".
     registry.register_mail_renderer(mails.CONFIRMED_MAIL, mails.confirmed, in_order=True)

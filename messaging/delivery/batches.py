@@ -250,7 +250,7 @@ def _lock_shared_rows(loaded: list[tuple[Delivery, Event | Exception]]) -> None:
         return
     by_locker = {}
     for row, event in loaded:
-        policy = registry.policies.get(row.policy)
+        policy = registry.policies.get(row.policy) or registry.aliases.get(row.policy)
         if policy is not None and policy.locks is not None and not isinstance(event, Exception):
             by_locker.setdefault(policy.locks, []).append(event)
     for locks in sorted(by_locker, key=lambda locks: f"{locks.__module__}.{locks.__qualname__}"):

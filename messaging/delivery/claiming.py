@@ -1,6 +1,10 @@
 """Leasing deliveries to the worker that will run them, and an operator's
 decisions on dead letters.
 
+A worker claims only what it can run (``workers.runnable``: a policy it
+knows, an event version it reads); the rows of another release's policies
+wait for that release's workers, and never count an attempt here.
+
 A lease (``Claim``) gives a worker a set of rows until ``next_attempt_at``
 by the database's clock: other workers pass them by, and take them over
 with a fresh lease if the first one dies, after which the first one leaves
@@ -18,6 +22,7 @@ from django.db.models.functions import Now
 
 from ..conf import conf
 from ..models import Delivery, not_held
+from .workers import runnable
 
 
 @dataclass(frozen=True)
@@ -56,9 +61,9 @@ def claim_opened(delivery_ids: Iterable[int], *, outside: bool) -> Claim:
     lease = uuid4()
     with transaction.atomic(durable=True):
         ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__in=list(delivery_ids), status=Delivery.Status.PENDING, lease=None, outside=outside)
-            .filter(not_held())
+            .filter(not_held(), runnable())
             .order_by("pk")
             .values_list("pk", flat=True)
         )
@@ -73,14 +78,17 @@ def claim_queued(delivery_ids: list[int], *, outside: bool, queued: UUID | None 
     due. Rows locked by someone else are skipped, never waited for (``SKIP
     LOCKED``): a duplicate message (a broker's redelivery, the sweep's
     resend) costs one query, and the fresh lease makes every other copy of
-    the message miss."""
+    the message miss. Rows this worker cannot run (``workers.runnable``: a
+    policy of another release) are left alone, uncounted, under the lease
+    that queued them: when it runs out the sweep queues them again, for a
+    worker that knows them."""
     owned = Q(lease=queued) if queued is not None else Q(next_attempt_at__lte=Now())
     lease = uuid4()
     with transaction.atomic(durable=True):
         ids = list(
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(owned, pk__in=delivery_ids, status__in=Delivery.OPEN, outside=outside)
-            .filter(not_held())
+            .filter(not_held(), runnable())
             .order_by("pk")
             .values_list("pk", flat=True)
         )
@@ -109,9 +117,10 @@ def due(now, limit: int, *, outside: bool | None = None) -> QuerySet:
     ``Now()``), oldest first, locked as they are read and skipping rows
     locked already (the query ``claim_due`` runs). A delivery held back by
     an earlier one of its policy and key (``models.not_held``) is not
-    taken: so at most one delivery of a key is in flight at a time."""
-    found = Delivery.objects.select_for_update(skip_locked=True).filter(
-        not_held(), status__in=Delivery.OPEN, next_attempt_at__lte=now
+    taken: so at most one delivery of a key is in flight at a time; nor is
+    one this process cannot run (``workers.runnable``)."""
+    found = Delivery.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+        not_held(), runnable(), status__in=Delivery.OPEN, next_attempt_at__lte=now
     )
     if outside is not None:
         found = found.filter(outside=outside)

@@ -41,6 +41,16 @@ class Permanent(Exception):
     server refused the address): the delivery is dead-lettered at once."""
 
 
+class OutcomeUnknown(Exception):
+    """Raised by an outside effect that cannot tell whether it took effect
+    (the mail server took the mail, then did not answer within its
+    timeout: it may have delivered it). Not retried as a failure is: once,
+    after ``MESSAGING_UNKNOWN_OUTCOME_RETRY_SECONDS`` (the same mail, with
+    the same Message-ID), then, unknown again, parked as a dead letter for
+    an operator, who checks the other side before retrying or discarding.
+    Never a flood of copies."""
+
+
 @dataclass(frozen=True)
 class Skipped:
     """Returned by an outside effect that had nothing to do (a mail to a
@@ -54,7 +64,7 @@ class Skipped:
 def apply(event: Event, policy_name: str, dispatch: Dispatch, undo: Undo) -> None:
     """Run the policy and dispatch its commands, as consequences of
     ``event``, their refusals undone as ``undo`` says."""
-    policy = registry.policies[policy_name]
+    policy = registry.policy(policy_name)
     with caused_by(Cause(event.correlation_id, event.event_id, policy.name)):
         for command in policy(event) or ():
             dispatch(command, undo=undo)
@@ -65,8 +75,11 @@ def record_failure(delivery: Delivery, event_type: str, error: Exception) -> Non
     """Mark the attempt (already counted) failed, or dead after the last one
     or a permanent failure. The retry time is an expression (the database's
     now plus the backoff), written by the caller's save or update."""
+    previous = delivery.last_error
     delivery.last_error = f"{type(error).__name__}: {error}"
-    delivery.status = status_after(delivery.attempts, error)
+    delivery.status = status_after(delivery.attempts, error, previous)
+    if delivery.status == Delivery.Status.DEAD and isinstance(error, OutcomeUnknown):
+        delivery.last_error += "; unknown twice, parked: check the other side before retrying or discarding"
     if delivery.status == Delivery.Status.DEAD:
         logger.error(
             "dead-lettered %s to %s after %d attempt(s): %s",
@@ -76,7 +89,11 @@ def record_failure(delivery: Delivery, event_type: str, error: Exception) -> Non
             delivery.last_error,
         )
     else:
-        backoff = retry_delay(delivery.attempts)
+        backoff = (
+            conf.MESSAGING_UNKNOWN_OUTCOME_RETRY_SECONDS
+            if isinstance(error, OutcomeUnknown)
+            else retry_delay(delivery.attempts)
+        )
         # by the database's clock: the host that records the failure and the
         # worker that retries it may disagree on the time
         delivery.next_attempt_at = Now() + timedelta(seconds=backoff)
@@ -90,9 +107,12 @@ def record_failure(delivery: Delivery, event_type: str, error: Exception) -> Non
         )
 
 
-def status_after(attempts: int, error: Exception) -> str:
-    """A delivery's status after its ``attempts``-th attempt failed with ``error``."""
+def status_after(attempts: int, error: Exception, previous_error: str = "") -> str:
+    """A delivery's status after its ``attempts``-th attempt failed with
+    ``error`` (``previous_error``: what the attempt before recorded)."""
     if attempts >= conf.MESSAGING_MAX_ATTEMPTS or isinstance(error, Permanent):
+        return Delivery.Status.DEAD
+    if isinstance(error, OutcomeUnknown) and previous_error.startswith(f"{OutcomeUnknown.__name__}:"):
         return Delivery.Status.DEAD
     return Delivery.Status.FAILED
 

@@ -32,6 +32,7 @@ from ..models import Delivery, not_held
 from ..refusal_rule import Undo
 from ..registry import registry
 from .ledger import CONFLICT_RETRIES, Dispatch, Skipped, apply, record_failure, running, since
+from .workers import runnable
 
 logger = logging.getLogger("messaging.delivery")
 
@@ -43,8 +44,9 @@ class _Conflict(Exception):
 def deliver(delivery_id: int, *, dispatch: Dispatch, lease: UUID | None = None) -> str | None:
     """Attempt one delivery; return its new status, or ``None`` if it was not
     this caller's to deliver: no longer open (done or dead, perhaps by
-    another worker just now), leased by someone else, not yet due, or held
-    back by an earlier delivery of its policy and key.
+    another worker just now), leased by someone else, not yet due, held
+    back by an earlier delivery of its policy and key, or of a policy (or
+    event version) this process does not know: never an attempt counted.
 
     With ``lease``, the row must still belong to that claim (checked under
     the row lock); without, it must be due by the database's clock (a
@@ -86,7 +88,7 @@ def _deliver_in_database(delivery_id: int, owned: Q, dispatch: Dispatch, *, conf
         delivery = (
             Delivery.objects.select_for_update(of=("self",))
             .select_related("event")
-            .filter(owned, not_held(), pk=delivery_id, status__in=Delivery.OPEN, outside=False)
+            .filter(owned, not_held(), runnable(), pk=delivery_id, status__in=Delivery.OPEN, outside=False)
             .first()
         )
         if delivery is None:
@@ -133,7 +135,7 @@ def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
     lease = uuid4()
     until = Now() + timedelta(seconds=conf.MESSAGING_OUTSIDE_LEASE_SECONDS)
     with transaction.atomic(durable=True):
-        taken = Delivery.objects.filter(owned, not_held(), pk=delivery_id, status__in=Delivery.OPEN).update(
+        taken = Delivery.objects.filter(owned, not_held(), runnable(), pk=delivery_id, status__in=Delivery.OPEN).update(
             lease=lease, next_attempt_at=until, attempts=F("attempts") + 1
         )
     if not taken:
@@ -143,7 +145,7 @@ def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
     with running(delivery_id, row.type, delivery.policy, row.correlation_id, row.event_id) as span:
         started = time.perf_counter()
         try:
-            policy = registry.policies[delivery.policy]
+            policy = registry.policy(delivery.policy)
             event = store.load(delivery.event)
             outcome = policy(event)
             if outcome and not isinstance(outcome, Skipped):

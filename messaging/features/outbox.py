@@ -15,10 +15,11 @@ from email.utils import make_msgid
 from typing import ClassVar
 from uuid import UUID
 
+from django.core import mail as django_mail
 from django.core.mail import EmailMessage
 
 from ..conf import conf
-from ..delivery.ledger import Permanent, Skipped
+from ..delivery.ledger import OutcomeUnknown, Permanent, Skipped
 from ..messages import Event, PolicyCommand
 from ..personal import is_forgotten, personal
 from ..registry import registry
@@ -120,10 +121,22 @@ def _send(mail: Mail, message_id: str, recipient: UUID) -> None:
     too), so they are raised again as errors that name the recipient by
     account id, with the address in the server's answer replaced, ``from
     None`` so that no traceback chains the original. An error that is not
-    the server's answer goes on as it is, unless it quotes the address."""
+    the server's answer goes on as it is, unless it quotes the address.
+
+    A timeout once the connection is open and greeted (EHLO answered) leaves
+    the outcome unknown: the server may have taken the mail and be slow to
+    say so. That is ``OutcomeUnknown`` (retried once, later, then parked),
+    not a failure retried at once into a flood of copies. A timeout while
+    connecting is a plain failure: nothing was handed over."""
     message = EmailMessage(mail.subject, mail.body, to=[mail.to], headers={"Message-ID": message_id})
+    mailer = django_mail.mailers.default
+    connected = False
     try:
-        message.send()
+        mailer.open()
+        if getattr(mailer, "connection", None) is not None:  # SMTP: greet now, so a server that never answers
+            mailer.connection.ehlo_or_helo_if_needed()  # its greeting is a plain failure, sent nothing
+        connected = True
+        mailer.send_messages([message])
     except smtplib.SMTPRecipientsRefused as refused:
         answers = list(refused.recipients.values())
         unquote = _unquoting(recipient, mail.to, *refused.recipients)
@@ -135,12 +148,19 @@ def _send(mail: Mail, message_id: str, recipient: UUID) -> None:
         said = f"{answer.smtp_code} {_unquoting(recipient, mail.to)(answer.smtp_error)}"
         raise error(f"the mail server did not take the mail to account {recipient}: {said}") from None
     except Exception as failure:  # a timeout, a refused connection: no address in them, unless there is
+        if connected and any(isinstance(error, TimeoutError) for error in _chain(failure)):
+            raise OutcomeUnknown(
+                f"the mail server did not answer in time once the mail to account {recipient} was handed over: "
+                f"it may have been delivered (Message-ID {message_id})"
+            ) from None
         unquote = _unquoting(recipient, mail.to)
         if all(unquote(str(error)) == str(error) for error in _chain(failure)):
             raise
         raise MailNotSent(
             f"{type(failure).__name__} sending the mail to account {recipient}: {unquote(str(failure))}"
         ) from None
+    finally:
+        mailer.close()
 
 
 def _chain(error: BaseException) -> list[BaseException]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Exists, F, Max, OuterRef
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, Max, OuterRef, Value
+from django.db.models.functions import Coalesce, Greatest
 
 from ..models import Delivery, IdempotentResponse, ProcessedCommand, ScheduledCommand, StoredEvent, Subscription
 from ..registry import Policy, registry
@@ -66,7 +66,8 @@ def new_mark(policy: Policy, subscription: Subscription, before: datetime) -> in
     ``swept_to``: beyond it an event a process of the previous release wrote
     may still lack its delivery, which only the sweep may decide. One mark
     cannot skip an event, so one old dead letter holds the pruning back."""
-    prunable = _settled_before(before).filter(event=OuterRef("event_id"), policy=policy.name)
+    names = sorted(subscriptions.names_of(policy))  # a renamed policy's rows under its old names are its own
+    prunable = _settled_before(before).filter(event=OuterRef("event_id"), policy__in=names)
     events = StoredEvent.objects.filter(type=policy.event_type.type_name(), position__gt=subscription.starts_after)
     needed = events.exclude(Exists(prunable)).order_by("position").values_list("position", flat=True).first()
     if needed is None:
@@ -85,6 +86,7 @@ def _settled_before(before: datetime):
 
 def _prune_deliveries(policy: Policy, before: datetime, batch: int, dry_run: bool, progress: Progress) -> Pruned:
     what = f"deliveries of {policy.name}"
+    names = sorted(subscriptions.names_of(policy))
     # The mark moves first, in its own transaction, and the rows go after it:
     # a crash in between leaves rows to prune next time, never an event that
     # looks owed.
@@ -94,7 +96,12 @@ def _prune_deliveries(policy: Policy, before: datetime, batch: int, dry_run: boo
         if mark != start and not dry_run:
             pruned_to = max(mark, subscription.pruned_to)
             Subscription.objects.filter(pk=subscription.pk).update(starts_after=mark, pruned_to=pruned_to)
-    behind = _settled_before(before).filter(policy=policy.name, event__position__lte=mark)
+            # its old names' marks move too: a process that knows only an
+            # old name must not find the pruned events owed
+            Subscription.objects.filter(name__in=names, starts_after__lt=mark).exclude(pk=subscription.pk).update(
+                starts_after=mark, pruned_to=Greatest("pruned_to", Value(mark))
+            )
+    behind = _settled_before(before).filter(policy__in=names, event__position__lte=mark)
     if dry_run:
         return Pruned(what, behind.count(), (start, mark))
     done = 0

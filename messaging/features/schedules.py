@@ -9,6 +9,7 @@ their time".
 """
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -73,11 +74,14 @@ def cancel(key: str) -> int:
     )
 
 
-def dispatch_due(limit: int) -> Counter:
+def dispatch_due(limit: int, *, seconds: float | None = None) -> Counter:
     """Dispatch up to ``limit`` waiting schedules whose time has come (by the
     database's clock), each in its own transaction; their new statuses
-    counted ("skipped" for one another worker took first). The sweep's time
-    is recorded first (``Sweep``), so a stopped beat is seen."""
+    counted ("skipped" for one another worker took first). With
+    ``seconds``, stop once that long has passed (at least one is
+    dispatched): the rest stay due for the next run, so a deep backlog
+    never holds a sweep for long. The sweep's time is recorded first
+    (``Sweep``), so a stopped beat is seen."""
     if not Sweep.objects.filter(name=SWEEP).update(swept_at=Now()):
         Sweep.objects.get_or_create(name=SWEEP, defaults={"swept_at": Now()})
     due = (
@@ -86,8 +90,11 @@ def dispatch_due(limit: int) -> Counter:
         .values_list("pk", flat=True)[:limit]
     )
     outcomes = Counter()
+    until = None if seconds is None else time.monotonic() + seconds
     for pk in list(due):
         outcomes[_dispatch(pk) or "skipped"] += 1
+        if until is not None and time.monotonic() >= until:
+            break
     return outcomes
 
 

@@ -8,17 +8,21 @@ docs/architecture.md, "Where each policy starts: subscriptions, replay,
 the sweep".
 """
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from .. import store
 from ..conf import conf
 from ..models import Delivery, StoredEvent, Subscription
-from ..registry import Policy, Projection, registry
+from ..registry import OpenRows, Policy, Projection, registry
+
+logger = logging.getLogger("messaging.subscriptions")
 
 
 class ReplayRefused(Exception):
@@ -27,19 +31,100 @@ class ReplayRefused(Exception):
 
 def start_new() -> list[str]:
     """Give every registered policy without a subscription one that starts
-    after the last event stored now; the names of those started."""
+    after the last event stored now, or, for a policy renamed (``aliases``),
+    where its old name's subscription stood; the names of those started.
+    Then record each policy's aliases on its subscription, so that every
+    release's sweep counts the rows of any of its names as its own
+    (``names_of``), and apply the declared retirements. Reads only the
+    columns it needs when there is nothing to rename or retire (``migrate``
+    runs it at every state a migration test visits)."""
     known = set(Subscription.objects.values_list("name", flat=True))
-    new = [name for name in registry.policies if name not in known]
+    new = [policy for policy in registry.policies.values() if policy.name not in known]
     if new:
         end = StoredEvent.objects.aggregate(end=Max("position"))["end"] or 0
-        Subscription.objects.bulk_create(
-            [Subscription(name=name, starts_after=end, swept_to=end) for name in new], ignore_conflicts=True
+        renamed_from = sorted({alias for policy in new for alias in policy.aliases if alias in known})
+        marks = {
+            name: (starts_after, swept_to, pruned_to)
+            for name, starts_after, swept_to, pruned_to in Subscription.objects.filter(
+                name__in=renamed_from
+            ).values_list("name", "starts_after", "swept_to", "pruned_to")
+        }
+        Subscription.objects.bulk_create([_started(policy, marks, end) for policy in new], ignore_conflicts=True)
+    record_aliases()
+    apply_retirements()
+    return [policy.name for policy in new]
+
+
+def _started(policy: Policy, marks: dict[str, tuple[int, int, int]], end: int) -> Subscription:
+    """A new policy's subscription: from its old names' marks when it had any."""
+    before = [marks[alias] for alias in policy.aliases if alias in marks]
+    if not before:
+        return Subscription(name=policy.name, starts_after=end, swept_to=end, aliases=list(policy.aliases))
+    return Subscription(
+        name=policy.name,
+        starts_after=min(starts_after for starts_after, _, _ in before),
+        swept_to=min(swept_to for _, swept_to, _ in before),
+        pruned_to=max(pruned_to for _, _, pruned_to in before),
+        aliases=list(policy.aliases),
+    )
+
+
+def record_aliases() -> None:
+    """Add each registered policy's aliases to its subscription's (never
+    removing one: a process of the previous release may still write it)."""
+    renamed = [name for name, policy in registry.policies.items() if policy.aliases]
+    if not renamed:
+        return
+    recorded = dict(Subscription.objects.filter(name__in=renamed).values_list("name", "aliases"))
+    for name, aliases in recorded.items():
+        wanted = sorted(set(aliases or ()) | set(registry.policies[name].aliases))
+        if wanted != sorted(aliases or ()):
+            Subscription.objects.filter(name=name).update(aliases=wanted)
+
+
+def names_of(policy: Policy) -> set[str]:
+    """Every name ``policy``'s deliveries may be stored under: its own, its
+    aliases, and, from the subscriptions, the names a release has renamed
+    it to or from (so a release that does not know a rename still counts
+    the rows of the other name as delivered, and opens no second one)."""
+    names = set(policy.names)
+    recorded = list(Subscription.objects.values_list("name", "aliases"))
+    grew = True
+    while grew:
+        grew = False
+        for name, aliases in recorded:
+            family = {name, *(aliases or ())}
+            if family & names and not family <= names:
+                names |= family
+                grew = True
+    return names
+
+
+def apply_retirements() -> int:
+    """Settle or discard the open rows of every retired policy, as its
+    retirement says, and close its subscription; how many rows. A row a
+    worker holds right now (leased, the lease not run out) is left to it:
+    the next sweep settles it if it is still open then."""
+    settled = 0
+    for retirement in registry.retired.values():
+        status = Delivery.Status.SKIPPED if retirement.open_rows == OpenRows.SETTLE else Delivery.Status.DISCARDED
+        free = Q(lease=None) | Q(next_attempt_at__lte=Now())
+        count = Delivery.objects.filter(free, policy=retirement.name, status__in=Delivery.OPEN).update(
+            status=status,
+            last_error=retirement.reason,
+            lease=None,
+            delivered_at=Now() if status == Delivery.Status.SKIPPED else None,
         )
-    return new
+        closed = Subscription.objects.filter(name=retirement.name, retired_at=None).update(retired_at=Now())
+        if count or closed:
+            logger.warning("%s: %d open deliveries %s", retirement.reason, count, status)
+        settled += count
+    return settled
 
 
 def start_new_after_migrate(**kwargs) -> None:
-    """``post_migrate`` receiver: a deploy starts the policies it brings."""
+    """``post_migrate`` receiver: a deploy starts the policies it brings,
+    records their renames, and applies its retirements."""
     start_new()
 
 
@@ -50,10 +135,11 @@ def starts() -> dict[str, int]:
 
 def missing(policy: Policy, after: int = 0):
     """Events of ``policy``'s type stored after position ``after`` that have
-    no delivery for it, oldest first."""
+    no delivery for it under any of its names (``names_of``), oldest first."""
+    names = sorted(names_of(policy))
     return (
         StoredEvent.objects.filter(type=policy.event_type.type_name(), position__gt=after)
-        .exclude(Exists(Delivery.objects.filter(event=OuterRef("event_id"), policy=policy.name)))
+        .exclude(Exists(Delivery.objects.filter(event=OuterRef("event_id"), policy__in=names)))
         .order_by("position")
     )
 
@@ -138,13 +224,17 @@ def rebuild(
 
 def sweep(limit: int = 1000) -> int:
     """Open the deliveries owed since each subscription's start that a
-    process which did not know the policy failed to open; how many."""
+    process which did not know the policy failed to open; how many. First
+    the declared retirements settle what a process of the previous release
+    opened for a retired policy (``apply_retirements``)."""
+    record_aliases()
+    apply_retirements()
     opened = 0
     safe = timezone.now() - timedelta(seconds=conf.MESSAGING_SWEEP_SAFETY_SECONDS)
-    for subscription in Subscription.objects.all():
+    for subscription in Subscription.objects.filter(retired_at=None):
         policy = registry.policies.get(subscription.name)
         if policy is None:
-            continue  # retired from the code: nothing to deliver it to
+            continue  # removed from the code (or only an alias now): nothing to deliver it to
         after = max(subscription.starts_after, subscription.swept_to)
         with transaction.atomic(durable=True):
             found = list(missing(policy, after).values_list("event_id", flat=True)[:limit])

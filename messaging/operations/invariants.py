@@ -9,6 +9,7 @@ from django.db.models.functions import Now
 
 from .. import store
 from ..conf import conf
+from ..delivery import workers
 from ..features import subscriptions
 from ..models import Delivery, ScheduledCommand, StoredEvent
 from ..registry import registry
@@ -66,6 +67,14 @@ def no_schedule_is_overdue() -> Iterator[str]:
             f"scheduled {row.command_type} [{row.key}] is overdue by {int(row.late_by.total_seconds())}s: "
             "is a relay (manage.py relay_events --loop) or Celery's beat running?"
         )
+
+
+def every_open_delivery_has_a_worker() -> Iterator[str]:
+    """A warning: each delivery open for more than
+    ``MESSAGING_UNKNOWN_DELIVERY_SECONDS`` is of a policy (and an event
+    version) some running worker knows (``workers.unknown``)."""
+    for found in workers.unknown():
+        yield workers.describe(found)
 
 
 def the_schedules_are_swept() -> Iterator[str]:

@@ -146,7 +146,7 @@ def left_to_the_sweep(caplog) -> int:
 
 
 def test_celery_workers_apply_every_effect_once_through_a_killed_worker_and_a_broker_outage(celery, broker, caplog):
-    workers = [celery.worker(f"w{i}", "database,outside") for i in range(3)]
+    workers = [celery.worker(f"w{i}", "database,outside,sweep") for i in range(3)]
     celery.beat()
     answers = [add_book(n) for n in range(120)]
 
@@ -186,7 +186,7 @@ def test_a_stalled_mail_server_delays_no_database_policy_on_the_celery_path(cele
     with mail_server(stall_before="DATA-END") as server:
         mail = {"EMAIL_URL": f"smtp://{server.host}:{server.port}", "EMAIL_TIMEOUT": "30"}
         celery.worker("mail", "outside", **mail)
-        celery.worker("db", "database", **mail)
+        celery.worker("db", "database,sweep", **mail)
         celery.beat()
         placed = bus.dispatch(place(alice, (book, 1)))
         bus.dispatch(ConfirmOrder(order_id=placed.events[0].order_id))

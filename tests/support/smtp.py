@@ -5,6 +5,7 @@ the test lets it go (a slow or hung mail server)."""
 import email
 import socketserver
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -13,7 +14,9 @@ from dataclasses import dataclass, field
 class MailServer:
     """What the test sees and steers. ``stall_before`` names the command
     (``"EHLO"``, ``"DATA-END"`` for the answer to a message, ``"QUIT"``)
-    whose answer waits until ``go_on`` is set."""
+    whose answer waits until ``go_on`` is set. ``slow_by`` seconds: how
+    long it takes to answer a message it has already accepted (a server
+    slower than the client's timeout)."""
 
     host: str = "127.0.0.1"
     port: int = 0
@@ -22,6 +25,7 @@ class MailServer:
     stalled: threading.Event = field(default_factory=threading.Event)
     accepted: list[email.message.Message] = field(default_factory=list)
     received: threading.Event = field(default_factory=threading.Event)
+    slow_by: float = 0.0
 
     def mailers(self, timeout: float) -> dict:
         """A ``MAILERS`` setting that sends here with ``timeout``."""
@@ -57,6 +61,7 @@ class _Conversation(socketserver.StreamRequestHandler):
                 server._wait_if("DATA-END")
                 server.accepted.append(email.message_from_bytes(data))
                 server.received.set()
+                time.sleep(server.slow_by)
                 self._say("250 accepted")
             elif verb == "QUIT":
                 server._wait_if("QUIT")

@@ -3,6 +3,7 @@ dead letter waits for: retry it once its fault is fixed, or discard it;
 how far behind each policy is (lag); beside it, the commands scheduled to wait for their time."""
 
 import argparse
+import dataclasses
 import json
 from collections import Counter
 from datetime import timedelta
@@ -12,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, DjangoHelpFor
 from django.urls import reverse
 
 from messaging import sql
+from messaging.delivery import workers
 from messaging.models import Delivery, ScheduledCommand
 from messaging.operations import dead_letters, log, metrics
 from messaging.personal import opened_rows
@@ -35,6 +37,7 @@ examples:
   manage.py deliveries list --status pending,failed --older-than 30m
   manage.py deliveries list --policy orders.policies.mail_confirmation --limit 10
   manage.py deliveries list --held
+  manage.py deliveries list --unknown
   manage.py deliveries list --status dead --json | jq .last_error""",
     "show": """\
 examples:
@@ -115,6 +118,12 @@ class Command(BaseCommand):
         listing.add_argument(
             "--json", dest="as_json", action="store_true", help="One JSON object per line, for scripts."
         )
+        listing.add_argument(
+            "--unknown",
+            action="store_true",
+            help="Instead of rows: the open deliveries no running worker knows (a policy, or an event version, "
+            "of a release no worker runs), open for more than MESSAGING_UNKNOWN_DELIVERY_SECONDS, per policy.",
+        )
 
         show = subcommand("show", "Every field of one delivery, its event's payload and its trace page.")
         show.add_argument("id", help="The delivery's id.")
@@ -140,7 +149,10 @@ class Command(BaseCommand):
 
     # --- list and show ----------------------------------------------------------
 
-    def _list(self, *, status, limit, as_json, **options):
+    def _list(self, *, status, limit, as_json, unknown, **options):
+        if unknown:
+            self._unknown(as_json)
+            return
         statuses = _statuses(status)
         limit = _positive(limit, "--limit")
         rows = list(log.deliveries(statuses=statuses, **_filters(options))[: limit + 1])
@@ -154,6 +166,14 @@ class Command(BaseCommand):
             self.stderr.write(f"more deliveries match: showing the newest {limit} (--limit to see more)")
         elif not rows:
             self.stderr.write("no delivery matches")
+
+    def _unknown(self, as_json: bool) -> None:
+        found = workers.unknown()
+        for group in found:
+            self.stdout.write(_dumps(dataclasses.asdict(group)) if as_json else workers.describe(group))
+        if not found and not as_json:
+            live = len(workers.live())
+            self.stdout.write(f"every open delivery is known to a running worker ({live} announced)")
 
     def _table(self, rows: list[Delivery]) -> None:
         now = sql.database_now()  # ages by the clock that dated the rows

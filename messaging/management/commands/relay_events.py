@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from messaging import relay
+from messaging.delivery import workers
 from messaging.features import schedules, subscriptions
 from messaging.operations import metrics
 
@@ -41,6 +42,7 @@ class Command(BaseCommand):
         self.lanes = {"database": [False], "outside": [True]}.get(only, [False, True])
         self.next_sweep = 0.0
         self.stopping = []
+        self.announcer = workers.Announcer("relay") if loop else None
         if loop:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_: self.stopping.append(True))
@@ -85,7 +87,10 @@ class Command(BaseCommand):
     def _round(self, batch) -> tuple[int, Counter]:
         """The schedules that are due, then one claim per lane: the
         database's policies first, then outside effects; every
-        MESSAGING_SUBSCRIPTION_SWEEP_SECONDS, the subscriptions' sweep first."""
+        MESSAGING_SUBSCRIPTION_SWEEP_SECONDS, the subscriptions' sweep first.
+        A looping relay renews its announcement of what it can run first."""
+        if self.announcer is not None:
+            self.announcer.renew()
         if time.monotonic() >= self.next_sweep:
             if swept := subscriptions.sweep():
                 self.stdout.write(f"the sweep opened {swept} deliveries a previous release left out")
@@ -127,6 +132,10 @@ class Command(BaseCommand):
             totals += outcomes
             if claimed < batch and not stopping:
                 time.sleep(interval)
+        try:
+            self.announcer.withdraw()
+        except (OperationalError, InterfaceError):  # stopped during an outage: its lease runs out instead
+            pass
         return totals
 
 
