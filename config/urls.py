@@ -4,6 +4,7 @@ from django.views.generic import TemplateView
 
 from accounts.admin import password_change
 from console.health import HealthView
+from console.scrape import metrics_view
 from interfaces.api_docs import ApiRootView, DocsView, SchemaView
 from interfaces.pages import staff_required
 
@@ -33,6 +34,8 @@ api = [
 # with credentials goes on to HealthView, which shows staff the figures.
 urlpatterns = [
     path("health/", HealthView.as_view()),
+    # Prometheus' /metrics: a scrape with its token is answered by HealthMiddleware first.
+    path("metrics", metrics_view, name="metrics"),
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("staff/", staff_required(TemplateView.as_view(template_name="staff_console.html")), name="staff_console"),
     path("", include("accounts.urls")),
