@@ -85,8 +85,8 @@ def rebuild(projection: Projection, *, batch: int = 1000, progress: Report = lam
             sql.lock_for_merge(shadows)
             late = [row for row in events.filter(position__gt=low) if row.position not in replayed]
             apply(late)
-            clock.tick(len(late), phase="swapped in")
             changed = sql.merge_shadows(shadows, list(projection.models))
+        clock.tick(len(late), phase="swapped in")
     finally:
         sql.drop_shadows(shadows)
     return clock.done, changed
