@@ -480,6 +480,7 @@ class Shadows:
     tables: tuple[str, ...]
     live: str
     shadow: str
+    search_path: str = ""  # PostgreSQL: the connection's own, put back after
 
 
 def create_shadows(tables: tuple[str, ...], name: str) -> Shadows:
@@ -488,15 +489,15 @@ def create_shadows(tables: tuple[str, ...], name: str) -> Shadows:
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SELECT current_schema()")
-            (live,) = cursor.fetchone()
+            cursor.execute("SELECT current_schema(), current_setting('search_path')")
+            live, search_path = cursor.fetchone()
             cursor.execute(f"CREATE SCHEMA {quote(name)}")
             for table in tables:
                 cursor.execute(
                     f"CREATE TABLE {quote(name)}.{quote(table)} (LIKE {quote(live)}.{quote(table)} INCLUDING ALL)"
                 )
-            cursor.execute(f"SET search_path TO {quote(name)}, {quote(live)}")
-            return Shadows(tables, live, name)
+            cursor.execute(f"SET search_path TO {quote(name)}, {search_path}")
+            return Shadows(tables, live, name, search_path)
         for table in tables:
             cursor.execute("SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = %s", [table])
             (ddl,) = cursor.fetchone()
@@ -518,7 +519,7 @@ def drop_shadows(shadows: Shadows) -> None:
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(f"SET search_path TO {quote(shadows.live)}")
+            cursor.execute(f"SET search_path TO {shadows.search_path}")
             cursor.execute(f"DROP SCHEMA IF EXISTS {quote(shadows.shadow)} CASCADE")
             return
         for table in shadows.tables:

@@ -83,7 +83,9 @@ def rebuild(projection: Projection, *, batch: int = 1000, progress: Report = lam
             clock.tick(len(rows))
         with transaction.atomic(durable=True):
             sql.lock_for_merge(shadows)
-            late = [row for row in events.filter(position__gt=low) if row.position not in replayed]
+            recent = events.filter(position__gt=low).values_list("position", flat=True)
+            missed = [position for position in recent if position not in replayed]  # positions only: a short lock
+            late = list(events.filter(position__in=missed)) if missed else []
             apply(late)
             changed = sql.merge_shadows(shadows, list(projection.models))
         clock.tick(len(late), phase="swapped in")
