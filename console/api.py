@@ -11,7 +11,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from interfaces.api_commands import execute, validated
+from interfaces.api_commands import answered_once, execute, validated
 from interfaces.schema import errors
 from interfaces.viewsets import ApiViewSet
 from messaging.models import Delivery
@@ -273,6 +273,9 @@ class DeliveryViewSet(ApiViewSet):
         return execute(request, command, render=lambda result: Response(DeliveryOutput(self._delivery(pk)).data))
 
     def _operate_matching(self, request, operation: operations.Operation) -> Response:
+        return answered_once(request, lambda: self._run_matching(request, operation))
+
+    def _run_matching(self, request, operation: operations.Operation) -> Response:
         query = validated(OperationInput, request.data)
         if operation == operations.Operation.SKIP and not query.get("reason", "").strip():
             raise serializers.ValidationError({"reason": ["Say why: a skip is recorded with its reason."]})

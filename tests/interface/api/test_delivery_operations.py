@@ -91,3 +91,19 @@ def test_an_unselective_or_malformed_operation_answers_400(troubled, staff, sign
 
     assert response.status_code == 400
     assert troubled.fresh("dead").status == "dead"
+
+
+def test_a_repeated_operation_with_its_idempotency_key_gets_the_first_answer(troubled, staff, signed_in):
+    client = signed_in(staff)
+    body = {"policy": POLICY, "until": "1h"}
+
+    first = client.post("/api/v1/deliveries/discard/", body, format="json", HTTP_IDEMPOTENCY_KEY="discard-old")
+    again = client.post("/api/v1/deliveries/discard/", body, format="json", HTTP_IDEMPOTENCY_KEY="discard-old")
+    other = client.post(
+        "/api/v1/deliveries/discard/", {"policy": POLICY}, format="json", HTTP_IDEMPOTENCY_KEY="discard-old"
+    )
+
+    assert first.data["acted"] == [troubled.old_dead.pk]
+    assert (again.status_code, again.json(), again["Idempotent-Replayed"]) == (200, first.json(), "true")
+    assert (other.status_code, other.data["code"]) == (422, "idempotency_key_reused")
+    assert len(troubled.recorded("DeliveriesDiscarded")) == 1
