@@ -3,6 +3,7 @@
 from messaging.registry import Registry
 
 from . import commands, events, handlers, invariants, mails, policies, projections, queries, refusals
+from .models import AccountStats
 
 
 def register(registry: Registry) -> None:
@@ -55,6 +56,7 @@ def register(registry: Registry) -> None:
         },
         reset=projections.reset,
         snapshot=projections.snapshot,
+        models=(AccountStats,),
     )
 
     registry.register_reference("@", queries.account_id_for_username)

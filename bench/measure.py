@@ -37,7 +37,7 @@ from messaging.models import Delivery  # noqa: E402
 from messaging.registry import registry  # noqa: E402
 from tests.support.redis_server import publishing_to, throwaway_redis  # noqa: E402
 
-from . import fanout, flows, personal_data, reads  # noqa: E402
+from . import fanout, flows, ordering, personal_data, reads, rebuild  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTEAN_PYTHON = ROOT / ".venv-protean" / "bin" / "python"
@@ -263,6 +263,12 @@ def main(config: dict) -> dict:
         results["relay"] = {str(workers): relay(config["relay"], workers) for workers in (1, 4)}
         if connection.vendor == "postgresql":
             results["celery"] = {str(workers): celery_relay(config["relay"], workers) for workers in (1, 4)}
+    if config.get("ordered"):
+        results["ordered"] = ordering.measure(**config["ordered"])
+        _say(f"ordered delivery: {results['ordered']}")
+    if config.get("rebuild"):
+        results["rebuild"] = rebuild.measure(**config["rebuild"])
+        _say(f"rebuild without downtime: {results['rebuild']}")
     if config.get("forgetting"):  # last: it grows the event log by a million rows
         results["forgetting"] = personal_data.measure(**config["forgetting"])
     return results

@@ -263,6 +263,16 @@ MESSAGING_FANOUT_BATCH_SIZE = env.int("FANOUT_BATCH_SIZE", default=300)
 # two savepoints (its own, its command's); 25 keeps a batch within the 64
 # subtransactions PostgreSQL caches per transaction.
 MESSAGING_RELAY_BATCH = env.int("MESSAGING_RELAY_BATCH", default=25)
+# Readiness thresholds, off unless set: /health/ answers 503 when the oldest
+# due delivery has waited longer than this many seconds, or more rows are
+# due. Every node reads the same outbox, so every node turns unready at once:
+# set them on the workers (relay, Celery), not on web nodes behind one
+# load balancer, whose monitoring alerts on /metrics instead.
+MESSAGING_READY_MAX_LAG_SECONDS = env.float("MESSAGING_READY_MAX_LAG_SECONDS", default=None)
+MESSAGING_READY_MAX_BACKLOG = env.int("MESSAGING_READY_MAX_BACKLOG", default=None)
+# /metrics (Prometheus): a scrape with "Authorization: Bearer <this>" is
+# answered for any Host; without it, only staff signed in see the figures.
+METRICS_SCRAPE_TOKEN = env.str("METRICS_SCRAPE_TOKEN", default="")
 
 # --- OpenTelemetry (opt-in: config/telemetry.py) -----------------------------
 # The SDK reads its own OTEL_* variables. This one is the product's: where a

@@ -163,11 +163,26 @@ def _observe_outbox(meter_provider) -> None:
     meter.create_observable_gauge(
         "domain.deliveries.dead", [figures.dead], unit="{delivery}", description="Dead letters awaiting an operator"
     )
+    for name, field, unit, description in _PER_LANE:
+        meter.create_observable_gauge(
+            f"domain.deliveries.lag.{name}", [figures.per_lane(field)], unit=unit, description=description
+        )
+
+
+_PER_LANE = [
+    ("waiting", "waiting", "{delivery}", "Open deliveries of a policy on a lane"),
+    ("failed", "failed", "{delivery}", "Of those, the ones waiting for their retry"),
+    ("held", "held", "{delivery}", "Of those, the ones held back by an earlier one of their ordering key"),
+    ("oldest_due_age", "oldest_due_seconds", "s", "How long a policy's oldest due delivery has waited"),
+    ("done_rate", "per_minute", "{delivery}/min", "Deliveries a policy had done per minute, last 5 minutes"),
+]
+"""The lag of each policy on each lane (``metrics.lag``), one gauge per
+figure, with the policy and the lane as attributes."""
 
 
 class _OutboxFigures:
-    """The outbox's figures for the gauges: ``backlog``, the query
-    behind ``/health/``, read at most once a second (the three gauges of one
+    """The outbox's figures for the gauges: ``backlog`` and ``lag``, the
+    queries behind ``/health/``, read at most once a second (the gauges of one
     collection ask in turn) on the metric reader's own thread, whose
     connection is closed when obsolete as a request's would be."""
 
@@ -183,20 +198,37 @@ class _OutboxFigures:
     def dead(self, _options):
         return self._observe("dead")
 
+    def per_lane(self, field: str):
+        """The callback of one per-lane gauge: one observation per policy and lane."""
+
+        def observe(_options):
+            self._refresh()
+            if self._figures is None:
+                return []
+            return [
+                _observation(getattr(row, field) or 0, {"policy": row.policy, "lane": row.lane})
+                for row in self._figures[1]
+            ]
+
+        return observe
+
     def _observe(self, name: str):
+        self._refresh()
+        value = None if self._figures is None else getattr(self._figures[0], name)
+        return [] if value is None else [_observation(value)]
+
+    def _refresh(self) -> None:
         if time.monotonic() - self._read_at >= _FIGURES_SECONDS:
             self._read_at, self._figures = time.monotonic(), self._read()
-        value = None if self._figures is None else getattr(self._figures, name)
-        return [] if value is None else [_observation(value)]
 
     def _read(self):
         # Imported here, not with this module: gunicorn's post_fork sets
         # telemetry up before the app registry is ready, and the figures
         # read the models.
-        from messaging.operations.metrics import backlog
+        from messaging.operations.metrics import backlog, lag
 
         try:
-            return backlog()
+            return backlog(), lag()
         except DatabaseError as error:
             logger.warning("the outbox's figures cannot be read for the gauges: %s", error)
             return None
@@ -205,7 +237,7 @@ class _OutboxFigures:
                 connection.close_if_unusable_or_obsolete()
 
 
-def _observation(value):
+def _observation(value, attributes: dict | None = None):
     from opentelemetry.metrics import Observation
 
-    return Observation(value)
+    return Observation(value, attributes)

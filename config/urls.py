@@ -4,6 +4,7 @@ from django.views.generic import TemplateView
 
 from accounts.admin import password_change
 from console.health import HealthView
+from console.scrape import metrics_view
 from console.views import sent_mail, staff_console
 from interfaces.api_docs import ApiRootView, DocsView, SchemaView
 
@@ -33,6 +34,8 @@ api = [
 # with credentials goes on to HealthView, which shows staff the figures.
 urlpatterns = [
     path("health/", HealthView.as_view()),
+    # Prometheus' /metrics: a scrape with its token is answered by HealthMiddleware first.
+    path("metrics", metrics_view, name="metrics"),
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("staff/", staff_console, name="staff_console"),
     path("staff/mail/", sent_mail, name="sent_mail"),

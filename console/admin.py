@@ -1,14 +1,17 @@
 """The kernel's rows in the admin: the event log, deliveries, schedules and
 idempotency records, for inspection. Rows here are facts: nobody edits
-them; dead letters are retried or discarded, schedules cancelled, by
-actions."""
+them; deliveries are retried, skipped or discarded, schedules cancelled, by
+actions (``messaging.operations.deliveries`` for the deliveries)."""
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 
 from interfaces.admin import ReadOnlyAdmin, dispatch_each, trace_link
 from messaging.features.schedules import CancelSchedule
 from messaging.models import Delivery, IdempotentResponse, ProcessedCommand, ScheduledCommand, StoredEvent
-from messaging.operations import dead_letters
+from messaging.operations import deliveries as operations
 
 
 @admin.register(StoredEvent)
@@ -37,7 +40,8 @@ class DeliveryAdmin(ReadOnlyAdmin):
     list_select_related = ["event"]
     readonly_fields = ["event_type", "trace"]
     ordering = ["-pk"]
-    actions = ["retry", "discard"]
+    actions = ["retry", "skip", "discard"]
+    date_hierarchy = "created_at"  # a time window, with the policy filter: "select all" then an action
 
     def lookup_allowed(self, lookup, value, request=None):
         return lookup == "event__correlation_id" or super().lookup_allowed(lookup, value, request)
@@ -50,28 +54,79 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def trace(self, row: Delivery) -> str:
         return trace_link(row.event.correlation_id)
 
-    @admin.action(description="Retry the selected dead-lettered deliveries", permissions=["operate"])
+    @admin.action(description="Retry now the selected failed or dead deliveries…", permissions=["operate"])
     def retry(self, request, queryset):
-        dead = dead_letters.dead_among(queryset.values_list("pk", flat=True))
-        if not dead:
-            self.message_user(request, "None of the selected deliveries is dead-lettered.", messages.WARNING)
-            return
-        queued = dead_letters.retry(dead)  # run by the relay workers, never in this request
-        self.message_user(
-            request, f"Queued {queued} dead-lettered deliveries for the relay, with fresh attempts.", messages.SUCCESS
-        )
+        """Make them due at once, for the relay workers (never run in this request)."""
+        return self._operate(request, queryset, operations.Operation.RETRY)
 
-    @admin.action(description="Discard the selected dead-lettered deliveries", permissions=["operate"])
+    @admin.action(description="Skip the selected waiting deliveries…", permissions=["operate"])
+    def skip(self, request, queryset):
+        """Settle them without running them, with the reason asked for."""
+        return self._operate(request, queryset, operations.Operation.SKIP)
+
+    @admin.action(description="Discard the selected dead-lettered deliveries…", permissions=["operate"])
     def discard(self, request, queryset):
         """Give up on the selected dead letters: the rows stay, marked discarded."""
-        dead = dead_letters.dead_among(queryset.values_list("pk", flat=True))
-        if not dead:
-            self.message_user(request, "None of the selected deliveries is dead-lettered.", messages.WARNING)
-            return
-        discarded = dead_letters.discard(dead)
-        self.message_user(
-            request, f"Discarded {discarded} dead-lettered deliveries; they stay listed as discarded.", messages.SUCCESS
-        )
+        return self._operate(request, queryset, operations.Operation.DISCARD)
+
+    def _operate(self, request, queryset, operation: operations.Operation):
+        """First the dry run (an intermediate page: how many would change, the
+        first few, and a reason), then, confirmed, the operation in batches,
+        each a command with the signed-in operator as its actor. With "select
+        all", the whole filtered list (a policy, a time window) is meant."""
+        selection = operations.Selection(within=queryset)
+        form = OperationForm(request.POST if "confirm" in request.POST else None, operation=operation)
+        if form.is_valid():
+            outcome = operations.run(
+                operation,
+                selection,
+                actor_id=request.user.pk,
+                reason=form.cleaned_data["reason"],
+                correlation_id=getattr(request, "correlation_id", None),
+            )
+            level = messages.SUCCESS if outcome.acted else messages.WARNING
+            self.message_user(request, _DONE[operation].format(count=len(outcome.acted)), level)
+            for refusal in outcome.refused:
+                self.message_user(request, f"Left alone: {refusal}", messages.WARNING)
+            return None
+        planned = operations.preview(operation, selection)
+        if not planned.count:
+            self.message_user(request, _NONE[operation], messages.WARNING)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{operation.capitalize()} deliveries",
+            "opts": self.opts,
+            "operation": operation,
+            "planned": planned,
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "select_across": request.POST.get("select_across", "0"),
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/messaging/delivery/operate.html", context)
+
+
+class OperationForm(forms.Form):
+    reason = forms.CharField(max_length=500, required=False, help_text="Recorded with the operation.")
+
+    def __init__(self, *args, operation: operations.Operation, **kwargs):
+        super().__init__(*args, **kwargs)
+        if operation == operations.Operation.SKIP:
+            self.fields["reason"].required = True
+            self.fields["reason"].help_text = "Required: a skip is a decision, recorded with its reason."
+
+
+_DONE = {
+    operations.Operation.RETRY: "Queued {count} failed or dead deliveries for the relay, due now.",
+    operations.Operation.SKIP: "Skipped {count} deliveries; each row keeps who skipped it and why.",
+    operations.Operation.DISCARD: "Discarded {count} dead-lettered deliveries; they stay listed as discarded.",
+}
+_NONE = {
+    operations.Operation.RETRY: "None of the selected deliveries is failed or dead-lettered (or free to retry).",
+    operations.Operation.SKIP: "None of the selected deliveries is waiting (or free to skip).",
+    operations.Operation.DISCARD: "None of the selected deliveries is dead-lettered.",
+}
 
 
 @admin.register(ScheduledCommand)

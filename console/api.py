@@ -1,21 +1,22 @@
 """REST endpoints of the kernel, for staff: the stored event log, and the
-deliveries of events to policies with what an operator does to a dead
-letter (retry it once its fault is fixed, or discard it), and how far
-behind each policy is (lag)."""
+deliveries of events to policies with what an operator does to them (retry
+now, skip, discard: ``messaging.operations.deliveries``), one by id or many
+by policy and time window, and how far behind each policy is (lag)."""
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from interfaces.api_commands import validated
+from interfaces.api_commands import answered_once, execute, validated
 from interfaces.schema import errors
 from interfaces.viewsets import ApiViewSet
 from messaging.models import Delivery
-from messaging.operations import dead_letters, log, metrics
+from messaging.operations import deliveries as operations
+from messaging.operations import log, metrics
 from messaging.personal import opened_rows
 from messaging.refusals import KernelRefusal
 
@@ -118,7 +119,61 @@ class LagOutput(serializers.Serializer):
     per_minute = serializers.FloatField(help_text="Rows done per minute over the last 5 minutes.")
 
 
-_NOT_DEAD = errors(404, refusals=[KernelRefusal.NOT_DEAD_LETTERED])
+def _refused(*refusals: KernelRefusal) -> dict:
+    return errors(404, refusals=list(refusals))
+
+
+class SkipInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why it is skipped: recorded with who skipped it.")
+
+
+@extend_schema_field({"type": "string", "example": "2h"})
+class MomentField(serializers.CharField):
+    """A moment: an age before now (``2h``, ``1d``) or an ISO 8601 date or
+    datetime (``log.parse_moment``)."""
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        if len(text) > 40:
+            raise serializers.ValidationError("Write an age (2h) or a datetime (2026-12-07T10:30Z).")
+        try:
+            return log.parse_moment(text)
+        except ValueError as invalid:
+            raise serializers.ValidationError(str(invalid)) from None
+
+
+class OperationInput(serializers.Serializer):
+    policy = serializers.CharField(required=False, allow_blank=True, max_length=200, help_text="The policy's name.")
+    event_type = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    since = MomentField(required=False, help_text="Only deliveries opened at or after: an age (2h) or a datetime.")
+    until = MomentField(required=False, help_text="Only deliveries opened before: an age or a datetime.")
+    dry_run = serializers.BooleanField(default=False, help_text="Count and show the first few; change nothing.")
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=500, help_text="Why: recorded; required to skip."
+    )
+    limit = serializers.IntegerField(
+        default=1000, min_value=1, max_value=10000, help_text="At most this many deliveries in this request."
+    )
+
+    def validate(self, data):
+        if not any(data.get(name) for name in ("policy", "event_type", "since", "until")):
+            raise serializers.ValidationError({"policy": "Select the deliveries: a policy, an event type, a window."})
+        return data
+
+
+class OperationOutput(serializers.Serializer):
+    operation = serializers.ChoiceField(choices=[operation.value for operation in operations.Operation])
+    dry_run = serializers.BooleanField()
+    matched = serializers.IntegerField(help_text="How many deliveries the selection matched when the request began.")
+    sample = DeliveryOutput(many=True, help_text="The first few matched.")
+    acted = serializers.ListField(child=serializers.IntegerField(), help_text="The ids of the deliveries acted on.")
+    events = serializers.ListField(
+        child=serializers.UUIDField(), help_text="The events recording the operation, one per batch."
+    )
+    remaining = serializers.IntegerField(help_text="How many matching deliveries are left (beyond ``limit``).")
+    refused = serializers.ListField(
+        child=serializers.CharField(), help_text="Batches left alone: every row of them was taken meanwhile."
+    )
 
 
 class DeliveryViewSet(ApiViewSet):
@@ -155,42 +210,111 @@ class DeliveryViewSet(ApiViewSet):
         opened_rows([delivery.event])
         return Response(DeliveryDetailOutput(delivery).data)
 
-    @extend_schema(request=None, responses={200: DeliveryOutput, **_NOT_DEAD})
+    @extend_schema(request=None, responses={200: DeliveryOutput, **_refused(KernelRefusal.NOT_RETRYABLE)})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk):
-        """Retry a dead letter once its fault is fixed: fresh attempts, due at once, run by
-        the relay workers (never in this request). Answers the delivery reopened."""
-        dead_letters.retry([self._dead(pk).pk])
-        return Response(DeliveryOutput(self._delivery(pk)).data)
+        """Retry a failed or dead-lettered delivery now: due at once (a dead one with fresh
+        attempts), run by the relay workers (never in this request). A recorded command, with
+        you as its actor. Answers the delivery."""
+        return self._operate(request, pk, operations.RetryDeliveries(delivery_ids=[self._delivery(pk).pk]))
 
-    @extend_schema(request=None, responses={200: DeliveryOutput, **_NOT_DEAD})
+    @extend_schema(
+        request=SkipInput,
+        responses={200: DeliveryOutput, **_refused(KernelRefusal.NOT_SKIPPABLE, KernelRefusal.REASON_REQUIRED)},
+    )
+    @action(detail=True, methods=["post"])
+    def skip(self, request, pk):
+        """Skip a waiting delivery (pending, failed or dead): settled without running, the
+        decision recorded with who and why (``reason``). Answers the delivery."""
+        reason = validated(SkipInput, request.data)["reason"]
+        return self._operate(
+            request, pk, operations.SkipDeliveries(delivery_ids=[self._delivery(pk).pk], reason=reason)
+        )
+
+    @extend_schema(request=None, responses={200: DeliveryOutput, **_refused(KernelRefusal.NOT_DEAD_LETTERED)})
     @action(detail=True, methods=["post"])
     def discard(self, request, pk):
         """Give up on a dead letter: the row stays, marked discarded, never delivered."""
-        dead_letters.discard([self._dead(pk).pk])
-        return Response(DeliveryOutput(self._delivery(pk)).data)
+        return self._operate(request, pk, operations.DiscardDeliveries(delivery_ids=[self._delivery(pk).pk]))
+
+    @extend_schema(
+        operation_id="deliveries_retry_matching",
+        request=OperationInput,
+        responses={200: OperationOutput, **errors(400)},
+    )
+    @action(detail=False, methods=["post"], url_path="retry", url_name="retry-matching", pagination_class=None)
+    def retry_matching(self, request):
+        """Retry now the failed and dead deliveries a policy and time window select, in
+        batches (each a recorded command, you its actor); ``dry_run`` only counts them and
+        shows the first few. At most ``limit`` per request: ``remaining`` says how many are left."""
+        return self._operate_matching(request, operations.Operation.RETRY)
+
+    @extend_schema(
+        operation_id="deliveries_skip_matching", request=OperationInput, responses={200: OperationOutput, **errors(400)}
+    )
+    @action(detail=False, methods=["post"], url_path="skip", url_name="skip-matching", pagination_class=None)
+    def skip_matching(self, request):
+        """Skip the waiting deliveries a policy and time window select (``reason`` required),
+        in batches; ``dry_run`` only counts them."""
+        return self._operate_matching(request, operations.Operation.SKIP)
+
+    @extend_schema(
+        operation_id="deliveries_discard_matching",
+        request=OperationInput,
+        responses={200: OperationOutput, **errors(400)},
+    )
+    @action(detail=False, methods=["post"], url_path="discard", url_name="discard-matching", pagination_class=None)
+    def discard_matching(self, request):
+        """Discard the dead letters a policy and time window select, in batches; ``dry_run``
+        only counts them."""
+        return self._operate_matching(request, operations.Operation.DISCARD)
+
+    def _operate(self, request, pk, command) -> Response:
+        return execute(request, command, render=lambda result: Response(DeliveryOutput(self._delivery(pk)).data))
+
+    def _operate_matching(self, request, operation: operations.Operation) -> Response:
+        return answered_once(request, lambda: self._run_matching(request, operation))
+
+    def _run_matching(self, request, operation: operations.Operation) -> Response:
+        query = validated(OperationInput, request.data)
+        if operation == operations.Operation.SKIP and not query.get("reason", "").strip():
+            raise serializers.ValidationError({"reason": ["Say why: a skip is recorded with its reason."]})
+        selection = operations.Selection(
+            policy=query.get("policy") or None,
+            event_type=query.get("event_type") or None,
+            since=query.get("since"),
+            until=query.get("until"),
+        )
+        planned = operations.preview(operation, selection)
+        answer = {"operation": operation, "dry_run": query["dry_run"], "matched": planned.count}
+        answer["sample"] = DeliveryOutput(
+            log.deliveries().filter(pk__in=[row.pk for row in planned.sample]).order_by("pk"), many=True
+        ).data
+        if query["dry_run"]:
+            return Response({**answer, "acted": [], "events": [], "remaining": planned.count, "refused": []})
+        outcome = operations.run(
+            operation,
+            selection,
+            actor_id=request.user.pk,
+            reason=query.get("reason", ""),
+            correlation_id=getattr(request, "correlation_id", None),
+            limit=query["limit"],
+        )
+        return Response(
+            {
+                **answer,
+                "acted": outcome.acted,
+                "events": [event.event_id for event in outcome.events],
+                "remaining": outcome.remaining,
+                "refused": outcome.refused,
+            }
+        )
 
     def _delivery(self, pk) -> Delivery:
         row = log.deliveries().filter(pk=pk).first()
         if row is None:
             raise NotFound("No such delivery.")
         return row
-
-    def _dead(self, pk) -> Delivery:
-        row = self._delivery(pk)
-        try:
-            dead_letters.require_dead(row)
-        except dead_letters.NotDeadLettered as refused:
-            raise NotDeadLettered(str(refused)) from None
-        return row
-
-
-class NotDeadLettered(APIException):
-    """The kernel's ``not_dead_lettered`` refusal as an answer: 409, in the
-    ``{code, detail}`` shape (``interfaces.errors.exception_handler``)."""
-
-    status_code = KernelRefusal.NOT_DEAD_LETTERED.status
-    default_code = KernelRefusal.NOT_DEAD_LETTERED.value
 
 
 router = SimpleRouter(use_regex_path=False)

@@ -8,10 +8,19 @@ answers and every migration is applied; 200 ``{"status": "ready"}``, 503
 ``{"status": "unavailable"}`` otherwise, and nothing more to anyone. Staff
 also get each check (with why it failed) and the deliveries (the open
 backlog due, how long the oldest has waited, the dead letters, the open
-rows no running worker knows: ``deliveries list --unknown``), which never
-fail readiness: one bad address dead-lettering its mails must not take
-every web node out of the load balancer. An operator watches those figures;
-``check_invariants`` fails on dead letters.
+rows no running worker knows (``deliveries list --unknown``), and the lag
+of each policy on each lane), which by default never fail readiness: one
+bad address dead-lettering its mails must not take every web node out of
+the load balancer. An operator watches those figures; ``check_invariants``
+fails on dead letters. Thresholds are opt-in: with
+``MESSAGING_READY_MAX_LAG_SECONDS`` (the oldest due delivery's wait) or
+``MESSAGING_READY_MAX_BACKLOG`` (rows due) set, a node past either is not
+ready. Every node reads the same outbox, so all of them turn unready
+together: set them for the workers' readiness (relay, Celery), not for
+web nodes behind one load balancer.
+
+``/metrics`` (``console.scrape``) is answered here too, first, when it
+carries the scrape token: Prometheus scrapes each node by its address.
 
 Both are answered by ``HealthMiddleware``, first in ``MIDDLEWARE``, before
 anything asks the request for its host: a load balancer probes a node by
@@ -43,8 +52,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from messaging.conf import conf
 from messaging.delivery import workers
 from messaging.operations import metrics
+
+from . import scrape
 
 READINESS_PATH = "/health"
 LIVENESS_PATH = "/health/live"
@@ -58,14 +70,19 @@ def readiness() -> tuple[int, dict]:
 
     checks = checks()
     results = asyncio.run(_results(checks.values()))
-    ready = all(result.error is None for result in results)
+    answers = {
+        name: {"status": "ok"} if result.error is None else {"status": "unavailable", "detail": str(result.error)}
+        for name, result in zip(checks, results, strict=True)
+    }
+    deliveries = _deliveries()
+    behind = _behind(deliveries)
+    if behind is not None:
+        answers["deliveries"] = {"status": "ok"} if not behind else {"status": "unavailable", "detail": behind}
+    ready = all(answer["status"] == "ok" for answer in answers.values())
     return (200 if ready else 503), {
         "status": "ready" if ready else "unavailable",
-        "checks": {
-            name: {"status": "ok"} if result.error is None else {"status": "unavailable", "detail": str(result.error)}
-            for name, result in zip(checks, results, strict=True)
-        },
-        "deliveries": _deliveries(),
+        "checks": answers,
+        "deliveries": deliveries,
     }
 
 
@@ -75,11 +92,28 @@ async def _results(checks):
     return await asyncio.gather(*(check.get_result() for check in checks))
 
 
+def _behind(deliveries: dict | None) -> str | None:
+    """With a readiness threshold set (``MESSAGING_READY_MAX_LAG_SECONDS``,
+    ``MESSAGING_READY_MAX_BACKLOG``), why the outbox is too far behind ("":
+    it is not); ``None`` without a threshold, or without figures (the
+    database check then says why)."""
+    max_lag, max_backlog = conf.MESSAGING_READY_MAX_LAG_SECONDS, conf.MESSAGING_READY_MAX_BACKLOG
+    if deliveries is None or (max_lag is None and max_backlog is None):
+        return None
+    oldest, due = deliveries["oldest_due_seconds"], deliveries["backlog"]
+    if max_lag is not None and oldest is not None and oldest > max_lag:
+        return f"the oldest due delivery has waited {oldest}s, over MESSAGING_READY_MAX_LAG_SECONDS ({max_lag:g})"
+    if max_backlog is not None and due > max_backlog:
+        return f"{due} deliveries are due, over MESSAGING_READY_MAX_BACKLOG ({max_backlog})"
+    return ""
+
+
 def _deliveries() -> dict | None:
     """The outbox's figures, or ``None`` when they cannot be read (the
-    checks then say why)."""
+    checks then say why): the totals, and the lag of each policy on each lane."""
     try:
         backlog = metrics.backlog()
+        lag = metrics.lag()
     except DatabaseError:
         return None
     return {
@@ -93,6 +127,7 @@ def _deliveries() -> dict | None:
             "oldest_overdue_seconds": backlog.oldest_overdue_schedule_seconds,
             "last_sweep_seconds_ago": backlog.last_sweep_seconds_ago,
         },
+        "lag": [row.as_dict() for row in lag],
     }
 
 
@@ -120,14 +155,17 @@ _recent = _RecentReadiness()
 
 class HealthMiddleware:
     """Answers ``/health/`` and ``/health/live/`` (with or without the
-    trailing slash) before any other middleware, whatever the ``Host``
-    header; passes every other request on."""
+    trailing slash), and ``/metrics`` carrying the scrape token, before any
+    other middleware, whatever the ``Host`` header; passes every other
+    request on."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         path = request.path_info.rstrip("/")
+        if path == scrape.METRICS_PATH and request.method in ("GET", "HEAD") and scrape.scrape_token_matches(request):
+            return scrape.exposition()  # Prometheus scrapes each node by its address
         if path not in (READINESS_PATH, LIVENESS_PATH):
             return self.get_response(request)
         if request.method not in ("GET", "HEAD"):

@@ -103,6 +103,32 @@ def _execute(request, command: Command, key: str | None, actor_id, render: Rende
     )
 
 
+def answered_once(request, answer: Callable[[], Response]) -> Response:
+    """Answer a request that runs several commands (an operator's operation
+    in batches), honouring its ``Idempotency-Key`` as ``execute`` does for
+    one command: a repeat of the same request gets the first answer back
+    (``Idempotent-Replayed: true``), another request with the key 422. A
+    repeat racing the first, before its answer is stored, runs again: what
+    it runs must be safe to repeat (an operation acts only on the rows
+    still eligible)."""
+    actor_id = request.user.pk if request.user.is_authenticated else None
+    key = _idempotency_key(request, actor_id)
+    if key is None:
+        return answer()
+    fingerprint = _fingerprint(request)
+    stored = http_idempotency.stored_response(actor_id, key)
+    if stored is None:
+        response = answer()
+        stored, mine = _store(actor_id, key, fingerprint, response)
+        if mine:
+            return response
+    if stored.request_fingerprint != fingerprint:
+        return refused(IdempotencyKeyReused.now())
+    return Response(
+        personal.open_answer(json.loads(stored.body)), status=stored.status, headers={REPLAYED_HEADER: "true"}
+    )
+
+
 def _answer(result: Result, render: Render) -> Response:
     return refused(result.rejection) if result.rejection else render(result)
 

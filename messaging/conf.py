@@ -53,6 +53,10 @@ DEFAULTS = {
     "MESSAGING_WORKER_CONN_MAX_AGE": 600,
     # What ``manage.py prune`` keeps: idempotency records, settled deliveries.
     "MESSAGING_RETENTION_DAYS": 30,
+    # Readiness thresholds (``/health/``), off by default: a node is not ready
+    # when the oldest due delivery has waited longer, or more rows are due.
+    "MESSAGING_READY_MAX_LAG_SECONDS": None,
+    "MESSAGING_READY_MAX_BACKLOG": None,
     # The domain part of each queued mail's Message-ID.
     "MESSAGING_MAIL_MESSAGE_ID_DOMAIN": "localhost",
     # The keys wrapping each person's data key (``personal``): no default a

@@ -52,4 +52,10 @@ class KernelRefusal(Refusal):
     # An operator's cancellation of a schedule that already ran or was cancelled.
     NOT_SCHEDULED = "not_scheduled", 409, "No schedule of that key is waiting: it already ran or was cancelled."
     # An operator's retry or discard of a delivery that is not a dead letter.
-    NOT_DEAD_LETTERED = "not_dead_lettered", 409, "Only a dead-lettered delivery can be retried or discarded."
+    NOT_DEAD_LETTERED = "not_dead_lettered", 409, "Only a dead-lettered delivery can be discarded."
+    # An operator's retry now of a delivery neither failed nor dead-lettered (or in a worker's hands).
+    NOT_RETRYABLE = "not_retryable", 409, "Only a failed or dead-lettered delivery can be retried now."
+    # An operator's skip of a delivery already settled (or in a worker's hands).
+    NOT_SKIPPABLE = "not_skippable", 409, "Only a delivery still waiting (pending, failed or dead) can be skipped."
+    # An operator's skip without a reason: skipping is a decision, recorded with its why.
+    REASON_REQUIRED = "reason_required", 400, "Say why: a skip is recorded with its reason."

@@ -120,12 +120,15 @@ class Projection:
     our code over our own rows, as the handler is). ``reset`` empties its
     rows, so that running every stored event of its types through its
     projectors rebuilds it; ``snapshot`` (optional) shows its figures, so a
-    rebuild can say how many it changed."""
+    rebuild can say how many it changed. ``models`` (optional): the tables
+    it keeps; with them a rebuild builds beside the live read model and
+    swaps in once caught up (``features.rebuilds``)."""
 
     name: str
     projectors: Mapping[type[Event], Projector]
     reset: Callable[[], None]
     snapshot: Callable[[], dict] | None = None
+    models: tuple = ()
 
 
 class Registry:
@@ -341,6 +344,7 @@ class Registry:
         *,
         reset: Callable[[], None],
         snapshot: Callable[[], dict] | None = None,
+        models: tuple = (),
     ) -> Projection:
         """Keep the read model ``name`` inline: ``projectors[type(event)]``
         runs inside the transaction that appends each event of its type
@@ -351,7 +355,7 @@ class Registry:
         if not projectors:
             raise RegistryError(f"projection {name!r} projects no event type")
         self.register_events(*projectors)
-        projection = Projection(name, dict(projectors), reset, snapshot)
+        projection = Projection(name, dict(projectors), reset, snapshot, tuple(models))
         self.projections[name] = projection
         for event_type, project in projection.projectors.items():
             self.projectors.setdefault(event_type, []).append(project)

@@ -8,6 +8,7 @@ as their fields would prepare them; hand-written statements name their
 parameters (``%(name)s``). See docs/architecture.md, "The kernel's floors".
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -504,3 +505,113 @@ class RowsWritten:
         if verb.split(" ")[0] in ("INSERT", "UPDATE", "DELETE") and count.isdigit():
             self._tagged += int(count)
         return result
+
+
+# --- Shadow tables: a projection rebuilt beside the live one -----------------
+# ``features.rebuilds``: this connection alone reads and writes an empty copy
+# of each table (PostgreSQL: a schema of its own first in ``search_path``;
+# SQLite: a TEMP table, which shadows the main one for this connection);
+# every other connection keeps the live tables. ``merge_shadows`` then makes
+# each live table equal to its copy, changing only the rows that differ.
+
+
+@dataclass(frozen=True)
+class Shadows:
+    """The copies of ``tables`` this connection reads and writes; ``live`` and
+    ``shadow`` are the schemas that qualify a live table and its copy."""
+
+    tables: tuple[str, ...]
+    live: str
+    shadow: str
+    search_path: str = ""  # PostgreSQL: the connection's own, put back after
+
+
+def create_shadows(tables: tuple[str, ...], name: str) -> Shadows:
+    """Make an empty copy of each table, with its columns, defaults, keys and
+    indexes, and turn this connection's unqualified names to the copies."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT current_schema(), current_setting('search_path')")
+            live, search_path = cursor.fetchone()
+            cursor.execute(f"CREATE SCHEMA {quote(name)}")
+            for table in tables:
+                cursor.execute(
+                    f"CREATE TABLE {quote(name)}.{quote(table)} (LIKE {quote(live)}.{quote(table)} INCLUDING ALL)"
+                )
+            cursor.execute(f"SET search_path TO {quote(name)}, {search_path}")
+            return Shadows(tables, live, name, search_path)
+        for table in tables:
+            cursor.execute("SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = %s", [table])
+            (ddl,) = cursor.fetchone()
+            ddl = _REFERENCES.sub("", ddl)  # a TEMP table cannot refer to a main one; the copy needs no such check
+            cursor.execute(ddl.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+            cursor.execute("SELECT sql FROM main.sqlite_master WHERE type = 'index' AND tbl_name = %s", [table])
+            for (index,) in cursor.fetchall():
+                if index:  # the automatic indexes of a UNIQUE or PRIMARY KEY have no SQL: the DDL made them
+                    cursor.execute(_INDEX.sub(r"CREATE \1INDEX temp.", index, count=1))
+        return Shadows(tables, "main", "temp")
+
+
+_REFERENCES = re.compile(r' REFERENCES "\w+" \("\w+"\)( DEFERRABLE INITIALLY DEFERRED)?')
+_INDEX = re.compile(r"^CREATE (UNIQUE )?INDEX ")
+
+
+def drop_shadows(shadows: Shadows) -> None:
+    """Drop the copies and turn this connection's names back to the live tables."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SET search_path TO {shadows.search_path}")
+            cursor.execute(f"DROP SCHEMA IF EXISTS {quote(shadows.shadow)} CASCADE")
+            return
+        for table in shadows.tables:
+            cursor.execute(f"DROP TABLE IF EXISTS temp.{quote(table)}")
+
+
+def lock_for_merge(shadows: Shadows) -> None:
+    """In the merging transaction: make writers of the live tables wait
+    until it commits (PostgreSQL: ``EXCLUSIVE``, which readers pass; SQLite:
+    the transaction's write lock, taken at once), so no event of the
+    projection commits between the last catch-up and the merge."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for table in shadows.tables:
+                cursor.execute(f"LOCK TABLE {quote(shadows.live)}.{quote(table)} IN EXCLUSIVE MODE")
+        else:
+            cursor.execute(f"DELETE FROM main.{quote(shadows.tables[0])} WHERE 0")  # takes SQLite's write lock
+
+
+def merge_shadows(shadows: Shadows, models: list[type[Model]]) -> int:
+    """Make each live table equal to its copy, in the caller's transaction:
+    delete the rows the copy lacks, insert those it adds, update those that
+    differ; how many rows changed. Readers see the old figures until the
+    transaction commits, then the new ones, never a mixture."""
+    quote = connection.ops.quote_name
+    changed = 0
+    with connection.cursor() as cursor:
+        for model in models:
+            table = quote(model._meta.db_table)
+            live, shadow = f"{quote(shadows.live)}.{table}", f"{quote(shadows.shadow)}.{table}"
+            key = quote(model._meta.pk.column)
+            columns = [quote(field.column) for field in model._meta.concrete_fields]
+            values = [column for column in columns if column != key]
+            names = ", ".join(columns)
+            cursor.execute(f"DELETE FROM {live} WHERE {key} NOT IN (SELECT {key} FROM {shadow})")
+            changed += cursor.rowcount
+            cursor.execute(
+                f"INSERT INTO {live} ({names}) SELECT {names} FROM {shadow} "
+                f"WHERE {key} NOT IN (SELECT {key} FROM {live})"
+            )
+            changed += cursor.rowcount
+            if values:
+                distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"  # SQLite's word
+                assign = ", ".join(f"{column} = copy.{column}" for column in values)
+                differ = " OR ".join(f"kept.{column} {distinct} copy.{column}" for column in values)
+                cursor.execute(
+                    f"UPDATE {live} AS kept SET {assign} FROM {shadow} AS copy "
+                    f"WHERE kept.{key} = copy.{key} AND ({differ})"
+                )
+                changed += cursor.rowcount
+    return changed

@@ -4,7 +4,7 @@ from messaging.registry import Registry
 
 from . import messages, refusals
 from .features import erasure, outbox, schedules
-from .operations import invariants
+from .operations import deliveries, invariants
 
 
 def register(registry: Registry) -> None:
@@ -23,6 +23,17 @@ def register(registry: Registry) -> None:
 
     registry.register_handler(schedules.CancelSchedule, schedules.cancel_schedule)
     registry.register_events(schedules.ScheduleCancelled, schedules.ScheduleRejected)
+
+    # An operator's decisions on deliveries, recorded as commands with their actor.
+    registry.register_handler(deliveries.RetryDeliveries, deliveries.retry_deliveries)
+    registry.register_handler(deliveries.SkipDeliveries, deliveries.skip_deliveries)
+    registry.register_handler(deliveries.DiscardDeliveries, deliveries.discard_deliveries)
+    registry.register_events(
+        deliveries.DeliveriesRetried,
+        deliveries.DeliveriesSkipped,
+        deliveries.DeliveriesDiscarded,
+        deliveries.DeliveryOperationRejected,
+    )
 
     # Facts of the erasures that searched for copies before crypto-shredding: history, still loadable.
     registry.register_events(erasure.ErasureBatchScheduled, erasure.CopiesErased, erasure.ErasureCompleted)

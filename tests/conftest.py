@@ -8,6 +8,7 @@ from django.db import connection
 from messaging.testing import Scenario
 from tests.support.dead_letters import dead_letter
 from tests.support.lag import two_policies_behind
+from tests.support.troubled import troubled_deliveries
 
 # Markers by directory (the layout mirrors the house, tests/README.md):
 # - ``rules``: database-free tests of the rules and value objects;
@@ -105,3 +106,10 @@ def embedded_database(settings, monkeypatch):
         pytest.skip("the embedded default is an SQLite file")
     monkeypatch.delenv("DATABASE_URL", raising=False)
     settings.EMBEDDED_DATABASE = connection.settings_dict["NAME"]
+
+
+@pytest.fixture
+def troubled(db):
+    """One policy's deliveries in every state an operator acts on; see
+    ``tests.support.troubled``."""
+    yield from troubled_deliveries()

@@ -2,7 +2,7 @@
 
 import re
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from django.db.models import Case, Count, Exists, Min, OuterRef, Q, QuerySet, Subquery, When
@@ -72,11 +72,16 @@ def deliveries(
     older_than: timedelta | None = None,
     correlation_id: UUID | None = None,
     held: bool = False,
+    since: datetime | timedelta | None = None,
+    until: datetime | timedelta | None = None,
 ) -> QuerySet[Delivery]:
     """Deliveries with their events, newest first, narrowed by any of: their
     statuses, the policy's name, the event's type, an age they are older
-    than (since the delivery was opened), the request's correlation id, and
-    ``held`` (only those held back by an earlier one of their key). Each row
+    than (since the delivery was opened), the request's correlation id,
+    ``held`` (only those held back by an earlier one of their key), and a
+    window on when the delivery was opened, ``since`` (inclusive) and
+    ``until`` (exclusive): each a datetime, or an age before now by the
+    database's clock. Each row
     carries ``held_by``: for an open one held back, the id of the earliest
     delivery of its policy and key that holds it (open or dead), else ``None``."""
     rows = Delivery.objects.select_related("event").order_by("-pk").annotate(held_by=_held_by())
@@ -92,13 +97,36 @@ def deliveries(
         rows = rows.filter(created_at__lte=Now() - older_than)  # by the database's clock
     if correlation_id is not None:
         rows = rows.filter(event__correlation_id=correlation_id)
+    if since is not None:
+        rows = rows.filter(created_at__gte=_moment(since))
+    if until is not None:
+        rows = rows.filter(created_at__lt=_moment(until))
     return rows
+
+
+def _moment(when: datetime | timedelta):
+    """A datetime as it is, an age as that long before now by the database's clock."""
+    return Now() - when if isinstance(when, timedelta) else when
 
 
 def _held_by() -> Case:
     """The earliest delivery holding back the outer one, when it is open and has a key."""
     first = Subquery(blockers().order_by("pk").values("pk")[:1])
     return Case(When(status__in=Delivery.OPEN, ordering_key__isnull=False, then=first), default=None)
+
+
+def parse_moment(text: str) -> datetime | timedelta:
+    """A moment written as an age before now (``2h``, as ``parse_age``) or as
+    an ISO 8601 date or datetime (``2026-12-07``, ``2026-12-07T10:30Z``; one
+    without a zone is in UTC). Raises ``ValueError`` with a reason."""
+    text = text.strip()
+    if _AGE.fullmatch(text):
+        return parse_age(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is neither an age such as 2h nor a date such as 2026-12-07T10:30Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 _AGE = re.compile(r"(\d{1,7})([smhd])")

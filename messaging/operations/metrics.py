@@ -124,9 +124,9 @@ def lag() -> list[Lag]:
     ordered by policy then lane: two aggregate queries grouped by policy and
     lane, by the database's clock. The first reads only the open rows through
     the ``delivery_due`` index (status, next_attempt_at), like ``backlog``;
-    the second reads the done rows through the same index's status and keeps
-    those delivered in the window (no index on ``delivered_at``: done rows
-    are the most written, and pruned by retention)."""
+    the second reads only the rows done in the window, through the partial
+    ``delivery_done_at`` index (delivered_at, of done rows): however many
+    done rows retention keeps, it reads a few minutes' worth."""
     due = Q(next_attempt_at__lte=Now())
     waiting = (
         Delivery.objects.filter(status__in=Delivery.OPEN)

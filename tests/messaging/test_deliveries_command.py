@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.commands import BlockAccount
+from messaging import relay
 from messaging.delivery import claiming
 from messaging.models import Delivery
 from tests.support.dead_letters import POLICY
@@ -100,9 +101,9 @@ def test_retry_after_the_fault_is_fixed_delivers_the_dead_letter_exactly_once(de
 
     # then
     assert f"delivery {dead.row.pk} (AccountFollowed -> {POLICY}): done" in out
-    assert "retried 1 dead-lettered deliveries: 1 done" in out
+    assert "retried 1 failed or dead-lettered deliveries: 1 done" in out
     assert dead.service.handled == [dead.row.event_id]
-    assert (str(again), again.returncode) == (f"delivery {dead.row.pk} is done, not dead-lettered", 1)
+    assert (str(again), again.returncode) == (f"delivery {dead.row.pk} is done, not failed or dead-lettered", 1)
 
 
 def test_a_retry_that_fails_again_prints_the_error_and_exits_1(dead):
@@ -114,23 +115,22 @@ def test_a_retry_that_fails_again_prints_the_error_and_exits_1(dead):
 
 
 def test_a_retry_a_live_worker_took_meanwhile_is_reported_as_taken_not_failed(dead, monkeypatch):
-    # given: a relay worker that claims what is due the moment the retry reopens it
+    # given: a relay worker that claims what is due the moment the retry has reopened it
     dead.service.fix()
-    reopen = claiming.reopen
+    deliver = relay.deliver
 
-    def reopened_then_claimed(ids):
-        count = reopen(ids)
-        claiming.claim_due(100)  # the live relay's round, between the reopening and the shell's attempt
-        return count
+    def claimed_then_attempted(delivery_id):
+        claiming.claim_due(100)  # the live relay's round, between the reopening's commit and the shell's attempt
+        return deliver(delivery_id)
 
-    monkeypatch.setattr(claiming, "reopen", reopened_then_claimed)
+    monkeypatch.setattr(relay, "deliver", claimed_then_attempted)
 
     # when
     out, _ = deliveries("retry", str(dead.row.pk))
 
     # then: no failure reported, nothing run twice
     assert f"delivery {dead.row.pk} (AccountFollowed -> {POLICY}): taken by a worker meanwhile" in out
-    assert "retried 1 dead-lettered deliveries: 1 taken by a worker meanwhile" in out
+    assert "retried 1 failed or dead-lettered deliveries: 1 taken by a worker meanwhile" in out
     assert dead.service.handled == []
 
 
@@ -161,9 +161,9 @@ def test_discard_keeps_the_row_marked_discarded_and_it_is_no_longer_dead(dead):
         (["show", "999999"], "no delivery 999999"),
         (["retry", "999999"], "no delivery 999999"),
         (["discard", "12x"], "'12x' is not a positive whole number"),
-        (["retry"], "name the deliveries by id, or say --all-dead"),
+        (["retry"], "name the deliveries by id, or select them: --policy, --since, --until"),
         (["discard", "1", "--all-dead"], "not both"),
-        (["retry", "1", "--policy", "x"], "filters narrow --all-dead"),
+        (["retry", "1", "--policy", "x"], "with ids, name exactly the deliveries meant"),
         (["list", "--status", "lost"], "no status lost; the statuses: pending, failed, done, dead, discarded"),
         (["schedules", "--status", "dispatched"], "no status dispatched; the statuses: waiting, done, cancelled, dead"),
         (["list", "--older-than", "soon"], "--older-than: 'soon' is not an age"),

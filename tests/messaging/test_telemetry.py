@@ -12,6 +12,7 @@ from messaging.models import Delivery
 from messaging.testing import subscribed
 from tests.support.dead_letters import OutsideService
 from tests.support.factories import AccountFactory
+from tests.support.lag import IN_DATABASE, OUTSIDE
 from tests.support.telemetry import recording
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +85,22 @@ def test_a_policys_command_refused_in_a_relay_batch_records_one_refused_span_and
     assert sorted(span.attributes["domain.outcome"] for span in commands) == ["done", "refused"]
     deliveries = [span for span in recorded.finished() if span.name == f"deliver AccountFollowed to {POLICY}"]
     assert [span.attributes["domain.outcome"] for span in deliveries] == ["done"]
+
+
+def test_the_lag_of_each_policy_and_lane_is_a_set_of_gauges(lagging):
+    with recording() as recorded:
+        data = recorded.metrics.get_metrics_data()
+
+    points = {
+        (metric.name, point.attributes["policy"], point.attributes["lane"]): point.value
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name.startswith("domain.deliveries.lag.")
+        for point in metric.data.data_points
+    }
+    assert points[("domain.deliveries.lag.waiting", IN_DATABASE, "database")] == 2
+    assert points[("domain.deliveries.lag.failed", IN_DATABASE, "database")] == 1
+    assert points[("domain.deliveries.lag.held", OUTSIDE, "outside")] == 1
+    assert points[("domain.deliveries.lag.oldest_due_age", IN_DATABASE, "database")] >= 115
+    assert points[("domain.deliveries.lag.done_rate", OUTSIDE, "outside")] == 0.2

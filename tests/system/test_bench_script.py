@@ -31,3 +31,25 @@ def test_the_benchmark_in_short_mode_prints_its_table_for_every_database():
     # each request beside plain DRF: CPU and statements, product / plain
     assert "| POST an order (`POST orders/`) |" in result.stdout
     assert "| POST a follow with Idempotency-Key (`POST accounts/{id}/follow/`) |" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("section", "printed"),
+    [
+        ("ordered", "| deliveries | unordered (deliveries/s) | ordered by key (deliveries/s) | ordered / unordered |"),
+        ("rebuild", "| events replayed | rebuild (s) | events/s | swap, writers held (ms) |"),
+    ],
+)
+def test_the_kernel_sections_in_short_mode_print_their_table(section, printed):
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", section, "--short"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert printed in result.stdout
+    if section == "rebuild":  # events, time, rate, swap, changed, reads, then no partial figure and no drift
+        assert result.stdout.rstrip().endswith("| 0 | 0 |")

@@ -1,13 +1,14 @@
-"""manage.py deliveries: the outbox for an operator, and the two decisions a
-dead letter waits for: retry it once its fault is fixed, or discard it;
-how far behind each policy is (lag); beside it, the commands scheduled to wait for their time."""
+"""manage.py deliveries: the outbox for an operator, and the decisions a
+delivery may wait for (``messaging.operations.deliveries``): retry it now,
+skip it, or discard a dead letter, by id or by policy and time window; how
+far behind each policy is (lag); beside it, the commands scheduled to wait
+for their time."""
 
 import argparse
 import dataclasses
 import json
 from collections import Counter
 from datetime import timedelta
-from itertools import batched
 
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 from django.urls import reverse
@@ -15,20 +16,19 @@ from django.urls import reverse
 from messaging import sql
 from messaging.delivery import workers
 from messaging.models import Delivery, ScheduledCommand
-from messaging.operations import dead_letters, log, metrics
+from messaging.operations import deliveries as operations
+from messaging.operations import log, metrics
 from messaging.personal import opened_rows
+from messaging.registry import registry
 from messaging.serialization import parse_uuid
 
-# Rows reopened and delivered, or discarded, per round: each round's work is
-# bounded however many dead letters an outage left.
-BATCH = 200
 ERROR_WIDTH = 60
 STATUSES = [status.value for status in Delivery.Status]
 SCHEDULE_STATUSES = [status.value for status in ScheduledCommand.Status]
 
 EXIT_STATUS = """\
-exit status: 0 done; 1 refused (a delivery named is not dead-lettered) or a retried
-delivery failed again; 2 bad input (an unknown id, a bad filter)."""
+exit status: 0 done; 1 refused (a delivery named is not one the operation acts on)
+or a retried delivery failed again; 2 bad input (an unknown id, a bad filter)."""
 
 EXAMPLES = {
     "list": """\
@@ -47,10 +47,26 @@ examples:
 Fix the fault first (the mail server, the bug), then retry: each delivery gets
 a fresh set of attempts and is attempted at once; its outcome is printed.
 
+Failed deliveries waiting for their retry and dead letters alike; each batch
+of --batch deliveries is one recorded command (an event in the log, with
+--actor as its actor). --dry-run says how many would be retried, and shows
+the first few, changing nothing.
+
 examples:
-  manage.py deliveries retry 12 13
+  manage.py deliveries retry 12 13 --actor @alice
   manage.py deliveries retry --all-dead
-  manage.py deliveries retry --all-dead --policy orders.policies.mail_confirmation""",
+  manage.py deliveries retry --policy orders.policies.mail_confirmation --since 2h --dry-run
+  manage.py deliveries retry --policy orders.policies.mail_confirmation --since 2026-12-07T09:00Z --until 1h""",
+    "skip": """\
+Settle deliveries without running them (status skipped): pending, failed or
+dead ones a worker is not running now. Later deliveries of the same ordering
+key are no longer held back by them. A skip is an operator's decision: the
+row keeps who skipped it and why (--reason, required), and each batch is
+one recorded command.
+
+examples:
+  manage.py deliveries skip 12 --reason "the customer was called instead" --actor @alice
+  manage.py deliveries skip --policy orders.policies.mail_shipped --until 7d --reason "stale" --dry-run""",
     "lag": """\
 How far behind each policy is, per lane (database: effects in the database,
 exactly once; outside: mail, at least once): rows waiting (pending or failed
@@ -73,10 +89,12 @@ examples:
   manage.py deliveries schedules --status waiting --limit 10""",
     "discard": """\
 Give up on dead letters: the rows stay, marked discarded, and are never
-delivered. Nothing is asked: name the deliveries, or say --all-dead.
+delivered. Nothing is asked: name the deliveries, or select them with the
+filters (--policy, --since, --until...) or --all-dead; --dry-run first.
 
 examples:
   manage.py deliveries discard 12
+  manage.py deliveries discard --policy orders.policies.mail_shipped --since 1d --dry-run
   manage.py deliveries discard --all-dead --event-type OrderShipped --older-than 7d""",
 }
 
@@ -87,8 +105,9 @@ class _Formatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
 
 class Command(BaseCommand):
     help = (
-        "See the deliveries of events to policies (the outbox) and act on dead letters: list, show, "
-        "retry (after fixing the fault) or discard them; lag shows how far behind each policy is. "
+        "See the deliveries of events to policies (the outbox) and act on them: list, show, "
+        "retry now (failed or dead), skip or discard them, by id or by policy and time window; "
+        "lag shows how far behind each policy is. "
         "`manage.py deliveries <subcommand> --help` shows each one's options and examples."
     )
 
@@ -99,7 +118,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         subcommands = parser.add_subparsers(
-            dest="subcommand", required=True, metavar="{list,show,retry,discard,lag,schedules}"
+            dest="subcommand", required=True, metavar="{list,show,retry,skip,discard,lag,schedules}"
         )
 
         def subcommand(name, help_text):
@@ -129,13 +148,38 @@ class Command(BaseCommand):
         show.add_argument("id", help="The delivery's id.")
         show.add_argument("--json", dest="as_json", action="store_true", help="As one JSON object.")
 
-        for name, verb in (("retry", "Retry"), ("discard", "Discard")):
-            acting = subcommand(name, f"{verb} dead-lettered deliveries, named by id or all those --all-dead selects.")
-            acting.add_argument("ids", nargs="*", metavar="id", help="Ids of dead-lettered deliveries.")
+        for name, text in (
+            ("retry", "Retry now failed or dead-lettered deliveries (dead ones with fresh attempts), attempted here."),
+            ("skip", "Settle waiting deliveries without running them; the decision is recorded with its reason."),
+            ("discard", "Discard dead-lettered deliveries: the rows stay, marked discarded, never delivered."),
+        ):
+            acting = subcommand(name, text)
+            acting.add_argument("ids", nargs="*", metavar="id", help="Ids of the deliveries (or select with filters).")
+            if name != "skip":
+                acting.add_argument(
+                    "--all-dead", action="store_true", help="Every dead-lettered delivery (narrowed by the filters)."
+                )
+            _add_filters(acting, held=False)
             acting.add_argument(
-                "--all-dead", action="store_true", help="Every dead-lettered delivery (narrowed by the filters)."
+                "--since",
+                metavar="WHEN",
+                help="Only deliveries opened at or after: an age (2h, 1d) or 2026-12-07T10:30Z.",
             )
-            _add_filters(acting)
+            acting.add_argument("--until", metavar="WHEN", help="Only deliveries opened before: an age or a date.")
+            acting.add_argument(
+                "--dry-run",
+                action="store_true",
+                help="Say how many would change and show the first few; change nothing.",
+            )
+            acting.add_argument(
+                "--batch",
+                default=str(operations.BATCH),
+                help=f"Deliveries per recorded command (one transaction; default {operations.BATCH}).",
+            )
+            acting.add_argument("--actor", help="Your account (id or @username), recorded as the operation's actor.")
+            acting.add_argument(
+                "--reason", required=False, help="Why (recorded with the operation; required for skip)."
+            )
 
         lag = subcommand("lag", "How far behind each policy is, per lane: rows waiting, oldest due age, throughput.")
         lag.add_argument("--json", dest="as_json", action="store_true", help="One JSON object per line, for scripts.")
@@ -287,63 +331,121 @@ class Command(BaseCommand):
         ]
         self._columns(lines)
 
-    # --- retry and discard --------------------------------------------------------
+    # --- retry, skip and discard ------------------------------------------------
 
-    def _retry(self, *, ids, all_dead, **options):
-        selected = self._dead(ids, all_dead, options)
-        if not selected:
-            self.stdout.write("no dead-lettered delivery matches")
+    def _retry(self, **options):
+        self._operate(operations.Operation.RETRY, **options)
+
+    def _skip(self, **options):
+        self._operate(operations.Operation.SKIP, **options)
+
+    def _discard(self, **options):
+        self._operate(operations.Operation.DISCARD, **options)
+
+    def _operate(self, operation, *, ids, dry_run, batch, actor, reason, **options):
+        reason = (reason or "").strip()
+        if operation == operations.Operation.SKIP and not reason:
+            raise CommandError("--reason: say why; a skip is recorded with its reason", returncode=2)
+        selection = self._selection(operation, ids, options)
+        batch = _positive(batch, "--batch")
+        actor_id = _actor(actor)
+        planned = operations.preview(operation, selection)
+        what = _WHAT[operation] if not selection.dead_only else "dead-lettered"
+        if not planned.count:
+            self.stdout.write(f"no {what} delivery matches")
+            return
+        if dry_run:
+            shown = len(planned.sample)
+            self.stdout.write(
+                f"dry run: would {operation} {planned.count} {what} deliveries; nothing changed. The first {shown}:"
+            )
+            self._table(log.deliveries().filter(pk__in=[row.pk for row in planned.sample]).order_by("pk"))
             return
         outcomes = Counter()
-        for chunk in batched(selected, BATCH, strict=False):
-            attempted = dead_letters.retry_now(chunk)
-            for row in log.deliveries().filter(pk__in=chunk).order_by("pk"):
-                if attempted.get(row.pk) == dead_letters.TAKEN:  # a live worker runs it: no failure
-                    outcomes[dead_letters.TAKEN] += 1
-                    self.stdout.write(f"{_label(row)}: {dead_letters.TAKEN}")
-                    continue
-                outcomes[row.status] += 1
-                error = f": {row.last_error}" if row.status != Delivery.Status.DONE else ""
+        done = 0
+
+        def progress(outcome):
+            nonlocal done
+            fresh, done = outcome.acted[done:], len(outcome.acted)
+            self._report(operation, fresh, outcomes)
+            if planned.count > batch:
+                self.stderr.write(f"  {operation}: {done} of about {planned.count}")
+
+        outcome = operations.run(operation, selection, actor_id=actor_id, reason=reason, batch=batch, progress=progress)
+        for refusal in outcome.refused:
+            self.stderr.write(f"left alone: {refusal}")
+        self._summary(operation, what, outcome, outcomes)
+
+    def _report(self, operation, fresh: list[int], outcomes: Counter) -> None:
+        """One line per delivery acted on; a retry attempts each here first."""
+        attempted = operations.attempt(fresh) if operation == operations.Operation.RETRY else {}
+        for row in log.deliveries().filter(pk__in=fresh).order_by("pk"):
+            if attempted.get(row.pk) == operations.TAKEN:  # a live worker runs it: no failure
+                outcomes[operations.TAKEN] += 1
+                self.stdout.write(f"{_label(row)}: {operations.TAKEN}")
+                continue
+            outcomes[row.status] += 1
+            if operation == operations.Operation.DISCARD:
+                self.stdout.write(f"discarded {_label(row)} after {row.attempts} attempt(s): {row.last_error}")
+            elif operation == operations.Operation.SKIP:
+                self.stdout.write(f"{_label(row)}: {row.last_error}")
+            else:
+                error = f": {row.last_error}" if row.status not in _SETTLED else ""
                 self.stdout.write(f"{_label(row)}: {row.get_status_display()}{error}")
-        self.stdout.write(f"retried {len(selected)} dead-lettered deliveries: {_describe(outcomes)}")
-        settled = outcomes[Delivery.Status.DONE] + outcomes[Delivery.Status.SKIPPED] + outcomes[dead_letters.TAKEN]
-        failed = len(selected) - settled
-        if failed:
+
+    def _summary(self, operation, what: str, outcome, outcomes: Counter) -> None:
+        acted = len(outcome.acted)
+        if operation == operations.Operation.DISCARD:
+            self.stdout.write(f"discarded {acted} dead-lettered deliveries (the rows stay, marked discarded)")
+            return
+        if operation == operations.Operation.SKIP:
+            self.stdout.write(f"skipped {acted} deliveries (settled without running; the reason is on each row)")
+            return
+        self.stdout.write(f"retried {acted} {what} deliveries: {_describe(outcomes)}")
+        settled = sum(outcomes[status] for status in (*_SETTLED, operations.TAKEN))
+        if acted - settled:
             raise CommandError(
-                f"{failed} of {len(selected)} failed again; see manage.py deliveries list --status failed,dead",
+                f"{acted - settled} of {acted} failed again; see manage.py deliveries list --status failed,dead",
                 returncode=1,
             )
 
-    def _discard(self, *, ids, all_dead, **options):
-        selected = self._dead(ids, all_dead, options)
-        if not selected:
-            self.stdout.write("no dead-lettered delivery matches")
-            return
-        discarded = 0
-        for chunk in batched(selected, BATCH, strict=False):
-            dead_letters.discard(chunk)
-            for row in log.deliveries(statuses=[Delivery.Status.DISCARDED]).filter(pk__in=chunk).order_by("pk"):
-                discarded += 1
-                self.stdout.write(f"discarded {_label(row)} after {row.attempts} attempt(s): {row.last_error}")
-        self.stdout.write(f"discarded {discarded} dead-lettered deliveries (the rows stay, marked discarded)")
-
-    def _dead(self, ids: list[str], all_dead: bool, options: dict) -> list[int]:
-        """The ids of the dead letters to act on, all checked before any is
-        touched: named ones must exist and be dead-lettered."""
+    def _selection(self, operation, ids: list[str], options: dict) -> operations.Selection:
+        """The deliveries to act on: named by id (each checked before any is
+        touched: it exists, and the operation may act on it), or picked by the
+        filters."""
         filters = _filters(options)
+        for name in ("since", "until"):
+            if options.get(name):
+                try:
+                    filters[name] = log.parse_moment(options[name])
+                except ValueError as error:
+                    raise CommandError(f"--{name}: {error}", returncode=2) from None
+        if "older_than" in filters:
+            if "until" in filters:
+                raise CommandError("--older-than and --until say the same: give one", returncode=2)
+            filters["until"] = filters.pop("older_than")
+        all_dead = options.get("all_dead", False)
         if ids and all_dead:
             raise CommandError("name deliveries by id or say --all-dead, not both", returncode=2)
-        if all_dead:
-            return list(log.deliveries(statuses=[Delivery.Status.DEAD], **filters).values_list("pk", flat=True))
-        if not ids:
-            raise CommandError("name the deliveries by id, or say --all-dead", returncode=2)
-        if filters:
-            raise CommandError("filters narrow --all-dead; with ids, name exactly the deliveries meant", returncode=2)
-        rows = self._named(ids)
-        not_dead = [f"delivery {row.pk} is {row.status}, not dead-lettered" for row in rows if row.status != "dead"]
-        if not_dead:
-            raise CommandError("; ".join(not_dead), returncode=1)
-        return [row.pk for row in rows]
+        if ids:
+            if filters:
+                raise CommandError(
+                    "filters select the deliveries; with ids, name exactly the deliveries meant", returncode=2
+                )
+            rows = self._named(ids)
+            selection = operations.Selection(ids=tuple(row.pk for row in rows))
+            allowed = set(selection.rows(operation).values_list("pk", flat=True))
+            refused = [row.pk for row in rows if row.pk not in allowed]
+            if refused:
+                raise CommandError(operations.why_not(operation, refused), returncode=1)
+            return selection
+        if not (filters or all_dead):
+            raise CommandError(
+                "name the deliveries by id, or select them: --policy, --since, --until, --event-type"
+                + (", or say --all-dead" if operation != operations.Operation.SKIP else ""),
+                returncode=2,
+            )
+        return operations.Selection(dead_only=all_dead, **filters)
 
     @staticmethod
     def _named(ids: list[str]) -> list[Delivery]:
@@ -356,13 +458,15 @@ class Command(BaseCommand):
         return [rows[pk] for pk in wanted]
 
 
-def _add_filters(parser) -> None:
+def _add_filters(parser, *, held: bool = True) -> None:
     parser.add_argument("--policy", help="Only deliveries to this policy (its full name).")
     parser.add_argument("--event-type", help="Only deliveries of events of this type, e.g. OrderConfirmed.")
     parser.add_argument(
         "--older-than", metavar="AGE", help="Only deliveries opened longer ago than 45s, 30m, 2h, 1d..."
     )
     parser.add_argument("--correlation-id", help="Only deliveries of one request's events.")
+    if not held:  # an operation acts on what holds them, not on the held
+        return
     parser.add_argument(
         "--held",
         action="store_true",
@@ -465,6 +569,27 @@ def _age(age) -> str:
 def _truncated(error: str) -> str:
     line = " ".join(error.split())
     return line if len(line) <= ERROR_WIDTH else line[: ERROR_WIDTH - 1] + "…"
+
+
+_WHAT = {
+    operations.Operation.RETRY: "failed or dead-lettered",
+    operations.Operation.SKIP: "waiting",
+    operations.Operation.DISCARD: "dead-lettered",
+}
+_SETTLED = (Delivery.Status.DONE, Delivery.Status.SKIPPED)
+
+
+def _actor(text: str | None):
+    """The operator's account: an id, or @username; ``None`` for none given."""
+    if not text:
+        return None
+    try:
+        actor_id = parse_uuid(str(registry.resolve_reference(text)))
+    except LookupError:
+        actor_id = None
+    if actor_id is None:
+        raise CommandError(f"--actor: {text!r} names no account (give its id or @username)", returncode=2)
+    return actor_id
 
 
 def _describe(outcomes: Counter) -> str:

@@ -1,8 +1,10 @@
-"""The kernel's admin: the event log and deliveries, filterable, with ways
-to retry or discard what was dead-lettered."""
+"""The kernel's admin: the event log and deliveries, filterable, with
+actions to retry now, skip or discard deliveries (a dry run first)."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.commands import BlockAccount, FollowAccount
 from accounts.events import AccountFollowed
@@ -64,21 +66,25 @@ def test_retrying_dead_deliveries_queues_them_for_the_relay(client, operator, sc
         listed = client.get(reverse("admin:messaging_delivery_changelist"), {"status__exact": "dead"})
         broken = False
 
+        asked = client.post(
+            reverse("admin:messaging_delivery_changelist"), {"action": "retry", "_selected_action": [dead.pk]}
+        )
         response = client.post(
             reverse("admin:messaging_delivery_changelist"),
-            {"action": "retry", "_selected_action": [dead.pk]},
+            {"action": "retry", "_selected_action": [dead.pk], "confirm": "yes"},
             follow=True,
         )
 
         dead.refresh_from_db()
         assert [row.pk for row in listed.context["cl"].result_list] == [dead.pk]
+        assert "Dry run: <strong>1</strong> of the selected deliveries would be" in asked.text
         assert (dead.status, dead.attempts) == (Delivery.Status.PENDING, 0)  # nothing run in the request
-        assert "Queued 1 dead-lettered deliveries for the relay" in response.text
+        assert "Queued 1 failed or dead deliveries for the relay, due now." in response.text
 
         relay()
     dead.refresh_from_db()
     assert dead.status == Delivery.Status.DONE
-    assert StoredEvent.objects.count() == 1
+    assert list(StoredEvent.objects.values_list("type", flat=True)) == ["AccountFollowed", "DeliveriesRetried"]
 
 
 def test_deliveries_filter_by_correlation_id(client, operator, scenario):
@@ -97,7 +103,7 @@ def test_discarding_dead_deliveries_keeps_them_marked_discarded(client, operator
 
     response = client.post(
         reverse("admin:messaging_delivery_changelist"),
-        {"action": "discard", "_selected_action": [dead.row.pk, done.pk]},
+        {"action": "discard", "_selected_action": [dead.row.pk, done.pk], "confirm": "yes"},
         follow=True,
     )
 
@@ -112,3 +118,37 @@ def test_the_deliveries_list_shows_and_filters_outside_effects(client, operator,
 
     assert "column-outside" in response.text
     assert response.context["cl"].result_count == Delivery.objects.count()
+
+
+def test_skipping_asks_for_a_reason_after_a_dry_run_and_records_who_skipped(client, operator, troubled):
+    changelist = reverse("admin:messaging_delivery_changelist")
+    chosen = {"action": "skip", "_selected_action": [troubled.pending.pk, troubled.done.pk]}
+
+    asked = client.post(changelist, chosen)
+    unexplained = client.post(changelist, {**chosen, "confirm": "yes", "reason": ""})
+    done = client.post(changelist, {**chosen, "confirm": "yes", "reason": "sent by hand"}, follow=True)
+
+    assert "Dry run: <strong>1</strong> of the selected deliveries would be" in asked.text  # the done one: not waiting
+    assert "This field is required." in unexplained.text
+    assert "Skipped 1 deliveries; each row keeps who skipped it and why." in done.text
+    row = troubled.fresh("pending")
+    assert (row.status, row.last_error) == ("skipped", "skipped by operator: sent by hand")
+    (recorded,) = troubled.recorded("DeliveriesSkipped")
+    assert recorded.actor_id == get_user_model().objects.get(username="operator").pk
+    assert troubled.ran == []
+
+
+def test_select_all_retries_every_failed_and_dead_delivery_of_the_filtered_policy(client, operator, troubled):
+    # the changelist filtered by policy, "select all" across its pages (one shown here), then the action
+    changelist = reverse("admin:messaging_delivery_changelist") + f"?policy={troubled.dead.policy}"
+    chosen = {"action": "retry", "_selected_action": [troubled.dead.pk], "select_across": "1"}
+
+    asked = client.post(changelist, chosen)
+    done = client.post(changelist, {**chosen, "confirm": "yes"}, follow=True)
+
+    assert "Dry run: <strong>3</strong> of the selected deliveries would be" in asked.text
+    assert "Queued 3 failed or dead deliveries for the relay, due now." in done.text
+    assert [troubled.fresh(name).status for name in ("failed", "dead", "old_dead", "pending")] == [
+        "failed", "pending", "pending", "pending",
+    ]  # fmt: skip
+    assert troubled.fresh("failed").next_attempt_at <= timezone.now()

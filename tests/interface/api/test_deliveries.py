@@ -70,7 +70,7 @@ def test_a_retry_queues_the_dead_letter_for_the_relay_without_running_it_in_the_
     assert (retried.status_code, retried.data["status"], retried.data["attempts"]) == (200, "pending", 0)
     assert dead.service.handled == []
     assert (again.status_code, again.data) == (
-        409, {"code": "not_dead_lettered", "detail": f"delivery {dead.row.pk} is pending, not dead-lettered"},
+        409, {"code": "not_retryable", "detail": f"delivery {dead.row.pk} is pending, not failed or dead-lettered"},
     )  # fmt: skip
     # and the relay delivers it, once
     relay()

@@ -3,7 +3,7 @@
 Each row names an endpoint acting on the owner's account (``{owner}``), a
 book (``{book}``), the owner's order (``{order}``) or a delivery of its
 events (``{delivery}``, pending: staff get 409 for a retry or discard, which
-only a dead letter allows), and the status each caller gets. Sign-in is
+only a failed or dead one allows, and may skip it), and the status each caller gets. Sign-in is
 needed everywhere but registration, signing in for a token, the catalog
 and the schema: without it the answer is 401. Staff-only rows
 answer 403 to others; someone else's order answers 404. Malformed bodies
@@ -62,6 +62,11 @@ MATRIX = [
     ("get", "/api/v1/deliveries/{delivery}/", None, 401, 403, 403, 200),
     ("post", "/api/v1/deliveries/{delivery}/retry/", None, 401, 403, 403, 409),
     ("post", "/api/v1/deliveries/{delivery}/discard/", None, 401, 403, 403, 409),
+    ("post", "/api/v1/deliveries/{delivery}/skip/", {"reason": "sent by hand"}, 401, 403, 403, 200),
+    ("post", "/api/v1/deliveries/{delivery}/skip/", {}, 401, 403, 403, 400),
+    ("post", "/api/v1/deliveries/retry/", {"policy": "accounts.x", "dry_run": True}, 401, 403, 403, 200),
+    ("post", "/api/v1/deliveries/skip/", {"since": "1h", "reason": "outage"}, 401, 403, 403, 200),
+    ("post", "/api/v1/deliveries/discard/", {}, 401, 403, 403, 400),
     ("get", "/api/v1/schema/", None, 200, 200, 200, 200),
     ("get", "/api/v1/docs/", None, 200, 200, 200, 200),
     # malformed bodies and ids: 4xx for everyone, in the order the API checks

@@ -8,11 +8,14 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
+from django.test import Client
 
 from accounts.commands import FollowAccount
 from accounts.models import ApiToken
 from messaging import bus
+from tests.support.dead_letters import POLICY
 from tests.support.factories import AccountFactory
+from tests.support.lag import IN_DATABASE, OUTSIDE
 
 NODE = "10.0.0.5:8000"  # not in ALLOWED_HOSTS: how a load balancer addresses a node
 
@@ -80,6 +83,7 @@ def test_a_ready_node_answers_staff_200_with_each_check_and_the_deliveries(db, s
             "held": 0,
             "unknown": 0,
             "schedules": {"overdue": 0, "oldest_overdue_seconds": None, "last_sweep_seconds_ago": None},
+            "lag": [],
         },  # fmt: skip
     }
 
@@ -153,6 +157,7 @@ def test_open_deliveries_due_are_the_backlog(dead, staff_client):
     deliveries = client.get("/health/").json()["deliveries"]
 
     # then: the test policy's (the counts are no delivery); the dead letter is counted apart
+    assert [(row["policy"], row["due"]) for row in deliveries.pop("lag")] == [(POLICY, 1)]
     assert deliveries == {
         "backlog": 1,
         "oldest_due_seconds": 0,
@@ -160,4 +165,42 @@ def test_open_deliveries_due_are_the_backlog(dead, staff_client):
         "held": 0,
         "unknown": 0,
         "schedules": {"overdue": 0, "oldest_overdue_seconds": None, "last_sweep_seconds_ago": None},
+    }
+
+
+def test_staff_see_the_lag_of_each_policy_and_lane(lagging, staff_client):
+    response = staff_client.get("/health/")
+
+    lag = {(row["policy"], row["lane"]): row for row in response.json()["deliveries"]["lag"]}
+    assert set(lag) == {(IN_DATABASE, "database"), (OUTSIDE, "outside")}
+    assert (lag[IN_DATABASE, "database"]["waiting"], lag[IN_DATABASE, "database"]["due"]) == (2, 1)
+    assert lag[OUTSIDE, "outside"]["held"] == 1
+    assert response.status_code == 200  # no threshold set: lag never fails readiness
+
+
+def test_a_node_is_not_ready_when_the_oldest_due_delivery_waited_past_the_threshold(lagging, staff_client, settings):
+    settings.MESSAGING_READY_MAX_LAG_SECONDS = 600
+    within = staff_client.get("/health/")
+    settings.MESSAGING_READY_MAX_LAG_SECONDS = 60  # the due one has waited 2 minutes
+
+    behind = staff_client.get("/health/")
+    public = Client().get("/health/", HTTP_HOST=NODE)
+
+    assert (within.status_code, within.json()["checks"]["deliveries"]) == (200, {"status": "ok"})
+    assert behind.status_code == 503
+    detail = behind.json()["checks"]["deliveries"]["detail"]
+    assert detail.startswith("the oldest due delivery has waited 1")
+    assert detail.endswith("s, over MESSAGING_READY_MAX_LAG_SECONDS (60)")
+    assert (public.status_code, public.json()) == (503, {"status": "unavailable"})
+
+
+def test_a_node_is_not_ready_when_more_rows_are_due_than_the_threshold(lagging, staff_client, settings):
+    settings.MESSAGING_READY_MAX_BACKLOG = 0
+
+    response = staff_client.get("/health/")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["deliveries"] == {
+        "status": "unavailable",
+        "detail": "3 deliveries are due, over MESSAGING_READY_MAX_BACKLOG (0)",
     }
