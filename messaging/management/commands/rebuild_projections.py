@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from messaging.features import subscriptions
+from messaging.progress import progress
 from messaging.registry import registry
 
 
@@ -22,11 +23,8 @@ class Command(BaseCommand):
             known = ", ".join(sorted(registry.projections))
             raise CommandError(f"no projection named {', '.join(unknown)}; known: {known}", returncode=2)
         for projection in [registry.projections[name] for name in names] or registry.projections.values():
-            replayed, changed = subscriptions.rebuild(projection, batch=batch, progress=self._progress)
-            self.stderr.write("")
+            with progress(self.stderr) as display:
+                bar = display.bar(projection.name)
+                replayed, changed = subscriptions.rebuild(projection, batch=batch, progress=bar.update)
             figures = f", {changed} figure(s) changed" if changed is not None else ""
             self.stdout.write(f"{projection.name}: rebuilt from {replayed} event(s){figures}")
-
-    def _progress(self, done: int, total: int) -> None:
-        self.stderr.write(f"\r  {done}/{total} events", ending="")
-        self.stderr.flush()
