@@ -67,6 +67,13 @@ def record_failure(delivery: Delivery, event_type: str, error: Exception) -> Non
     now plus the backoff), written by the caller's save or update."""
     delivery.last_error = f"{type(error).__name__}: {error}"
     delivery.status = status_after(delivery.attempts, error)
+    facts = {
+        "policy": delivery.policy,
+        "event_type": event_type,
+        "attempts": delivery.attempts,
+        "outcome": str(delivery.status),
+        "error": delivery.last_error,
+    }
     if delivery.status == Delivery.Status.DEAD:
         logger.error(
             "dead-lettered %s to %s after %d attempt(s): %s",
@@ -74,6 +81,7 @@ def record_failure(delivery: Delivery, event_type: str, error: Exception) -> Non
             delivery.policy,
             delivery.attempts,
             delivery.last_error,
+            extra=facts,
         )
     else:
         backoff = retry_delay(delivery.attempts)
@@ -87,6 +95,7 @@ def record_failure(delivery: Delivery, event_type: str, error: Exception) -> Non
             delivery.attempts,
             backoff,
             delivery.last_error,
+            extra=facts | {"retry_in_s": backoff},
         )
 
 
