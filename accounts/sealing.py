@@ -57,10 +57,11 @@ NOBODY = UUID(int=0)  # the recipient of a mail whose address no account had: fo
 
 
 def seal_history(
-    *, batch_size: int = BATCH, progress: Callable[[str], None] = lambda line: None, erasures=None
+    *, batch_size: int = BATCH, progress: Callable[[str, int], None] = lambda what, done: None, erasures=None
 ) -> dict[str, int]:
     """Seal every clear copy left; what was done, by kind. ``erasures`` is
-    the model of the erasures still in progress, while it exists."""
+    the model of the erasures still in progress, while it exists;
+    ``progress(what, done)`` after each batch."""
     done = {}
     addresses = _forget_the_forgotten(erasures, progress, done)
     answers = {"after": 0, "sealed": 0}
@@ -74,7 +75,7 @@ def seal_history(
         done[name] = 0
         for count in _batches(step):
             done[name] += count
-            progress(f"{name}: {done[name]}")
+            progress(name, done[name])
     done["stored answers sealed"] = answers["sealed"]
     return done
 
@@ -116,7 +117,7 @@ def _forget_the_forgotten(erasures, progress, done: dict) -> dict[str, UUID]:
             erasures.objects.all().delete()
     done["people forgotten before"] = len(forgotten)
     if forgotten:
-        progress(f"people forgotten before: {len(forgotten)}")
+        progress("people forgotten before", len(forgotten))
     return addresses
 
 

@@ -18,26 +18,38 @@ _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock det
 
 
 def log_dispatch(command: Command, call_next: Next) -> Result:
-    """Log each command and its outcome with the correlation id.
+    """Log each command and its outcome with the correlation id, the facts
+    also as fields (``command``, ``command_id``, ``outcome``: accepted,
+    replayed, rejected or failed, ``events``, ``refusal``, ``duration_ms``)
+    for JSON lines.
 
     Only the type and ids are logged, never the payload: a payload may
     hold a password.
     """
+    facts = {"command": command.type_name(), "command_id": str(command.command_id)}
     with correlated(command.correlation_id):
         try:
             result = call_next(command)
         except Exception:
-            logger.exception("%s %s failed", command.type_name(), command.command_id)
+            logger.exception("%s %s failed", command.type_name(), command.command_id, extra=facts | _FAILED)
             raise
-        outcome = (
-            f"rejected ({result.rejection.code})"
-            if result.rejection
-            else f"{len(result.events)} event(s){' (replayed)' if result.replayed else ''}"
-        )
+        if result.rejection:
+            said, facts["outcome"], facts["refusal"] = (
+                f"rejected ({result.rejection.code})",
+                "rejected",
+                result.rejection.code,
+            )
+        else:
+            said = f"{len(result.events)} event(s){' (replayed)' if result.replayed else ''}"
+            facts["outcome"], facts["events"] = "replayed" if result.replayed else "accepted", len(result.events)
+        facts["duration_ms"] = round(result.duration_ms or 0.0, 3)
         logger.info(
-            "%s %s -> %s in %.1f ms", command.type_name(), command.command_id, outcome, result.duration_ms or 0.0
+            "%s %s -> %s in %.1f ms", command.type_name(), command.command_id, said, facts["duration_ms"], extra=facts
         )
         return result
+
+
+_FAILED = {"outcome": "failed"}
 
 
 def time_dispatch(command: Command, call_next: Next) -> Result:

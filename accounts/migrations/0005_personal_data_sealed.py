@@ -8,7 +8,7 @@ from django.db import migrations
 def seal(apps, schema_editor):
     from accounts import sealing
 
-    sealing.seal_history(erasures=apps.get_model("messaging", "Erasure"), progress=lambda line: print(f"  {line}"))
+    sealing.seal_history(erasures=apps.get_model("messaging", "Erasure"), progress=lambda what, done: print(f"  {what}: {done}"))
 
 
 class Migration(migrations.Migration):

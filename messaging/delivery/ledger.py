@@ -80,6 +80,13 @@ def record_failure(delivery: Delivery, event_type: str, error: Exception) -> Non
     delivery.status = status_after(delivery.attempts, error, previous)
     if delivery.status == Delivery.Status.DEAD and isinstance(error, OutcomeUnknown):
         delivery.last_error += "; unknown twice, parked: check the other side before retrying or discarding"
+    facts = {
+        "policy": delivery.policy,
+        "event_type": event_type,
+        "attempts": delivery.attempts,
+        "outcome": str(delivery.status),
+        "error": delivery.last_error,
+    }
     if delivery.status == Delivery.Status.DEAD:
         logger.error(
             "dead-lettered %s to %s after %d attempt(s): %s",
@@ -87,6 +94,7 @@ def record_failure(delivery: Delivery, event_type: str, error: Exception) -> Non
             delivery.policy,
             delivery.attempts,
             delivery.last_error,
+            extra=facts,
         )
     else:
         backoff = (
@@ -104,6 +112,7 @@ def record_failure(delivery: Delivery, event_type: str, error: Exception) -> Non
             delivery.attempts,
             backoff,
             delivery.last_error,
+            extra=facts | {"retry_in_s": backoff},
         )
 
 

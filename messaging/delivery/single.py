@@ -156,7 +156,13 @@ def _deliver_outside(delivery_id: int, owned: Q) -> str | None:
         else:
             if isinstance(outcome, Skipped):  # settled, dated like a done one, with why in place of an error
                 delivery.status, delivery.last_error = Delivery.Status.SKIPPED, outcome.reason
-                logger.info("skipped %s to %s: %s", delivery.event.type, delivery.policy, outcome.reason)
+                logger.info(
+                    "skipped %s to %s: %s",
+                    delivery.event.type,
+                    delivery.policy,
+                    outcome.reason,
+                    extra={"policy": delivery.policy, "event_type": delivery.event.type, "outcome": "skipped"},
+                )
             else:
                 delivery.status, delivery.last_error = Delivery.Status.DONE, ""
                 logger.debug("delivered %s to %s", delivery.event.type, delivery.policy)

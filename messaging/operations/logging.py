@@ -1,11 +1,14 @@
 """Log plumbing: every record carries the correlation id of its request,
-and one function builds the logging configuration, readable text or JSON
-lines, for Django's settings and gunicorn alike."""
+a request's line its method, path and status as fields, and one function
+builds the logging configuration, readable text or JSON lines (dated in
+ISO-8601 UTC), for Django's settings and gunicorn alike."""
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
 
 from ..ambient import current_client_correlation_id, current_correlation_id
 
@@ -43,10 +46,51 @@ class CorrelationIdFilter(logging.Filter):
         return True
 
 
+class RequestFieldsFilter(logging.Filter):
+    """Adds ``method``, ``path`` and ``status`` (and ``duration_ms`` where
+    it is known) to the lines about one request: Django's warnings for a
+    4xx or 5xx (``django.request``), gunicorn's access lines and
+    runserver's (``django.server``). Elsewhere it adds nothing."""
+
+    def filter(self, record):
+        request, args = getattr(record, "request", None), record.args
+        if isinstance(args, Mapping) and "m" in args and "U" in args:  # gunicorn's access atoms
+            record.method, record.path = args["m"], args["U"]
+            record.status, record.duration_ms = _status(args.get("s")), args.get("D", 0) / 1000
+        elif record.name == "django.server" and isinstance(args, tuple) and args:
+            # its args are the request line, the status and the size
+            method, _, rest = str(args[0]).partition(" ")
+            record.method, record.path = method, rest.rsplit(" ", 1)[0].partition("?")[0]
+            record.status = getattr(record, "status_code", None)
+        elif hasattr(request, "method") and hasattr(request, "path"):
+            record.method, record.path = request.method, request.path
+            record.status = getattr(record, "status_code", None)
+        return True
+
+
+def _status(status) -> int | None:
+    try:
+        return int(status)
+    except (TypeError, ValueError):
+        return None
+
+
+class UtcJsonFormatter(JsonFormatter):
+    """JSON lines whose ``time`` is ISO-8601 in UTC to the millisecond:
+    ``2026-12-07T11:00:00.123Z``, whatever the host's zone."""
+
+    def formatTime(self, record, datefmt=None):  # noqa: N802 (logging's name)
+        moment = datetime.fromtimestamp(record.created, UTC)
+        return f"{moment:%Y-%m-%dT%H:%M:%S}.{int(record.msecs):03d}Z"
+
+
 def logging_config(fmt: str, *, messaging_level: str = "INFO", extra_loggers: tuple[str, ...] = ()) -> dict:
     """A ``dictConfig`` dict sending every logger's lines to one console
     handler (stderr), as ``text`` (readable lines) or ``json`` (one object a
-    line: time, level, logger, correlation id, message and any extras).
+    line: time in ISO-8601 UTC, level, logger, correlation id, message, and
+    the facts as fields: a command's ``command``, ``outcome`` and
+    ``duration_ms``, a delivery's ``policy``, a request's ``method``,
+    ``path`` and ``status``...).
 
     Named loggers have no handler of their own and propagate to the root's,
     so each line is written once, and tests' ``caplog`` still sees them.
@@ -58,7 +102,7 @@ def logging_config(fmt: str, *, messaging_level: str = "INFO", extra_loggers: tu
         {"format": TEXT_FORMAT}
         if fmt == "text"
         else {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "messaging.operations.logging.UtcJsonFormatter",
             "fmt": ["asctime", "levelname", "name", "correlation_id", "message"],
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
             # The request object Django attaches to its lines is no field to print.
@@ -77,10 +121,17 @@ def logging_config(fmt: str, *, messaging_level: str = "INFO", extra_loggers: tu
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"correlation": {"()": "messaging.operations.logging.CorrelationIdFilter"}},
+        "filters": {
+            "correlation": {"()": "messaging.operations.logging.CorrelationIdFilter"},
+            "request": {"()": "messaging.operations.logging.RequestFieldsFilter"},
+        },
         "formatters": {"console": formatter},
         "handlers": {
-            "console": {"class": "logging.StreamHandler", "filters": ["correlation"], "formatter": "console"},
+            "console": {
+                "class": "logging.StreamHandler",
+                "filters": ["correlation", "request"],
+                "formatter": "console",
+            },
         },
         "root": {"level": "WARNING", "handlers": ["console"]},
         "loggers": loggers,

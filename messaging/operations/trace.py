@@ -284,12 +284,14 @@ def timeline(roots: list[CommandNode]) -> Timeline | None:
 
 
 def render_tree(roots: list[CommandNode]) -> list[str]:
-    """The causal tree as indented text lines, for the shell."""
+    """The causal tree as indented text lines, for the shell, naming people
+    and things beside their ids as the page does (``EventNode.fields``)."""
     lines: list[str] = []
 
     def command(node: CommandNode, prefix: str, last: bool, top: bool):
         took = f" in {node.took}" if node.took else ""
-        lines.append(f"{prefix}{_branch(last, top)}{node.command_type} (command {node.command_id}){took}")
+        by = f" by {node.actor}" if node.actor else ""
+        lines.append(f"{prefix}{_branch(last, top)}{node.command_type} (command {node.command_id}){by}{took}")
         inner = _inner(prefix, last, top)
         for index, event_node in enumerate(node.events):
             event(event_node, inner, index == len(node.events) - 1 and not node.schedules)
@@ -308,7 +310,8 @@ def render_tree(roots: list[CommandNode]) -> list[str]:
 
     def event(node: EventNode, prefix: str, last: bool):
         row = node.event
-        payload = ", ".join(f"{key}={value}" for key, value in row.payload.items())
+        # the page's fields: each id followed by the name of whom or what it stands for
+        payload = ", ".join(f"{name}={text}" + (f" ({named})" if named else "") for name, text, named in node.fields)
         lines.append(
             f"{prefix}{_branch(last)}{row.type} v{row.version} ({payload}) at {row.occurred_at:%Y-%m-%d %H:%M:%S}"
         )

@@ -88,6 +88,51 @@ def test_trace_prints_the_causal_tree():
     assert lines[0].endswith(" ms") and " in " in lines[0] and lines[2].endswith(" ms")  # how long each took
 
 
+@pytest.mark.django_db(transaction=True)
+def test_trace_names_the_people_and_books_as_the_trace_page_does():
+    AccountFactory(username="alice"), AccountFactory(username="bob")
+    book = BookFactory(title="Dune")
+    (blocked, *_) = send("BlockAccount", "blocker_id=@bob", "blocked_id=@alice", "--actor", "@bob")
+    (placed, *_) = send("PlaceOrder", "--actor", "@alice", f'items=[{{"book_id": "{book.pk}", "quantity": 1}}]')
+
+    block, order = io.StringIO(), io.StringIO()
+    call_command("trace", blocked["correlation_id"], stdout=block)
+    call_command("trace", placed["correlation_id"], stdout=order)
+
+    lines = block.getvalue().splitlines()
+    assert lines[0].startswith("BlockAccount (command ") and " by bob " in lines[0]
+    assert f"blocker_id={blocked['payload']['blocker_id']} (bob)" in lines[1]
+    assert f"blocked_id={blocked['payload']['blocked_id']} (alice)" in lines[1]
+    assert "(Dune)" in next(line for line in order.getvalue().splitlines() if "StockReserved" in line)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_trace_latest_lists_the_most_recent_requests_newest_first():
+    AccountFactory(username="alice"), AccountFactory(username="bob")
+    followed = send("FollowAccount", "follower_id=@alice", "followee_id=@bob", "--actor", "@alice")[0]
+    blocked = send("BlockAccount", "blocker_id=@bob", "blocked_id=@alice", "--actor", "@bob")[0]
+    with pytest.raises(CommandError):
+        send("FollowAccount", "follower_id=@alice", "followee_id=@bob", "--actor", "@alice")
+
+    out = io.StringIO()
+    call_command("trace", "--latest", "2", stdout=out)
+
+    refused, block = out.getvalue().splitlines()
+    assert "FollowAccount" in refused and "by alice" in refused and "refused" in refused
+    assert block.split()[2] == blocked["correlation_id"] and "BlockAccount" in block and "by bob" in block
+    assert followed["correlation_id"] not in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [((), "give a correlation id, or --latest N"), (("--latest", "0"), "--latest takes a number from 1 to 1000")],
+)
+def test_trace_without_what_to_show_says_how_to_ask(db, args, message):
+    with pytest.raises(CommandError, match=message) as error:
+        call_command("trace", *args)
+    assert error.value.returncode == 2
+
+
 def test_trace_of_an_unknown_correlation_id_says_so(db):
     with pytest.raises(CommandError, match="No events stored"):
         call_command("trace", "00000000-0000-4000-8000-000000000000")

@@ -110,6 +110,8 @@ def hot_reads(ids: dict) -> dict:
         ),
         "staff orders page": lambda: [orders.order_view(row) for row in orders.orders()[:PAGE]],
         "event log of a correlation id": page(log.stored_events(correlation_id=ids["correlation"])),
+        "trace index: the latest requests": lambda: log.recent_requests(PAGE),
+        "trace index: the troubled requests": lambda: log.recent_requests(PAGE, troubled=True),
         "due deliveries claim": lambda: list(claiming.due(timezone.now(), PAGE)),
     }
 

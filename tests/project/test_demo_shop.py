@@ -1,6 +1,7 @@
 """``demo_shop``: the lively demo that ``scripts/run`` seeds, through the bus, once, with one hash."""
 
 import io
+import re
 from unittest import mock
 
 import pytest
@@ -84,3 +85,12 @@ def test_off_the_embedded_database_it_seeds_nothing():
 
     assert "No demo shop" in output
     assert not Account.objects.exists() and not StoredEvent.objects.exists()
+
+
+def test_its_progress_counts_every_command_it_sends(embedded_database):
+    # when
+    err = io.StringIO()
+    call_command("demo_shop", stdout=io.StringIO(), stderr=err)
+
+    # then: the bar ends full, neither short of its total nor past it
+    assert re.search(r"^demo shop: (\d+)/\1 commands in ", err.getvalue(), re.MULTILINE), err.getvalue()

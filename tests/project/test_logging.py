@@ -9,6 +9,7 @@ import io
 import json
 import logging.config
 import os
+import re
 import subprocess
 import time
 import urllib.error
@@ -20,8 +21,9 @@ from django.conf import settings
 from django.utils.log import configure_logging
 from rest_framework.test import APIClient
 
-from messaging.operations.logging import logging_config
+from messaging.operations.logging import RequestFieldsFilter, logging_config
 from tests.support import gunicorn as served
+from tests.support.dead_letters import POLICY, dead_letter
 from tests.support.factories import AccountFactory
 
 
@@ -77,6 +79,60 @@ def test_every_line_of_a_request_is_json_with_its_correlation_id(json_log):
     assert all(line["message"] and line["time"] for _, lines in sent for line in lines)
 
 
+ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_line_is_dated_in_iso_8601_utc_and_carries_its_facts_as_fields(json_log):
+    # given
+    alice, bob = AccountFactory(username="alice"), AccountFactory(username="bob")
+    client = APIClient()
+    client.force_authenticate(alice)
+    nowhere = f"/api/v1/accounts/{uuid.uuid4()}/"
+
+    # when
+    followed = client.post(f"/api/v1/accounts/{bob.pk}/follow/")
+    client.post(f"/api/v1/accounts/{alice.pk}/follow/")  # refused: nobody follows themselves
+    client.get(nowhere)
+
+    # then
+    lines = json_log()
+    assert lines and all(ISO_UTC.fullmatch(line["time"]) for line in lines), [line["time"] for line in lines]
+    commands = [line for line in lines if line.get("command") == "FollowAccount"]
+    accepted, refused = commands
+    assert accepted["outcome"] == "accepted" and accepted["events"] == 1
+    assert accepted["correlation_id"] == followed["X-Correlation-ID"]
+    assert isinstance(accepted["duration_ms"], float) and accepted["command_id"]
+    assert refused["outcome"] == "rejected" and refused["refusal"] == "cannot_follow_self"
+    answered = [(line["method"], line["path"], line["status"]) for line in lines if line["logger"] == "django.request"]
+    assert answered == [("POST", f"/api/v1/accounts/{alice.pk}/follow/", 409), ("GET", nowhere, 404)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_letter_names_its_policy_and_event_as_fields(json_log, scenario, settings):
+    for _ in dead_letter(scenario, settings):
+        (line,) = [line for line in json_log() if line["level"] == "ERROR"]
+
+    assert (line["policy"], line["event_type"], line["outcome"], line["attempts"]) == (
+        POLICY,
+        "AccountFollowed",
+        "dead",
+        1,
+    )
+    assert line["error"] == "ConnectionError: the notification service is down"
+
+
+def test_a_runserver_line_carries_its_method_path_and_status_as_fields():
+    # as django.core.servers.basehttp logs a request
+    line = ("GET /api/v1/books/?search=eliot HTTP/1.1", "200", "512")
+    record = logging.LogRecord("django.server", logging.INFO, __file__, 1, '"%s" %s %s', line, None)
+    record.status_code = 200
+
+    RequestFieldsFilter().filter(record)
+
+    assert (record.method, record.path, record.status) == ("GET", "/api/v1/books/", 200)
+
+
 def test_text_stays_the_readable_default():
     config = logging_config("text")
 
@@ -103,6 +159,9 @@ def test_gunicorn_writes_its_own_lines_as_json_too():
         "gunicorn.access",
         "django.request",
     }
+    (access,) = [line for line in lines if line["logger"] == "gunicorn.access"]
+    assert (access["method"], access["path"], access["status"]) == ("GET", "/api/v1/nowhere/", 404)
+    assert isinstance(access["duration_ms"], float) and ISO_UTC.fullmatch(access["time"])
 
 
 def get_status(url: str, headers: dict) -> tuple[int, str]:

@@ -88,20 +88,78 @@ def test_an_older_python3_is_refused(machine):
 
 
 def copy_of_setup(machine: Path) -> Path:
-    """scripts/ and .python-version in a directory of their own, with a
-    dev lock already installed (its stamp written), so that running setup
-    there reaches no package index."""
+    """scripts/ and .python-version in a directory of their own, with two
+    locks of nothing, so that running setup there reaches no package index."""
     project = machine / "project"
     shutil.copytree(ROOT / "scripts", project / "scripts")
     shutil.copy(ROOT / ".python-version", project / ".python-version")
     (project / "requirements").mkdir()
     (project / "requirements" / "dev.txt").write_text("# nothing\n")
+    (project / "requirements" / "runtime.txt").write_text("# nothing either\n")
     return project
 
 
-def run_setup(machine: Path, project: Path) -> subprocess.CompletedProcess:
+def run_setup(machine: Path, project: Path, *args: str) -> subprocess.CompletedProcess:
     env = {"PATH": f"{machine / 'bin'}:/usr/bin:/bin", "PYENV_ROOT": str(machine / "pyenv"), "HOME": str(machine)}
-    return subprocess.run([str(project / "scripts" / "setup")], env=env, check=False, capture_output=True, text=True)
+    return subprocess.run(
+        [str(project / "scripts" / "setup"), *args], env=env, check=False, capture_output=True, text=True
+    )
+
+
+def stamp(project: Path, lock: str, name: str) -> None:
+    """Record ``lock`` as installed in ``.venv``, as setup does after installing it."""
+    digest = hashlib.sha256((project / "requirements" / lock).read_bytes()).hexdigest()
+    (project / ".venv" / name).write_text(digest + "\n")
+
+
+def venv_that_records(machine: Path, project: Path) -> Path:
+    """A Python 3.13 installed, and a .venv whose python says 3.13 and
+    writes down what else it was asked (a ``pip install``), into ``calls``."""
+    fake_python(machine / "pyenv" / "versions" / "3.13.7" / "bin" / "python", "3.13")
+    python = project / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(f'#!/bin/sh\ncase "$1" in -c) echo 3.13;; *) echo "$@" >> {project / "calls"};; esac\n')
+    python.chmod(0o755)
+    return project / "calls"
+
+
+def test_setup_installs_only_the_runtime_lock_and_dev_or_test_the_dev_lock(machine):
+    # given a virtualenv with nothing installed yet
+    project = copy_of_setup(machine)
+    calls = venv_that_records(machine, project)
+
+    # when: what scripts/run asks for, then what scripts/test asks for
+    running = run_setup(machine, project)
+    installed_to_run = calls.read_text()
+    testing = run_setup(machine, project, "--dev")
+
+    # then
+    assert (running.returncode, running.stdout) == (0, "Installing requirements/runtime.txt\n"), running.stderr
+    assert "-r requirements/runtime.txt" in installed_to_run and "dev.txt" not in installed_to_run
+    assert (testing.returncode, testing.stdout) == (0, "Installing requirements/dev.txt\n"), testing.stderr
+    assert "-r requirements/dev.txt" in calls.read_text()
+
+
+def test_the_dev_lock_installed_is_enough_to_run(machine):
+    # given the dev set installed (it holds the runtime set's pins)
+    project = copy_of_setup(machine)
+    calls = venv_that_records(machine, project)
+    stamp(project, "dev.txt", ".requirements.sha256")
+
+    # when
+    ran = run_setup(machine, project)
+
+    # then: nothing installed
+    assert (ran.returncode, ran.stdout, ran.stderr) == (0, "", "")
+    assert "install" not in (calls.read_text() if calls.exists() else "")
+
+
+def test_an_unknown_option_is_refused_with_the_usage(machine):
+    fake_python(machine / "pyenv" / "versions" / "3.13.7" / "bin" / "python", "3.13")
+
+    ran = run_setup(machine, copy_of_setup(machine), "--tests")
+
+    assert ran.returncode == 2 and "usage: scripts/setup [--dev | --test]" in ran.stderr
 
 
 def test_setup_stops_with_a_clear_error_when_only_an_older_python_is_installed(machine):
@@ -120,8 +178,7 @@ def test_setup_keeps_a_virtualenv_of_another_patch_release(machine):
     fake_python(machine / "pyenv" / "versions" / "3.13.7" / "bin" / "python", "3.13")
     project = copy_of_setup(machine)
     venv_python = fake_python(project / ".venv" / "bin" / "python", "3.13")
-    lock = (project / "requirements" / "dev.txt").read_bytes()
-    (project / ".venv" / ".requirements.sha256").write_text(hashlib.sha256(lock).hexdigest() + "\n")
+    stamp(project, "runtime.txt", ".runtime-requirements.sha256")
 
     ran = run_setup(machine, project)
 

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import sealing
+from messaging.progress import progress
 
 
 class Command(BaseCommand):
@@ -19,6 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args, batch, **options):
         if batch < 1:
             raise CommandError("--batch is at least 1", returncode=2)
-        done = sealing.seal_history(batch_size=batch, progress=lambda line: self.stderr.write(f"  {line}"))
+        with progress(self.stderr) as display:
+            done = sealing.seal_history(batch_size=batch, progress=display.by_label(unit="rows"))
         for name, count in done.items():
             self.stdout.write(f"{name}: {count}")

@@ -27,6 +27,7 @@ from catalog.commands import AddBook, RestockBook
 from catalog.values import Isbn, Money
 from messaging import bus
 from messaging.operations.log import stored_events
+from messaging.progress import progress
 from orders.commands import CancelOrder, ConfirmOrder, PlaceOrder, ShipOrder
 from orders.values import OrderLine
 
@@ -136,10 +137,12 @@ class Command(BaseCommand):
         if _shop_exists():
             self.stdout.write(f"Demo shop: already there. Customer login: {CUSTOMER} (password as first printed)")
             return
-        people = self._people()
-        self._graph(people)
-        shelf = self._shelf(staff_id)
-        self._orders(people, shelf, staff_id)
+        with progress(self.stderr) as display:
+            self.bar = display.bar("demo shop", _commands(), unit="commands")
+            people = self._people()
+            self._graph(people)
+            shelf = self._shelf(staff_id)
+            self._orders(people, shelf, staff_id)
         self.stdout.write(
             f"Demo shop: {len(people)} people, {len(shelf)} books, {len(ORDERS)} orders. "
             f"Customer login: {CUSTOMER} / {PASSWORD}"
@@ -208,14 +211,21 @@ class Command(BaseCommand):
             if state == "SHIPPED":
                 self._send(ShipOrder(order_id=order_id, actor_id=staff_id))
 
-    @staticmethod
-    def _send(command):
+    def _send(self, command):
         """Dispatch ``command``: its first event. A refusal is a mistake in
         the demo data, so it stops the seeding with the refusal's reason."""
         result = bus.dispatch(command)
         if result.rejection:
             raise CommandError(f"{command.type_name()} refused: {result.rejection.code}: {result.rejection.reason}")
+        self.bar.advance()
         return result.events[0]
+
+
+def _commands() -> int:
+    """How many commands the seeding sends, for its progress."""
+    steps = {"PENDING": 1, "CANCELLED": 2, "CONFIRMED": 2, "SHIPPED": 3}
+    orders = sum(steps[state] for _, _, state in ORDERS)
+    return len(PEOPLE) * (1 + FOLLOWS_AHEAD) + 1 + len(SHELF) + len(RESTOCK) + orders  # the 1: the block
 
 
 def _shop_exists() -> bool:

@@ -14,8 +14,6 @@ book) is counted and reported in the summary, which says what was made.
 """
 
 import random
-import sys
-import time
 import uuid
 from collections import Counter
 from decimal import Decimal
@@ -32,29 +30,12 @@ from accounts.values import Email, Password, Username
 from catalog.commands import AddBook
 from catalog.values import Money
 from messaging import bus, store
+from messaging.progress import progress
 from orders.commands import PlaceOrder
 from orders.values import OrderLine
 
 PASSWORD = "demo-password"
 BATCH = 1000
-
-
-class Progress:
-    """A one-line progress bar on stderr."""
-
-    def __init__(self, label: str, total: int):
-        self.label, self.total, self.done, self.started = label, total, 0, time.monotonic()
-
-    def advance(self, count: int = 1) -> None:
-        self.done += count
-        if self.done == self.total or self.done % max(1, self.total // 100) == 0:
-            filled = 30 * self.done // max(1, self.total)
-            rate = self.done / max(time.monotonic() - self.started, 1e-9)
-            sys.stderr.write(
-                f"\r{self.label:8} [{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} ({rate:.0f}/s)"
-            )
-            if self.done == self.total:
-                sys.stderr.write("\n")
 
 
 class Command(BaseCommand):
@@ -76,11 +57,12 @@ class Command(BaseCommand):
         tag = uuid.uuid4().hex[:6]
         names = [f"demo_{tag}_{n}" for n in range(accounts)]
         seed_accounts = self._accounts_in_bulk if bulk else self._accounts_by_bus
-        ids = seed_accounts(names)
-        pairs = _distinct_pairs(rng, ids, follows, limit=settings.FOLLOW_LIMIT)
-        followed = (self._follows_in_bulk if bulk else self._follows_by_bus)(pairs)
-        book_ids = self._books(books)
-        placed = self._orders(rng, ids, book_ids, orders)
+        with progress(self.stderr) as self.display:
+            ids = seed_accounts(names)
+            pairs = _distinct_pairs(rng, ids, follows, limit=settings.FOLLOW_LIMIT)
+            followed = (self._follows_in_bulk if bulk else self._follows_by_bus)(pairs)
+            book_ids = self._books(books)
+            placed = self._orders(rng, ids, book_ids, orders)
         summary = f"seeded {len(ids)} accounts, {followed} follows, {len(book_ids)} books, {placed} orders"
         if len(pairs) < follows:
             limit = settings.FOLLOW_LIMIT
@@ -100,15 +82,15 @@ class Command(BaseCommand):
         return result.events[0]
 
     def _accounts_by_bus(self, names: list[str]) -> list[uuid.UUID]:
-        progress, ids = Progress("accounts", len(names)), []
+        bar, ids = self.display.bar("accounts", len(names), unit="accounts"), []
         for name in names:
             if registered := self._send("accounts", _register(name)):
                 ids.append(registered.account_id)
-            progress.advance()
+            bar.advance()
         return ids
 
     def _accounts_in_bulk(self, names: list[str]) -> list[uuid.UUID]:
-        progress, ids, password = Progress("accounts", len(names)), [], make_password(PASSWORD)
+        bar, ids, password = self.display.bar("accounts", len(names), unit="accounts"), [], make_password(PASSWORD)
         for start in range(0, len(names), BATCH):
             batch = [(uuid.uuid4(), name) for name in names[start : start + BATCH]]
             with transaction.atomic():
@@ -123,20 +105,20 @@ class Command(BaseCommand):
                     ]
                 )
             ids += [pk for pk, _ in batch]
-            progress.advance(len(batch))
+            bar.advance(len(batch))
         return ids
 
     def _follows_by_bus(self, pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> int:
-        progress, followed = Progress("follows", len(pairs)), 0
+        bar, followed = self.display.bar("follows", len(pairs), unit="follows"), 0
         for follower, followee in pairs:
             followed += self._send("follows", FollowAccount(follower_id=follower, followee_id=followee)) is not None
-            progress.advance()
+            bar.advance()
         return followed
 
     def _follows_in_bulk(self, pairs: list[tuple[uuid.UUID, uuid.UUID]]) -> int:
         """Write the follows and their events in batches; the counts move here
         in one pass (the projection's effect), not one projector run per follow."""
-        progress = Progress("follows", len(pairs))
+        bar = self.display.bar("follows", len(pairs), unit="follows")
         followers, following = {}, {}
         for start in range(0, len(pairs), BATCH):
             batch = pairs[start : start + BATCH]
@@ -151,7 +133,7 @@ class Command(BaseCommand):
             for a, b in batch:
                 following[a] = following.get(a, 0) + 1
                 followers[b] = followers.get(b, 0) + 1
-            progress.advance(len(batch))
+            bar.advance(len(batch))
         counted = set(followers) | set(following)
         with transaction.atomic():
             rows = AccountStats.objects.filter(pk__in=counted) if len(counted) < 30000 else AccountStats.objects.all()
@@ -165,12 +147,12 @@ class Command(BaseCommand):
         return len(pairs)
 
     def _books(self, count: int) -> list[uuid.UUID]:
-        progress, ids = Progress("books", count), []
+        bar, ids = self.display.bar("books", count, unit="books"), []
         for n in range(count):
             command = AddBook(title=f"Demo book {n}", author="Demo", price=Money(Decimal("9.99")))
             if added := self._send("books", command):
                 ids.append(added.book_id)
-            progress.advance()
+            bar.advance()
         return ids
 
     def _orders(self, rng: random.Random, customers: list, books: list, count: int) -> int:
@@ -178,11 +160,11 @@ class Command(BaseCommand):
         how many were placed: a sold-out book is refused."""
         if not customers or not books:
             return 0
-        progress, placed = Progress("orders", count), 0
+        bar, placed = self.display.bar("orders", count, unit="orders"), 0
         for _ in range(count):
             line = OrderLine(book_id=rng.choice(books), quantity=1)
             placed += self._send("orders", PlaceOrder(items=(line,), actor_id=rng.choice(customers))) is not None
-            progress.advance()
+            bar.advance()
         return placed
 
 

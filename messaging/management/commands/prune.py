@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from ...conf import conf
 from ...features import retention
+from ...progress import progress
 
 
 class Command(BaseCommand):
@@ -25,12 +26,12 @@ class Command(BaseCommand):
         if batch < 1 or days < 1:
             raise CommandError("--batch and --days must be at least 1", returncode=2)
         before = timezone.now() - timedelta(days=days)
-        pruned = retention.prune(before=before, batch=batch, dry_run=dry_run, progress=self._progress)
+        with progress(self.stderr) as display:
+            pruned = retention.prune(
+                before=before, batch=batch, dry_run=dry_run, progress=display.by_label(unit="rows removed")
+            )
         verb = "would remove" if dry_run else "removed"
         for item in pruned:
             mark = f" (start #{item.mark[0]} -> #{item.mark[1]})" if item.mark and item.mark[0] != item.mark[1] else ""
             self.stdout.write(f"{item.what}: {verb} {item.rows}{mark}")
         self.stdout.write(f"{verb} {sum(item.rows for item in pruned)} rows older than {days} days")
-
-    def _progress(self, what: str, done: int) -> None:
-        self.stderr.write(f"{what}: {done} removed")

@@ -1,11 +1,8 @@
-import time
-
 from django.core.management.base import BaseCommand, CommandError
 
 from messaging.features import rebuilds
+from messaging.progress import progress
 from messaging.registry import registry
-
-PROGRESS_EVERY_SECONDS = 2.0
 
 
 class Command(BaseCommand):
@@ -14,7 +11,7 @@ class Command(BaseCommand):
         "live one (copies of its tables only this command sees), from every event of its types, in batches, "
         "while the shop runs; then it catches up with the events committed meanwhile and is swapped in, in one "
         "short transaction (the projection's writers wait for it; readers never do, and never see a partial "
-        "figure). Prints a progress line with the rate and ETA every few seconds, then how many figures "
+        "figure). Shows its progress with the rate and ETA, then how many figures "
         "(rows of the read model) changed. "
         "Every projection, or those named."
     )
@@ -31,22 +28,10 @@ class Command(BaseCommand):
         if batch < 1:
             raise CommandError("--batch: give a positive number of events", returncode=2)
         for projection in [registry.projections[name] for name in names] or registry.projections.values():
-            self._shown_at = float("-inf")
-            replayed, changed = rebuilds.rebuild(projection, batch=batch, progress=self._progress(projection.name))
+            with progress(self.stderr) as display:
+                bar = display.bar(projection.name)
+                replayed, changed = rebuilds.rebuild(
+                    projection, batch=batch, progress=lambda done, bar=bar: bar.update(done.done, done.total)
+                )
             figures = f", {changed} figure(s) changed" if changed is not None else ""
             self.stdout.write(f"{projection.name}: rebuilt from {replayed} event(s){figures}")
-
-    def _progress(self, name: str):
-        def show(progress: rebuilds.Progress) -> None:
-            finished = progress.phase != "replaying" or progress.done >= progress.total
-            if not finished and time.monotonic() - self._shown_at < PROGRESS_EVERY_SECONDS:
-                return
-            self._shown_at = time.monotonic()
-            eta = "-" if progress.eta_seconds is None else f"{progress.eta_seconds:.0f}s"
-            share = 100 * progress.done / progress.total if progress.total else 100
-            self.stderr.write(
-                f"  {name}: {progress.phase} {progress.done}/{progress.total} events ({share:.0f}%), "
-                f"{progress.rate:.0f} events/s, ETA {eta}"
-            )
-
-        return show

@@ -9,6 +9,7 @@ from messaging.models import StoredEvent
 from messaging.registry import registry
 
 from ...features import subscriptions
+from ...progress import progress
 
 
 class Command(BaseCommand):
@@ -41,24 +42,19 @@ class Command(BaseCommand):
         policy = _policy(name)
         after = _position_before(start)
         try:
-            count = subscriptions.replay(
-                policy, after=after, batch=batch, dry_run=dry_run, force=force, progress=self._progress
-            )
+            with progress(self.stderr) as display:
+                bar = display.bar(f"replay {policy}")
+                count = subscriptions.replay(
+                    policy, after=after, batch=batch, dry_run=dry_run, force=force, progress=bar.update
+                )
         except subscriptions.ReplayRefused as refused:
             raise CommandError(str(refused), returncode=1) from None
         if dry_run:
             self.stdout.write(f"{policy}: would open {count} deliveries for events after #{after}")
         else:
-            self.stderr.write("")
             self.stdout.write(
                 f"{policy}: opened {count} deliveries for events after #{after}; the relay workers deliver them"
             )
-
-    def _progress(self, done: int, total: int) -> None:
-        width = 30
-        filled = width * done // total
-        self.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} events", ending="")
-        self.stderr.flush()
 
 
 def _policy(name: str) -> str:

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from messaging import personal
 from messaging.models import PersonalDataKey
+from messaging.progress import progress
 
 
 class Command(BaseCommand):
@@ -18,9 +19,12 @@ class Command(BaseCommand):
         if batch < 1:
             raise CommandError("--batch is at least 1", returncode=2)
         current = personal.wrapping_keys()[0].id
+        to_rewrap = PersonalDataKey.objects.filter(key__isnull=False).exclude(wrapped_with=current)
         done = 0
-        for count in personal.rewrap(batch_size=batch):
-            done += count
-            self.stderr.write(f"  {done} key(s) rewrapped")
-        left = PersonalDataKey.objects.filter(key__isnull=False).exclude(wrapped_with=current).count()
+        with progress(self.stderr) as display:
+            bar = display.bar("rewrap", to_rewrap.count(), unit="keys")
+            for count in personal.rewrap(batch_size=batch):
+                done += count
+                bar.update(done)
+        left = to_rewrap.count()
         self.stdout.write(f"{done} key(s) rewrapped with key {current}; {left} wrapped by another key")
