@@ -37,6 +37,17 @@ class RequestPasswordReset(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ResolvePasswordReset(PolicyCommand):
+    """Find the account a reset request (``request_id``) was about, after
+    the request was answered (issued by a policy): a link is owed to an
+    active account using ``email``, unless its inbox had its share of reset
+    mails lately (``PASSWORD_RESET_MAILS_PER_RECIPIENT``)."""
+
+    request_id: UUID
+    email: Email
+
+
+@dataclass(frozen=True, kw_only=True)
 class ChangePassword(Command):
     """Give an account a new password, which must pass the password policy
     (from a reset link: the interface checked the link's token first)."""

@@ -22,6 +22,30 @@ class AccountRegistered(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PasswordResetAsked(Event):
+    """Someone asked for a reset link for ``email``, whether or not an
+    account uses it: recorded the same way for any address, so the request
+    does the same work for all (a policy finds the account later). The
+    address is sealed under the request's own key, thrown away once the
+    policy has read it."""
+
+    request_id: UUID
+    email: str = personal(of="request_id")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PasswordResetMailWithheld(Event):
+    """A reset link was owed to the account, but its inbox had
+    ``mails_in_window`` reset mails within the window already
+    (``PASSWORD_RESET_MAILS_PER_RECIPIENT`` per
+    ``PASSWORD_RESET_MAIL_WINDOW_SECONDS``): none is sent. The requester got
+    the same answer as any other."""
+
+    account_id: UUID
+    mails_in_window: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class PasswordResetRequested(Event):
     """The account's owner asked for a reset link. Only the id: the link's
     token is written into the mail when it is sent, never stored."""

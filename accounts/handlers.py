@@ -7,9 +7,11 @@ records it.
 """
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.utils import timezone
 
 from messaging import personal
 from messaging.messages import Event, Rejection
@@ -27,6 +29,7 @@ from .commands import (
     RegisterSeededAccount,
     RemoveFollower,
     RequestPasswordReset,
+    ResolvePasswordReset,
     SeverAllFollows,
     SeverFollowBatch,
     SeverFollows,
@@ -38,6 +41,7 @@ from .events import (
     AccountRegistered,
     AccountUnblocked,
     FollowRemoved,
+    PasswordResetAsked,
 )
 from .models import Account
 from .refusals import AccountRefusal
@@ -86,11 +90,28 @@ def _add_account(registered: AccountRegistered, password_hash: str) -> None:
 
 
 def request_password_reset(command: RequestPasswordReset) -> list[Event]:
-    """A reset link is owed when an active account uses the address;
-    otherwise nothing happens, and nothing says so (the policy mails it)."""
-    account = accounts.by_email(str(command.email))
-    requested = account.request_password_reset() if account else None
-    return [requested] if requested else []
+    """Record the request, the same way whatever the address: no account is
+    looked up here, so the answer takes as long for an address nobody uses
+    as for a registered one (``resolve_password_reset`` looks, after it)."""
+    return [PasswordResetAsked(request_id=uuid.uuid4(), email=str(command.email))]
+
+
+def resolve_password_reset(command: ResolvePasswordReset) -> list[Event]:
+    """A reset link is owed when an active account uses the address, unless
+    its inbox had ``PASSWORD_RESET_MAILS_PER_RECIPIENT`` of them within the
+    window already (then it is withheld, and recorded); otherwise nothing
+    happens. The address asked about is forgotten either way."""
+    personal.forget(command.request_id)
+    found = accounts.by_email(str(command.email))
+    account = accounts.lock(found.pk) if found else None  # one count at a time per recipient
+    if account is None:
+        return []
+    since = timezone.now() - timedelta(seconds=settings.PASSWORD_RESET_MAIL_WINDOW_SECONDS)
+    return rules.reset_link(
+        account,
+        mails_in_window=accounts.reset_links_since(account.pk, since),
+        cap=settings.PASSWORD_RESET_MAILS_PER_RECIPIENT,
+    )
 
 
 def change_password(command: ChangePassword) -> list[Event]:

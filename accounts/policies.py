@@ -1,9 +1,17 @@
 """Consequences of accounts events, run after the event's transaction commits."""
 
 from messaging.features.outbox import QueueMail
+from messaging.personal import FORGOTTEN
 
-from .commands import SeverAllFollows, SeverFollowBatch, SeverFollows
-from .events import AccountBlocked, AccountDeactivated, FollowBatchScheduled, PasswordResetRequested
+from .commands import ResolvePasswordReset, SeverAllFollows, SeverFollowBatch, SeverFollows
+from .events import (
+    AccountBlocked,
+    AccountDeactivated,
+    FollowBatchScheduled,
+    PasswordResetAsked,
+    PasswordResetRequested,
+)
+from .values import Email
 
 PASSWORD_RESET_MAIL = "accounts.password_reset"  # the renderer (accounts.mails) that writes it when it is sent
 
@@ -29,6 +37,15 @@ def sever_follow_batch(event: FollowBatchScheduled):
             batch_starts=event.batch_starts,
         )
     ]
+
+
+def resolve_password_reset(event: PasswordResetAsked):
+    """Find whom a reset request was about, after its answer (subscribed
+    ``relay_only``: never in the request). Once resolved, the address reads
+    as forgotten: nothing is left to do."""
+    if event.email == FORGOTTEN:
+        return []
+    return [ResolvePasswordReset(request_id=event.request_id, email=Email(event.email))]
 
 
 def mail_password_reset(event: PasswordResetRequested):

@@ -1,5 +1,6 @@
 """The only code that reads or writes accounts rows for the write side."""
 
+from datetime import datetime
 from functools import cache
 from uuid import UUID
 
@@ -9,8 +10,10 @@ from django.db import IntegrityError, connection
 from django.db.models import Q
 
 from messaging import sql
+from messaging.models import StoredEvent
 
 from . import tokens
+from .events import PasswordResetRequested
 from .models import Account, AccountStats, Block, Follow
 from .rules import FollowFacts
 
@@ -42,6 +45,14 @@ def lock_pair(first_id: UUID, second_id: UUID) -> tuple[Account | None, Account 
 def by_email(email: str) -> Account | None:
     """The account that uses this address (unique regardless of case)."""
     return Account.objects.filter(email__lower=email.lower()).first()
+
+
+def reset_links_since(account_id: UUID, since: datetime) -> int:
+    """How many reset links were owed to the account since ``since`` (each
+    one mailed): its ``PasswordResetRequested`` facts, read from the log."""
+    return StoredEvent.objects.filter(
+        type=PasswordResetRequested.type_name(), payload__account_id=str(account_id), occurred_at__gte=since
+    ).count()
 
 
 def is_taken(email: str, username: str) -> bool:

@@ -24,6 +24,8 @@ from .events import (
     FollowRejected,
     FollowsSevered,
     PasswordChanged,
+    PasswordResetMailWithheld,
+    PasswordResetRequested,
     RegistrationRejected,
 )
 from .models import Account
@@ -75,6 +77,21 @@ def already_taken():
     """The refusal of a taken e-mail or username: one answer for both, so it
     does not say which, and a stranger cannot tell an e-mail is registered."""
     return RegistrationRejected.refuse(AccountRefusal.ACCOUNT_ALREADY_EXISTS)
+
+
+def reset_link(
+    account: Account, *, mails_in_window: int, cap: int
+) -> list[PasswordResetRequested | PasswordResetMailWithheld]:
+    """A reset link for the account if it may have one (active, with a
+    password) and its inbox had fewer than ``cap`` within the window; past
+    the cap the link is withheld, so that nobody floods an inbox by asking
+    from many addresses."""
+    requested = account.request_password_reset()
+    if requested is None:
+        return []
+    if mails_in_window >= cap:
+        return [PasswordResetMailWithheld(account_id=account.pk, mails_in_window=mails_in_window)]
+    return [requested]
 
 
 def change_password(account: Account | None, password: Password) -> PasswordChanged:

@@ -194,6 +194,13 @@ SIGN_IN_FAILURES_PER_USERNAME = env.int("SIGN_IN_FAILURES_PER_USERNAME", default
 SIGN_IN_FAILURES_PER_ADDRESS = env.int("SIGN_IN_FAILURES_PER_ADDRESS", default=25)
 SIGN_IN_COOL_OFF_SECONDS = env.int("SIGN_IN_COOL_OFF_SECONDS", default=15 * 60)
 FOLLOW_LIMIT = env.int("FOLLOW_LIMIT", default=5000)
+# Reset links mailed to one inbox, whoever asks from wherever: past
+# PASSWORD_RESET_MAILS_PER_RECIPIENT within PASSWORD_RESET_MAIL_WINDOW_SECONDS
+# a link is withheld (PasswordResetMailWithheld); the requester is told the
+# same as always. Requests are throttled per client address besides
+# (THROTTLE_RATE_PASSWORD_RESET).
+PASSWORD_RESET_MAILS_PER_RECIPIENT = env.int("PASSWORD_RESET_MAILS_PER_RECIPIENT", default=3)
+PASSWORD_RESET_MAIL_WINDOW_SECONDS = env.int("PASSWORD_RESET_MAIL_WINDOW_SECONDS", default=3600)
 # API tokens (django-rest-knox, its rows accounts.ApiToken): one per sign-in,
 # stored as SHA-512 digests, each expiring API_TOKEN_TTL_DAYS after it was
 # issued; at most API_TOKENS_PER_ACCOUNT live at once (a new one past it ends

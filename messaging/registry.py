@@ -55,7 +55,13 @@ class Policy:
     ``ordered_by``, when given, names the key (an aggregate's id) whose
     deliveries of this policy take effect in the order of their events: one
     of them is not run while an earlier one of its key is open or dead
-    (docs/architecture.md, "Ordered per key")."""
+    (docs/architecture.md, "Ordered per key").
+
+    ``relay_only``: never delivered right after the commit in the committing
+    process (``delivery.on_commit``), always by a relay or a worker, so that
+    the request's work does not depend on what the policy finds (a password
+    reset for an address nobody uses answers as fast as one for a known
+    address)."""
 
     name: str
     event_type: type[Event]
@@ -63,6 +69,7 @@ class Policy:
     outside: bool = False
     locks: Locker | None = None
     ordered_by: Callable[[Event], object] | None = None
+    relay_only: bool = False
 
     def __call__(self, event: Event):
         return self.function(event)
@@ -173,6 +180,7 @@ class Registry:
         outside: bool = False,
         locks: Locker | None = None,
         ordered_by: Callable[[Event], object] | None = None,
+        relay_only: bool = False,
     ) -> Policy:
         """Run ``function`` after every committed ``event_type``: exactly once
         each, in a transaction of its own; or, ``outside``, at least once and
@@ -180,9 +188,10 @@ class Registry:
 
         With ``locks``, the rows its deliveries share with other deliveries
         are locked in key order before a relay batch runs them (``Policy``).
-        With ``ordered_by``, its deliveries of one key run in event order."""
+        With ``ordered_by``, its deliveries of one key run in event order.
+        With ``relay_only``, never in the committing request (``Policy``)."""
         name = name or f"{function.__module__}.{function.__qualname__}"
-        policy = Policy(name, event_type, function, outside, locks, ordered_by)
+        policy = Policy(name, event_type, function, outside, locks, ordered_by, relay_only)
         if policy.name in self.policies:
             raise RegistryError(f"policy {policy.name!r} is already subscribed")
         self.register_events(event_type)
