@@ -28,6 +28,21 @@ class RegisterSeededAccount(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class VerifyEmail(Command):
+    """The account's owner followed the verification link mailed to its
+    address (the interface checked the link's token first)."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResendVerificationLink(Command):
+    """Mail the account another verification link (throttled by the interfaces)."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
 class RequestPasswordReset(Command):
     """Someone who forgot their password asks for a reset link by mail. Sent
     by anyone, about any address: the answer never says whether an account

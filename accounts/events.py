@@ -22,6 +22,29 @@ class AccountRegistered(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SignUpWithTakenEmail(Event):
+    """Someone signed up with the address of ``account_id``: no account was
+    made, the answer was the same as a new one's, and the address's owner
+    is told by mail (it may have been them, who forgot)."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerificationLinkRequested(Event):
+    """The owner of an unverified account asked for another verification link."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailVerified(Event):
+    """The account's owner followed the link mailed to its address: it is theirs."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
 class PasswordResetAsked(Event):
     """Someone asked for a reset link for ``email``, whether or not an
     account uses it: recorded the same way for any address, so the request

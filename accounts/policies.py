@@ -10,10 +10,14 @@ from .events import (
     FollowBatchScheduled,
     PasswordResetAsked,
     PasswordResetRequested,
+    SignUpWithTakenEmail,
+    VerificationLinkRequested,
 )
 from .values import Email
 
 PASSWORD_RESET_MAIL = "accounts.password_reset"  # the renderer (accounts.mails) that writes it when it is sent
+VERIFICATION_MAIL = "accounts.verification_link"
+SIGN_UP_ATTEMPTED_MAIL = "accounts.sign_up_attempted"
 
 
 def remove_follows_on_block(event: AccountBlocked):
@@ -52,3 +56,13 @@ def mail_password_reset(event: PasswordResetRequested):
     """The reset link goes out by mail, written when it is sent: its token is
     never stored."""
     return [QueueMail(recipient_id=event.account_id, renderer=PASSWORD_RESET_MAIL, about=event.account_id)]
+
+
+def mail_verification_link(event: VerificationLinkRequested):
+    """The link that verifies the address goes out by mail, its token written when it is sent."""
+    return [QueueMail(recipient_id=event.account_id, renderer=VERIFICATION_MAIL, about=event.account_id)]
+
+
+def mail_sign_up_attempt(event: SignUpWithTakenEmail):
+    """The owner of an address someone signed up with is told, by mail."""
+    return [QueueMail(recipient_id=event.account_id, renderer=SIGN_UP_ATTEMPTED_MAIL, about=event.account_id)]

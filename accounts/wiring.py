@@ -8,6 +8,8 @@ from . import commands, events, handlers, invariants, mails, policies, projectio
 def register(registry: Registry) -> None:
     registry.register_handler(commands.RegisterAccount, handlers.register_account)
     registry.register_handler(commands.RegisterSeededAccount, handlers.register_seeded_account)
+    registry.register_handler(commands.VerifyEmail, handlers.verify_email)
+    registry.register_handler(commands.ResendVerificationLink, handlers.resend_verification_link)
     registry.register_handler(commands.RequestPasswordReset, handlers.request_password_reset)
     registry.register_handler(commands.ResolvePasswordReset, handlers.resolve_password_reset)
     registry.register_handler(commands.ChangePassword, handlers.change_password)
@@ -35,6 +37,10 @@ def register(registry: Registry) -> None:
     registry.subscribe(events.PasswordResetRequested, policies.mail_password_reset)
     registry.register_mail_renderer(policies.PASSWORD_RESET_MAIL, mails.password_reset)
     registry.register_mail_renderer(mails.AS_WRITTEN_MAIL, mails.as_written)
+    registry.subscribe(events.VerificationLinkRequested, policies.mail_verification_link)
+    registry.register_mail_renderer(policies.VERIFICATION_MAIL, mails.verification_link)
+    registry.subscribe(events.SignUpWithTakenEmail, policies.mail_sign_up_attempt)
+    registry.register_mail_renderer(policies.SIGN_UP_ATTEMPTED_MAIL, mails.sign_up_attempted)
     registry.register_projection(
         "follow_counts",
         {

@@ -194,6 +194,10 @@ SIGN_IN_FAILURES_PER_USERNAME = env.int("SIGN_IN_FAILURES_PER_USERNAME", default
 SIGN_IN_FAILURES_PER_ADDRESS = env.int("SIGN_IN_FAILURES_PER_ADDRESS", default=25)
 SIGN_IN_COOL_OFF_SECONDS = env.int("SIGN_IN_COOL_OFF_SECONDS", default=15 * 60)
 FOLLOW_LIMIT = env.int("FOLLOW_LIMIT", default=5000)
+# A new account's address is verified by a link mailed to it, which works
+# for EMAIL_VERIFICATION_TIMEOUT seconds (3 days); until then the account
+# signs in and browses but places no order.
+EMAIL_VERIFICATION_TIMEOUT = env.int("EMAIL_VERIFICATION_TIMEOUT", default=3 * 24 * 3600)
 # Reset links mailed to one inbox, whoever asks from wherever: past
 # PASSWORD_RESET_MAILS_PER_RECIPIENT within PASSWORD_RESET_MAIL_WINDOW_SECONDS
 # a link is withheld (PasswordResetMailWithheld); the requester is told the
@@ -431,6 +435,7 @@ REST_FRAMEWORK = {
         "auth": env.str("THROTTLE_RATE_AUTH", default="20/min"),
         "registration": env.str("THROTTLE_RATE_REGISTRATION", default="20/hour"),
         "password_reset": env.str("THROTTLE_RATE_PASSWORD_RESET", default="5/hour"),
+        "verification": env.str("THROTTLE_RATE_VERIFICATION", default="3/hour"),
         # per signed-in customer, the API and the book page counted together
         "orders": env.str("THROTTLE_RATE_ORDERS", default="30/hour"),
     },
