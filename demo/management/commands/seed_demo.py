@@ -72,7 +72,11 @@ class Progress:
 
 
 class Command(BaseCommand):
-    help = "Seed demo accounts, follows, books and orders (through the bus; --bulk for large volumes)."
+    help = (
+        "Seed demo accounts, follows, books and orders (through the bus; --bulk for large volumes). "
+        "Every account's password is demo-password on the embedded SQLite file, and a random one, "
+        "printed once, on any other database."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--accounts", type=int, default=100)
