@@ -122,9 +122,12 @@ def subscribed(
     name: str | None = None,
     outside: bool = False,
     ordered_by=None,
+    relay_only: bool = False,
 ):
     """Subscribe a policy for the duration of a test."""
-    policy = registry.subscribe(event_type, function, name=name, outside=outside, ordered_by=ordered_by)
+    policy = registry.subscribe(
+        event_type, function, name=name, outside=outside, ordered_by=ordered_by, relay_only=relay_only
+    )
     try:
         yield policy
     finally:
