@@ -1,6 +1,7 @@
 """No reset or verification link's token in the logs we write: gunicorn's
 own access log (in text and in JSON) records the links' paths with their
-tokens redacted, through real gunicorn on the test's database."""
+tokens redacted, through real gunicorn on the test's database; so does the
+request's tracing span."""
 
 import json
 import os
@@ -11,14 +12,17 @@ import urllib.request
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
+from django.test import Client
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from opentelemetry.trace import SpanKind
 
 from accounts import verification
 from config.access_log import redact
 from tests.support import gunicorn as served
 from tests.support.factories import AccountFactory
 from tests.support.subprocesses import database_url
+from tests.support.telemetry import recording
 
 pytestmark = pytest.mark.django_db(transaction=True)  # committed: gunicorn reads the same database
 
@@ -84,3 +88,15 @@ def test_redact_keeps_what_carries_no_secret():
     assert redact("/password-reset/sent/") == "/password-reset/sent/"
     assert redact("/verify-email/again/") == "/verify-email/again/"
     assert redact("/books/?page=2&token=abc&q=x") == "/books/?page=2&token=[redacted]&q=x"
+
+
+def test_the_request_span_holds_no_token_of_a_link():
+    carol = AccountFactory(username="carol", email_verified_at=None)
+    token = verification.make_token(carol)
+
+    with recording() as recorded:
+        assert Client().get(f"/verify-email/{token}/").status_code == 302
+
+    [request_span] = [span for span in recorded.finished() if span.kind == SpanKind.SERVER]
+    recorded_text = " ".join(str(value) for value in request_span.attributes.values())
+    assert "/verify-email/[redacted]/" in recorded_text and token not in recorded_text + request_span.name
