@@ -23,6 +23,7 @@ from messaging import bus
 from messaging.models import Delivery, StoredEvent
 from messaging.personal import is_forgotten
 from messaging.testing import relay
+from tests.project.test_check_invariants import check
 from tests.support.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -179,6 +180,7 @@ def test_a_request_does_the_same_work_for_a_registered_and_an_unknown_address(cl
     assert [mail.to for mail in mailoutbox] == [["alice@example.com"]]
     # and the address asked about is unreadable once resolved: its request's key is gone
     assert all(is_forgotten(UUID(event.payload["request_id"])) for event in asked)
+    assert check().startswith("all ")  # every event still loads, every rule holds
 
 
 def test_one_inbox_gets_at_most_the_cap_of_reset_mails_whoever_asks_from_wherever(client, alice, mailoutbox, settings):
