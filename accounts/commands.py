@@ -63,6 +63,15 @@ class ResolvePasswordReset(PolicyCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TellOfSignUpAttempt(PolicyCommand):
+    """Mail the owner of ``account_id`` that someone signed up with their
+    address (issued by a policy), unless their inbox had its share of such
+    mails lately (``SIGN_UP_ATTEMPT_MAILS_PER_RECIPIENT``)."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
 class ChangePassword(Command):
     """Give an account a new password, which must pass the password policy
     (from a reset link: the interface checked the link's token first)."""

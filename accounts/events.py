@@ -31,6 +31,24 @@ class SignUpWithTakenEmail(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SignUpAttemptMailed(Event):
+    """The owner of ``account_id`` is told by mail of a sign-up with their address."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignUpAttemptMailWithheld(Event):
+    """A sign-up used the address of ``account_id``, whose inbox had
+    ``mails_in_window`` such mails within the window already
+    (``SIGN_UP_ATTEMPT_MAILS_PER_RECIPIENT`` per ``MAIL_CAP_WINDOW_SECONDS``):
+    none is sent, so sign-ups from many addresses flood nobody."""
+
+    account_id: UUID
+    mails_in_window: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class VerificationLinkRequested(Event):
     """The owner of an unverified account asked for another verification link."""
 
@@ -61,7 +79,7 @@ class PasswordResetMailWithheld(Event):
     """A reset link was owed to the account, but its inbox had
     ``mails_in_window`` reset mails within the window already
     (``PASSWORD_RESET_MAILS_PER_RECIPIENT`` per
-    ``PASSWORD_RESET_MAIL_WINDOW_SECONDS``): none is sent. The requester got
+    ``MAIL_CAP_WINDOW_SECONDS``): none is sent. The requester got
     the same answer as any other."""
 
     account_id: UUID

@@ -34,6 +34,7 @@ from .commands import (
     SeverAllFollows,
     SeverFollowBatch,
     SeverFollows,
+    TellOfSignUpAttempt,
     UnblockAccount,
     UnfollowAccount,
     VerifyEmail,
@@ -142,11 +143,24 @@ def resolve_password_reset(command: ResolvePasswordReset) -> list[Event]:
     account = accounts.lock(found.pk) if found else None  # one count at a time per recipient
     if account is None:
         return []
-    since = timezone.now() - timedelta(seconds=settings.PASSWORD_RESET_MAIL_WINDOW_SECONDS)
+    since = timezone.now() - timedelta(seconds=settings.MAIL_CAP_WINDOW_SECONDS)
     return rules.reset_link(
         account,
         mails_in_window=accounts.reset_links_since(account.pk, since),
         cap=settings.PASSWORD_RESET_MAILS_PER_RECIPIENT,
+    )
+
+
+def tell_of_sign_up_attempt(command: TellOfSignUpAttempt) -> list[Event]:
+    """Mail the address's owner of a sign-up with it, within the per-inbox cap."""
+    account = accounts.lock(command.account_id)  # one count at a time per recipient
+    if account is None:
+        return []
+    since = timezone.now() - timedelta(seconds=settings.MAIL_CAP_WINDOW_SECONDS)
+    return rules.sign_up_attempt_mail(
+        account,
+        mails_in_window=accounts.sign_up_attempt_mails_since(account.pk, since),
+        cap=settings.SIGN_UP_ATTEMPT_MAILS_PER_RECIPIENT,
     )
 
 

@@ -3,13 +3,14 @@
 from messaging.features.outbox import QueueMail
 from messaging.personal import FORGOTTEN
 
-from .commands import ResolvePasswordReset, SeverAllFollows, SeverFollowBatch, SeverFollows
+from .commands import ResolvePasswordReset, SeverAllFollows, SeverFollowBatch, SeverFollows, TellOfSignUpAttempt
 from .events import (
     AccountBlocked,
     AccountDeactivated,
     FollowBatchScheduled,
     PasswordResetAsked,
     PasswordResetRequested,
+    SignUpAttemptMailed,
     SignUpWithTakenEmail,
     VerificationLinkRequested,
 )
@@ -63,6 +64,11 @@ def mail_verification_link(event: VerificationLinkRequested):
     return [QueueMail(recipient_id=event.account_id, renderer=VERIFICATION_MAIL, about=event.account_id)]
 
 
-def mail_sign_up_attempt(event: SignUpWithTakenEmail):
+def tell_of_sign_up_attempt(event: SignUpWithTakenEmail):
+    """The owner of an address someone signed up with is to be told (within the per-inbox cap)."""
+    return [TellOfSignUpAttempt(account_id=event.account_id)]
+
+
+def mail_sign_up_attempt(event: SignUpAttemptMailed):
     """The owner of an address someone signed up with is told, by mail."""
     return [QueueMail(recipient_id=event.account_id, renderer=SIGN_UP_ATTEMPTED_MAIL, about=event.account_id)]

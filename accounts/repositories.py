@@ -14,7 +14,7 @@ from messaging import sql
 from messaging.models import StoredEvent
 
 from . import tokens
-from .events import PasswordResetRequested
+from .events import PasswordResetRequested, SignUpAttemptMailed
 from .models import Account, AccountStats, Block, Follow
 from .rules import FollowFacts, Taken
 
@@ -51,8 +51,17 @@ def by_email(email: str) -> Account | None:
 def reset_links_since(account_id: UUID, since: datetime) -> int:
     """How many reset links were owed to the account since ``since`` (each
     one mailed): its ``PasswordResetRequested`` facts, read from the log."""
+    return _facts_since(PasswordResetRequested, account_id, since)
+
+
+def sign_up_attempt_mails_since(account_id: UUID, since: datetime) -> int:
+    """How many "someone tried to sign up" mails the account was sent since ``since``."""
+    return _facts_since(SignUpAttemptMailed, account_id, since)
+
+
+def _facts_since(event_type, account_id: UUID, since: datetime) -> int:
     return StoredEvent.objects.filter(
-        type=PasswordResetRequested.type_name(), payload__account_id=str(account_id), occurred_at__gte=since
+        type=event_type.type_name(), payload__account_id=str(account_id), occurred_at__gte=since
     ).count()
 
 

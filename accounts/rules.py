@@ -27,6 +27,8 @@ from .events import (
     PasswordResetMailWithheld,
     PasswordResetRequested,
     RegistrationRejected,
+    SignUpAttemptMailed,
+    SignUpAttemptMailWithheld,
     SignUpWithTakenEmail,
     VerificationLinkRequested,
 )
@@ -111,6 +113,18 @@ def reset_link(
     if mails_in_window >= cap:
         return [PasswordResetMailWithheld(account_id=account.pk, mails_in_window=mails_in_window)]
     return [requested]
+
+
+def sign_up_attempt_mail(
+    account: Account, *, mails_in_window: int, cap: int
+) -> list[SignUpAttemptMailed | SignUpAttemptMailWithheld]:
+    """Tell an active account's owner of a sign-up with their address,
+    unless ``cap`` such mails went to them within the window."""
+    if not account.is_active:
+        return []
+    if mails_in_window >= cap:
+        return [SignUpAttemptMailWithheld(account_id=account.pk, mails_in_window=mails_in_window)]
+    return [SignUpAttemptMailed(account_id=account.pk)]
 
 
 def change_password(account: Account | None, password: Password) -> PasswordChanged:

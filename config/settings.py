@@ -198,13 +198,15 @@ FOLLOW_LIMIT = env.int("FOLLOW_LIMIT", default=5000)
 # for EMAIL_VERIFICATION_TIMEOUT seconds (3 days); until then the account
 # signs in and browses but places no order.
 EMAIL_VERIFICATION_TIMEOUT = env.int("EMAIL_VERIFICATION_TIMEOUT", default=3 * 24 * 3600)
-# Reset links mailed to one inbox, whoever asks from wherever: past
-# PASSWORD_RESET_MAILS_PER_RECIPIENT within PASSWORD_RESET_MAIL_WINDOW_SECONDS
-# a link is withheld (PasswordResetMailWithheld); the requester is told the
-# same as always. Requests are throttled per client address besides
-# (THROTTLE_RATE_PASSWORD_RESET).
+# Mails anyone can make us send to one inbox, whoever asks from wherever,
+# each capped per MAIL_CAP_WINDOW_SECONDS: past the cap a mail is withheld
+# (PasswordResetMailWithheld, SignUpAttemptMailWithheld) and the asker is
+# told the same as always. Reset links (PASSWORD_RESET_MAILS_PER_RECIPIENT)
+# and "someone tried to sign up with your address" (SIGN_UP_ATTEMPT_MAILS_
+# PER_RECIPIENT); the requests are throttled per client address besides.
+MAIL_CAP_WINDOW_SECONDS = env.int("MAIL_CAP_WINDOW_SECONDS", default=3600)
 PASSWORD_RESET_MAILS_PER_RECIPIENT = env.int("PASSWORD_RESET_MAILS_PER_RECIPIENT", default=3)
-PASSWORD_RESET_MAIL_WINDOW_SECONDS = env.int("PASSWORD_RESET_MAIL_WINDOW_SECONDS", default=3600)
+SIGN_UP_ATTEMPT_MAILS_PER_RECIPIENT = env.int("SIGN_UP_ATTEMPT_MAILS_PER_RECIPIENT", default=3)
 # API tokens (django-rest-knox, its rows accounts.ApiToken): one per sign-in,
 # stored as SHA-512 digests, each expiring API_TOKEN_TTL_DAYS after it was
 # issued; at most API_TOKENS_PER_ACCOUNT live at once (a new one past it ends

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Account
 from interfaces.throttles import VerificationMailThrottle
+from messaging.models import StoredEvent
 from messaging.testing import relay
 from tests.support.factories import AccountFactory, BookFactory
 
@@ -121,3 +122,21 @@ def test_another_link_can_be_mailed_throttled_per_person(mailoutbox, monkeypatch
 
     assert answers == [202, 202, 429]
     assert [mail.subject for mail in mailoutbox] == ["Confirm your e-mail address"] * 3  # sign-up's and two more
+
+
+def test_one_inbox_gets_at_most_the_cap_of_sign_up_attempt_mails_from_any_address(mailoutbox, settings):
+    settings.SIGN_UP_ATTEMPT_MAILS_PER_RECIPIENT = 2
+    AccountFactory(username="alice", email="alice@example.com")
+
+    answers = [
+        APIClient(REMOTE_ADDR=f"192.0.2.{n + 1}").post(
+            SIGN_UP, carol(email="alice@example.com", username=f"mallory{n}"), format="json"
+        )
+        for n in range(4)
+    ]
+    relay()
+
+    assert {(answer.status_code, answer.content) for answer in answers} == {(202, answers[0].content)}
+    assert [mail.to for mail in mailoutbox] == [["alice@example.com"]] * 2
+    withheld = StoredEvent.objects.filter(type="SignUpAttemptMailWithheld").values_list("payload", flat=True)
+    assert [payload["mails_in_window"] for payload in withheld] == [2, 2]
