@@ -23,12 +23,12 @@ from interfaces import sign_in
 from interfaces.api_commands import execute, validated
 from interfaces.rest import JSONParser
 from interfaces.schema import errors
-from interfaces.throttles import RegistrationThrottle, SignInThrottle
+from interfaces.throttles import RegistrationThrottle, SignInThrottle, VerificationMailThrottle
 from interfaces.viewsets import ApiViewSet
 from messaging.features import access
 from messaging.personal import PersonalText
 
-from . import queries, tokens
+from . import queries, tokens, verification
 from .commands import (
     BlockAccount,
     DeactivateAccount,
@@ -36,8 +36,10 @@ from .commands import (
     ForgetAccount,
     RegisterAccount,
     RemoveFollower,
+    ResendVerificationLink,
     UnblockAccount,
     UnfollowAccount,
+    VerifyEmail,
 )
 from .refusals import AccountRefusal
 from .values import MAX_USERNAME, USERNAME_PATTERN, Email, Password, Username
@@ -67,6 +69,18 @@ class RegistrationInput(serializers.Serializer):
         except DjangoValidationError as invalid:
             raise serializers.ValidationError({"password": invalid.messages}) from None
         return {**attrs, "password": password}
+
+
+class VerificationInput(serializers.Serializer):
+    """The token of a verification link (the last part of its address)."""
+
+    token = serializers.CharField(max_length=500)
+
+    def validate_token(self, value):
+        account = verification.account_for(value)
+        if account is None:
+            raise serializers.ValidationError("This link is invalid or has expired.")
+        return account
 
 
 class ForgetInput(serializers.Serializer):
@@ -110,12 +124,15 @@ class AccountOutput(serializers.Serializer):
     following_count = serializers.IntegerField()
     date_joined = serializers.DateTimeField()
     email = serializers.EmailField(required=False)
+    email_verified = serializers.BooleanField(
+        required=False, help_text="Whether its owner followed the link mailed to the address; orders need it."
+    )
 
     def to_representation(self, account):
         data = super().to_representation(account)
         viewer = self.context.get("viewer")
         if not (self.context.get("own") or viewer.is_staff or viewer.pk == account.pk):
-            del data["email"]
+            del data["email"], data["email_verified"]
         # The person's data: an answer kept for an Idempotency-Key stores it sealed for them.
         for name in ("username", "email"):
             if name in data:
@@ -130,6 +147,18 @@ class RelationshipOutput(serializers.Serializer):
     followed_by = serializers.BooleanField()
     blocking = serializers.BooleanField()
     blocked_by = serializers.BooleanField()
+
+
+class AcceptedOutput(serializers.Serializer):
+    """An answer that says what happens next, and nothing more."""
+
+    detail = serializers.CharField()
+
+
+SIGN_UP_ACCEPTED = (
+    "Check your mail: follow the link we sent to the address to confirm it. "
+    "Until then the account can get a token and read, but not place orders."
+)
 
 
 class TokenOutput(serializers.Serializer):
@@ -183,15 +212,16 @@ class AccountViewSet(ApiViewSet):
     """People and the social graph between them."""
 
     lookup_value_converter = "uuid"
-    inputs = {"create": RegistrationInput, "forget": ForgetInput}
+    inputs = {"create": RegistrationInput, "forget": ForgetInput, "verify_email": VerificationInput}
 
     def get_permissions(self):
-        if self.action == "create":
+        if self.action in ("create", "verify_email"):
             return [permissions.AllowAny()]
         return [permissions.IsAuthenticated()]
 
     def get_throttles(self):
-        return [RegistrationThrottle()] if self.action == "create" else []
+        throttles = {"create": RegistrationThrottle, "resend_verification": VerificationMailThrottle}
+        return [throttles[self.action]()] if self.action in throttles else []
 
     @extend_schema(parameters=[_SEARCH], responses={200: AccountOutput(many=True), **errors(400)})
     def list(self, request):
@@ -203,17 +233,40 @@ class AccountViewSet(ApiViewSet):
 
     @extend_schema(
         responses={
-            201: AccountOutput,
-            **errors(400, refusals=[AccountRefusal.ACCOUNT_ALREADY_EXISTS, AccountRefusal.WEAK_PASSWORD]),
+            202: AcceptedOutput,
+            **errors(400, refusals=[AccountRefusal.USERNAME_TAKEN, AccountRefusal.WEAK_PASSWORD]),
         },
     )
     def create(self, request):
-        """Register an account (anyone; throttled)."""
+        """Sign up (anyone; throttled per client address). The answer is 202
+        and the same whether the e-mail is new or in use, so it tells nobody
+        who has an account: a new address gets a link that verifies it
+        (``accounts/verify-email/``), an address in use gets a mail telling
+        its owner someone tried. A taken username is said (409
+        ``username_taken``): usernames are public. The new account can get a
+        token at once, and places orders once its address is verified."""
         data = self.validated_body()
         command = RegisterAccount(email=data["email"], username=data["username"], password=data["password"])
-        return execute(
-            request, command, render=lambda result: Response(self._account(result.events[0].account_id, own=True), 201)
-        )
+        return execute(request, command, render=lambda result: Response({"detail": SIGN_UP_ACCEPTED}, 202))
+
+    @extend_schema(responses={200: AccountOutput, **errors(400)})
+    @action(detail=False, methods=["post"], url_path="verify-email", url_name="verify-email")
+    def verify_email(self, request):
+        """Verify an account's address with the token of the link mailed to
+        it (anyone holding it: the token is the proof). Verifying again
+        answers the same. A forged, expired or outdated token is 400."""
+        account = self.validated_body()["token"]
+        command = VerifyEmail(account_id=account.pk, actor_id=account.pk)
+        return execute(request, command, render=lambda result: Response(self._account(account.pk, own=True)))
+
+    @extend_schema(request=None, responses={202: AcceptedOutput, **errors(429)})
+    @action(detail=False, methods=["post"], url_path="me/verification", url_name="me-verification")
+    def resend_verification(self, request):
+        """Mail the signed-in account another verification link (none once
+        verified). Throttled per person (``THROTTLE_RATE_VERIFICATION``)."""
+        command = ResendVerificationLink(account_id=request.user.pk)
+        detail = "If the address still needs verifying, a new link is on its way to it."
+        return execute(request, command, render=lambda result: Response({"detail": detail}, 202))
 
     @extend_schema(responses={200: AccountOutput, **errors(404)})
     def retrieve(self, request, pk):

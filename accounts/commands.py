@@ -28,12 +28,47 @@ class RegisterSeededAccount(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
+class VerifyEmail(Command):
+    """The account's owner followed the verification link mailed to its
+    address (the interface checked the link's token first)."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResendVerificationLink(Command):
+    """Mail the account another verification link (throttled by the interfaces)."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
 class RequestPasswordReset(Command):
     """Someone who forgot their password asks for a reset link by mail. Sent
     by anyone, about any address: the answer never says whether an account
     uses it."""
 
     email: Email
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolvePasswordReset(PolicyCommand):
+    """Find the account a reset request (``request_id``) was about, after
+    the request was answered (issued by a policy): a link is owed to an
+    active account using ``email``, unless its inbox had its share of reset
+    mails lately (``PASSWORD_RESET_MAILS_PER_RECIPIENT``)."""
+
+    request_id: UUID
+    email: Email
+
+
+@dataclass(frozen=True, kw_only=True)
+class TellOfSignUpAttempt(PolicyCommand):
+    """Mail the owner of ``account_id`` that someone signed up with their
+    address (issued by a policy), unless their inbox had its share of such
+    mails lately (``SIGN_UP_ATTEMPT_MAILS_PER_RECIPIENT``)."""
+
+    account_id: UUID
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,6 +22,71 @@ class AccountRegistered(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SignUpWithTakenEmail(Event):
+    """Someone signed up with the address of ``account_id``: no account was
+    made, the answer was the same as a new one's, and the address's owner
+    is told by mail (it may have been them, who forgot)."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignUpAttemptMailed(Event):
+    """The owner of ``account_id`` is told by mail of a sign-up with their address."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignUpAttemptMailWithheld(Event):
+    """A sign-up used the address of ``account_id``, whose inbox had
+    ``mails_in_window`` such mails within the window already
+    (``SIGN_UP_ATTEMPT_MAILS_PER_RECIPIENT`` per ``MAIL_CAP_WINDOW_SECONDS``):
+    none is sent, so sign-ups from many addresses flood nobody."""
+
+    account_id: UUID
+    mails_in_window: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerificationLinkRequested(Event):
+    """The owner of an unverified account asked for another verification link."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailVerified(Event):
+    """The account's owner followed the link mailed to its address: it is theirs."""
+
+    account_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class PasswordResetAsked(Event):
+    """Someone asked for a reset link for ``email``, whether or not an
+    account uses it: recorded the same way for any address, so the request
+    does the same work for all (a policy finds the account later). The
+    address is sealed under the request's own key, thrown away once the
+    policy has read it."""
+
+    request_id: UUID
+    email: str = personal(of="request_id")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PasswordResetMailWithheld(Event):
+    """A reset link was owed to the account, but its inbox had
+    ``mails_in_window`` reset mails within the window already
+    (``PASSWORD_RESET_MAILS_PER_RECIPIENT`` per
+    ``MAIL_CAP_WINDOW_SECONDS``): none is sent. The requester got
+    the same answer as any other."""
+
+    account_id: UUID
+    mails_in_window: int
+
+
+@dataclass(frozen=True, kw_only=True)
 class PasswordResetRequested(Event):
     """The account's owner asked for a reset link. Only the id: the link's
     token is written into the mail when it is sent, never stored."""

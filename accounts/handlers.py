@@ -7,9 +7,11 @@ records it.
 """
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.utils import timezone
 
 from messaging import personal
 from messaging.messages import Event, Rejection
@@ -27,17 +29,22 @@ from .commands import (
     RegisterSeededAccount,
     RemoveFollower,
     RequestPasswordReset,
+    ResendVerificationLink,
+    ResolvePasswordReset,
     SeverAllFollows,
     SeverFollowBatch,
     SeverFollows,
+    TellOfSignUpAttempt,
     UnblockAccount,
     UnfollowAccount,
+    VerifyEmail,
 )
 from .events import (
     AccountCommandRejected,
     AccountRegistered,
     AccountUnblocked,
     FollowRemoved,
+    PasswordResetAsked,
 )
 from .models import Account
 from .refusals import AccountRefusal
@@ -51,46 +58,110 @@ def _require_exists(account_id: uuid.UUID, rejection: type[Rejection] = AccountC
 
 
 def register_account(command: RegisterAccount) -> list[Event]:
-    registered = rules.register(
-        account_id=uuid.uuid4(),
-        email=command.email,
-        username=command.username,
-        password=command.password,
-        taken=accounts.is_taken(str(command.email), str(command.username)),
-    )
-    _add_account(registered, make_password(command.password.value))
-    return [registered]
+    """A new account, unverified; or, for an e-mail in use, only a mail to
+    its owner. The password is hashed either way: a taken e-mail costs the
+    same slow hash as a new account, so neither answer comes sooner."""
+    password_hash = make_password(command.password.value)
+    for _ in range(2):  # once more after losing a race, to decide on what won it
+        decided = rules.register(
+            account_id=uuid.uuid4(),
+            email=command.email,
+            username=command.username,
+            password=command.password,
+            taken=accounts.taken_by(str(command.email), str(command.username)),
+        )
+        registered = decided[0]
+        if not isinstance(registered, AccountRegistered):
+            return decided
+        try:
+            _add_account(registered, password_hash)
+        except accounts.DuplicateAccount:  # a concurrent registration won the race
+            continue
+        return decided
+    raise rules.already_taken()
 
 
 def register_seeded_account(command: RegisterSeededAccount) -> list[Event]:
+    """A demo account, its address taken as verified (nobody reads its mail)."""
+    taken = accounts.taken_by(str(command.email), str(command.username))
     registered = rules.open_account(
         account_id=uuid.uuid4(),
         email=command.email,
         username=command.username,
-        taken=accounts.is_taken(str(command.email), str(command.username)),
+        taken=taken.username or taken.email_owner is not None,
     )
-    _add_account(registered, command.password_hash.value)
+    try:
+        _add_account(registered, command.password_hash.value, verified=True)
+    except accounts.DuplicateAccount:
+        raise rules.already_taken() from None
     return [registered]
 
 
-def _add_account(registered: AccountRegistered, password_hash: str) -> None:
-    try:
-        accounts.add(
-            account_id=registered.account_id,
-            email=registered.email,
-            username=registered.username,
-            password_hash=password_hash,
-        )
-    except accounts.DuplicateAccount:  # a concurrent registration won the race
-        raise rules.already_taken() from None
+def _add_account(registered: AccountRegistered, password_hash: str, *, verified: bool = False) -> None:
+    accounts.add(
+        account_id=registered.account_id,
+        email=registered.email,
+        username=registered.username,
+        password_hash=password_hash,
+        verified=verified,
+    )
+
+
+def verify_email(command: VerifyEmail) -> list[Event]:
+    """The address is its owner's (the interface checked the link's token)."""
+    account = accounts.lock(command.account_id)
+    if account is None:
+        raise AccountCommandRejected.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
+    verified = account.verify_email()
+    if verified is None:
+        return []
+    accounts.save(account, "email_verified_at")
+    return [verified]
+
+
+def resend_verification_link(command: ResendVerificationLink) -> list[Event]:
+    """Another link, for an active account still unverified; nothing otherwise."""
+    account = _require_exists(command.account_id)
+    requested = account.request_verification_link()
+    return [requested] if requested else []
 
 
 def request_password_reset(command: RequestPasswordReset) -> list[Event]:
-    """A reset link is owed when an active account uses the address;
-    otherwise nothing happens, and nothing says so (the policy mails it)."""
-    account = accounts.by_email(str(command.email))
-    requested = account.request_password_reset() if account else None
-    return [requested] if requested else []
+    """Record the request, the same way whatever the address: no account is
+    looked up here, so the answer takes as long for an address nobody uses
+    as for a registered one (``resolve_password_reset`` looks, after it)."""
+    return [PasswordResetAsked(request_id=uuid.uuid4(), email=str(command.email))]
+
+
+def resolve_password_reset(command: ResolvePasswordReset) -> list[Event]:
+    """A reset link is owed when an active account uses the address, unless
+    its inbox had ``PASSWORD_RESET_MAILS_PER_RECIPIENT`` of them within the
+    window already (then it is withheld, and recorded); otherwise nothing
+    happens. The address asked about is forgotten either way."""
+    personal.forget(command.request_id)
+    found = accounts.by_email(str(command.email))
+    account = accounts.lock(found.pk) if found else None  # one count at a time per recipient
+    if account is None:
+        return []
+    since = timezone.now() - timedelta(seconds=settings.MAIL_CAP_WINDOW_SECONDS)
+    return rules.reset_link(
+        account,
+        mails_in_window=accounts.reset_links_since(account.pk, since),
+        cap=settings.PASSWORD_RESET_MAILS_PER_RECIPIENT,
+    )
+
+
+def tell_of_sign_up_attempt(command: TellOfSignUpAttempt) -> list[Event]:
+    """Mail the address's owner of a sign-up with it, within the per-inbox cap."""
+    account = accounts.lock(command.account_id)  # one count at a time per recipient
+    if account is None:
+        return []
+    since = timezone.now() - timedelta(seconds=settings.MAIL_CAP_WINDOW_SECONDS)
+    return rules.sign_up_attempt_mail(
+        account,
+        mails_in_window=accounts.sign_up_attempt_mails_since(account.pk, since),
+        cap=settings.SIGN_UP_ATTEMPT_MAILS_PER_RECIPIENT,
+    )
 
 
 def change_password(command: ChangePassword) -> list[Event]:

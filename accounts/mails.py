@@ -13,6 +13,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from messaging.features.outbox import Mail
 
+from . import verification
 from .models import Account
 
 AS_WRITTEN_MAIL = "accounts.as_written"  # a mail queued with its text, before mail carried ids (``as_written``)
@@ -52,3 +53,41 @@ def as_written(recipient_id: UUID, about: UUID | None, params: dict[str, str]) -
     if email is None or not {"subject", "body"} <= params.keys():
         return None
     return Mail(to=email, subject=params["subject"], body=params["body"])
+
+
+def verification_link(recipient_id: UUID, about: UUID | None, params: dict[str, str]) -> Mail | None:
+    """The link that verifies the account's address, its token made now
+    (``accounts.verification``); ``None`` when it needs none any more
+    (verified, deactivated or forgotten since it was asked for)."""
+    account = Account.objects.filter(pk=recipient_id).first()
+    if account is None or account.email_verified or not account.is_active:
+        return None
+    path = reverse("accounts:verify_email", kwargs={"token": verification.make_token(account)})
+    body = render_to_string(
+        "accounts/verification_mail.txt",
+        {
+            "account": account,
+            "link": settings.SITE_URL.rstrip("/") + path,
+            "days": settings.EMAIL_VERIFICATION_TIMEOUT // 86400,
+        },
+    )
+    return Mail(to=account.email, subject="Confirm your e-mail address", body=body)
+
+
+def sign_up_attempted(recipient_id: UUID, about: UUID | None, params: dict[str, str]) -> Mail | None:
+    """Tell the owner of an address that someone tried to sign up with it:
+    the sign-up's answer did not say the address is taken, so this mail is
+    the only place it is said, to its owner. ``None`` once the account is closed."""
+    account = Account.objects.filter(pk=recipient_id, is_active=True).first()
+    if account is None:
+        return None
+    site = settings.SITE_URL.rstrip("/")
+    body = render_to_string(
+        "accounts/sign_up_attempted_mail.txt",
+        {
+            "account": account,
+            "log_in": site + reverse("accounts:log_in"),
+            "reset": site + reverse("accounts:password_reset"),
+        },
+    )
+    return Mail(to=account.email, subject="Someone tried to sign up with your address", body=body)

@@ -9,7 +9,15 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from knox.models import AbstractAuthToken
 
-from .events import AccountDeactivated, AccountForgotten, PasswordChanged, PasswordResetRequested, StaffGranted
+from .events import (
+    AccountDeactivated,
+    AccountForgotten,
+    EmailVerified,
+    PasswordChanged,
+    PasswordResetRequested,
+    StaffGranted,
+    VerificationLinkRequested,
+)
 from .values import MAX_USERNAME, Password
 
 
@@ -26,6 +34,7 @@ class AccountManager(BaseUserManager):
         return self.get(username__lower=username.lower())
 
     def create_user(self, username, email, password=None, **extra):
+        extra.setdefault("email_verified_at", timezone.now())  # made by an operator: vouched for
         account = self.model(username=username, email=self.normalize_email(email).lower(), **extra)
         account.set_password(password)
         account.save(using=self._db)
@@ -42,6 +51,9 @@ class Account(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # When its owner followed the link mailed to the address; None until then
+    # (such an account signs in and browses, but orders nothing).
+    email_verified_at = models.DateTimeField(null=True, blank=True)
 
     objects = AccountManager()
 
@@ -72,6 +84,24 @@ class Account(AbstractBaseUser, PermissionsMixin):
         if not self.is_active or not self.has_usable_password():
             return None
         return PasswordResetRequested(account_id=self.pk)
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def verify_email(self) -> EmailVerified | None:
+        """Take the address as its owner's (they followed the link mailed to
+        it); ``None`` if it was already, or the account is closed."""
+        if self.email_verified or not self.is_active:
+            return None
+        self.email_verified_at = timezone.now()
+        return EmailVerified(account_id=self.pk)
+
+    def request_verification_link(self) -> VerificationLinkRequested | None:
+        """Another verification link by mail; ``None`` when none is needed."""
+        if self.email_verified or not self.is_active:
+            return None
+        return VerificationLinkRequested(account_id=self.pk)
 
     def change_password(self, password: Password) -> PasswordChanged:
         """Take the new password, hashed by Django's hashers (whether it is

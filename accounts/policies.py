@@ -1,11 +1,24 @@
 """Consequences of accounts events, run after the event's transaction commits."""
 
 from messaging.features.outbox import QueueMail
+from messaging.personal import FORGOTTEN
 
-from .commands import SeverAllFollows, SeverFollowBatch, SeverFollows
-from .events import AccountBlocked, AccountDeactivated, FollowBatchScheduled, PasswordResetRequested
+from .commands import ResolvePasswordReset, SeverAllFollows, SeverFollowBatch, SeverFollows, TellOfSignUpAttempt
+from .events import (
+    AccountBlocked,
+    AccountDeactivated,
+    FollowBatchScheduled,
+    PasswordResetAsked,
+    PasswordResetRequested,
+    SignUpAttemptMailed,
+    SignUpWithTakenEmail,
+    VerificationLinkRequested,
+)
+from .values import Email
 
 PASSWORD_RESET_MAIL = "accounts.password_reset"  # the renderer (accounts.mails) that writes it when it is sent
+VERIFICATION_MAIL = "accounts.verification_link"
+SIGN_UP_ATTEMPTED_MAIL = "accounts.sign_up_attempted"
 
 
 def remove_follows_on_block(event: AccountBlocked):
@@ -31,7 +44,31 @@ def sever_follow_batch(event: FollowBatchScheduled):
     ]
 
 
+def resolve_password_reset(event: PasswordResetAsked):
+    """Find whom a reset request was about, after its answer (subscribed
+    ``relay_only``: never in the request). Once resolved, the address reads
+    as forgotten: nothing is left to do."""
+    if event.email == FORGOTTEN:
+        return []
+    return [ResolvePasswordReset(request_id=event.request_id, email=Email(event.email))]
+
+
 def mail_password_reset(event: PasswordResetRequested):
     """The reset link goes out by mail, written when it is sent: its token is
     never stored."""
     return [QueueMail(recipient_id=event.account_id, renderer=PASSWORD_RESET_MAIL, about=event.account_id)]
+
+
+def mail_verification_link(event: VerificationLinkRequested):
+    """The link that verifies the address goes out by mail, its token written when it is sent."""
+    return [QueueMail(recipient_id=event.account_id, renderer=VERIFICATION_MAIL, about=event.account_id)]
+
+
+def tell_of_sign_up_attempt(event: SignUpWithTakenEmail):
+    """The owner of an address someone signed up with is to be told (within the per-inbox cap)."""
+    return [TellOfSignUpAttempt(account_id=event.account_id)]
+
+
+def mail_sign_up_attempt(event: SignUpAttemptMailed):
+    """The owner of an address someone signed up with is told, by mail."""
+    return [QueueMail(recipient_id=event.account_id, renderer=SIGN_UP_ATTEMPTED_MAIL, about=event.account_id)]

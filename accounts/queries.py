@@ -52,12 +52,15 @@ class AccountSummary:
     email: str
     is_active: bool
     is_staff: bool
+    email_verified: bool = True
 
 
 def account_summary(account_id: UUID) -> AccountSummary | None:
     """Who an account is (for other contexts: an order's customer, who may act on it), or ``None``."""
     row = sql.get(Account, account_id)  # read by every order and its every mail: a statement built once
-    return AccountSummary(row.pk, row.username, row.email, row.is_active, row.is_staff) if row else None
+    if row is None:
+        return None
+    return AccountSummary(row.pk, row.username, row.email, row.is_active, row.is_staff, row.email_verified)
 
 
 def account_exists(account_id: UUID) -> bool:

@@ -12,6 +12,12 @@ class AccountRefusal(Refusal):
     ACCOUNT_NOT_FOUND = "account_not_found", 404, "No such account.", "That account does not exist."
     ACCOUNT_INACTIVE = "account_inactive", 409, "That account is deactivated."
     ACCOUNT_ALREADY_EXISTS = "account_already_exists", 409, "That e-mail or username is already taken."
+    USERNAME_TAKEN = "username_taken", 409, "That username is taken: choose another."
+    EMAIL_NOT_VERIFIED = (
+        "email_not_verified",
+        403,
+        "Verify your e-mail address first: follow the link we mailed you.",
+    )
     WEAK_PASSWORD = "weak_password", 400, "That password is too weak."
     CANNOT_FOLLOW_SELF = "cannot_follow_self", 409, "You cannot follow yourself."
     CANNOT_BLOCK_SELF = "cannot_block_self", 409, "You cannot block yourself."

@@ -1,18 +1,22 @@
 """The only code that reads or writes accounts rows for the write side."""
 
+from datetime import datetime
 from functools import cache
 from uuid import UUID
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from messaging import sql
+from messaging.models import StoredEvent
 
 from . import tokens
+from .events import PasswordResetRequested, SignUpAttemptMailed
 from .models import Account, AccountStats, Block, Follow
-from .rules import FollowFacts
+from .rules import FollowFacts, Taken
 
 
 class DuplicateAccount(Exception):
@@ -44,28 +48,55 @@ def by_email(email: str) -> Account | None:
     return Account.objects.filter(email__lower=email.lower()).first()
 
 
-def is_taken(email: str, username: str) -> bool:
-    """Whether either is in use, whatever its case (one query on the two
-    ``LOWER`` unique indexes, its SQL built once: every registration asks)."""
+def reset_links_since(account_id: UUID, since: datetime) -> int:
+    """How many reset links were owed to the account since ``since`` (each
+    one mailed): its ``PasswordResetRequested`` facts, read from the log."""
+    return _facts_since(PasswordResetRequested, account_id, since)
+
+
+def sign_up_attempt_mails_since(account_id: UUID, since: datetime) -> int:
+    """How many "someone tried to sign up" mails the account was sent since ``since``."""
+    return _facts_since(SignUpAttemptMailed, account_id, since)
+
+
+def _facts_since(event_type, account_id: UUID, since: datetime) -> int:
+    return StoredEvent.objects.filter(
+        type=event_type.type_name(), payload__account_id=str(account_id), occurred_at__gte=since
+    ).count()
+
+
+def taken_by(email: str, username: str) -> Taken:
+    """Who uses the e-mail and whether the username is used, whatever their
+    case (one query on the two ``LOWER`` unique indexes, its SQL built once:
+    every registration asks)."""
     with connection.cursor() as cursor:
         cursor.execute(_taken_sql(connection.vendor), {"email": email.lower(), "username": username.lower()})
-        return bool(cursor.fetchone()[0])
+        rows = cursor.fetchall()
+    owner = next((account_id for account_id, uses_email, _ in rows if uses_email), None)
+    return Taken(
+        email_owner=owner if owner is None or isinstance(owner, UUID) else UUID(str(owner)),
+        username=any(uses_username for _, _, uses_username in rows),
+    )
 
 
 @cache
 def _taken_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
-    email, username = (quote(Account._meta.get_field(name).column) for name in ("email", "username"))
+    table = quote(Account._meta.db_table)
+    pk, email, username = (quote(Account._meta.get_field(name).column) for name in ("id", "email", "username"))
     return (
-        f"SELECT EXISTS (SELECT 1 FROM {quote(Account._meta.db_table)} "
-        f"WHERE LOWER({email}) = %(email)s OR LOWER({username}) = %(username)s)"
+        f"SELECT {pk}, LOWER({email}) = %(email)s, LOWER({username}) = %(username)s FROM {table} "
+        f"WHERE LOWER({email}) = %(email)s OR LOWER({username}) = %(username)s"
     )
 
 
-def add(*, account_id: UUID, email: str, username: str, password_hash: str) -> None:
-    """Insert a new account; ``DuplicateAccount`` if the unique indexes object."""
+def add(*, account_id: UUID, email: str, username: str, password_hash: str, verified: bool = False) -> None:
+    """Insert a new account, its address ``verified`` or not yet;
+    ``DuplicateAccount`` if the unique indexes object."""
+    verified = {"email_verified_at": timezone.now()} if verified else {}
     try:
-        Account.objects.create(id=account_id, email=email, username=username, password=password_hash)
+        with transaction.atomic():  # a savepoint: the command goes on after a lost race
+            Account.objects.create(id=account_id, email=email, username=username, password=password_hash, **verified)
     except IntegrityError as error:
         raise DuplicateAccount(username) from error
 

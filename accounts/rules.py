@@ -24,7 +24,13 @@ from .events import (
     FollowRejected,
     FollowsSevered,
     PasswordChanged,
+    PasswordResetMailWithheld,
+    PasswordResetRequested,
     RegistrationRejected,
+    SignUpAttemptMailed,
+    SignUpAttemptMailWithheld,
+    SignUpWithTakenEmail,
+    VerificationLinkRequested,
 )
 from .models import Account
 from .refusals import AccountRefusal
@@ -40,6 +46,15 @@ class FollowFacts:
     following_count: int  # how many accounts the follower follows
 
 
+@dataclass(frozen=True, kw_only=True)
+class Taken:
+    """Who already uses a sign-up's e-mail (``None``: nobody), and whether
+    its username is used."""
+
+    email_owner: UUID | None = None
+    username: bool = False
+
+
 def require_active(account: Account | None, rejection: type[Rejection]) -> Account:
     """The account, which must exist and be active."""
     if account is None:
@@ -50,16 +65,24 @@ def require_active(account: Account | None, rejection: type[Rejection]) -> Accou
 
 
 def register(
-    *, account_id: UUID, email: Email, username: Username, password: Password, taken: bool
-) -> AccountRegistered:
-    """A new account, if its password is strong enough and neither its
-    e-mail nor its username is ``taken``. (A concurrent registration can
+    *, account_id: UUID, email: Email, username: Username, password: Password, taken: Taken
+) -> list[AccountRegistered | VerificationLinkRequested] | list[SignUpWithTakenEmail]:
+    """A new account, its address to be verified by a link mailed to it, if
+    its password is strong enough and its username free (usernames are
+    public: a taken one is said). An e-mail someone uses already makes no
+    account, and is not said either: its owner is told by mail instead, and
+    the sign-up answers as a new one does. (A concurrent registration can
     still take them first: the unique indexes have the last word.)"""
     try:
         password.check_strength(username=str(username), email=str(email))
     except ValidationError as weak:
         raise RegistrationRejected.refuse(AccountRefusal.WEAK_PASSWORD, " ".join(weak.messages)) from None
-    return open_account(account_id=account_id, email=email, username=username, taken=taken)
+    if taken.username:
+        raise RegistrationRejected.refuse(AccountRefusal.USERNAME_TAKEN)
+    if taken.email_owner is not None:
+        return [SignUpWithTakenEmail(account_id=taken.email_owner)]
+    registered = AccountRegistered(account_id=account_id, email=str(email), username=str(username))
+    return [registered, VerificationLinkRequested(account_id=account_id)]
 
 
 def open_account(*, account_id: UUID, email: Email, username: Username, taken: bool) -> AccountRegistered:
@@ -75,6 +98,33 @@ def already_taken():
     """The refusal of a taken e-mail or username: one answer for both, so it
     does not say which, and a stranger cannot tell an e-mail is registered."""
     return RegistrationRejected.refuse(AccountRefusal.ACCOUNT_ALREADY_EXISTS)
+
+
+def reset_link(
+    account: Account, *, mails_in_window: int, cap: int
+) -> list[PasswordResetRequested | PasswordResetMailWithheld]:
+    """A reset link for the account if it may have one (active, with a
+    password) and its inbox had fewer than ``cap`` within the window; past
+    the cap the link is withheld, so that nobody floods an inbox by asking
+    from many addresses."""
+    requested = account.request_password_reset()
+    if requested is None:
+        return []
+    if mails_in_window >= cap:
+        return [PasswordResetMailWithheld(account_id=account.pk, mails_in_window=mails_in_window)]
+    return [requested]
+
+
+def sign_up_attempt_mail(
+    account: Account, *, mails_in_window: int, cap: int
+) -> list[SignUpAttemptMailed | SignUpAttemptMailWithheld]:
+    """Tell an active account's owner of a sign-up with their address,
+    unless ``cap`` such mails went to them within the window."""
+    if not account.is_active:
+        return []
+    if mails_in_window >= cap:
+        return [SignUpAttemptMailWithheld(account_id=account.pk, mails_in_window=mails_in_window)]
+    return [SignUpAttemptMailed(account_id=account.pk)]
 
 
 def change_password(account: Account | None, password: Password) -> PasswordChanged:

@@ -7,6 +7,10 @@ app_name = "accounts"
 
 urlpatterns = [
     path("signup/", views.sign_up, name="sign_up"),
+    path("signup/sent/", views.sign_up_done, name="sign_up_done"),
+    path("verify-email/", views.verify_email_confirm, name="verify_email_confirm"),
+    path("verify-email/again/", views.resend_verification, name="resend_verification"),
+    path("verify-email/<str:token>/", views.verify_email, name="verify_email"),
     path("login/", auth_views.LoginView.as_view(template_name="accounts/log_in.html"), name="log_in"),
     path("logout/", auth_views.LogoutView.as_view(), name="log_out"),
     path("password-reset/", views.PasswordReset.as_view(), name="password_reset"),

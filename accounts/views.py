@@ -17,15 +17,16 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from interfaces.forms import IdempotentForm
 from interfaces.pages import dispatch_for, refusal_message, report, report_invalid, throttled
-from interfaces.throttles import PasswordResetThrottle, RegistrationThrottle
+from interfaces.throttles import PasswordResetThrottle, RegistrationThrottle, VerificationMailThrottle
 from messaging.features import access
 from messaging.messages import Command
 
-from . import queries, tokens
+from . import queries, tokens, verification
 from .commands import (
     BlockAccount,
     ChangePassword,
@@ -34,14 +35,17 @@ from .commands import (
     RegisterAccount,
     RemoveFollower,
     RequestPasswordReset,
+    ResendVerificationLink,
     UnblockAccount,
     UnfollowAccount,
+    VerifyEmail,
 )
 from .forms import ForgetForm, PasswordChangeForm, PasswordResetRequestForm, PeopleSearchForm, SignUpForm
 from .models import Account
 from .values import Password
 
 PAGE_SIZE = 20
+VERIFICATION_SESSION_TOKEN = "_email_verification_token"
 
 
 class RelationshipAction(NamedTuple):
@@ -71,7 +75,11 @@ RELATIONSHIP_ACTIONS = {
 
 
 def sign_up(request):
-    """Register through ``RegisterAccount`` and sign the new person in.
+    """Register through ``RegisterAccount``; the answer is the same "check
+    your mail" page whether the e-mail was new (a verification link goes
+    to it) or in use (its owner is told by mail instead), so it says
+    nothing of who has an account. A taken username is said (usernames are
+    public). Nobody is signed in here: the verification link does that.
     Throttled per client address by the API's registration throttle, one
     count for both (``THROTTLE_RATE_REGISTRATION``): each costs a password hash."""
     if request.user.is_authenticated:  # signed up already (a form sent twice lands here too)
@@ -89,12 +97,69 @@ def sign_up(request):
             idempotency_key=form.key,
         )
         result = dispatch_for(request, command)
-        if report(request, result, f"Welcome, {data['username']}! You are signed in."):
-            if result.events and (account := queries.account(result.events[0].account_id)) is not None:
-                login(request, account, backend="interfaces.sign_in.SignInLimitBackend")
-            return redirect("home")
+        if not result.rejection:
+            return redirect("accounts:sign_up_done")
+        form.add_error(
+            "username" if result.rejection.code == "username_taken" else None, refusal_message(result.rejection)
+        )
         form.renew_key()
     return render(request, "accounts/sign_up.html", {"form": form})
+
+
+def sign_up_done(request):
+    """What every sign-up is told, whoever has the address."""
+    return render(request, "accounts/sign_up_done.html")
+
+
+def verify_email(request, token):
+    """The link from the verification mail. As Django's reset view does,
+    the token moves into the session and the browser is sent on to an
+    address without it (so neither the next page's address nor a referrer
+    carries it), where a button confirms: a mail scanner that follows the
+    link verifies nothing."""
+    request.session[VERIFICATION_SESSION_TOKEN] = token
+    return redirect("accounts:verify_email_confirm")
+
+
+@require_http_methods(["GET", "POST"])
+def verify_email_confirm(request):
+    """Confirm the address (a POST): ``VerifyEmail``, then the person is
+    signed in. A forged, expired or outdated link says so."""
+    account = verification.account_for(request.session.get(VERIFICATION_SESSION_TOKEN, ""))
+    if account is None:
+        return render(request, "accounts/verify_email.html", {"invalid": True}, status=400)
+    if request.method == "GET":
+        return render(request, "accounts/verify_email.html", {"account": account, "form": IdempotentForm()})
+    form = IdempotentForm(request.POST)
+    if not form.is_valid():
+        return render(request, "accounts/verify_email.html", {"account": account, "form": form}, status=400)
+    command = VerifyEmail(account_id=account.pk, actor_id=account.pk, idempotency_key=form.key)
+    if report(request, dispatch_for(request, command), "Your e-mail address is verified. Welcome!"):
+        del request.session[VERIFICATION_SESSION_TOKEN]
+        if request.user.pk != account.pk:
+            login(request, account, backend="interfaces.sign_in.SignInLimitBackend")
+    return redirect("home")
+
+
+@require_POST
+@login_required
+def resend_verification(request):
+    """Mail the signed-in person another verification link; throttled per
+    person (``THROTTLE_RATE_VERIFICATION``), as on the API."""
+    limited = throttled(
+        request,
+        VerificationMailThrottle(),
+        "verification mails",
+        back_url=reverse("home"),
+        back_text="Back to the shop",
+    )
+    if limited:
+        return limited
+    command = ResendVerificationLink(account_id=request.user.pk, actor_id=request.user.pk)
+    report(request, dispatch_for(request, command), f"A new link is on its way to {request.user.email}.")
+    back = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return redirect(back if back and safe else "home")
 
 
 @login_required

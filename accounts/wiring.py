@@ -9,7 +9,11 @@ from .models import AccountStats
 def register(registry: Registry) -> None:
     registry.register_handler(commands.RegisterAccount, handlers.register_account)
     registry.register_handler(commands.RegisterSeededAccount, handlers.register_seeded_account)
+    registry.register_handler(commands.VerifyEmail, handlers.verify_email)
+    registry.register_handler(commands.ResendVerificationLink, handlers.resend_verification_link)
     registry.register_handler(commands.RequestPasswordReset, handlers.request_password_reset)
+    registry.register_handler(commands.ResolvePasswordReset, handlers.resolve_password_reset)
+    registry.register_handler(commands.TellOfSignUpAttempt, handlers.tell_of_sign_up_attempt)
     registry.register_handler(commands.ChangePassword, handlers.change_password)
     registry.register_handler(commands.GrantStaff, handlers.grant_staff)
     registry.register_handler(commands.FollowAccount, handlers.follow_account)
@@ -42,10 +46,37 @@ def register(registry: Registry) -> None:
         events.FollowBatchScheduled, policies.sever_follow_batch, name="accounts.policies.sever_follow_batch"
     )
     registry.subscribe(
+        events.PasswordResetAsked,
+        policies.resolve_password_reset,
+        name="accounts.policies.resolve_password_reset",
+        relay_only=True,
+    )
+    registry.subscribe(
         events.PasswordResetRequested, policies.mail_password_reset, name="accounts.policies.mail_password_reset"
     )
     registry.register_mail_renderer(policies.PASSWORD_RESET_MAIL, mails.password_reset)
     registry.register_mail_renderer(mails.AS_WRITTEN_MAIL, mails.as_written)
+    # A sign-up's consequences wait for the relay, whether its e-mail was new or
+    # taken: the request does the same (no) work after its commit either way.
+    registry.subscribe(
+        events.VerificationLinkRequested,
+        policies.mail_verification_link,
+        name="accounts.policies.mail_verification_link",
+        relay_only=True,
+    )
+    registry.register_mail_renderer(policies.VERIFICATION_MAIL, mails.verification_link)
+    registry.subscribe(
+        events.SignUpWithTakenEmail,
+        policies.tell_of_sign_up_attempt,
+        name="accounts.policies.tell_of_sign_up_attempt",
+        relay_only=True,
+    )
+    registry.subscribe(
+        events.SignUpAttemptMailed,
+        policies.mail_sign_up_attempt,
+        name="accounts.policies.mail_sign_up_attempt",
+    )
+    registry.register_mail_renderer(policies.SIGN_UP_ATTEMPTED_MAIL, mails.sign_up_attempted)
     registry.register_projection(
         "follow_counts",
         {

@@ -110,7 +110,9 @@ def workshop_floor(tag: str, n: int) -> int:
 
 
 def bookshelf_customer(tag: str) -> uuid.UUID:
-    return Account.objects.create(email=f"customer{tag}@x.test", username=f"customer{tag}").pk
+    return Account.objects.create(
+        email=f"customer{tag}@x.test", username=f"customer{tag}", email_verified_at=timezone.now()
+    ).pk
 
 
 def bookshelf_pipeline(tag: str, n: int, customer_id: uuid.UUID) -> int:
@@ -180,7 +182,7 @@ def bookshelf_floor(tag: str, n: int, customer_id: uuid.UUID) -> int:
             inventory.initial_stock_received = True
             inventory.save(update_fields=["on_hand", "initial_stock_received"])
     with transaction.atomic():
-        assert Account.objects.filter(pk=customer_id, is_active=True).exists()
+        assert Account.objects.filter(pk=customer_id, is_active=True, email_verified_at__isnull=False).exists()
         title, price = Book.objects.filter(pk=book.pk).values_list("title", "price_amount").get()
         (inventory,) = Inventory.objects.select_for_update(of=("self",)).select_related("book").filter(pk=book.pk)
         assert inventory.on_hand - inventory.reserved >= 1

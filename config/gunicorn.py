@@ -24,6 +24,8 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 2000))
 max_requests_jitter = 200
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
+# Its access log never holds a reset or verification link's token (config.access_log).
+logger_class = "config.access_log.RedactingLogger"
 # With LOG_FORMAT=json, gunicorn's own lines (its errors and the access log,
 # which then names the request's correlation id from the response header)
 # go through the same console handler and JSON formatter as Django's.

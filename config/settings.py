@@ -194,6 +194,19 @@ SIGN_IN_FAILURES_PER_USERNAME = env.int("SIGN_IN_FAILURES_PER_USERNAME", default
 SIGN_IN_FAILURES_PER_ADDRESS = env.int("SIGN_IN_FAILURES_PER_ADDRESS", default=25)
 SIGN_IN_COOL_OFF_SECONDS = env.int("SIGN_IN_COOL_OFF_SECONDS", default=15 * 60)
 FOLLOW_LIMIT = env.int("FOLLOW_LIMIT", default=5000)
+# A new account's address is verified by a link mailed to it, which works
+# for EMAIL_VERIFICATION_TIMEOUT seconds (3 days); until then the account
+# signs in and browses but places no order.
+EMAIL_VERIFICATION_TIMEOUT = env.int("EMAIL_VERIFICATION_TIMEOUT", default=3 * 24 * 3600)
+# Mails anyone can make us send to one inbox, whoever asks from wherever,
+# each capped per MAIL_CAP_WINDOW_SECONDS: past the cap a mail is withheld
+# (PasswordResetMailWithheld, SignUpAttemptMailWithheld) and the asker is
+# told the same as always. Reset links (PASSWORD_RESET_MAILS_PER_RECIPIENT)
+# and "someone tried to sign up with your address" (SIGN_UP_ATTEMPT_MAILS_
+# PER_RECIPIENT); the requests are throttled per client address besides.
+MAIL_CAP_WINDOW_SECONDS = env.int("MAIL_CAP_WINDOW_SECONDS", default=3600)
+PASSWORD_RESET_MAILS_PER_RECIPIENT = env.int("PASSWORD_RESET_MAILS_PER_RECIPIENT", default=3)
+SIGN_UP_ATTEMPT_MAILS_PER_RECIPIENT = env.int("SIGN_UP_ATTEMPT_MAILS_PER_RECIPIENT", default=3)
 # API tokens (django-rest-knox, its rows accounts.ApiToken): one per sign-in,
 # stored as SHA-512 digests, each expiring API_TOKEN_TTL_DAYS after it was
 # issued; at most API_TOKENS_PER_ACCOUNT live at once (a new one past it ends
@@ -448,6 +461,7 @@ REST_FRAMEWORK = {
         "auth": env.str("THROTTLE_RATE_AUTH", default="20/min"),
         "registration": env.str("THROTTLE_RATE_REGISTRATION", default="20/hour"),
         "password_reset": env.str("THROTTLE_RATE_PASSWORD_RESET", default="5/hour"),
+        "verification": env.str("THROTTLE_RATE_VERIFICATION", default="3/hour"),
         # per signed-in customer, the API and the book page counted together
         "orders": env.str("THROTTLE_RATE_ORDERS", default="30/hour"),
     },

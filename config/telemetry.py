@@ -30,6 +30,7 @@ import time
 
 from django.db import DatabaseError, connection
 
+from config.access_log import redact
 from messaging import telemetry as kernel
 
 logger = logging.getLogger(__name__)
@@ -118,10 +119,20 @@ def uninstrument() -> None:
 
 
 def _tag_request(span, request, response) -> None:
-    """The request's span carries its correlation id, like every span under it."""
+    """The request's span carries its correlation id, like every span under
+    it, and no URL secret (a reset link's token: ``config.access_log``)."""
+    if not span.is_recording():
+        return
     correlation_id = getattr(request, "correlation_id", None)
-    if correlation_id is not None and span.is_recording():
+    if correlation_id is not None:
         span.set_attribute(f"{kernel.PREFIX}correlation_id", str(correlation_id))
+    for name in _URL_ATTRIBUTES:
+        value = span.attributes.get(name) if span.attributes else None
+        if isinstance(value, str) and (redacted := redact(value)) != value:
+            span.set_attribute(name, redacted)
+
+
+_URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full", "url.query", "http.route")
 
 
 def _exporters(signal: str) -> list:

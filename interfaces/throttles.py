@@ -32,6 +32,19 @@ class PasswordResetThrottle(_PerAddressThrottle):
     scope = "password_reset"
 
 
+class VerificationMailThrottle(SimpleRateThrottle):
+    """Verification links asked for again, per signed-in person
+    (``THROTTLE_RATE_VERIFICATION``), on the API and the pages alike: each
+    sends a mail."""
+
+    scope = "verification"
+
+    def get_cache_key(self, request, view):
+        if not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
 class OrderPlacementThrottle(SimpleRateThrottle):
     """Orders placed per signed-in customer (``THROTTLE_RATE_ORDERS``), on the
     API and the book page alike: each order holds copies for a while, and a

@@ -62,7 +62,13 @@ class Policy:
     stored by it. ``aliases`` are the names it had before (a rename): it
     runs their rows, and no sweep opens a second delivery of an event one
     of them already has (docs/operations.md, "Renaming, retiring and
-    upgrading a policy")."""
+    upgrading a policy").
+
+    ``relay_only``: never delivered right after the commit in the committing
+    process (``delivery.on_commit``), always by a relay or a worker, so that
+    the request's work does not depend on what the policy finds (a password
+    reset for an address nobody uses answers as fast as one for a known
+    address)."""
 
     name: str
     event_type: type[Event]
@@ -71,6 +77,7 @@ class Policy:
     locks: Locker | None = None
     ordered_by: Callable[[Event], object] | None = None
     aliases: tuple[str, ...] = ()
+    relay_only: bool = False
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -214,6 +221,7 @@ class Registry:
         locks: Locker | None = None,
         ordered_by: Callable[[Event], object] | None = None,
         aliases: Iterable[str] = (),
+        relay_only: bool = False,
     ) -> Policy:
         """Run ``function`` after every committed ``event_type``: exactly once
         each, in a transaction of its own; or, ``outside``, at least once and
@@ -226,9 +234,10 @@ class Registry:
 
         With ``locks``, the rows its deliveries share with other deliveries
         are locked in key order before a relay batch runs them (``Policy``).
-        With ``ordered_by``, its deliveries of one key run in event order."""
+        With ``ordered_by``, its deliveries of one key run in event order.
+        With ``relay_only``, never in the committing request (``Policy``)."""
         name = name or f"{function.__module__}.{function.__qualname__}"
-        policy = Policy(name, event_type, function, outside, locks, ordered_by, tuple(aliases))
+        policy = Policy(name, event_type, function, outside, locks, ordered_by, tuple(aliases), relay_only)
         for taken in policy.names:
             if taken in self.policies or taken in self.aliases:
                 raise RegistryError(f"policy {taken!r} is already subscribed (or an alias of one)")

@@ -37,6 +37,7 @@ class Opened:
     policy: str
     outside: bool = False
     ordering_key: str | None = None
+    relay_only: bool = False  # never delivered in the committing process (``Policy.relay_only``)
 
 
 def append(command: Command, events: list[Event], duration_ms: float | None = None) -> tuple[list[Event], list[Opened]]:
@@ -100,7 +101,14 @@ def append(command: Command, events: list[Event], duration_ms: float | None = No
     # RETURNING gives no order on SQLite: match the ids up by their natural key.
     ids = {(_uuid(event_id), policy): pk for pk, event_id, policy in returned}
     return stamped, [
-        Opened(ids[event.event_id, policy.name], event, policy.name, policy.outside, policy.ordering_key(event))
+        Opened(
+            ids[event.event_id, policy.name],
+            event,
+            policy.name,
+            policy.outside,
+            policy.ordering_key(event),
+            policy.relay_only,
+        )
         for event, policy in subscribed
     ]
 

@@ -123,10 +123,17 @@ def subscribed(
     outside: bool = False,
     ordered_by=None,
     aliases=(),
+    relay_only: bool = False,
 ):
     """Subscribe a policy for the duration of a test."""
     policy = registry.subscribe(
-        event_type, function, name=name, outside=outside, ordered_by=ordered_by, aliases=aliases
+        event_type,
+        function,
+        name=name,
+        outside=outside,
+        ordered_by=ordered_by,
+        aliases=aliases,
+        relay_only=relay_only,
     )
     try:
         yield policy

@@ -13,6 +13,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from accounts.refusals import AccountRefusal
 from catalog.refusals import CatalogRefusal
 from interfaces.api_commands import execute, validated
 from interfaces.schema import errors
@@ -112,12 +113,15 @@ class OrderViewSet(ApiViewSet):
                     OrderRefusal.INSUFFICIENT_STOCK,
                     OrderRefusal.HOLD_LIMIT_REACHED,
                     OrderRefusal.MIXED_CURRENCIES,
+                    AccountRefusal.EMAIL_NOT_VERIFIED,
                 ],
             ),
         },
     )
     def create(self, request):
-        """Place an order: the copies are reserved at once, or none is (throttled per customer)."""
+        """Place an order: the copies are reserved at once, or none is
+        (throttled per customer). The customer's e-mail address must be
+        verified first (403 ``email_not_verified``)."""
         data = self.validated_body()
         command = PlaceOrder(items=tuple(OrderLine(**line) for line in data["items"]))
         # The answer is the order as placed, from the command's own event: no second read of what it wrote.

@@ -20,13 +20,16 @@ from .values import MAX_LINES, MAX_QUANTITY, OrderedItem, OrderLine
 
 
 def customer(actor_id: UUID | None, account: AccountSummary | None) -> AccountSummary:
-    """The customer placing an order: the actor, signed in and active."""
+    """The customer placing an order: the actor, signed in, active, and
+    verified (an order holds copies: someone who proved an address)."""
     if actor_id is None:
         raise OrderRejected.refuse(OrderRefusal.CUSTOMER_REQUIRED)
     if account is None:
         raise OrderRejected.refuse(AccountRefusal.ACCOUNT_NOT_FOUND)
     if not account.is_active:
         raise OrderRejected.refuse(AccountRefusal.ACCOUNT_INACTIVE, "Your account is deactivated.")
+    if not account.email_verified:
+        raise OrderRejected.refuse(AccountRefusal.EMAIL_NOT_VERIFIED)
     return account
 
 

@@ -9,7 +9,8 @@ transaction ends, so a relay skips it; when a relay took the row meanwhile,
 the run rolls back. This path delivers at most
 ``MESSAGING_DELIVER_ON_COMMIT_LIMIT`` rows per commit, cascades included,
 never a delivery held back by an earlier one of its key (``ordered_by``),
-and never an outside effect: the request answers after a bounded amount of
+never one of a policy that asks for a relay (``relay_only``), and never an
+outside effect: the request answers after a bounded amount of
 work, and the relay (or the queue, ``hand_off``) takes the rest.
 """
 
@@ -58,7 +59,7 @@ def deliver_opened(opened: Iterable["store.Opened"], *, dispatch: Dispatch, hand
     outcomes, left = Counter(), []
     with _budget() as budget:
         for delivery in opened:
-            if delivery.outside or budget[0] <= 0:
+            if delivery.outside or delivery.relay_only or budget[0] <= 0:
                 outcomes["left to the relay"] += 1
                 left.append(delivery)
                 continue

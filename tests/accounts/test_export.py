@@ -18,6 +18,7 @@ from messaging.models import StoredEvent
 from messaging.personal import FORGOTTEN
 from orders.commands import ConfirmOrder
 from tests.support.factories import AccountFactory, BookFactory
+from tests.support.signup import sign_up
 from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db
@@ -35,9 +36,7 @@ def signed_in(account) -> APIClient:
 
 
 def register(person: dict) -> Account:
-    answer = APIClient().post("/api/v1/accounts/", {**person, "password": PASSWORD}, format="json")
-    assert answer.status_code == 201, answer.content
-    return Account.objects.get(pk=answer.json()["id"])
+    return sign_up({**person, "password": PASSWORD})
 
 
 def exported(client: APIClient, path: str = "/api/v1/accounts/me/export/") -> dict:

@@ -22,6 +22,7 @@ from messaging.models import Delivery, IdempotentResponse, StoredEvent
 from messaging.testing import relay
 from orders.commands import ConfirmOrder
 from tests.support.factories import AccountFactory, BookFactory
+from tests.support.signup import sign_up
 from tests.support.stock import place
 
 pytestmark = pytest.mark.django_db
@@ -53,10 +54,7 @@ def signed_in(account) -> APIClient:
 
 
 def register(username: str, email: str, key: str) -> Account:
-    registration = {"email": email, "username": username, "password": PASSWORD}
-    answer = APIClient().post("/api/v1/accounts/", registration, format="json", HTTP_IDEMPOTENCY_KEY=key)
-    assert answer.status_code == 201, answer.content
-    return Account.objects.get(pk=answer.json()["id"])
+    return sign_up({"email": email, "username": username, "password": PASSWORD}, key=key)
 
 
 def history() -> dict:
@@ -138,18 +136,17 @@ def test_a_forgotten_person_is_found_nowhere_and_everything_still_reads(zelda, m
     assert page.get(f"/trace/{registered.correlation_id}/").status_code == 200
 
 
-def test_her_stored_registration_answer_replays_with_placeholders(zelda):
-    # given Zelda's registration answer, stored for its key (scoped to the client's address)
-    registration = {"email": EMAIL, "username": USERNAME, "password": PASSWORD}
-    first = APIClient().post("/api/v1/accounts/", registration, format="json", HTTP_IDEMPOTENCY_KEY="signup-z")
-    assert first.json()["email"] == EMAIL and first.headers["Idempotent-Replayed"] == "true"
+def test_her_stored_answer_replays_with_placeholders(zelda):
+    # given an answer holding Zelda's data, stored for its key (her deactivation, with her e-mail)
+    first = signed_in(zelda).post("/api/v1/accounts/me/deactivate/", HTTP_IDEMPOTENCY_KEY="leave-z")
+    assert first.json()["email"] == EMAIL
 
     # when she is forgotten
     bus.dispatch(ForgetAccount(account_id=zelda.pk))
 
     # then the same request replays the answer, her data as placeholders
-    again = APIClient().post("/api/v1/accounts/", registration, format="json", HTTP_IDEMPOTENCY_KEY="signup-z")
-    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    again = signed_in(zelda).post("/api/v1/accounts/me/deactivate/", HTTP_IDEMPOTENCY_KEY="leave-z")
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == str(zelda.pk)
     assert again.json()["email"] == again.json()["username"] == "(forgotten)"
 

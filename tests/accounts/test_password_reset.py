@@ -5,10 +5,14 @@ password policy, and the same answer for an address nobody uses."""
 
 import logging
 import re
+from datetime import timedelta
+from uuid import UUID
 
 import pytest
 from django.apps import apps
 from django.contrib.auth import authenticate
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,7 +21,9 @@ from accounts.values import Password
 from interfaces.throttles import PasswordResetThrottle
 from messaging import bus
 from messaging.models import Delivery, StoredEvent
+from messaging.personal import is_forgotten
 from messaging.testing import relay
+from tests.project.test_check_invariants import check
 from tests.support.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -94,6 +100,7 @@ def test_a_reset_mail_is_queued_by_account_id_and_skipped_when_the_account_close
 ):
     # given a link asked for: the mail is queued to her account, about her account, with nothing else
     ask_for_a_link(client, "alice@example.com")
+    relay("--only", "database")  # which finds her account, after the answer
     queued = StoredEvent.objects.get(type="MailQueued").payload
     assert (queued["recipient_id"], queued["renderer"], queued["about"]) == (
         str(alice.pk),
@@ -147,3 +154,69 @@ def test_change_password_refuses_a_weak_password_whatever_sent_it(scenario, alic
     scenario.when(ChangePassword(account_id=alice.pk, password=Password("alice12"))).then_rejected("weak_password")
 
     assert authenticate(username="alice", password=OLD) is not None
+
+
+def _statements(client, email: str) -> list[str]:
+    """The shape of every statement the request ran: its SQL with each
+    literal (an id, a sealed value, a time) replaced by ``?``."""
+    with CaptureQueriesContext(connection) as queries:
+        assert ask_for_a_link(client, email).status_code == 200
+    return [re.sub(r"X?'[^']*'|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", "?", query["sql"]) for query in queries]
+
+
+def test_a_request_does_the_same_work_for_a_registered_and_an_unknown_address(client, alice, mailoutbox):
+    # when a link is asked for an address an account uses, then for one nobody uses
+    known = _statements(client, "alice@example.com")
+    unknown = _statements(client, "nobody@example.com")
+
+    # then both requests ran the same statements, none of them reading an
+    # account, and recorded the same fact; the account is found after the answer
+    assert known == unknown
+    assert not [statement for statement in known if "accounts_account" in statement]
+    asked = StoredEvent.objects.filter(type="PasswordResetAsked").order_by("position")
+    assert [set(event.payload) for event in asked] == [{"request_id", "email"}] * 2
+    assert not StoredEvent.objects.filter(type="PasswordResetRequested").exists()
+    relay()
+    assert [mail.to for mail in mailoutbox] == [["alice@example.com"]]
+    # and the address asked about is unreadable once resolved: its request's key is gone
+    assert all(is_forgotten(UUID(event.payload["request_id"])) for event in asked)
+    assert check().startswith("all ")  # every event still loads, every rule holds
+
+
+def test_one_inbox_gets_at_most_the_cap_of_reset_mails_whoever_asks_from_wherever(client, alice, mailoutbox, settings):
+    settings.PASSWORD_RESET_MAILS_PER_RECIPIENT = 2
+    pages = []
+    # given requests for her address from four client addresses (each under its own throttle)
+    for n in range(4):
+        pages.append(
+            client.post(
+                reverse("accounts:password_reset"),
+                {"email": "alice@example.com"},
+                REMOTE_ADDR=f"192.0.2.{n + 1}",
+                follow=True,
+            )
+        )
+        relay()
+
+    # then each got the same answer, two links went out and the others were withheld, recorded
+    assert {page.text for page in pages} == {pages[0].text} and pages[0].status_code == 200
+    assert len(mailoutbox) == 2
+    withheld = StoredEvent.objects.filter(type="PasswordResetMailWithheld").order_by("position")
+    assert [event.payload for event in withheld] == [
+        {"account_id": str(alice.pk), "mails_in_window": 2},
+        {"account_id": str(alice.pk), "mails_in_window": 2},
+    ]
+
+
+def test_the_cap_counts_only_the_window(client, alice, mailoutbox, settings):
+    settings.PASSWORD_RESET_MAILS_PER_RECIPIENT = 1
+    ask_for_a_link(client, "alice@example.com")
+    relay()
+    StoredEvent.objects.filter(type="PasswordResetRequested").update(
+        occurred_at=timezone.now() - timedelta(seconds=settings.MAIL_CAP_WINDOW_SECONDS + 1)
+    )
+
+    ask_for_a_link(client, "alice@example.com")
+    relay()
+
+    assert len(mailoutbox) == 2

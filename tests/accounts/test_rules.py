@@ -23,10 +23,13 @@ from accounts.events import (
     AccountUnblocked,
     FollowRemoved,
     FollowsSevered,
+    SignUpWithTakenEmail,
+    VerificationLinkRequested,
 )
 from accounts.models import Account, Block, Follow
 from accounts.values import Email, Password, PasswordHash, Username
 from messaging.models import StoredEvent
+from messaging.testing import relay
 from tests.support.factories import AccountFactory, BlockFactory, FollowFactory
 
 
@@ -37,11 +40,12 @@ def register(email="alice@example.com", username="alice", password="correct-hors
 # --- registration ----------------------------------------------------------
 
 
-def test_registering_stores_the_account_with_a_hashed_password(db, scenario):
-    outcome = scenario.when(register()).then_events(AccountRegistered)
+def test_registering_stores_the_account_with_a_hashed_password_its_address_to_verify(db, scenario):
+    outcome = scenario.when(register()).then_events(AccountRegistered, VerificationLinkRequested)
 
     account = Account.objects.get(pk=outcome.events[0].account_id)
     assert (account.email, account.username, account.is_active) == ("alice@example.com", "alice", True)
+    assert not account.email_verified
     assert account.check_password("correct-horse-battery")
     assert account.password != "correct-horse-battery"
 
@@ -51,12 +55,16 @@ def test_registering_stores_the_account_with_a_hashed_password(db, scenario):
     [("ALICE@example.com", "someone"), ("someone@example.com", "ALICE")],
     ids=["same e-mail in another case", "same username in another case"],
 )
-def test_a_second_registration_with_a_taken_email_or_username_is_refused(db, scenario, email, username):
+def test_a_second_registration_makes_no_account(db, scenario, email, username):
     scenario.given(register())
 
-    scenario.when(register(email=email, username=username)).then_rejected("account_already_exists")
+    outcome = scenario.when(register(email=email, username=username)).result
 
     assert Account.objects.count() == 1
+    if username == "ALICE":  # usernames are public: a taken one is said
+        assert outcome.rejection.code == "username_taken"
+    else:  # an address is not: its owner is told by mail, the sign-up answered as a new one
+        assert not outcome.rejection and [type(event) for event in outcome.events] == [SignUpWithTakenEmail]
 
 
 def test_a_seeded_registration_keeps_the_hash_it_was_given_and_is_refused_a_taken_name(db, scenario):
@@ -89,14 +97,18 @@ def test_a_weak_password_is_refused_by_the_domain_whoever_sends_it(db, scenario,
     assert not Account.objects.exists()
 
 
-def test_the_registration_refusal_does_not_say_whether_the_email_or_the_username_is_taken(db, scenario):
-    scenario.given(register())
+def test_a_taken_email_is_hashed_like_a_new_one_and_its_owner_gets_a_mail(db, scenario, mailoutbox, settings):
+    settings.SITE_URL = "http://testserver"
+    owner = scenario.when(register()).events[0]
 
-    by_email = scenario.when(register(email="alice@example.com", username="someone")).result.rejection
-    by_username = scenario.when(register(email="someone@example.com", username="alice")).result.rejection
+    scenario.when(register(email="Alice@Example.com", username="someone")).then_events(SignUpWithTakenEmail)
+    relay()
 
-    assert (by_email.code, by_email.reason) == (by_username.code, by_username.reason)
-    assert by_email.reason == "That e-mail or username is already taken."
+    mails = {mail.subject: mail for mail in mailoutbox}
+    assert set(mails) == {"Confirm your e-mail address", "Someone tried to sign up with your address"}
+    assert mails["Someone tried to sign up with your address"].to == ["alice@example.com"]
+    assert "http://testserver/password-reset/" in mails["Someone tried to sign up with your address"].body
+    assert StoredEvent.objects.get(type="SignUpWithTakenEmail").payload == {"account_id": str(owner.account_id)}
 
 
 def test_the_password_never_enters_the_event_store_nor_the_log(db, scenario, caplog):
@@ -108,7 +120,7 @@ def test_the_password_never_enters_the_event_store_nor_the_log(db, scenario, cap
         idempotency_key="signup-1",
     )
 
-    scenario.when(command).then_events(AccountRegistered)
+    scenario.when(command).then_events(AccountRegistered, VerificationLinkRequested)
 
     stored = " ".join(str(row.payload) for row in StoredEvent.objects.all())
     assert "hunter2" not in stored

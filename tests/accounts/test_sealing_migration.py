@@ -53,8 +53,14 @@ def before_sealing():
         .loader.project_state(("messaging", "0011_event_log_indexes_leaner"))
         .apps.get_model("messaging", "Delivery")
     )
-    olga = Account.objects.create(email=ADDRESS, username=NAME)
-    gus = Account.objects.create(email=f"forgotten-{uuid.uuid4().hex}@forgotten.invalid", username="forgotten-gus")
+    # and the accounts as that release's table had them (no column added since)
+    OldAccount = (
+        MigrationExecutor(connection)
+        .loader.project_state(("accounts", "0004_follow_counts_projected_inline"))
+        .apps.get_model("accounts", "Account")
+    )
+    olga = OldAccount.objects.create(email=ADDRESS, username=NAME)
+    gus = OldAccount.objects.create(email=f"forgotten-{uuid.uuid4().hex}@forgotten.invalid", username="forgotten-gus")
     registered = old_event("AccountRegistered", {"account_id": str(olga.pk), "email": ADDRESS, "username": NAME})
     mail = old_event(
         "MailQueued",

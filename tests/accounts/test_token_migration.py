@@ -19,8 +19,21 @@ OLD_KEY = "0123456789abcdef0123456789abcdef01234567"
 def test_an_old_clear_token_is_hashed_and_still_authenticates():
     # given the release before: a clear DRF token of Ada's
     call_command("migrate", "accounts", "0006", verbosity=0)
-    ada = AccountFactory(username="ada")
+    ada = AccountFactory.build(username="ada")  # inserted as that release's table had it
     with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO accounts_account (id, password, is_superuser, email, username, is_active, is_staff, "
+            "date_joined) VALUES (%s, %s, %s, %s, %s, %s, %s, CURRENT_TIMESTAMP)",
+            [
+                ada.pk.hex if connection.vendor == "sqlite" else ada.pk,
+                ada.password,
+                False,
+                ada.email,
+                "ada",
+                True,
+                False,
+            ],
+        )
         cursor.execute(
             "INSERT INTO authtoken_token (key, user_id, created) VALUES (%s, %s, CURRENT_TIMESTAMP)",
             [OLD_KEY, ada.pk.hex if connection.vendor == "sqlite" else ada.pk],

@@ -264,3 +264,19 @@ def test_an_outside_effect_is_never_run_by_the_commit_that_opened_it(pair, scena
 
     row = Delivery.objects.get(policy=SPY)
     assert (row.status, row.outside, len(sent)) == ("done", True, 1)
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the on-commit path runs as in a request
+def test_a_relay_only_policy_is_never_run_by_the_commit_that_opened_it():
+    alice, bob = AccountFactory(), AccountFactory()
+    seen = {"at once": [], "relay only": []}
+    with (
+        subscribed(AccountBlocked, lambda event: seen["at once"].append(event.event_id), name=f"{SPY}.now"),
+        subscribed(AccountBlocked, lambda event: seen["relay only"].append(event.event_id), name=SPY, relay_only=True),
+    ):
+        assert bus.dispatch(BlockAccount(blocker_id=bob.pk, blocked_id=alice.pk)).ok
+        assert (len(seen["at once"]), seen["relay only"]) == (1, [])
+        assert Delivery.objects.get(policy=SPY).status == "pending"
+        relay()
+
+    assert len(seen["relay only"]) == 1 and Delivery.objects.get(policy=SPY).status == "done"

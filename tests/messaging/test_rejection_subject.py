@@ -58,7 +58,7 @@ def test_a_refused_registration_stores_neither_the_email_nor_the_password(scenar
         )
     )
 
-    outcome.then_rejected("account_already_exists")
+    outcome.then_rejected("username_taken")
     payload = _stored_payload(outcome)
     assert payload["subject"] == {}
     assert "alice@example.com" not in str(payload) and "a long secret" not in str(payload)

@@ -2,9 +2,11 @@
 and what the rules refused reported in its summary."""
 
 import io
+import re
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Count, Max
 from django.utils import timezone
 
@@ -72,3 +74,37 @@ def test_refused_orders_are_counted_in_the_summary_not_raised(settings):
 
     # then
     assert "1 books, 2 orders; refused: 3 orders (insufficient_stock)" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("flags", [(), ("--bulk",)], ids=["bus", "bulk"])
+def test_off_the_embedded_database_the_accounts_get_a_random_password_printed_once(flags):
+    # when seeding a database that is not the embedded demo file (the test's own)
+    out = io.StringIO()
+    call_command("seed_demo", "--accounts=2", "--follows=0", "--books=0", "--orders=0", *flags, stdout=out)
+
+    # then the published password opens nothing, and the one printed opens every account
+    printed = re.search(
+        r"Password of every seeded account \(printed this once, stored only hashed\): (\S+)", out.getvalue()
+    )
+    assert printed is not None and printed[1] != "demo-password"
+    accounts = list(Account.objects.all())
+    assert len(accounts) == 2
+    assert all(
+        account.check_password(printed[1]) and not account.check_password("demo-password") for account in accounts
+    )
+    assert all(account.email_verified for account in accounts)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_the_embedded_database_the_published_demo_password_is_used(settings, monkeypatch):
+    if connection.vendor != "sqlite":
+        pytest.skip("the embedded default is an SQLite file")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings.EMBEDDED_DATABASE = connection.settings_dict["NAME"]
+    out = io.StringIO()
+
+    call_command("seed_demo", "--accounts=2", "--follows=0", "--books=0", "--orders=0", stdout=out)
+
+    assert all(account.check_password("demo-password") for account in Account.objects.all())
+    assert "Password of every seeded account" not in out.getvalue()

@@ -8,7 +8,14 @@ import pytest
 
 from accounts import rules
 from accounts.commands import BlockAccount, FollowAccount
-from accounts.events import AccountBlocked, AccountFollowed, FollowBatchScheduled, FollowsSevered
+from accounts.events import (
+    AccountBlocked,
+    AccountFollowed,
+    FollowBatchScheduled,
+    FollowsSevered,
+    SignUpWithTakenEmail,
+    VerificationLinkRequested,
+)
 from accounts.models import Account
 from accounts.rules import FollowFacts
 from accounts.values import Email, Password, Username
@@ -131,7 +138,10 @@ def test_nobody_blocks_themselves():
     assert code(refused) == "cannot_block_self"
 
 
-def register(*, password="a long secret phrase", taken=False):
+FREE = rules.Taken()
+
+
+def register(*, password="a long secret phrase", taken=FREE):
     return rules.register(
         account_id=uuid.uuid4(),
         email=Email("Ann@Example.com"),
@@ -141,25 +151,34 @@ def register(*, password="a long secret phrase", taken=False):
     )
 
 
-def test_a_registration_with_a_strong_password_and_free_names_is_accepted():
-    registered = register()
+def test_a_registration_with_a_strong_password_and_free_names_opens_an_account_to_verify():
+    registered, verify = register()
 
     assert (registered.email, registered.username) == ("ann@example.com", "ann")
+    assert isinstance(verify, VerificationLinkRequested) and verify.account_id == registered.account_id
 
 
-def test_a_registration_of_a_taken_email_or_username_is_refused():
+def test_a_registration_of_a_taken_username_is_refused_and_says_so():
     with pytest.raises(Refused) as refused:
-        register(taken=True)
+        register(taken=rules.Taken(username=True))
 
     assert (code(refused), refused.value.rejection.reason) == (
-        "account_already_exists",
-        "That e-mail or username is already taken.",
+        "username_taken",
+        "That username is taken: choose another.",
     )
+
+
+def test_a_registration_of_a_taken_email_makes_no_account_and_tells_its_owner():
+    owner = uuid.uuid4()
+
+    [attempt] = register(taken=rules.Taken(email_owner=owner))
+
+    assert isinstance(attempt, SignUpWithTakenEmail) and attempt.account_id == owner
 
 
 def test_a_weak_password_is_refused_before_anything_else():
     with pytest.raises(Refused) as refused:
-        register(password="12345678", taken=True)
+        register(password="12345678", taken=rules.Taken(email_owner=uuid.uuid4(), username=True))
 
     assert code(refused) == "weak_password"
 

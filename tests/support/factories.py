@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
 from accounts import tokens
 from accounts.models import Account, Block, Follow
@@ -18,6 +19,7 @@ class AccountFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user_{n}")
     email = factory.LazyAttribute(lambda account: f"{account.username}@example.com")
     password = factory.django.Password("correct-horse-battery")
+    email_verified_at = factory.LazyFunction(timezone.now)  # verified, unless a test says None
 
 
 class FollowFactory(factory.django.DjangoModelFactory):

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from accounts.commands import GrantStaff, RegisterAccount
+from accounts.commands import GrantStaff, RegisterAccount, VerifyEmail
+from accounts.events import AccountRegistered
 from accounts.values import Email, Password, Username
 from messaging import bus
 
@@ -64,7 +65,11 @@ class Command(BaseCommand):
         )
         if result.rejection:
             raise CommandError(self._refusal(username, result.rejection.code, result.rejection.reason))
-        bus.dispatch(GrantStaff(account_id=result.events[0].account_id))
+        registered = result.events[0]
+        if not isinstance(registered, AccountRegistered):  # the e-mail is someone else's: no account was made
+            raise CommandError(self._refusal(username, "account_already_exists", ""))
+        bus.dispatch(VerifyEmail(account_id=registered.account_id))
+        bus.dispatch(GrantStaff(account_id=registered.account_id))
         if result.replayed:
             self.stdout.write(f"Demo staff login: {username} (already there; password as first printed)")
         else:
@@ -72,7 +77,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _refusal(username: str, code: str, reason: str) -> str:
-        if code == "account_already_exists":
+        if code in ("account_already_exists", "username_taken"):
             return (
                 f"An account named {username!r} (or with that e-mail) exists and this command did not make it; "
                 "it is not made staff. Choose another --username, or make staff with `manage.py createsuperuser`."

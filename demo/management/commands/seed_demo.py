@@ -4,8 +4,14 @@ Through the bus by default, command by command, as the product would.
 ``--bulk`` writes the accounts and follows in batches instead: the same
 rows (accounts, follows, their counts) and the same events, stored with
 their deliveries recorded done and no projector run, since the batch writes
-the counts itself. Books and orders always go through the bus. Every account's
-password is ``demo-password``.
+the counts itself. Books and orders always go through the bus.
+
+Every account gets one password, hashed once: the published
+``demo-password`` on the embedded SQLite file only (``scripts/run``'s
+database, on the developer's machine); on any other database a random one,
+printed once and stored nowhere but hashed, so that seeding a staging or
+production database never opens accounts to a password anyone can read.
+The addresses (``@example.com``) are taken as verified: nobody reads them.
 
 Seeding keeps the rules either way: the follows are drawn so that nobody
 follows more than ``FOLLOW_LIMIT`` (the accounts are new, so no block and no
@@ -14,6 +20,7 @@ book) is counted and reported in the summary, which says what was made.
 """
 
 import random
+import secrets
 import uuid
 from collections import Counter
 from decimal import Decimal
@@ -22,24 +29,35 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
-from accounts.commands import FollowAccount, RegisterAccount
+from accounts.commands import FollowAccount, RegisterSeededAccount
 from accounts.events import AccountFollowed, AccountRegistered
 from accounts.models import Account, AccountStats, Follow
-from accounts.values import Email, Password, Username
+from accounts.values import Email, PasswordHash, Username
 from catalog.commands import AddBook
 from catalog.values import Money
+from demo.management.commands.ensure_demo_staff import on_the_embedded_database
 from messaging import bus, store
 from messaging.progress import progress
 from orders.commands import PlaceOrder
 from orders.values import OrderLine
 
-PASSWORD = "demo-password"
+PASSWORD = "demo-password"  # published: on the embedded demo database only
 BATCH = 1000
 
 
+def seeding_password() -> str:
+    """``PASSWORD`` on the embedded demo database; a random one anywhere else."""
+    return PASSWORD if on_the_embedded_database() else secrets.token_urlsafe(12)
+
+
 class Command(BaseCommand):
-    help = "Seed demo accounts, follows, books and orders (through the bus; --bulk for large volumes)."
+    help = (
+        "Seed demo accounts, follows, books and orders (through the bus; --bulk for large volumes). "
+        "Every account's password is demo-password on the embedded SQLite file, and a random one, "
+        "printed once, on any other database."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--accounts", type=int, default=100)
@@ -56,6 +74,8 @@ class Command(BaseCommand):
         self.refused = Counter()  # (what, code) -> how many the bus refused
         tag = uuid.uuid4().hex[:6]
         names = [f"demo_{tag}_{n}" for n in range(accounts)]
+        password = seeding_password()
+        self.password_hash = PasswordHash(make_password(password))  # once: hashing is slow on purpose
         seed_accounts = self._accounts_in_bulk if bulk else self._accounts_by_bus
         with progress(self.stderr) as self.display:
             ids = seed_accounts(names)
@@ -71,6 +91,8 @@ class Command(BaseCommand):
             refusals = ", ".join(f"{count} {what} ({code})" for (what, code), count in sorted(self.refused.items()))
             summary += f"; refused: {refusals}"
         self.stdout.write(summary)
+        if ids and password != PASSWORD:
+            self.stdout.write(f"Password of every seeded account (printed this once, stored only hashed): {password}")
 
     def _send(self, what: str, command):
         """Dispatch ``command``: its first event, or ``None`` when the bus
@@ -84,23 +106,32 @@ class Command(BaseCommand):
     def _accounts_by_bus(self, names: list[str]) -> list[uuid.UUID]:
         bar, ids = self.display.bar("accounts", len(names), unit="accounts"), []
         for name in names:
-            if registered := self._send("accounts", _register(name)):
+            if registered := self._send("accounts", _register(name, self.password_hash)):
                 ids.append(registered.account_id)
             bar.advance()
         return ids
 
     def _accounts_in_bulk(self, names: list[str]) -> list[uuid.UUID]:
-        bar, ids, password = self.display.bar("accounts", len(names), unit="accounts"), [], make_password(PASSWORD)
+        bar, ids, password, now = (
+            self.display.bar("accounts", len(names), unit="accounts"),
+            [],
+            self.password_hash.value,
+            timezone.now(),
+        )
         for start in range(0, len(names), BATCH):
             batch = [(uuid.uuid4(), name) for name in names[start : start + BATCH]]
             with transaction.atomic():
                 Account.objects.bulk_create(
-                    Account(id=pk, username=name, email=f"{name}@example.com", password=password) for pk, name in batch
+                    Account(id=pk, username=name, email=f"{name}@example.com", password=password, email_verified_at=now)
+                    for pk, name in batch
                 )
                 AccountStats.objects.bulk_create(AccountStats(account_id=pk) for pk, _ in batch)
                 store.append_applied(
                     [
-                        (_register(name), AccountRegistered(account_id=pk, email=f"{name}@example.com", username=name))
+                        (
+                            _register(name, self.password_hash),
+                            AccountRegistered(account_id=pk, email=f"{name}@example.com", username=name),
+                        )
                         for pk, name in batch
                     ]
                 )
@@ -168,8 +199,10 @@ class Command(BaseCommand):
         return placed
 
 
-def _register(name: str) -> RegisterAccount:
-    return RegisterAccount(email=Email(f"{name}@example.com"), username=Username(name), password=Password(PASSWORD))
+def _register(name: str, password_hash: PasswordHash) -> RegisterSeededAccount:
+    return RegisterSeededAccount(
+        email=Email(f"{name}@example.com"), username=Username(name), password_hash=password_hash
+    )
 
 
 def _distinct_pairs(rng: random.Random, ids: list, count: int, *, limit: int) -> list[tuple]:

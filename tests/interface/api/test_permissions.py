@@ -3,9 +3,10 @@
 Each row names an endpoint acting on the owner's account (``{owner}``), a
 book (``{book}``), the owner's order (``{order}``) or a delivery of its
 events (``{delivery}``, pending: staff get 409 for a retry or discard, which
-only a failed or dead one allows, and may skip it), and the status each caller gets. Sign-in is
-needed everywhere but registration, signing in for a token, the catalog
-and the schema: without it the answer is 401. Staff-only rows
+only a failed or dead one allows, and may skip it), and the status each caller gets.
+Sign-in is needed everywhere but registration, verifying an address (the
+mailed token is the proof), signing in for a token, the catalog and the
+schema: without it the answer is 401. Staff-only rows
 answer 403 to others; someone else's order answers 404. Malformed bodies
 and ids (``{unknown}`` is a well-formed id of nothing) answer 4xx, JSON
 in every case, never 5xx.
@@ -16,7 +17,7 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from accounts import tokens
+from accounts import tokens, verification
 from accounts.commands import BlockAccount
 from messaging import bus
 from messaging.models import Delivery
@@ -30,7 +31,9 @@ BOOK = {"title": "Dune", "author": "Frank Herbert", "price": "9.99"}
 # method, path, body, then the status for each of CALLERS in turn
 MATRIX = [
     ("get", "/api/v1/accounts/", None, 401, 200, 200, 200),
-    ("post", "/api/v1/accounts/", REGISTRATION, 201, 201, 201, 201),
+    ("post", "/api/v1/accounts/", REGISTRATION, 202, 202, 202, 202),
+    ("post", "/api/v1/accounts/verify-email/", "the owner's verification token", 200, 200, 200, 200),
+    ("post", "/api/v1/accounts/me/verification/", None, 401, 202, 202, 202),
     ("get", "/api/v1/accounts/{owner}/", None, 401, 200, 200, 200),
     ("get", "/api/v1/accounts/me/", None, 401, 200, 200, 200),
     ("post", "/api/v1/accounts/me/deactivate/", None, 401, 200, 200, 200),
@@ -72,6 +75,8 @@ MATRIX = [
     # malformed bodies and ids: 4xx for everyone, in the order the API checks
     # (route, then sign-in and permission, then the body)
     ("post", "/api/v1/accounts/", b"{oops", 400, 400, 400, 400),
+    ("post", "/api/v1/accounts/verify-email/", {"token": "forged"}, 400, 400, 400, 400),
+    ("post", "/api/v1/accounts/verify-email/", {"token": ["x"]}, 400, 400, 400, 400),
     ("post", "/api/v1/auth/token/", b"[1, 2", 400, 400, 400, 400),
     ("post", "/api/v1/auth/token/", {"username": ["owner"], "password": 7}, 400, 400, 400, 400),
     ("get", "/api/v1/accounts/not-a-uuid/", None, 404, 404, 404, 404),
@@ -119,6 +124,8 @@ def test_each_caller_gets_the_status_the_contract_gives(db, method, path, body, 
         client.force_authenticate(callers[caller])
     if body == "one copy of {book}":
         body = {"items": [{"book_id": str(book.pk), "quantity": 1}]}
+    if body == "the owner's verification token":  # the token is the proof: whoever sends it
+        body = {"token": verification.make_token(owner)}
     names = {
         "owner": owner.pk,
         "book": book.pk,

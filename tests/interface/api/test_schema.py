@@ -27,7 +27,12 @@ from schemathesis.specs.openapi.checks import (
 
 from accounts.commands import BlockAccount
 from interfaces import api_docs
-from interfaces.throttles import OrderPlacementThrottle, RegistrationThrottle, SignInThrottle
+from interfaces.throttles import (
+    OrderPlacementThrottle,
+    RegistrationThrottle,
+    SignInThrottle,
+    VerificationMailThrottle,
+)
 from messaging import bus
 from messaging.models import Delivery
 from messaging.registry import registry
@@ -69,6 +74,8 @@ def test_the_schema_is_openapi_3_and_names_every_route(db, anonymous):
         "/api/v1/accounts/{id}/",
         "/api/v1/accounts/me/",
         "/api/v1/accounts/me/deactivate/",
+        "/api/v1/accounts/me/verification/",
+        "/api/v1/accounts/verify-email/",
         "/api/v1/accounts/{id}/follow/",
         "/api/v1/accounts/{id}/unfollow/",
         "/api/v1/accounts/{id}/remove-follower/",
@@ -148,6 +155,7 @@ def unthrottled(monkeypatch):
     monkeypatch.setitem(SignInThrottle.THROTTLE_RATES, "auth", "10000/min")
     monkeypatch.setitem(RegistrationThrottle.THROTTLE_RATES, "registration", "10000/min")
     monkeypatch.setitem(OrderPlacementThrottle.THROTTLE_RATES, "orders", "10000/min")
+    monkeypatch.setitem(VerificationMailThrottle.THROTTLE_RATES, "verification", "10000/min")
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@ commits so the policies run as they do in production: before the response
 is sent."""
 
 import io
+import re
 
 import pytest
+from django.core import mail as mail_outbox
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
@@ -15,13 +17,18 @@ PASSWORD = "correct-horse-battery"
 
 
 def sign_up(username: str) -> tuple[APIClient, str]:
-    account = APIClient().post(
-        "/api/v1/accounts/",
-        {"email": f"{username}@example.com", "username": username, "password": PASSWORD},
-        format="json",
+    """Sign up, then verify the address with the link the relay mails to it."""
+    email = f"{username}@example.com"
+    answer = APIClient().post(
+        "/api/v1/accounts/", {"email": email, "username": username, "password": PASSWORD}, format="json"
     )
-    assert account.status_code == 201, account.data
-    return sign_in(username, PASSWORD), account.data["id"]
+    assert answer.status_code == 202, answer.data
+    relay()
+    [link] = [mail.body for mail in mail_outbox.outbox if mail.to == [email]]
+    token = re.search(r"/verify-email/([^/\s]+)/", link)[1]
+    verified = APIClient().post("/api/v1/accounts/verify-email/", {"token": token}, format="json")
+    assert verified.status_code == 200, verified.data
+    return sign_in(username, PASSWORD), verified.data["id"]
 
 
 def sign_in(username: str, password: str) -> APIClient:
@@ -108,7 +115,8 @@ def test_a_book_is_added_ordered_confirmed_shipped_and_another_order_cancelled(m
     assert staff.post(f"{order_url}confirm/").data["status"] == "CONFIRMED"
     assert staff.post(f"{order_url}ship/").data["status"] == "SHIPPED"
     relay()  # a relay worker sends the mails, after the answers
-    assert [mail.to for mail in mailoutbox] == [["alice@example.com"], ["alice@example.com"]]
+    assert [mail.subject for mail in mailoutbox][0] == "Confirm your e-mail address"  # her sign-up's
+    assert [mail.to for mail in mailoutbox[1:]] == [["alice@example.com"], ["alice@example.com"]]
     assert alice.get(order_url).data["status"] == "SHIPPED"
 
     # a second order, cancelled: its copies are back on sale when the answer arrives

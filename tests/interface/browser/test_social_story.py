@@ -1,24 +1,35 @@
-"""A newcomer signs up, logs in, follows someone, is blocked by them and
+"""A newcomer signs up, confirms the address by the mailed link, follows someone, is blocked by them and
 sees the follow gone."""
+
+import re
 
 from playwright.sync_api import expect
 
+from messaging.testing import relay
 from tests.interface.browser.steps import log_in
 from tests.support.factories import AccountFactory
 
 
-def test_a_newcomer_follows_bob_is_blocked_by_him_and_sees_the_follow_gone(open_page):
+def test_a_newcomer_follows_bob_is_blocked_by_him_and_sees_the_follow_gone(
+    open_page, live_server, settings, mailoutbox
+):
+    settings.SITE_URL = live_server.url
     AccountFactory(username="bob", password="bobs-own-passphrase")
     newcomer = open_page("/")
 
-    # signs up, which signs them in
+    # signs up, and follows the link mailed to the address, which signs them in
     newcomer.get_by_role("navigation").get_by_role("link", name="Sign up").click()
     newcomer.get_by_label("Username").fill("newcomer")
     newcomer.get_by_label("E-mail").fill("newcomer@example.com")
     newcomer.get_by_label("Password:", exact=True).fill("a sturdy passphrase")
     newcomer.get_by_label("Password (again)").fill("a sturdy passphrase")
     newcomer.get_by_role("button", name="Sign up").click()
-    expect(newcomer.get_by_role("status")).to_contain_text("Welcome, newcomer! You are signed in.")
+    expect(newcomer.get_by_role("status")).to_contain_text("We sent a mail to the address you gave.")
+    relay()  # a relay worker sends the mail
+    [mail] = mailoutbox
+    newcomer.goto(re.search(r"https?://\S+", mail.body)[0])
+    newcomer.get_by_role("button", name="Confirm my address").click()
+    expect(newcomer.get_by_role("status")).to_contain_text("Your e-mail address is verified. Welcome!")
 
     # finds bob and follows him
     newcomer.get_by_role("navigation").get_by_role("link", name="People").click()

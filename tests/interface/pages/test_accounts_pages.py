@@ -82,11 +82,12 @@ def sign_up_data(**overrides) -> dict:
     }
 
 
-def test_signing_up_registers_through_the_bus_and_signs_the_person_in(client):
-    response = client.post(reverse("accounts:sign_up"), sign_up_data())
+def test_signing_up_registers_through_the_bus_and_asks_to_check_the_mail(client):
+    response = client.post(reverse("accounts:sign_up"), sign_up_data(), follow=True)
 
-    assert response.status_code == 302 and response.url == reverse("home")
-    assert client.get(reverse("accounts:people")).status_code == 200  # signed in: no redirect to the login page
+    assert response.redirect_chain == [(reverse("accounts:sign_up_done"), 302)]
+    assert "Check your mail" in response.text
+    assert client.get(reverse("accounts:people")).status_code == 302  # the mailed link signs in, not this
     [event] = stored("AccountRegistered")
     assert event.command_type == "RegisterAccount"
     registered = store.load(event)
@@ -142,8 +143,8 @@ def test_a_taken_username_shows_the_refusal_and_a_fresh_key_for_the_next_try(cli
     response = client.post(reverse("accounts:sign_up"), data)
 
     assert response.status_code == 200
-    assert "That e-mail or username is already taken." in response.text
-    assert stored("RegistrationRejected")[0].payload["code"] == "account_already_exists"
+    assert "That username is taken: choose another." in response.text
+    assert stored("RegistrationRejected")[0].payload["code"] == "username_taken"
     assert response.context["form"]["idempotency_key"].value() != data["idempotency_key"]
 
 
