@@ -58,8 +58,11 @@ class AccountSummary:
 def account_summary(account_id: UUID) -> AccountSummary | None:
     """Who an account is (for other contexts: an order's customer, who may act on it), or ``None``."""
     row = sql.get(Account, account_id)  # read by every order and its every mail: a statement built once
-    if row is None:
-        return None
+    return None if row is None else summary_of(row)
+
+
+def summary_of(row: Account) -> AccountSummary:
+    """The summary of an account row already read (the request's authenticated user)."""
     return AccountSummary(row.pk, row.username, row.email, row.is_active, row.is_staff, row.email_verified)
 
 

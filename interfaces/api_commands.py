@@ -72,8 +72,8 @@ def execute(request, command: Command, *, render: Render) -> Response:
     command = dataclasses.replace(
         command, actor_id=actor_id, correlation_id=getattr(request, "correlation_id", None), idempotency_key=key
     )
-    # Authentication has just read the actor and refused an inactive one: a handler need not read it again.
-    with signed_in(actor_id if actor_id is not None and request.user.is_active else None):
+    # Authentication has just read the actor's row: a handler may judge it instead of reading it again.
+    with signed_in(request.user if actor_id is not None else None):
         return _execute(request, command, key, actor_id, render)
 
 

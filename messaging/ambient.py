@@ -26,10 +26,11 @@ flushed by ``StoredEvent.objects`` before anything reads the log."""
 current_correlation_id: ContextVar[UUID | None] = ContextVar("current_correlation_id", default=None)
 current_client_correlation_id: ContextVar[str | None] = ContextVar("current_client_correlation_id", default=None)
 """The id a client sent with its request, if any: logged beside ours, never used as it."""
-signed_in_actor: ContextVar[UUID | None] = ContextVar("signed_in_actor", default=None)
-"""The account an interface has just authenticated for the request it
-serves, active when it did (``signed_in``): a handler of that request's
-command may take it as an active account without reading it again."""
+signed_in_actor: ContextVar[object | None] = ContextVar("signed_in_actor", default=None)
+"""The account row an interface has just read to authenticate the request
+it serves (``signed_in``): a handler of that request's command may judge
+it by its own rules instead of reading it again. Only the row is handed
+over, never a verdict on it."""
 
 
 @contextmanager
@@ -58,10 +59,10 @@ def correlated(correlation_id: UUID, *, client_id: str | None = None):
 
 
 @contextmanager
-def signed_in(actor_id: UUID | None):
-    """Within this block, ``actor_id`` is the account the interface has just
-    authenticated, active (its authentication refuses an inactive one)."""
-    token = signed_in_actor.set(actor_id)
+def signed_in(account: object | None):
+    """Within this block, ``account`` is the row the interface has just read
+    to authenticate the request (``None``: nobody)."""
+    token = signed_in_actor.set(account)
     try:
         yield
     finally:

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from django.conf import settings
 
-from accounts.queries import account_summary
+from accounts.queries import account_summary, summary_of
 from catalog import queries as catalog
 from catalog import reservations
 from messaging.ambient import current_cause, signed_in_actor
@@ -72,13 +72,16 @@ def place_order(command: PlaceOrder) -> list[Event]:
 
 
 def _customer(command: PlaceOrder) -> UUID:
-    """The customer placing the order: the actor, an active account. One the
-    interface has just authenticated for this request (which refuses an
-    inactive account) is not read again; any other actor is (the shell, a
-    page signed in by session)."""
-    if command.actor_id is not None and current_cause.get() is None and command.actor_id == signed_in_actor.get():
-        return command.actor_id
-    return rules.customer(command.actor_id, account_summary(command.actor_id) if command.actor_id else None).account_id
+    """The customer placing the order: the actor, judged by ``rules.customer``
+    (active, verified). The row the interface has just read to authenticate
+    this request is judged as it is, not read again; any other actor is read
+    (the shell, a page signed in by session)."""
+    signed = signed_in_actor.get()
+    if command.actor_id is not None and current_cause.get() is None and getattr(signed, "pk", None) == command.actor_id:
+        account = summary_of(signed)
+    else:
+        account = account_summary(command.actor_id) if command.actor_id else None
+    return rules.customer(command.actor_id, account).account_id
 
 
 def expiry_key(order_id: uuid.UUID) -> str:

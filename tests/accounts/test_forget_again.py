@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts.commands import ForgetAccount, RegisterAccount
+from accounts.events import AccountRegistered
 from accounts.models import Account
 from accounts.values import Email, Password, Username
 from messaging import bus, store
@@ -20,11 +21,12 @@ from messaging.models import PersonalDataKey, StoredEvent
 
 
 def register(name: str):
-    (registered,) = bus.dispatch(
+    result = bus.dispatch(
         RegisterAccount(
             email=Email(f"{name}@example.com"), username=Username(name), password=Password("a long secret 1")
         )
-    ).events
+    )
+    (registered,) = [event for event in result.events if isinstance(event, AccountRegistered)]
     return registered.account_id
 
 

@@ -70,11 +70,12 @@ def test_debug_off_with_the_development_personal_data_key_refuses_to_start():
 def test_gunicorn_is_bound_to_loopback_so_only_the_proxy_reaches_it(monkeypatch):
     monkeypatch.delenv("GUNICORN_BIND", raising=False)
     config = runpy.run_path(str(settings.BASE_DIR / "config" / "gunicorn.py"))
-    readme = (settings.BASE_DIR / "README.md").read_text()
+    production = (settings.BASE_DIR / "docs" / "production.md").read_text()
+    security = (settings.BASE_DIR / "docs" / "security.md").read_text()
 
     assert config["bind"] == "127.0.0.1:8000"
-    assert "0.0.0.0" not in readme
-    assert "--bind 127.0.0.1:8000" in readme and "must **overwrite**" in readme
+    assert "0.0.0.0" not in production + security + (settings.BASE_DIR / "README.md").read_text()
+    assert "--bind 127.0.0.1:8000" in production and "must **overwrite**" in security
 
 
 def test_the_development_defaults_do_not_pass_them():

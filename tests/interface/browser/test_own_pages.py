@@ -8,8 +8,11 @@ from playwright.sync_api import expect
 
 from accounts import tokens
 from accounts.models import Account
+from messaging import bus
 from messaging.models import StoredEvent
 from messaging.testing import relay
+from orders.commands import ConfirmOrder, PlaceOrder
+from orders.values import OrderLine
 from tests.interface.browser.steps import log_in
 from tests.support.factories import AccountFactory, BookFactory
 
@@ -119,19 +122,23 @@ def test_forget_me_asks_first_then_needs_the_password(open_page):
 
 
 def test_the_trace_timeline_draws_the_requests_bars_apart_from_the_workers(open_page, development_mail):
-    # given: a reset asked for at the page (its policy runs on the request's
-    # commit) and its mail sent later by a relay worker
-    AccountFactory(username="operator", password=PASSWORD, is_staff=True)
-    AccountFactory(username="alice", email="alice@example.com")
-    ask_for_a_reset(open_page, "alice@example.com")
-    correlation_id = StoredEvent.objects.get(type="PasswordResetRequested").correlation_id
+    # given: an order confirmed (its mail policy runs on the commit) and its
+    # mail sent later by a relay worker
+    operator = AccountFactory(username="operator", password=PASSWORD, is_staff=True)
+    alice, book = AccountFactory(username="alice"), BookFactory()
+    (placed, *_) = bus.dispatch(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=1),), actor_id=alice.pk)).events
+    relay()
+    bus.dispatch(ConfirmOrder(order_id=placed.order_id, actor_id=operator.pk))
+    relay()
+    correlation_id = StoredEvent.objects.get(type="OrderConfirmed").correlation_id
     staff = open_page()
     log_in(staff, "operator", PASSWORD)
 
     # when
     staff.goto(f"/trace/{correlation_id}/")
 
-    # then: three bars in the request's lane, the mail's in the workers', after the request ended
+    # then: three bars in the request's lane (the command, the mail policy, the mail queued), the mail's sending in
+    # the workers', after the request ended
     request_bars = staff.locator('svg[data-lane="request"] rect.bar')
     worker_bars = staff.locator('svg[data-lane="workers"] rect.bar')
     expect(request_bars).to_have_count(3)

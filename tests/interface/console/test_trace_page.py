@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from accounts.commands import BlockAccount, FollowAccount
 from accounts.models import Account
+from messaging import bus
 from messaging.models import Delivery, StoredEvent
 from messaging.testing import relay
 from orders.commands import ConfirmOrder, PlaceOrder
@@ -295,26 +296,31 @@ def test_deliveries_a_relay_worker_ran_have_their_duration_too(staff_client, sce
 def test_the_timeline_shows_the_requests_own_work_apart_from_what_workers_did_later(
     client, staff_client, django_capture_on_commit_callbacks
 ):
-    # given: a password reset asked for at the page, whose policy queued the
-    # mail on the request's commit, and a relay worker that sent it later
-    AccountFactory(username="alice", email="alice@example.com")
-    anonymous = type(client)()
-    with django_capture_on_commit_callbacks(execute=True):
-        asked = anonymous.post(reverse("accounts:password_reset"), {"email": "alice@example.com"})
+    # given: an order confirmed at the staff console, whose mail policy queued
+    # the mail on the request's commit, and a relay worker that sent it later
+    alice, book = AccountFactory(username="alice"), BookFactory()
+    (placed, *_) = bus.dispatch(PlaceOrder(items=(OrderLine(book_id=book.pk, quantity=1),), actor_id=alice.pk)).events
     relay()
-    correlation_id = StoredEvent.objects.get(type="PasswordResetRequested").correlation_id
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = staff_client.post(
+            reverse("orders:change", args=[placed.order_id, "confirm"]), {"idempotency_key": str(uuid4())}
+        )
+    relay()
+    correlation_id = StoredEvent.objects.get(type="OrderConfirmed").correlation_id
 
     # when
     response = staff_client.get(reverse("console:trace", args=[correlation_id]))
 
     # then: the request's command and its on-commit delivery in one lane, the mail in the other
     assert asked.status_code == 302
-    ran_on_commit = dict(Delivery.objects.values_list("policy", "ran_on_commit"))
-    assert ran_on_commit == {"accounts.policies.mail_password_reset": True, "messaging.outbox.send_queued_mail": False}
+    ran_on_commit = dict(
+        Delivery.objects.filter(event__correlation_id=correlation_id).values_list("policy", "ran_on_commit")
+    )
+    assert ran_on_commit == {"orders.policies.mail_confirmation": True, "messaging.outbox.send_queued_mail": False}
     timeline = response.context["timeline"]
     assert [bar.label for bar in timeline.request_bars] == [
-        "RequestPasswordReset",
-        "accounts.policies.mail_password_reset",
+        "ConfirmOrder",
+        "orders.policies.mail_confirmation",
         "QueueMail",
     ]
     assert [bar.label for bar in timeline.worker_bars] == ["messaging.outbox.send_queued_mail"]
