@@ -20,7 +20,9 @@ from django.core.management import call_command
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from accounts.commands import ForgetAccount, RegisterAccount
+from accounts.commands import ForgetAccount, RegisterAccount, VerifyEmail
+from accounts.events import AccountRegistered
+from accounts.policies import VERIFICATION_MAIL
 from accounts.values import Email, Password, Username
 from catalog.commands import AddBook
 from catalog.values import Money
@@ -44,11 +46,14 @@ def relay(*options):
 
 
 def customer(name: str):
-    (registered,) = bus.dispatch(
+    """A customer who may order: registered, then verified (the mailed link's step)."""
+    result = bus.dispatch(
         RegisterAccount(
             email=Email(f"{name}@example.com"), username=Username(name), password=Password("a long secret 1")
         )
-    ).events
+    )
+    (registered,) = [event for event in result.events if isinstance(event, AccountRegistered)]
+    bus.dispatch(VerifyEmail(account_id=registered.account_id))
     return registered.account_id
 
 
@@ -161,10 +166,12 @@ def test_a_dump_restored_into_a_new_cluster_resumes_its_deliveries_and_doubles_n
 
     # then: every rule holds on the restored database
     assert invariants.returncode == 0, invariants.stdout + invariants.stderr
-    # and every delivery ended, none dead
-    assert set(deliveries) == {"done"}, deliveries
+    # and every delivery ended, none dead (skipped: the links of addresses verified before they were mailed)
+    assert set(deliveries) <= {"done", "skipped"} and deliveries["done"], deliveries
     # and each mail the shop queued went out once, with its own Message-ID: the
     # two sent before the dump were not sent again
+    # (the verification links were queued, then left unsent: the addresses were verified by then)
+    mails = [mail for mail in mails if mail[1] != VERIFICATION_MAIL]
     sent = Counter(message["Message-ID"] for message in smtp.accepted)
     assert sent == Counter({message_id: 1 for message_id, _, _ in mails}), sent
     assert len(sent) == 6  # four confirmations, and two shipments: one in flight, one after the restore
