@@ -248,6 +248,12 @@ def table(found: dict, size: dict) -> str:
         spread = f" ({min(ratios):.2f} to {max(ratios):.2f})" if len(ratios) > 1 else ""
         return f"{statistics.median(ratios):.2f}{spread}"
 
+    def added(key: str, bare: str, side: str) -> str:
+        """What a key adds to a request, in CPU ms: a cheap request makes
+        the same cost a larger ratio, so the ratio alone misreads it."""
+        extra = [a - b for a, b in zip(kinds[key][side + "_runs"], kinds[bare][side + "_runs"], strict=True)]
+        return f"{statistics.median(extra):.2f}"
+
     keyed = {  # name: (with a key, without)
         "follow": ("POST a follow with Idempotency-Key", "POST a follow"),
         "order": ("POST an order with Idempotency-Key", "POST an order"),
@@ -259,6 +265,11 @@ def table(found: dict, size: dict) -> str:
         *(
             f"| a keyed {name} / the same without a key, product; plain "
             f"| {over(key, 'product', bare, 'product')}; {over(key, 'plain', bare, 'plain')} |"
+            for name, (key, bare) in keyed.items()
+        ),
+        *(
+            f"| what a key adds, {name}: CPU ms per request (median of the rounds), product; plain "
+            f"| {added(key, bare, 'product')}; {added(key, bare, 'plain')} |"
             for name, (key, bare) in keyed.items()
         ),
         f"| a keyed order, product / an order without a key, plain "
