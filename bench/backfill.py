@@ -9,10 +9,10 @@ traffic is ``AddBook`` dispatched at a steady ``per_second`` for
 pick the stock's deliveries up, as ``relay_events --loop`` does (a claim of
 200, a sleep of ``POLL_SECONDS`` when a round found less). It runs once
 alone, then again while the relay works through the replay of every past
-follow (the backfill lane, at ``MESSAGING_BACKFILL_PER_SECOND`` =
-``backfill_per_second``), and a third time beside the same replay opened
-in the live lane (``replay --live``: as every replay ran before the
-lanes). A live delivery's latency is from its event's
+follow in the backfill lane, once at each ``MESSAGING_BACKFILL_PER_SECOND``
+of ``backfill_rates`` (the replay going on from one run to the next), and
+last beside the same replay opened in the live lane (``replay --live``: as
+every replay ran before the lanes). A live delivery's latency is from its event's
 ``occurred_at`` to its ``delivered_at``; the backfill's rate is the rows
 done a second while live commands were sent. What the replay has left when
 a live run ends is skipped (the bench measures the overlap, not the drain)."""
@@ -100,32 +100,43 @@ def _cuts(latencies: list[float]) -> dict:
 
 
 def measure(
-    accounts: int, follows: int, seconds: float, per_second: float, backfill_per_second: float, workers: int = 4
+    accounts: int, follows: int, seconds: float, per_second: float, backfill_rates: list[float], workers: int = 4
 ) -> dict:
+    """Live latency alone, beside the replay at each of ``backfill_rates``
+    in turn (the replay goes on from one to the next), and beside it in the
+    live lane; each run's cuts, its p95 over the run alone's, the backfill's
+    rate."""
     started = time.perf_counter()
     call_command(
         "seed_demo", "--bulk", f"--accounts={accounts}", f"--follows={follows}", "--books=0", "--orders=0", stdout=None
     )
     seeded = time.perf_counter() - started
     settings.MESSAGING_DELIVER_ON_COMMIT, settings.MESSAGING_HAND_OFF = False, ""
-    settings.MESSAGING_BACKFILL_PER_SECOND = backfill_per_second
     policy = registry.subscribe(AccountFollowed, lambda event: None, name=POLICY)
+    runs = []
     try:
         subscriptions.start_new()
         alone, _ = _live_run("alone", seconds, per_second, workers)
+        runs.append({"run": "alone", **_cuts(alone)})
         started = time.perf_counter()
         opened = subscriptions.replay(POLICY, batch=5000)
         opening = time.perf_counter() - started
-        beside, backfill_rate = _live_run("beside", seconds, per_second, workers)
+        for rate in backfill_rates:
+            settings.MESSAGING_BACKFILL_PER_SECOND = rate
+            beside, backfill_rate = _live_run(f"beside{rate:g}", seconds, per_second, workers)
+            runs.append({"run": "backfill", "rate": rate, **_cuts(beside), "backfill_rate": backfill_rate})
         _skip_the_rest()
         Delivery.objects.filter(policy=POLICY).delete()  # the same replay again, in the live lane: no lanes
         subscriptions.replay(POLICY, batch=5000, live=True)
         unlaned, _ = _live_run("unlaned", seconds, per_second, workers)
+        runs.append({"run": "live lane", **_cuts(unlaned)})
         _skip_the_rest()
     finally:
         registry.unsubscribe(policy)
         settings.MESSAGING_DELIVER_ON_COMMIT = True
-    alone_cuts, beside_cuts = _cuts(alone), _cuts(beside)
+        settings.MESSAGING_BACKFILL_PER_SECOND = None
+    for run in runs:
+        run["ratio_p95"] = run["p95"] / runs[0]["p95"]
     return {
         "follows": follows,
         "seed_seconds": seeded,
@@ -134,10 +145,5 @@ def measure(
         "seconds": seconds,
         "per_second": per_second,
         "workers": workers,
-        "backfill_per_second": backfill_per_second,
-        "alone": alone_cuts,
-        "beside": beside_cuts,
-        "ratio_p95": beside_cuts["p95"] / alone_cuts["p95"],
-        "unlaned": _cuts(unlaned),
-        "backfill_rate": backfill_rate,
+        "runs": runs,
     }
