@@ -8,6 +8,7 @@ docs/performance.md.
     .venv/bin/python -m bench.worker_start      # one gunicorn worker's start: CPU, RSS, modules
     .venv/bin/python -m bench --only ordered    # relay deliveries/s with and without ordering keys
     .venv/bin/python -m bench --only rebuild    # the follow counts rebuilt without downtime, readers running
+    .venv/bin/python -m bench --only backfill   # live delivery latency with and without a replay beside it
 
 Each database is measured in its own process (``bench.measure``): an SQLite
 file under var/, an SQLite file on tmpfs (/dev/shm) and a throwaway
@@ -40,6 +41,7 @@ HTTP_BEGIN, HTTP_END = "<!-- bench:http:begin -->", "<!-- bench:http:end -->"
 PLAIN_BEGIN, PLAIN_END = "<!-- bench:plain:begin -->", "<!-- bench:plain:end -->"
 ORDERED_BEGIN, ORDERED_END = "<!-- bench:ordered:begin -->", "<!-- bench:ordered:end -->"
 REBUILD_BEGIN, REBUILD_END = "<!-- bench:rebuild:begin -->", "<!-- bench:rebuild:end -->"
+BACKFILL_BEGIN, BACKFILL_END = "<!-- bench:backfill:begin -->", "<!-- bench:backfill:end -->"
 
 FULL = {
     "flows_per_round": 250,
@@ -73,6 +75,24 @@ ORDERED_SHORT = {"books": 40, "workers": 4, "rounds": 1}
 # projectors move each count with an UPDATE of its own): a tenth of it, said so in the doc.
 REBUILD_FULL = {"accounts": 10_000, "follows": 100_000, "readers": 2}
 REBUILD_SHORT = {"accounts": 200, "follows": 2000, "readers": 2}
+# Live commands at 30/s for a minute, alone, then beside the replay of 100,000 past follows: in the backfill lane
+# at the default rate and at five times it (each run ends long before the replay would), then in the live lane.
+BACKFILL_FULL = {
+    "accounts": 10_000,
+    "follows": 100_000,
+    "seconds": 60,
+    "per_second": 30,
+    "backfill_rates": [100, 500],
+    "workers": 4,
+}
+BACKFILL_SHORT = {
+    "accounts": 200,
+    "follows": 2000,
+    "seconds": 4,
+    "per_second": 20,
+    "backfill_rates": [200],
+    "workers": 4,
+}
 
 
 def measure(label: str, database_url: str, config: dict) -> dict:
@@ -293,12 +313,42 @@ def rebuild_table(result: dict) -> str:
     )
 
 
+def backfill_table(result: dict) -> str:
+    """Live delivery latency alone, beside a replay at each rate and in the live lane; the backfill's rates."""
+    names = {
+        "alone": lambda run: "alone",
+        "backfill": lambda run: f"beside the replay, backfill lane at {run['rate']:g}/s",
+        "live lane": lambda run: "beside the replay in the live lane (`replay --live`: as before lanes)",
+    }
+    rows = [
+        f"Live `AddBook` at {result['per_second']:g}/s for {result['seconds']:g} s, its stock's deliveries relayed "
+        f"by {result['workers']} worker processes on PostgreSQL, beside the replay of {result['replayed']:,} past "
+        f"follows (opened in {result['open_seconds']:.0f} s):",
+        "",
+        "| live deliveries | sent | p50 / p95 (ms) | p95 / alone's | backfill (deliveries/s) |",
+        "|---|---|---|---|---|",
+    ]
+    for run in result["runs"]:
+        rate = f"{run['backfill_rate']:.0f}" if "backfill_rate" in run else "-"
+        rows.append(
+            f"| {names[run['run']](run)} | {run['count']:,} | {run['p50']:.0f} / {run['p95']:.0f} "
+            f"| {run['ratio_p95']:.2f} | {rate} |"
+        )
+    return "\n".join(rows)
+
+
+SECTIONS = {
+    "ordered": (ORDERED_FULL, ORDERED_SHORT, ordered_table, (ORDERED_BEGIN, ORDERED_END)),
+    "rebuild": (REBUILD_FULL, REBUILD_SHORT, rebuild_table, (REBUILD_BEGIN, REBUILD_END)),
+    "backfill": (BACKFILL_FULL, BACKFILL_SHORT, backfill_table, (BACKFILL_BEGIN, BACKFILL_END)),
+}
+"""The kernel's sections, each on a cluster of its own: full and short sizes, its table, its marks in the doc."""
+
+
 def section(name: str, short: bool) -> str:
-    """One kernel section on a throwaway PostgreSQL cluster: ``ordered`` or ``rebuild``."""
-    if name == "ordered":
-        config, render = {"ordered": ORDERED_SHORT if short else ORDERED_FULL}, ordered_table
-    else:
-        config, render = {"rebuild": REBUILD_SHORT if short else REBUILD_FULL}, rebuild_table
+    """One kernel section on a throwaway PostgreSQL cluster (``SECTIONS``)."""
+    full, brief, render, _ = SECTIONS[name]
+    config = {name: brief if short else full}
     with throwaway_cluster() as url:
         result = measure("PostgreSQL", url, config)
     return f"Measured {date.today().isoformat()} on {machine([result['version']])}.\n\n{render(result[name])}"
@@ -315,13 +365,14 @@ def main() -> None:
     parser.add_argument("--short", action="store_true", help="a few flows per database: proves it works, in seconds")
     parser.add_argument(
         "--only",
-        choices=["flows", "relay", "reads", "http", "personal", "plain", "ordered", "rebuild"],
+        choices=["flows", "relay", "reads", "http", "personal", "plain", "ordered", "rebuild", "backfill"],
         help="one section: the flows, flatness and relay; the relay and Celery alone (PostgreSQL); "
         "the reads at scale; HTTP through gunicorn; personal data, what sealing costs the flows and "
         "forgetting at two sizes of history (SQLite file and PostgreSQL; printed, not written); or each "
         "request of the API beside plain DRF's (CPU and statements, product / plain); the relay with and "
-        "without ordering keys (4 workers, PostgreSQL); or the follow counts rebuilt without downtime "
-        "while readers read (PostgreSQL)",
+        "without ordering keys (4 workers, PostgreSQL); the follow counts rebuilt without downtime "
+        "while readers read (PostgreSQL); or live delivery latency with and without a replay of past "
+        "follows beside it (4 relay workers, PostgreSQL)",
     )
     parser.add_argument("--reads-accounts", type=int, help="accounts for the reads at scale (default 100,000)")
     parser.add_argument("--reads-follows", type=int, help="follows for the reads at scale (default 1,000,000)")
@@ -342,12 +393,11 @@ def main() -> None:
     reads.update({k: v for k, v in (("accounts", args.reads_accounts), ("follows", args.reads_follows)) if v})
 
     results = {}
-    if args.only in ("ordered", "rebuild"):
+    if args.only in SECTIONS:
         text = section(args.only, args.short)
         print(text)
         if not args.short:
-            begin, end = (ORDERED_BEGIN, ORDERED_END) if args.only == "ordered" else (REBUILD_BEGIN, REBUILD_END)
-            write_doc(text, begin, end)
+            write_doc(text, *SECTIONS[args.only][3])
         return
     if args.only == "plain":
         text = beside.run(args.short)

@@ -37,7 +37,7 @@ from messaging.models import Delivery  # noqa: E402
 from messaging.registry import registry  # noqa: E402
 from tests.support.redis_server import publishing_to, throwaway_redis  # noqa: E402
 
-from . import fanout, flows, ordering, personal_data, reads, rebuild  # noqa: E402
+from . import backfill, fanout, flows, ordering, personal_data, reads, rebuild  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTEAN_PYTHON = ROOT / ".venv-protean" / "bin" / "python"
@@ -269,6 +269,9 @@ def main(config: dict) -> dict:
     if config.get("rebuild"):
         results["rebuild"] = rebuild.measure(**config["rebuild"])
         _say(f"rebuild without downtime: {results['rebuild']}")
+    if config.get("backfill"):
+        results["backfill"] = backfill.measure(**config["backfill"])
+        _say(f"backfill beside live traffic: {results['backfill']}")
     if config.get("forgetting"):  # last: it grows the event log by a million rows
         results["forgetting"] = personal_data.measure(**config["forgetting"])
     return results

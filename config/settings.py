@@ -263,6 +263,10 @@ MESSAGING_DELIVER_ON_COMMIT_LIMIT = env.int("MESSAGING_DELIVER_ON_COMMIT_LIMIT",
 # transaction may still commit behind them.
 MESSAGING_SUBSCRIPTION_SWEEP_SECONDS = env.float("MESSAGING_SUBSCRIPTION_SWEEP_SECONDS", default=60.0)
 MESSAGING_SWEEP_SAFETY_SECONDS = env.float("MESSAGING_SWEEP_SAFETY_SECONDS", default=300.0)
+# A replay's deliveries run in the backfill lane: a claim (a relay round,
+# the Celery sweep) takes them only with the room live deliveries leave, at
+# most this many a second, all workers together (messaging.delivery.lanes).
+MESSAGING_BACKFILL_PER_SECOND = env.float("MESSAGING_BACKFILL_PER_SECOND", default=100.0)
 # `manage.py prune` removes idempotency records and settled deliveries older
 # than this: a repeated Idempotency-Key is honoured for that long.
 MESSAGING_RETENTION_DAYS = env.int("RETENTION_DAYS", default=30)
@@ -336,6 +340,11 @@ CELERY_TASK_ROUTES = {
     "messaging.deliver_outside_batch": {"queue": "outside"},
     "messaging.sweep": {"queue": "sweep"},
 }
+# A replay's deliveries (the backfill lane) are queued by the sweep on the
+# `backfill` queue (messaging.tasks.BACKFILL_QUEUE), at their pace, so no
+# live message waits behind them in a queue: a database worker consuming
+# `-Q database,sweep,backfill` (the Procfile's) takes them in turn with live
+# ones; workers of their own (`-Q backfill -c 1`) keep them off live ones'.
 # The sweep has a queue of its own (one worker: `celery -A config worker -Q
 # sweep -c 1`, or `-Q database,sweep` on a database worker), so a long sweep
 # never holds a delivery worker and a delivery backlog never delays it.

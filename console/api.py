@@ -105,8 +105,9 @@ class DeliveryDetailOutput(DeliveryOutput):
 class LagOutput(serializers.Serializer):
     policy = serializers.CharField()
     lane = serializers.ChoiceField(
-        choices=[metrics.DATABASE, metrics.OUTSIDE],
-        help_text="database: effects in the database (exactly once); outside: mail (at least once).",
+        choices=list(metrics.LANES),
+        help_text="database: effects in the database (exactly once); outside: mail (at least once); backfill, "
+        "outside backfill: the same, opened by a replay, delivered after live ones at their pace.",
     )
     waiting = serializers.IntegerField(help_text="Open rows: pending, or failed waiting for their retry.")
     failed = serializers.IntegerField(help_text="Of those waiting, the ones that failed.")

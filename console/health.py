@@ -121,6 +121,7 @@ def _deliveries() -> dict | None:
         "oldest_due_seconds": backlog.oldest_due_seconds,
         "dead": backlog.dead,
         "held": backlog.held,
+        "backfill": backlog.backfill,
         "unknown": sum(found.rows for found in workers.unknown()),
         "schedules": {
             "overdue": backlog.overdue_schedules,

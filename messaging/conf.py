@@ -29,10 +29,16 @@ DEFAULTS = {
     # and the rows any transaction may write (a fan-out's batch).
     "MESSAGING_RELAY_BATCH": 25,
     "MESSAGING_FANOUT_BATCH_SIZE": 300,
+    # A replay's deliveries (the backfill lane) are claimed only with what a
+    # claim has room for after the live ones, and at most this many a second,
+    # every worker together; None: no limit but the room.
+    "MESSAGING_BACKFILL_PER_SECOND": 100.0,
     # The subscriptions' sweep, and the margin behind which it looks again.
     "MESSAGING_SUBSCRIPTION_SWEEP_SECONDS": 60.0,
     "MESSAGING_SWEEP_SAFETY_SECONDS": 300.0,
     "MESSAGING_SWEEP_LIMIT": 500,
+    # How often Celery's beat sweeps (the backfill it queues: this long's share).
+    "MESSAGING_SWEEP_SECONDS": 10.0,
     # The longest one Celery sweep dispatches schedules: it stops after
     # MESSAGING_SWEEP_LIMIT of them or this many seconds, the rest left to
     # the next run.

@@ -116,11 +116,35 @@ class Delivery(models.Model):
         help_text="The key of a policy declaring one (ordered_by): its deliveries of one key run in event order.",
     )
 
+    lane = models.CharField(  # noqa: DJ001 -- NULL is the live lane: the release before writes none
+        max_length=10,
+        null=True,
+        blank=True,
+        choices=[("backfill", "backfill")],
+        help_text="backfill: opened by a replay, claimed after the live deliveries (empty) and at "
+        "MESSAGING_BACKFILL_PER_SECOND at most.",
+    )
+
+    BACKFILL = "backfill"
+    """The lane of what a replay opens; ``None`` is the live lane."""
+
     class Meta:
         verbose_name_plural = "deliveries"
         constraints = [models.UniqueConstraint(fields=["event", "policy"], name="one_delivery_per_event_and_policy")]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due"),
+            # each lane's claim, oldest due first, reading open rows of that lane only: a backfill's
+            # hundred thousand rows never lie in the way of the live claim, nor the live ones in its
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=models.Q(status__in=["pending", "failed"], lane__isnull=True),
+                name="delivery_live_due",
+            ),
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=models.Q(status__in=["pending", "failed"], lane="backfill"),
+                name="delivery_backfill_due",
+            ),
             # what holds a delivery back: an earlier one of its policy and key (only keyed rows)
             models.Index(
                 fields=["policy", "ordering_key", "status"],
@@ -155,6 +179,19 @@ def not_held() -> models.Q:
     """Deliveries free to run: without a key, or with no earlier one of their
     policy and key still open or dead (``blockers``)."""
     return models.Q(ordering_key=None) | ~models.Exists(blockers())
+
+
+class Pace(models.Model):
+    """How fast a lane's deliveries may be claimed, every worker together
+    (``delivery.lanes``): a claim takes a row only while ``free_at`` is not
+    further ahead of now than the lane's burst allows, and moves it on by
+    one row's share of a second per row it takes."""
+
+    lane = models.CharField(max_length=10, unique=True)
+    free_at = models.DateTimeField(help_text="When the lane has caught up with the rows claimed so far.")
+
+    def __str__(self):
+        return f"{self.lane} free at {self.free_at:%Y-%m-%d %H:%M:%S.%f}"
 
 
 class ProcessedCommand(models.Model):

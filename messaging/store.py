@@ -203,10 +203,11 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
         sql.insert(Delivery, done, now=("next_attempt_at", "created_at", "delivered_at"))
 
 
-def open_deliveries(policy, event_ids: list) -> None:
-    """Open ``policy``'s deliveries of events already stored (a replay, the
-    sweep); one that exists already is left as it is, so opening twice is
-    opening once. Each row keeps the version its event was stored in."""
+def open_deliveries(policy, event_ids: list, *, lane: str | None = None) -> None:
+    """Open ``policy``'s deliveries of events already stored (a replay, in
+    the backfill ``lane``; the sweep, live); one that exists already is left
+    as it is, so opening twice is opening once. Each row keeps the version
+    its event was stored in."""
     versions = dict(StoredEvent.objects.filter(event_id__in=event_ids).values_list("event_id", "version"))
     Delivery.objects.bulk_create(
         [
@@ -217,6 +218,7 @@ def open_deliveries(policy, event_ids: list) -> None:
                 event_version=versions.get(event_id, 1),
                 next_attempt_at=Now(),
                 created_at=Now(),
+                lane=lane,
             )
             for event_id in event_ids
         ],

@@ -24,6 +24,10 @@ from .features import schedules, subscriptions
 
 logger = logging.getLogger(__name__)
 
+BACKFILL_QUEUE = "backfill"
+"""The queue of the backfill lane's messages (a replay's deliveries), for
+workers of their own (``celery worker -Q backfill``)."""
+
 
 @shared_task(name="messaging.deliver_batch", ignore_result=True, acks_late=True, max_retries=0)
 def deliver(delivery_ids: list[int], queued: str | None = None) -> dict[str, int]:
@@ -53,7 +57,9 @@ def sweep() -> int:
     schedules.dispatch_due(conf.MESSAGING_SWEEP_LIMIT, seconds=conf.MESSAGING_SWEEP_RUN_SECONDS)
     queued = 0
     for outside in (False, True):
-        claim = claiming.claim_due(conf.MESSAGING_SWEEP_LIMIT, outside=outside)
+        # live rows first; a replay's (the backfill lane) with the room left, a
+        # sweep interval's share of MESSAGING_BACKFILL_PER_SECOND, on the backfill queue
+        claim = claiming.claim_due(conf.MESSAGING_SWEEP_LIMIT, outside=outside, burst=conf.MESSAGING_SWEEP_SECONDS)
         if claim.ids:
             queued += _publish(claim, outside=outside)
     return queued
@@ -149,24 +155,27 @@ def _deliver(delivery_ids: list[int], queued: str | None, *, outside: bool) -> d
 
 def _publish(claim: claiming.Claim, *, outside: bool) -> int:
     """Publish a claim's rows, ``MESSAGING_RELAY_BATCH`` a message (one for
-    an outside effect); on the first failure give the rest back to the
-    sweep. How many rows were published."""
+    an outside effect), its live rows on the task's queue and its backfill
+    rows on ``BACKFILL_QUEUE``, so that no live message waits behind a
+    replay's; on the first failure give the rest back to the sweep. How
+    many rows were published."""
     task, size = (deliver_outside, 1) if outside else (deliver, conf.MESSAGING_RELAY_BATCH)
     broker_errors = _broker_errors(task.app)
-    published = 0
+    sent: list[int] = []
     try:
         with task.app.producer_or_acquire() as producer:
-            for start in range(0, len(claim.ids), size):
-                chunk = claim.ids[start : start + size]
-                task.apply_async((chunk, str(claim.lease)), producer=producer, retry=False)
-                published += len(chunk)
+            for ids, queue in ((claim.live, None), (claim.backfill, BACKFILL_QUEUE)):
+                for start in range(0, len(ids), size):
+                    chunk = ids[start : start + size]
+                    task.apply_async((chunk, str(claim.lease)), producer=producer, retry=False, queue=queue)
+                    sent += chunk
     except broker_errors as error:
-        left = claiming.Claim(claim.lease, claim.ids[published:])
+        left = claiming.Claim(claim.lease, sorted(set(claim.ids) - set(sent)))
         claiming.release(left)
         logger.warning(
             "broker unavailable (%s: %s): %d deliveries left to the sweep", type(error).__name__, error, len(left.ids)
         )
-    return published
+    return len(sent)
 
 
 def _broker_errors(app) -> tuple[type[Exception], ...]:

@@ -22,21 +22,34 @@ from django.db.models.functions import Now
 
 from ..conf import conf
 from ..models import Delivery, not_held
+from . import lanes
+from .lanes import BACKFILL, LIVE
 from .workers import runnable
 
 
 @dataclass(frozen=True)
 class Claim:
     """Deliveries one relay round leased: ``lease`` owns ``ids`` until the
-    lease runs out or another worker takes them over."""
+    lease runs out or another worker takes them over; ``backfill`` are
+    those of them in the backfill lane (``lanes``)."""
 
     lease: UUID
     ids: list[int] = field(default_factory=list)
+    backfill: list[int] = field(default_factory=list)
+
+    @property
+    def live(self) -> list[int]:
+        """The ids of the claim's live deliveries."""
+        backfill = set(self.backfill)
+        return [pk for pk in self.ids if pk not in backfill]
 
 
-def claim_due(limit: int, *, outside: bool | None = None) -> Claim:
+def claim_due(limit: int, *, outside: bool | None = None, burst: float = 1.0) -> Claim:
     """Lease up to ``limit`` open deliveries whose time has come, oldest
-    first (only outside effects, or only the others, when ``outside`` says).
+    first (only outside effects, or only the others, when ``outside`` says):
+    live ones first, then, with the room left, backfill ones as fast as the
+    backfill lane's pace allows (``lanes.paced``: ``burst`` seconds' worth at
+    most, when the lane has been idle).
 
     The lease moves their ``next_attempt_at`` ``MESSAGING_LEASE_SECONDS``
     ahead (``MESSAGING_OUTSIDE_LEASE_SECONDS`` for outside effects, longer
@@ -49,8 +62,11 @@ def claim_due(limit: int, *, outside: bool | None = None) -> Claim:
     lease = uuid4()
     with transaction.atomic(durable=True):
         ids = list(due(Now(), limit, outside=outside))
-        Delivery.objects.filter(pk__in=ids).update(next_attempt_at=_lease_end(outside), lease=lease)
-    return Claim(lease, ids)
+        backfill = lanes.paced(
+            limit - len(ids), lambda room: list(due(Now(), room, outside=outside, lane=BACKFILL)), burst=burst
+        )
+        Delivery.objects.filter(pk__in=ids + backfill).update(next_attempt_at=_lease_end(outside), lease=lease)
+    return Claim(lease, ids + backfill, backfill)
 
 
 def claim_opened(delivery_ids: Iterable[int], *, outside: bool) -> Claim:
@@ -112,19 +128,32 @@ def _lease_end(outside: bool | None):
     return Now() + timedelta(seconds=seconds)
 
 
-def due(now, limit: int, *, outside: bool | None = None) -> QuerySet:
-    """The ids of up to ``limit`` open deliveries due at ``now`` (a time or
-    ``Now()``), oldest first, locked as they are read and skipping rows
-    locked already (the query ``claim_due`` runs). A delivery held back by
-    an earlier one of its policy and key (``models.not_held``) is not
-    taken: so at most one delivery of a key is in flight at a time; nor is
-    one this process cannot run (``workers.runnable``)."""
+def due(now, limit: int, *, outside: bool | None = None, lane: str | None = LIVE) -> QuerySet:
+    """The ids of up to ``limit`` open deliveries of ``lane`` due at ``now``
+    (a time or ``Now()``), oldest first, locked as they are read and
+    skipping rows locked already (the query ``claim_due`` runs, through the
+    lane's partial index). A delivery held back by an earlier one of its
+    policy and key (``models.not_held``, whatever its lane) is not taken: so
+    at most one delivery of a key is in flight at a time; nor is one this
+    process cannot run (``workers.runnable``)."""
     found = Delivery.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-        not_held(), runnable(), status__in=Delivery.OPEN, next_attempt_at__lte=now
+        not_held(), runnable(), status__in=Delivery.OPEN, next_attempt_at__lte=now, lane=lane
     )
     if outside is not None:
         found = found.filter(outside=outside)
     return found.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]
+
+
+def backfill_waits(*, outside: bool | None = None) -> bool:
+    """Whether a backfill delivery is due that this process could claim
+    (not held back, one it can run): what a one-shot relay, finding nothing
+    it may claim now, waits on the pace for."""
+    found = Delivery.objects.filter(
+        not_held(), runnable(), status__in=Delivery.OPEN, next_attempt_at__lte=Now(), lane=BACKFILL
+    )
+    if outside is not None:
+        found = found.filter(outside=outside)
+    return found.exists()
 
 
 def reopen(delivery_ids: Iterable[int]) -> int:

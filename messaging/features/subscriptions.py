@@ -151,6 +151,7 @@ def replay(
     batch: int = 500,
     dry_run: bool = False,
     force: bool = False,
+    live: bool = False,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> int:
     """Open the deliveries ``name`` is missing for events after position
@@ -158,11 +159,14 @@ def replay(
     ``after`` (first, so that until the replay has finished
     ``check_invariants`` lists what is still missing). Returns how many were
     (or, with ``dry_run``, would be) opened; ``progress(done, total)`` after
-    each batch. A policy with an outside effect (mail) is only replayed with
-    ``force``: its effects would reach people again; so is a range reaching
-    before the mark retention pruned to (``pruned_to``): the ledger no
-    longer knows which of those events the policy handled, and it would
-    handle them again."""
+    each batch. They are opened in the backfill lane, which yields to live
+    deliveries at a bounded rate (``delivery.lanes``), or with ``live`` in
+    the live lane, to be delivered as soon as what is waiting there now. A
+    policy with an outside effect (mail) is only replayed with ``force``:
+    its effects would reach people again; so is a range reaching before the
+    mark retention pruned to (``pruned_to``): the ledger no longer knows
+    which of those events the policy handled, and it would handle them
+    again."""
     if name in registry.projections:
         raise ReplayRefused(
             f"{name} is a projection: it runs inside each event's transaction and has no deliveries to replay; "
@@ -189,7 +193,7 @@ def replay(
             found = list(missing(policy, last).values_list("position", "event_id")[:batch])
             if not found:
                 return done
-            store.open_deliveries(policy, [event_id for _, event_id in found])
+            store.open_deliveries(policy, [event_id for _, event_id in found], lane=None if live else Delivery.BACKFILL)
         done, last = done + len(found), found[-1][0]
         progress(done, total)
 

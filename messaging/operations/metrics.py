@@ -19,7 +19,9 @@ class Backlog:
     counts the open ones whose time has come; ``oldest_due_seconds`` is how
     long the longest waiting of those has been due (``None`` when nothing
     is, by the database's clock), which is how far behind delivery is;
-    ``dead`` need an operator.
+    ``dead`` need an operator. ``due`` and ``oldest_due_seconds`` are the
+    live lane's (what readiness reads): a replay's rows, ``backfill`` (open),
+    are owed at their pace, and make no node unready.
 
     ``overdue_schedules`` counts the waiting schedules whose time has come,
     ``oldest_overdue_schedule_seconds`` how long the longest of them has
@@ -36,6 +38,7 @@ class Backlog:
     oldest_overdue_schedule_seconds: int | None = None
     last_sweep_seconds_ago: int | None = None
     held: int = 0
+    backfill: int = 0
 
 
 def held() -> int:
@@ -56,7 +59,7 @@ def backlog() -> Backlog:
     (status, next_attempt_at), so it stays cheap however many deliveries
     are done. A row a relay worker has leased is not due (its lease moved
     ``next_attempt_at`` ahead): it is being worked on."""
-    due = Q(status__in=Delivery.OPEN, next_attempt_at__lte=Now())
+    due = Q(status__in=Delivery.OPEN, next_attempt_at__lte=Now(), lane=None)
     figures = Delivery.objects.filter(status__in=[*Delivery.OPEN, Delivery.Status.DEAD]).aggregate(
         pending=Count("pk", filter=Q(status=Delivery.Status.PENDING)),
         failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
@@ -64,6 +67,7 @@ def backlog() -> Backlog:
         due=Count("pk", filter=due),
         oldest_wait=ExpressionWrapper(Now() - Min("next_attempt_at", filter=due), output_field=DurationField()),
         held=Count("pk", filter=_held()),
+        backfill=Count("pk", filter=Q(status__in=Delivery.OPEN, lane=Delivery.BACKFILL)),
     )
     wait = figures.pop("oldest_wait")
     overdue = Q(not_before__lte=Now())
@@ -90,7 +94,18 @@ THROUGHPUT_WINDOW = timedelta(minutes=5)
 """Throughput is the rows done in this window before now, per minute."""
 
 DATABASE, OUTSIDE = "database", "outside"
-"""The two lanes: effects in the database (exactly once) and outside it (mail, at least once)."""
+"""The two lanes of live deliveries: effects in the database (exactly once) and outside it (mail, at least once)."""
+
+BACKFILL, OUTSIDE_BACKFILL = "backfill", "outside backfill"
+"""The same two of a replay's deliveries (``Delivery.lane``): after live ones, at their pace."""
+
+LANES = (DATABASE, OUTSIDE, BACKFILL, OUTSIDE_BACKFILL)
+
+
+def _lane(outside: bool, lane: str | None) -> str:
+    if lane == Delivery.BACKFILL:
+        return OUTSIDE_BACKFILL if outside else BACKFILL
+    return OUTSIDE if outside else DATABASE
 
 
 @dataclass(frozen=True)
@@ -120,8 +135,9 @@ class Lag:
 
 
 def lag() -> list[Lag]:
-    """The lag of each policy on each lane with rows waiting or done lately,
-    ordered by policy then lane: two aggregate queries grouped by policy and
+    """The lag of each policy on each lane with rows waiting or done lately
+    (a replay's rows on a backfill lane of their own), ordered by policy
+    then lane: two aggregate queries grouped by policy and
     lane, by the database's clock. The first reads only the open rows through
     the ``delivery_due`` index (status, next_attempt_at), like ``backlog``;
     the second reads only the rows done in the window, through the partial
@@ -130,7 +146,7 @@ def lag() -> list[Lag]:
     due = Q(next_attempt_at__lte=Now())
     waiting = (
         Delivery.objects.filter(status__in=Delivery.OPEN)
-        .values("policy", "outside")
+        .values("policy", "outside", "lane")
         .annotate(
             waiting=Count("pk"),
             failed=Count("pk", filter=Q(status=Delivery.Status.FAILED)),
@@ -143,21 +159,21 @@ def lag() -> list[Lag]:
     since = ExpressionWrapper(Now() - THROUGHPUT_WINDOW, output_field=DateTimeField())
     done = (
         Delivery.objects.filter(status=Delivery.Status.DONE, delivered_at__gte=since)
-        .values("policy", "outside")
+        .values("policy", "outside", "lane")
         .annotate(done=Count("pk"))
         .order_by()
     )
-    open_rows = {(row["policy"], row["outside"]): row for row in waiting}
-    done_rows = {(row["policy"], row["outside"]): row["done"] for row in done}
+    open_rows = {(row["policy"], _lane(row["outside"], row["lane"])): row for row in waiting}
+    done_rows = {(row["policy"], _lane(row["outside"], row["lane"])): row["done"] for row in done}
     minutes = THROUGHPUT_WINDOW.total_seconds() / 60
     figures = []
-    for policy, outside in sorted(open_rows.keys() | done_rows.keys()):
-        row = open_rows.get((policy, outside), {})
-        recently = done_rows.get((policy, outside), 0)
+    for policy, lane in sorted(open_rows.keys() | done_rows.keys(), key=lambda key: (key[0], LANES.index(key[1]))):
+        row = open_rows.get((policy, lane), {})
+        recently = done_rows.get((policy, lane), 0)
         figures.append(
             Lag(
                 policy=policy,
-                lane=OUTSIDE if outside else DATABASE,
+                lane=lane,
                 waiting=row.get("waiting", 0),
                 failed=row.get("failed", 0),
                 due=row.get("due", 0),

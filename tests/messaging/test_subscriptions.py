@@ -88,11 +88,11 @@ def test_a_replay_that_crashed_half_way_then_runs_again_applies_nothing_twice(mo
     opened = []
     open_deliveries = store.open_deliveries
 
-    def dies_after_two_batches(policy_, event_ids):
+    def dies_after_two_batches(policy_, event_ids, **options):
         if len(opened) == 2:
             raise KeyboardInterrupt  # the operator's process is killed
         opened.append(event_ids)
-        open_deliveries(policy_, event_ids)
+        open_deliveries(policy_, event_ids, **options)
 
     with subscribed(AccountFollowed, policy, name=WELCOME):
         subscriptions.start_new()

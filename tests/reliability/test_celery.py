@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings as django_settings
 from django.core.management import call_command
 
@@ -22,9 +23,11 @@ from catalog.commands import AddBook
 from catalog.events import BookAdded
 from catalog.values import Money
 from messaging import bus
+from messaging.features import subscriptions
 from messaging.models import Delivery, StoredEvent
+from messaging.tasks import BACKFILL_QUEUE
 from orders.commands import ConfirmOrder
-from tests.support.counting import counted, register_counting
+from tests.support.counting import COUNTING_POLICY, counted, register_counting
 from tests.support.factories import AccountFactory, BookFactory
 from tests.support.redis_server import publishing_to, throwaway_redis
 from tests.support.smtp import mail_server
@@ -211,3 +214,32 @@ def test_a_stalled_mail_server_delays_no_database_policy_on_the_celery_path(cele
     (sent,) = server.accepted
     assert sent["To"] == "alice@example.com"
     assert left_to_the_sweep(caplog) == 0
+
+
+def test_live_messages_never_wait_behind_a_replay_which_its_own_worker_takes_at_its_pace(celery, broker, settings):
+    settings.MESSAGING_HAND_OFF = ""  # the past: stored, delivered, no message left
+    for n in range(40):
+        add_book(n)
+    Delivery.objects.update(status=Delivery.Status.DONE)
+    Delivery.objects.filter(policy=COUNTING_POLICY).delete()  # the counting policy is new, as far as they know
+    settings.MESSAGING_HAND_OFF = "messaging.tasks.enqueue"
+    assert subscriptions.replay(COUNTING_POLICY) == 40
+    replayed_at, replayed = time.monotonic(), Delivery.objects.filter(lane=Delivery.BACKFILL)
+    celery.worker("db", "database,sweep", MESSAGING_BACKFILL_PER_SECOND="5")
+    celery.beat()
+    deadline = time.monotonic() + 30
+    while not redis.Redis.from_url(broker.url).llen(BACKFILL_QUEUE):  # the sweep queued backfill, apart
+        assert time.monotonic() < deadline, celery.logs()
+        time.sleep(0.1)
+
+    live = [bus.dispatch(AddBook(title=f"Live {n}", author="Celery", price=Money(1))).events[0] for n in range(10)]
+    deadline = time.monotonic() + 15
+    while Delivery.objects.filter(event__in=[event.event_id for event in live]).exclude(status="done").exists():
+        assert time.monotonic() < deadline, celery.logs()
+        time.sleep(0.1)
+    assert not replayed.filter(status=Delivery.Status.DONE).exists()  # none ran: no worker takes that queue yet
+
+    celery.worker("backfill", "backfill", MESSAGING_BACKFILL_PER_SECOND="5")
+    settled(celery)
+    assert replayed.filter(status=Delivery.Status.DONE).count() == 40
+    assert time.monotonic() - replayed_at >= 40 / 5 - 1  # claimed at 5 a second, the idle lane's first second at once

@@ -38,6 +38,7 @@ def test_the_benchmark_in_short_mode_prints_its_table_for_every_database():
     [
         ("ordered", "| deliveries | unordered (deliveries/s) | ordered by key (deliveries/s) | ordered / unordered |"),
         ("rebuild", "| events replayed | rebuild (s) | events/s | swap, writers held (ms) |"),
+        ("backfill", "| live deliveries | sent | p50 / p95 (ms) | p95 / alone's | backfill (deliveries/s) |"),
     ],
 )
 def test_the_kernel_sections_in_short_mode_print_their_table(section, printed):

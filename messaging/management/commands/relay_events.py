@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from messaging import relay
-from messaging.delivery import workers
+from messaging.delivery import claiming, workers
 from messaging.features import schedules, subscriptions
 from messaging.operations import metrics
 
@@ -16,6 +16,7 @@ from ...conf import conf
 logger = logging.getLogger("messaging.relay")
 
 MAX_WAIT = 10.0  # seconds between two tries of a database that is down at start
+PACE_WAIT = 0.1  # seconds a one-shot relay waits for the backfill lane's pace between rounds
 
 
 class Command(BaseCommand):
@@ -108,13 +109,17 @@ class Command(BaseCommand):
     def _drain(self, batch) -> Counter:
         """Round after round until nothing is due: what was due is done or
         failed (waiting for its retry), and so is what its deliveries opened
-        (the batches of a fan-out, when nothing delivered them on commit)."""
+        (the batches of a fan-out, when nothing delivered them on commit).
+        A replay's deliveries (the backfill lane) are due all along but
+        claimed at their pace: it waits for the pace between rounds."""
         totals = Counter()
         while True:
             claimed, outcomes = self._round(batch)
             totals += outcomes
             if not claimed:
-                return totals
+                if not any(claiming.backfill_waits(outside=outside) for outside in self.lanes):
+                    return totals
+                time.sleep(PACE_WAIT)
 
     def _loop(self, batch, interval) -> Counter:
         """Poll until told to stop; a lost database connection is reopened on

@@ -20,7 +20,9 @@ class Command(BaseCommand):
         "still missing, and no other subscriber runs again. A policy that mails people needs --force. "
         "A projection has no deliveries: rebuild it with rebuild_projections. "
         "Examples: replay orders.policies.mail_confirmation --dry-run; "
-        "replay stock_new_book --from 2026-11-01T00:00:00Z; replay stock_new_book --from 1200"
+        "replay stock_new_book --from 2026-11-01T00:00:00Z; replay stock_new_book --from 1200 --live. "
+        "Its deliveries run in the backfill lane, after live ones and at MESSAGING_BACKFILL_PER_SECOND at most, "
+        "unless --live."
     )
 
     def add_arguments(self, parser):
@@ -35,8 +37,14 @@ class Command(BaseCommand):
             help="Replay a policy with an outside effect (mail), or from before the mark retention pruned to.",
         )
         parser.add_argument("--batch", type=int, default=500, help="Events per transaction (default 500).")
+        parser.add_argument(
+            "--live",
+            action="store_true",
+            help="Open the deliveries in the live lane, delivered as soon as what waits there now, instead of the "
+            "backfill lane, which yields to live deliveries at MESSAGING_BACKFILL_PER_SECOND at most.",
+        )
 
-    def handle(self, *args, name, start, dry_run, force, batch, **options):
+    def handle(self, *args, name, start, dry_run, force, batch, live, **options):
         if batch < 1:
             raise CommandError("--batch must be at least 1", returncode=2)
         policy = _policy(name)
@@ -45,15 +53,17 @@ class Command(BaseCommand):
             with progress(self.stderr) as display:
                 bar = display.bar(f"replay {policy}")
                 count = subscriptions.replay(
-                    policy, after=after, batch=batch, dry_run=dry_run, force=force, progress=bar.update
+                    policy, after=after, batch=batch, dry_run=dry_run, force=force, live=live, progress=bar.update
                 )
         except subscriptions.ReplayRefused as refused:
             raise CommandError(str(refused), returncode=1) from None
+        lane = "live" if live else "backfill"
         if dry_run:
             self.stdout.write(f"{policy}: would open {count} deliveries for events after #{after}")
         else:
             self.stdout.write(
-                f"{policy}: opened {count} deliveries for events after #{after}; the relay workers deliver them"
+                f"{policy}: opened {count} deliveries for events after #{after} in the {lane} lane; "
+                "the relay workers deliver them"
             )
 
 

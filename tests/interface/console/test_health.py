@@ -81,6 +81,7 @@ def test_a_ready_node_answers_staff_200_with_each_check_and_the_deliveries(db, s
             "oldest_due_seconds": None,
             "dead": 0,
             "held": 0,
+            "backfill": 0,
             "unknown": 0,
             "schedules": {"overdue": 0, "oldest_overdue_seconds": None, "last_sweep_seconds_ago": None},
             "lag": [],
@@ -163,6 +164,7 @@ def test_open_deliveries_due_are_the_backlog(dead, staff_client):
         "oldest_due_seconds": 0,
         "dead": 1,
         "held": 0,
+        "backfill": 0,
         "unknown": 0,
         "schedules": {"overdue": 0, "oldest_overdue_seconds": None, "last_sweep_seconds_ago": None},
     }
