@@ -207,20 +207,31 @@ def open_deliveries(policy, event_ids: list, *, lane: str | None = None) -> None
     """Open ``policy``'s deliveries of events already stored (a replay, in
     the backfill ``lane``; the sweep, live); one that exists already is left
     as it is, so opening twice is opening once. Each row keeps the version
-    its event was stored in."""
-    versions = dict(StoredEvent.objects.filter(event_id__in=event_ids).values_list("event_id", "version"))
+    its event was stored in, and the ordering key the policy gives it, as
+    the row opened with the event would have (the events are read for it
+    only when the policy declares one: ``ordered_by``)."""
+    rows = StoredEvent.objects.filter(event_id__in=event_ids)
+    if policy.ordered_by is None:
+        found = {event_id: (version, None) for event_id, version in rows.values_list("event_id", "version")}
+    else:
+        rows = list(rows)
+        found = {
+            row.event_id: (row.version, policy.ordering_key(event))
+            for row, event in zip(rows, load_batch(rows), strict=True)
+        }
     Delivery.objects.bulk_create(
         [
             Delivery(
                 event_id=event_id,
                 policy=policy.name,
                 outside=policy.outside,
-                event_version=versions.get(event_id, 1),
+                event_version=version,
+                ordering_key=key,
                 next_attempt_at=Now(),
                 created_at=Now(),
                 lane=lane,
             )
-            for event_id in event_ids
+            for event_id, (version, key) in ((event_id, found.get(event_id, (1, None))) for event_id in event_ids)
         ],
         ignore_conflicts=True,
     )

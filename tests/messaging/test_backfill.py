@@ -227,3 +227,23 @@ def test_relay_workers_claiming_at_once_keep_one_pace_together_and_never_share_a
     assert not failures
     assert len(taken) == len(set(taken))  # no row in two claims
     assert 20 <= len(taken) <= 20 * (elapsed + 1)  # the idle lane's second at once, then 20 a second
+
+
+def test_a_replay_of_an_ordered_policy_keeps_each_key_in_event_order(settings):
+    settings.MESSAGING_DELIVER_ON_COMMIT = False
+    settings.MESSAGING_BACKFILL_PER_SECOND = None
+    handled = []
+    with subscribed(
+        AccountFollowed,
+        lambda event: handled.append(event.followee_id),
+        name=REPLAYED,
+        ordered_by=lambda e: e.follower_id,
+    ):
+        a_replay(6)
+        keys = set(Delivery.objects.filter(policy=REPLAYED).values_list("ordering_key", flat=True))
+
+        first = claiming.claim_due(100)
+
+    follower = Delivery.objects.filter(policy=REPLAYED).first().event.payload["follower_id"]
+    assert keys == {follower}  # one follower: one key, as a live delivery of the same event would carry
+    assert len(first.ids) == 1  # the rest are held behind the first of their key
