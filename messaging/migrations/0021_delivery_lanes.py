@@ -23,12 +23,4 @@ class Migration(migrations.Migration):
             name='lane',
             field=models.CharField(blank=True, choices=[('backfill', 'backfill')], help_text='backfill: opened by a replay, claimed after the live deliveries (empty) and at MESSAGING_BACKFILL_PER_SECOND at most.', max_length=10, null=True),
         ),
-        migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(condition=models.Q(('lane__isnull', True), ('status__in', ['pending', 'failed'])), fields=['next_attempt_at', 'id'], name='delivery_live_due'),
-        ),
-        migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(condition=models.Q(('lane', 'backfill'), ('status__in', ['pending', 'failed'])), fields=['next_attempt_at', 'id'], name='delivery_backfill_due'),
-        ),
     ]

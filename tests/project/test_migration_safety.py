@@ -40,6 +40,17 @@ CONTRACTS = {
 }
 """The contract steps, each with why it may run: (app, migration) -> reason."""
 
+# Indexes built with a plain CREATE INDEX, which blocks the table's writers
+# while it builds, before ``messaging.schema.AddIndexWithoutLocking``; every
+# index since is built CONCURRENTLY on PostgreSQL.
+LOCKING_INDEXES = [
+    ("catalog", "0002_book_catalog_order_index"),
+    ("messaging", "0011_event_log_indexes_leaner"),
+    ("messaging", "0017_delivery_ordering_key"),
+    ("messaging", "0020_delivery_done_at_index"),
+    ("orders", "0002_order_page_indexes"),
+]
+
 
 class ContractsAllowed(MigrationLinter):
     """The linter, passing the migrations named in ``contracts`` by app and name
@@ -61,9 +72,12 @@ class ContractsAllowed(MigrationLinter):
         super().print_linting_msg(app_label, migration_name, msg, lint_result)
 
 
-def lint(contracts) -> tuple[ContractsAllowed, str]:
-    """Lint every migration of ours but ``contracts``: the linter and what it said."""
-    linter = ContractsAllowed(contracts, include_apps=OUR_APPS, no_cache=True, quiet=["ok", "ignore"])
+def lint(contracts, refusing=()) -> tuple[ContractsAllowed, str]:
+    """Lint every migration of ours but ``contracts``, the linter's warnings
+    ``refusing`` (codes) taken as errors: the linter and what it said."""
+    linter = ContractsAllowed(
+        contracts, include_apps=OUR_APPS, no_cache=True, quiet=["ok", "ignore"], warnings_as_errors_tests=refusing
+    )
     said = io.StringIO()
     with contextlib.redirect_stdout(said):
         linter.lint_all_migrations()
@@ -88,6 +102,21 @@ def test_each_named_contract_step_is_one_the_linter_refuses():
 
     assert sorted(linter.erroneous) == sorted(CONTRACTS), said
     assert "NOT NULL constraint on columns" in said and "DROPPING table (table: messaging_erasure)" in said
+
+
+def test_every_index_since_the_baseline_is_built_without_blocking_writers():
+    linter, said = lint([*CONTRACTS, *LOCKING_INDEXES], refusing=["CREATE_INDEX"])
+
+    assert not linter.has_errors, (
+        f"{said}\nA plain CREATE INDEX blocks the table's writers while it builds: add the index with "
+        "messaging.schema.AddIndexWithoutLocking, in a migration of its own with atomic = False."
+    )
+
+
+def test_each_index_of_the_baseline_is_one_built_with_a_plain_create_index():
+    linter, said = lint(CONTRACTS, refusing=["CREATE_INDEX"])
+
+    assert sorted(linter.erroneous) == sorted(LOCKING_INDEXES), said
 
 
 def sql_of(operation) -> list[str]:
