@@ -133,6 +133,25 @@ def test_a_replayed_batch_moves_the_counts_as_its_projectors_would_in_statements
     assert len(batch) > 10 * len(whole) and len(whole) <= len(small) + 10
 
 
+def test_an_event_committed_late_behind_the_rebuilds_reading_is_replayed_at_the_swap(db, scenario):
+    people = [AccountFactory() for _ in range(4)]
+    for follower in people[1:]:
+        scenario.given(FollowAccount(follower_id=follower.pk, followee_id=people[0].pk))
+    first = StoredEvent.objects.filter(type=AccountFollowed.type_name()).order_by("position").first()
+    StoredEvent.objects.filter(pk=first.pk).update(type="not.yet.committed")  # its transaction still open
+    revealed = []
+
+    def commit_late(progress):  # after the first batch read past its position
+        if not revealed:
+            revealed.append(StoredEvent.objects.filter(pk=first.pk).update(type=first.type))
+
+    replayed, changed = rebuilds.rebuild(registry.projections["follow_counts"], batch=1, progress=commit_late)
+
+    assert (replayed, changed) == (3, 0)  # the late one too, found at the swap: no figure lost
+    assert counts(people[0]) == (3, 0)
+    assert list(projections.drift()) == []
+
+
 def test_rebuild_names_what_it_does_not_know(db):
     with pytest.raises(CommandError, match="no projection named nothing; known: follow_counts"):
         call_command("rebuild_projections", "nothing")
