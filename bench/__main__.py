@@ -295,6 +295,17 @@ def rebuild_table(results: list[dict]) -> str:
             f"| {result['seconds']:.1f} | {result['events_per_s']:.0f} | {result['swap_ms']:.0f} "
             f"| {result['changed']} | {result['reads']:,} | {result['partial']} | {result['drift_after']} |"
         )
+    largest = results[-1]
+    seen = (
+        "no reader saw a partial figure"
+        if not largest["partial"]
+        else f"readers saw {largest['partial']} partial figures"
+    )
+    rows += [
+        "",
+        f"A zero-downtime rebuild of the follow counts at {largest['follows']:,} follows with readers running "
+        f"({seen} in {largest['reads']:,} reads; writers held {largest['swap_ms']:,.0f} ms).",
+    ]
     return "\n".join(rows)
 
 
