@@ -385,7 +385,7 @@ class Command(BaseCommand):
             operation,
             selection,
             actor_id=actor_id,
-            origin=shell_origin(),
+            origin=_shell_origin(),
             reason=reason,
             batch=batch,
             progress=progress,
@@ -597,7 +597,7 @@ _WHAT = {
 _SETTLED = (Delivery.Status.DONE, Delivery.Status.SKIPPED)
 
 
-def shell_origin(environ=os.environ) -> str:
+def _shell_origin() -> str:
     """Who runs this shell, where: ``user@host``, the operating-system user
     (``getpass.getuser``), and the one who ran sudo, if sudo ran it
     (``app@web-1 (sudo by alice)``). Not an account: the shell signs nobody in."""
@@ -606,7 +606,7 @@ def shell_origin(environ=os.environ) -> str:
     except OSError:  # no login name and no entry in the password database (a container's bare uid)
         user = f"uid {os.getuid()}"
     origin = f"{user}@{socket.gethostname()}"
-    if (sudo := environ.get("SUDO_USER")) and sudo != user:
+    if (sudo := os.environ.get("SUDO_USER")) and sudo != user:
         origin += f" (sudo by {sudo})"
     return origin
 
