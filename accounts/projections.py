@@ -15,10 +15,14 @@ follows alice) queue for the first row instead of each holding a row the
 other waits for.
 """
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from itertools import batched
 from uuid import UUID
 
 from django.db.models import Count, F, Q
+
+from messaging.messages import Event
 
 from .events import AccountFollowed, AccountRegistered, FollowRemoved, FollowsSevered
 from .models import Account, AccountStats, Follow
@@ -71,6 +75,62 @@ def _move(account_id: UUID, column: str, step: int) -> None:
     if not AccountStats.objects.filter(account_id=account_id).update(**{column: F(column) + step}):
         AccountStats.objects.bulk_create([AccountStats(account_id=account_id)], ignore_conflicts=True)
         AccountStats.objects.filter(account_id=account_id).update(**{column: F(column) + step})
+
+
+def replay(events: list[Event]) -> None:
+    """The projectors' effect over a batch of events, for a rebuild into
+    its own copy: each account's counts move once, by the sum of the
+    batch's steps (``move_counts``), instead of one UPDATE per count per
+    follow."""
+    opened, steps = [], defaultdict(lambda: [0, 0])  # account -> [followers, following]
+    for event in events:
+        match event:
+            case AccountRegistered():
+                opened.append(event.account_id)
+            case AccountFollowed():
+                steps[event.follower_id][1] += 1
+                steps[event.followee_id][0] += 1
+            case FollowRemoved():
+                steps[event.follower_id][1] -= 1
+                steps[event.followee_id][0] -= 1
+            case FollowsSevered():
+                steps[event.account_id][0] -= len(event.followers)
+                steps[event.account_id][1] -= len(event.followees)
+                for follower_id in event.followers:
+                    steps[follower_id][1] -= 1
+                for followee_id in event.followees:
+                    steps[followee_id][0] -= 1
+    move_counts({account_id: tuple(step) for account_id, step in steps.items()}, opened=opened)
+
+
+def move_counts(steps: dict[UUID, tuple[int, int]], *, opened: Iterable[UUID] = (), chunk: int = 5000) -> None:
+    """Add (followers, following) to each account's counts, one UPDATE per
+    distinct step (a batch of follows has few: most accounts move by one or
+    two) over at most ``chunk`` accounts; an account without a row gets one
+    starting from zero, as do the ``opened`` ones. For rows nobody else
+    writes meanwhile (a rebuild's copy, a seeding batch): the rows are not
+    taken in account-id order."""
+    by_step, to_open = defaultdict(list), set(opened)
+    for account_id, step in steps.items():
+        if step == (0, 0):
+            to_open.add(account_id)  # its steps cancelled out: the projectors would still have opened its row
+        else:
+            by_step[step].append(account_id)
+    AccountStats.objects.bulk_create(
+        [AccountStats(account_id=account_id) for account_id in to_open], ignore_conflicts=True
+    )
+    for (followers, following), account_ids in by_step.items():
+        for accounts in batched(account_ids, chunk, strict=False):
+            moved = AccountStats.objects.filter(account_id__in=accounts).update(
+                followers_count=F("followers_count") + followers, following_count=F("following_count") + following
+            )
+            if moved < len(accounts):  # an account made by ``createsuperuser``: no row yet
+                counted = set(AccountStats.objects.filter(account_id__in=accounts).values_list("pk", flat=True))
+                AccountStats.objects.bulk_create(
+                    AccountStats(account_id=account_id, followers_count=followers, following_count=following)
+                    for account_id in accounts
+                    if account_id not in counted
+                )
 
 
 def reset() -> None:

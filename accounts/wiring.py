@@ -88,6 +88,7 @@ def register(registry: Registry) -> None:
         reset=projections.reset,
         snapshot=projections.snapshot,
         models=(AccountStats,),
+        replay=projections.replay,
     )
 
     registry.register_reference("@", queries.account_id_for_username)

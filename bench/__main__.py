@@ -69,30 +69,36 @@ READS_FULL = {"accounts": 100_000, "follows": 1_000_000, "samples": 300}
 READS_SHORT = {"accounts": 200, "follows": 1000, "samples": 50}
 HTTP_FULL = {"seconds": 30, "clients": 8, "workers": 4, "accounts": 40}
 HTTP_SHORT = {"seconds": 4, "clients": 4, "workers": 2, "accounts": 12}
-ORDERED_FULL = {"books": 2000, "workers": 4, "rounds": 3}
-ORDERED_SHORT = {"books": 40, "workers": 4, "rounds": 1}
-# 1,000,000 follows would take about half an hour to replay on the shared 2-core machine (the
-# projectors move each count with an UPDATE of its own): a tenth of it, said so in the doc.
-REBUILD_FULL = {"accounts": 10_000, "follows": 100_000, "readers": 2}
-REBUILD_SHORT = {"accounts": 200, "follows": 2000, "readers": 2}
+ORDERED_FULL = [{"books": 2000, "workers": 4, "rounds": 3}]
+ORDERED_SHORT = [{"books": 40, "workers": 4, "rounds": 1}]
+# Each size on a cluster of its own: a tenth of the graph beside the whole, for comparison.
+REBUILD_FULL = [
+    {"accounts": 10_000, "follows": 100_000, "readers": 2},
+    {"accounts": 100_000, "follows": 1_000_000, "readers": 2},
+]
+REBUILD_SHORT = [{"accounts": 200, "follows": 2000, "readers": 2}]
 # Live commands at 30/s for a minute, alone, then beside the replay of 100,000 past follows: in the backfill lane
 # at the default rate and at five times it (each run ends long before the replay would), then in the live lane.
-BACKFILL_FULL = {
-    "accounts": 10_000,
-    "follows": 100_000,
-    "seconds": 60,
-    "per_second": 30,
-    "backfill_rates": [100, 500],
-    "workers": 4,
-}
-BACKFILL_SHORT = {
-    "accounts": 200,
-    "follows": 2000,
-    "seconds": 4,
-    "per_second": 20,
-    "backfill_rates": [200],
-    "workers": 4,
-}
+BACKFILL_FULL = [
+    {
+        "accounts": 10_000,
+        "follows": 100_000,
+        "seconds": 60,
+        "per_second": 30,
+        "backfill_rates": [100, 500],
+        "workers": 4,
+    }
+]
+BACKFILL_SHORT = [
+    {
+        "accounts": 200,
+        "follows": 2000,
+        "seconds": 4,
+        "per_second": 20,
+        "backfill_rates": [200],
+        "workers": 4,
+    }
+]
 
 
 def measure(label: str, database_url: str, config: dict) -> dict:
@@ -281,8 +287,9 @@ def http(size: dict) -> str:
     return "\n".join(rows)
 
 
-def ordered_table(result: dict) -> str:
-    """Relay deliveries/s with and without ordering keys, and their ratio."""
+def ordered_table(results: list[dict]) -> str:
+    """Relay deliveries/s with and without ordering keys, and their ratio (one size)."""
+    (result,) = results
     ratio = result["ordered"] / result["unordered"]
     return "\n".join(
         [
@@ -296,25 +303,41 @@ def ordered_table(result: dict) -> str:
     )
 
 
-def rebuild_table(result: dict) -> str:
-    """The zero-downtime rebuild: its time and rate, the swap, what readers saw."""
-    return "\n".join(
-        [
-            f"`rebuild_projections follow_counts` on PostgreSQL at {result['follows']:,} follows "
-            f"({result['accounts']:,} accounts), with readers running:",
-            "",
-            "| events replayed | rebuild (s) | events/s | swap, writers held (ms) | figures changed "
-            "| reads during it | partial figures seen | drift after |",
-            "|---|---|---|---|---|---|---|---|",
-            f"| {result['events']:,} | {result['seconds']:.1f} | {result['events_per_s']:.0f} "
-            f"| {result['swap_ms']:.0f} | {result['changed']} | {result['reads']:,} | {result['partial']} "
-            f"| {result['drift_after']} |",
-        ]
+def rebuild_table(results: list[dict]) -> str:
+    """The zero-downtime rebuild at each size: the seed, the rebuild's time
+    and rate, the swap, what readers saw."""
+    rows = [
+        "`rebuild_projections follow_counts` on PostgreSQL (a fresh cluster for each size), "
+        f"with {results[0]['readers']} readers running:",
+        "",
+        "| follows | accounts | bulk seed (s) | events replayed | rebuild (s) | events/s | swap, writers held (ms) "
+        "| figures changed | reads during it | partial figures seen | drift after |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        rows.append(
+            f"| {result['follows']:,} | {result['accounts']:,} | {result['seed_seconds']:.1f} | {result['events']:,} "
+            f"| {result['seconds']:.1f} | {result['events_per_s']:.0f} | {result['swap_ms']:.0f} "
+            f"| {result['changed']} | {result['reads']:,} | {result['partial']} | {result['drift_after']} |"
+        )
+    largest = results[-1]
+    seen = (
+        "no reader saw a partial figure"
+        if not largest["partial"]
+        else f"readers saw {largest['partial']} partial figures"
     )
+    rows += [
+        "",
+        f"A zero-downtime rebuild of the follow counts at {largest['follows']:,} follows with readers running "
+        f"({seen} in {largest['reads']:,} reads; writers held {largest['swap_ms']:,.0f} ms).",
+    ]
+    return "\n".join(rows)
 
 
-def backfill_table(result: dict) -> str:
-    """Live delivery latency alone, beside a replay at each rate and in the live lane; the backfill's rates."""
+def backfill_table(results: list[dict]) -> str:
+    """Live delivery latency alone, beside a replay at each rate and in the live lane; the backfill's rates
+    (one size)."""
+    (result,) = results
     names = {
         "alone": lambda run: "alone",
         "backfill": lambda run: f"beside the replay, backfill lane at {run['rate']:g}/s",
@@ -346,12 +369,15 @@ SECTIONS = {
 
 
 def section(name: str, short: bool) -> str:
-    """One kernel section on a throwaway PostgreSQL cluster (``SECTIONS``)."""
+    """One kernel section (``SECTIONS``), each of its sizes on a throwaway
+    PostgreSQL cluster of its own."""
     full, brief, render, _ = SECTIONS[name]
-    config = {name: brief if short else full}
-    with throwaway_cluster() as url:
-        result = measure("PostgreSQL", url, config)
-    return f"Measured {date.today().isoformat()} on {machine([result['version']])}.\n\n{render(result[name])}"
+    results = []
+    for size in brief if short else full:
+        with throwaway_cluster() as url:
+            results.append(measure("PostgreSQL", url, {name: size}))
+    text = render([result[name] for result in results])
+    return f"Measured {date.today().isoformat()} on {machine([results[0]['version']])}.\n\n{text}"
 
 
 def write_doc(text: str, begin: str = BEGIN, end: str = END) -> None:

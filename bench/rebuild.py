@@ -7,10 +7,12 @@ their events), one account's counts are made to drift, then
 ``rebuild_projections follow_counts`` runs while ``readers`` processes read,
 each in one statement, the sum of the followers counted and the follows
 there are: equal at every commit, so any difference is a partial figure.
-Reports the rebuild's time and rate, how long the swap held the
-projection's writers off, the reads and the partial figures seen (none)."""
+Reports the seed's time, the rebuild's time and rate, how long the swap
+held the projection's writers off, the reads and the partial figures seen
+(none). The rebuild's progress, with its rate and ETA, goes to stderr."""
 
 import multiprocessing
+import sys
 import time
 
 from django.core.management import call_command
@@ -44,7 +46,7 @@ def _reader(stop, results) -> None:
     connections.close_all()
 
 
-def measure(accounts: int, follows: int, readers: int = 2, batch: int = 2000) -> dict:
+def measure(accounts: int, follows: int, readers: int = 2, batch: int = 5000) -> dict:
     started = time.perf_counter()
     call_command(
         "seed_demo", "--bulk", f"--accounts={accounts}", f"--follows={follows}", "--books=0", "--orders=0", stdout=None
@@ -61,6 +63,16 @@ def measure(accounts: int, follows: int, readers: int = 2, batch: int = 2000) ->
 
     def progress(step: rebuilds.Progress) -> None:
         marks["swapped" if step.phase != "replaying" else "replayed"] = time.perf_counter()
+        tenth = step.done * 10 // step.total
+        if tenth > marks.get("tenth", 0) or step.phase != "replaying":  # a line a tenth of the way
+            marks["tenth"] = tenth
+            eta = f"ETA {step.eta_seconds:.0f} s" if step.eta_seconds is not None else "ETA unknown"
+            print(
+                f"  rebuild: {step.done:,}/{step.total:,} events ({step.done / step.total:.0%}), "
+                f"{step.rate:,.0f}/s, {eta}, {step.phase}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     started = time.perf_counter()
     events, changed = rebuilds.rebuild(registry.projections["follow_counts"], batch=batch, progress=progress)
@@ -73,6 +85,7 @@ def measure(accounts: int, follows: int, readers: int = 2, batch: int = 2000) ->
     return {
         "accounts": accounts,
         "follows": follows,
+        "readers": readers,
         "seed_seconds": seeded,
         "events": events,
         "seconds": seconds,

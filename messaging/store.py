@@ -172,13 +172,14 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
     """Store events whose policies' and projections' effects the caller has
     already written (bulk seeding), each with the command that produced it;
     their deliveries are recorded done and no projector runs. Outside a
-    command, so nothing is delivered later."""
+    command, so nothing is delivered later. Written with ``sql.copy``: on
+    PostgreSQL, ``COPY``."""
     stamped = [
         (command, dataclasses.replace(event, command_id=command.command_id, correlation_id=command.command_id))
         for command, event in caused
     ]
     payloads = _sealed_payloads([event for _, event in stamped])
-    sql.insert(
+    sql.copy(
         StoredEvent,
         [
             _event_row(event, payload, command.type_name(), command.actor_id)
@@ -200,7 +201,7 @@ def append_applied(caused: list[tuple[Command, Event]]) -> None:
         for policy in registry.policies_for(event)
     ]
     if done:
-        sql.insert(Delivery, done, now=("next_attempt_at", "created_at", "delivered_at"))
+        sql.copy(Delivery, done, now=("next_attempt_at", "created_at", "delivered_at"))
 
 
 def open_deliveries(policy, event_ids: list, *, lane: str | None = None) -> None:

@@ -13,7 +13,10 @@ the dry run: how many would change, and a sample, changing nothing. ``run``
 acts in bounded batches, each a command through the bus
 (``RetryDeliveries``, ``SkipDeliveries``, ``DiscardDeliveries``), so each
 batch is one transaction and one event in the log, with the operator as
-its actor. A delivery in a worker's hands (leased, the lease still running)
+its actor: the signed-in staff member (the API, the admin), or the account
+the shell was given; and the shell always records where it ran
+(``origin``: the operating-system user and host), so that a record names
+who ran it even when no account acted. A delivery in a worker's hands (leased, the lease still running)
 is left alone: a worker is running it now.
 
 Nothing runs a policy here: an HTTP request (the API, the admin) must not
@@ -78,6 +81,11 @@ def eligible(operation: Operation) -> Q:
 # --- the recorded commands and their events ------------------------------------------
 
 
+# ``origin`` on each: where an operator ran it from the shell (``user@host``,
+# the operating-system user), "" from the API and the admin, whose actor is
+# the signed-in staff member. It is no account: the shell authenticates none.
+
+
 @dataclass(frozen=True, kw_only=True)
 class RetryDeliveries(Command):
     """An operator makes failed or dead-lettered deliveries due now (dead
@@ -85,6 +93,7 @@ class RetryDeliveries(Command):
 
     delivery_ids: list[int]
     reason: str = ""
+    origin: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +102,7 @@ class SkipDeliveries(Command):
 
     delivery_ids: list[int]
     reason: str
+    origin: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,24 +111,28 @@ class DiscardDeliveries(Command):
 
     delivery_ids: list[int]
     reason: str = ""
+    origin: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
 class DeliveriesRetried(Event):
     delivery_ids: list[int]
     reason: str = ""
+    origin: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
 class DeliveriesSkipped(Event):
     delivery_ids: list[int]
     reason: str
+    origin: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
 class DeliveriesDiscarded(Event):
     delivery_ids: list[int]
     reason: str = ""
+    origin: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,7 +186,7 @@ def retry_deliveries(command: RetryDeliveries) -> list[Event]:
     ids = _locked(Operation.RETRY, command.delivery_ids)
     claiming.reopen(ids)  # the dead ones: fresh attempts
     Delivery.objects.filter(pk__in=ids, status=Delivery.Status.FAILED).update(next_attempt_at=Now(), lease=None)
-    return [DeliveriesRetried(delivery_ids=ids, reason=command.reason)]
+    return [DeliveriesRetried(delivery_ids=ids, reason=command.reason, origin=command.origin)]
 
 
 def skip_deliveries(command: SkipDeliveries) -> list[Event]:
@@ -185,17 +199,17 @@ def skip_deliveries(command: SkipDeliveries) -> list[Event]:
     Delivery.objects.filter(pk__in=ids).update(
         status=Delivery.Status.SKIPPED,
         lease=None,
-        last_error=f"skipped by {who or 'an operator'}: {reason}",
+        last_error=f"skipped by {who or command.origin or 'an operator'}: {reason}",
         delivered_at=None,
     )
-    return [DeliveriesSkipped(delivery_ids=ids, reason=reason)]
+    return [DeliveriesSkipped(delivery_ids=ids, reason=reason, origin=command.origin)]
 
 
 def discard_deliveries(command: DiscardDeliveries) -> list[Event]:
     """Mark the dead ones of ``command.delivery_ids`` discarded."""
     ids = _locked(Operation.DISCARD, command.delivery_ids)
     claiming.discard(ids)
-    return [DeliveriesDiscarded(delivery_ids=ids, reason=command.reason)]
+    return [DeliveriesDiscarded(delivery_ids=ids, reason=command.reason, origin=command.origin)]
 
 
 COMMANDS: dict[Operation, type[Command]] = {
@@ -277,6 +291,7 @@ def run(
     selection: Selection,
     *,
     actor_id: UUID | None = None,
+    origin: str = "",
     reason: str = "",
     correlation_id: UUID | None = None,
     batch: int = BATCH,
@@ -284,7 +299,8 @@ def run(
     progress: Callable[[Outcome], None] | None = None,
 ) -> Outcome:
     """Act on the selected deliveries, ``batch`` at a time, each batch one
-    command (one transaction, one event with ``actor_id`` as its actor), at
+    command (one transaction, one event with ``actor_id`` as its actor and
+    ``origin``, the shell's ``user@host``, as where it was run from), at
     most ``limit`` of them (``Outcome.remaining`` says how many are left).
     Batches are read by id after the last one, so a row changed meanwhile is
     never read twice; a row a worker took meanwhile is left out by the
@@ -300,7 +316,9 @@ def run(
             break
         after = chunk[-1]
         result = bus.dispatch(
-            command_type(delivery_ids=chunk, reason=reason, actor_id=actor_id, correlation_id=correlation_id)
+            command_type(
+                delivery_ids=chunk, reason=reason, origin=origin, actor_id=actor_id, correlation_id=correlation_id
+            )
         )
         if isinstance(rejection := result.events[0], Rejection):
             outcome.refused.append(rejection.reason)

@@ -1,9 +1,12 @@
 """An operator's operations on deliveries from the shell (manage.py
 deliveries retry, skip, discard): retry now, skip with a reason, retry or
 discard by policy and time window; each with a dry run, in bounded batches,
-each batch a command recorded in the log with the operator as its actor."""
+each batch a command recorded in the log with the operator as its actor and
+the operating-system user and host that ran it as its origin."""
 
+import getpass
 import io
+import socket
 from datetime import timedelta
 
 import pytest
@@ -15,6 +18,13 @@ from tests.support.factories import AccountFactory
 from tests.support.troubled import POLICY
 
 pytestmark = pytest.mark.django_db
+
+ORIGIN = f"{getpass.getuser()}@{socket.gethostname()}"  # who runs this suite, where: as the shell records it
+
+
+@pytest.fixture(autouse=True)
+def not_under_sudo(monkeypatch):
+    monkeypatch.delenv("SUDO_USER", raising=False)
 
 
 def deliveries(*args) -> tuple[str, str]:
@@ -87,7 +97,27 @@ def test_skip_settles_without_running_and_records_who_and_why(troubled):
     assert "skipped 1 deliveries" in out
     assert troubled.ran == []  # never run
     (recorded,) = troubled.recorded("DeliveriesSkipped")
-    assert recorded.payload == {"delivery_ids": [troubled.pending.pk], "reason": "sent by hand"}
+    assert recorded.payload == {"delivery_ids": [troubled.pending.pk], "reason": "sent by hand", "origin": ORIGIN}
+
+
+def test_without_an_actor_the_record_names_the_operating_system_user_and_host_that_ran_it(troubled):
+    out, _ = deliveries("retry", "--policy", POLICY, "--since", "2h")
+    deliveries("skip", str(troubled.pending.pk), "--reason", "sent by hand")
+
+    assert "retried 2 failed or dead-lettered deliveries: 2 done" in out
+    recorded = troubled.recorded("DeliveriesRetried") + troubled.recorded("DeliveriesSkipped")
+    assert [(event.actor_id, event.payload["origin"]) for event in recorded] == [(None, ORIGIN), (None, ORIGIN)]
+    assert troubled.fresh("pending").last_error == f"skipped by {ORIGIN}: sent by hand"
+
+
+def test_under_sudo_the_origin_names_the_user_who_ran_sudo_too(troubled, monkeypatch):
+    monkeypatch.setenv("LOGNAME", "shop")  # sudo -u shop: the login name is the shop's
+    monkeypatch.setenv("SUDO_USER", "alice")
+
+    deliveries("discard", str(troubled.dead.pk))
+
+    (recorded,) = troubled.recorded("DeliveriesDiscarded")
+    assert recorded.payload["origin"] == f"shop@{socket.gethostname()} (sudo by alice)"
 
 
 def test_a_skip_without_a_reason_or_of_a_settled_delivery_is_refused(troubled):

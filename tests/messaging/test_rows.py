@@ -2,16 +2,19 @@
 the instances are the ORM's own, writes are the ORM's, and a lock is a lock."""
 
 import threading
+import uuid
 from decimal import Decimal
 
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import Account, ApiToken
 from catalog.models import Inventory
 from messaging import sql
+from messaging.models import StoredEvent
 from orders.models import Order, OrderItem
 from tests.support.factories import AccountFactory, InventoryFactory
 
@@ -127,3 +130,40 @@ def test_rows_found_by_their_columns_come_in_the_order_asked_and_equal_the_orms(
     expected = OrderItem.objects.filter(order_id=order.pk).order_by("book_id")
     assert [fields_of(item) for item in found] == [fields_of(item) for item in expected]
     assert sql.find(OrderItem, order_id=order.pk, title="no such title") == []
+
+
+def test_copied_rows_equal_inserted_ones_field_for_field():
+    # COPY on PostgreSQL, INSERT elsewhere: the same values, JSON and times kept
+    when = timezone.now()
+
+    def row(event_id):
+        return {
+            "event_id": event_id,
+            "type": "accounts.AccountFollowed",
+            "version": 1,
+            "payload": {"follower_id": "a", "nested": [1, "two", None]},
+            "is_rejection": False,
+            "occurred_at": when,
+            "command_id": event_id,
+            "command_type": "accounts.FollowAccount",
+            "correlation_id": event_id,
+            "causation_id": None,
+            "actor_id": None,
+            "policy": "",
+            "trace_id": "",
+            "command_duration_ms": 1.5,
+        }
+
+    inserted, copied = uuid.uuid4(), uuid.uuid4()
+    sql.insert(StoredEvent, [row(inserted)])
+    sql.copy(StoredEvent, [row(copied)])
+
+    def kept(event_id):
+        written = fields_of(StoredEvent.objects.get(event_id=event_id))
+        return {
+            name: value
+            for name, value in written.items()
+            if name not in ("position", "event_id", "command_id", "correlation_id")
+        }
+
+    assert kept(copied) == kept(inserted)

@@ -6,7 +6,10 @@ for their time."""
 
 import argparse
 import dataclasses
+import getpass
 import json
+import os
+import socket
 from collections import Counter
 from datetime import timedelta
 
@@ -49,8 +52,9 @@ a fresh set of attempts and is attempted at once; its outcome is printed.
 
 Failed deliveries waiting for their retry and dead letters alike; each batch
 of --batch deliveries is one recorded command (an event in the log, with
---actor as its actor). --dry-run says how many would be retried, and shows
-the first few, changing nothing.
+--actor as its actor, and the operating-system user and host that ran it as
+its origin). --dry-run says how many would be retried, and shows the first
+few, changing nothing.
 
 examples:
   manage.py deliveries retry 12 13 --actor @alice
@@ -61,8 +65,8 @@ examples:
 Settle deliveries without running them (status skipped): pending, failed or
 dead ones a worker is not running now. Later deliveries of the same ordering
 key are no longer held back by them. A skip is an operator's decision: the
-row keeps who skipped it and why (--reason, required), and each batch is
-one recorded command.
+row keeps who skipped it (--actor, else the operating-system user and host)
+and why (--reason, required), and each batch is one recorded command.
 
 examples:
   manage.py deliveries skip 12 --reason "the customer was called instead" --actor @alice
@@ -91,6 +95,7 @@ examples:
 Give up on dead letters: the rows stay, marked discarded, and are never
 delivered. Nothing is asked: name the deliveries, or select them with the
 filters (--policy, --since, --until...) or --all-dead; --dry-run first.
+Each batch is one recorded command, as for retry.
 
 examples:
   manage.py deliveries discard 12
@@ -176,7 +181,12 @@ class Command(BaseCommand):
                 default=str(operations.BATCH),
                 help=f"Deliveries per recorded command (one transaction; default {operations.BATCH}).",
             )
-            acting.add_argument("--actor", help="Your account (id or @username), recorded as the operation's actor.")
+            acting.add_argument(
+                "--actor",
+                help="Your account (id or @username), recorded as the operation's actor. With or without it, the "
+                "operating-system user and host running this command (user@host, and sudo's user if any) are "
+                "recorded as the operation's origin.",
+            )
             acting.add_argument(
                 "--reason", required=False, help="Why (recorded with the operation; required for skip)."
             )
@@ -371,7 +381,15 @@ class Command(BaseCommand):
             if planned.count > batch:
                 self.stderr.write(f"  {operation}: {done} of about {planned.count}")
 
-        outcome = operations.run(operation, selection, actor_id=actor_id, reason=reason, batch=batch, progress=progress)
+        outcome = operations.run(
+            operation,
+            selection,
+            actor_id=actor_id,
+            origin=_shell_origin(),
+            reason=reason,
+            batch=batch,
+            progress=progress,
+        )
         for refusal in outcome.refused:
             self.stderr.write(f"left alone: {refusal}")
         self._summary(operation, what, outcome, outcomes)
@@ -577,6 +595,20 @@ _WHAT = {
     operations.Operation.DISCARD: "dead-lettered",
 }
 _SETTLED = (Delivery.Status.DONE, Delivery.Status.SKIPPED)
+
+
+def _shell_origin() -> str:
+    """Who runs this shell, where: ``user@host``, the operating-system user
+    (``getpass.getuser``), and the one who ran sudo, if sudo ran it
+    (``app@web-1 (sudo by alice)``). Not an account: the shell signs nobody in."""
+    try:
+        user = getpass.getuser()
+    except OSError:  # no login name and no entry in the password database (a container's bare uid)
+        user = f"uid {os.getuid()}"
+    origin = f"{user}@{socket.gethostname()}"
+    if (sudo := os.environ.get("SUDO_USER")) and sudo != user:
+        origin += f" (sudo by {sudo})"
+    return origin
 
 
 def _actor(text: str | None):

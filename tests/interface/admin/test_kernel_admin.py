@@ -135,6 +135,7 @@ def test_skipping_asks_for_a_reason_after_a_dry_run_and_records_who_skipped(clie
     assert (row.status, row.last_error) == ("skipped", "skipped by operator: sent by hand")
     (recorded,) = troubled.recorded("DeliveriesSkipped")
     assert recorded.actor_id == get_user_model().objects.get(username="operator").pk
+    assert recorded.payload["origin"] == ""  # the signed-in staff member, no shell
     assert troubled.ran == []
 
 

@@ -33,7 +33,7 @@ def test_skip_needs_a_reason_and_settles_a_waiting_delivery(troubled, staff, sig
     assert skipped.data["last_error"] == "skipped by operator: refunded"
     assert (again.status_code, again.data["code"]) == (409, "not_skippable")
     (recorded,) = troubled.recorded("DeliveriesSkipped")
-    assert recorded.actor_id == staff.pk
+    assert (recorded.actor_id, recorded.payload["origin"]) == (staff.pk, "")  # the staff member, no shell
 
 
 def test_discard_of_a_delivery_that_is_not_dead_is_refused(troubled, staff, signed_in):
