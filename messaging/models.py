@@ -187,7 +187,7 @@ class Pace(models.Model):
     further ahead of now than the lane's burst allows, and moves it on by
     one row's share of a second per row it takes."""
 
-    lane = models.CharField(max_length=10, unique=True)
+    lane = models.CharField(max_length=20, unique=True)
     free_at = models.DateTimeField(help_text="When the lane has caught up with the rows claimed so far.")
 
     def __str__(self):

@@ -63,7 +63,10 @@ def claim_due(limit: int, *, outside: bool | None = None, burst: float = 1.0) ->
     with transaction.atomic(durable=True):
         ids = list(due(Now(), limit, outside=outside))
         backfill = lanes.paced(
-            limit - len(ids), lambda room: list(due(Now(), room, outside=outside, lane=BACKFILL)), burst=burst
+            limit - len(ids),
+            lambda room: list(due(Now(), room, outside=outside, lane=BACKFILL)),
+            outside=outside,
+            burst=burst,
         )
         Delivery.objects.filter(pk__in=ids + backfill).update(next_attempt_at=_lease_end(outside), lease=lease)
     return Claim(lease, ids + backfill, backfill)
@@ -147,7 +150,10 @@ def due(now, limit: int, *, outside: bool | None = None, lane: str | None = LIVE
 def backfill_waits(*, outside: bool | None = None) -> bool:
     """Whether a backfill delivery is due that this process could claim
     (not held back, one it can run): what a one-shot relay, finding nothing
-    it may claim now, waits on the pace for."""
+    it may claim now, waits on the pace for. Never while the backfill is
+    paused (``lanes.paused``)."""
+    if lanes.paused():
+        return False
     found = Delivery.objects.filter(
         not_held(), runnable(), status__in=Delivery.OPEN, next_attempt_at__lte=Now(), lane=BACKFILL
     )

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
             name='Pace',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('lane', models.CharField(max_length=10, unique=True)),
+                ('lane', models.CharField(max_length=20, unique=True)),
                 ('free_at', models.DateTimeField(help_text='When the lane has caught up with the rows claimed so far.')),
             ],
         ),

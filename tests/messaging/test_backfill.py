@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 import redis
-from django.core.exceptions import ImproperlyConfigured
+from django.core.checks import run_checks
 from django.core.management import call_command
 from django.db import connection
 from django.db.models.functions import Now
@@ -30,7 +30,7 @@ from tests.support.redis_server import publishing_to, throwaway_redis
 
 pytestmark = pytest.mark.django_db
 
-REPLAYED, LIVE = "tests.replayed", "tests.live"
+REPLAYED, LIVE, MAILED = "tests.replayed", "tests.live", "tests.mailed"
 
 
 def a_history(follows: int) -> None:
@@ -131,10 +131,65 @@ def test_a_one_shot_relay_delivers_a_whole_replay_at_its_pace(settings):
     assert not Delivery.objects.filter(status__in=Delivery.OPEN).exists()
 
 
-def test_a_rate_that_is_no_number_of_deliveries_a_second_is_refused_clearly(settings):
-    settings.MESSAGING_BACKFILL_PER_SECOND = "fast"
-    with pytest.raises(ImproperlyConfigured, match="MESSAGING_BACKFILL_PER_SECOND is backfill deliveries a second"):
-        claiming.claim_due(10)
+@pytest.mark.parametrize("rate", [0.95, 0.47, 0.18])
+def test_a_backfill_slower_than_one_a_second_still_moves(settings, rate):
+    settings.MESSAGING_DELIVER_ON_COMMIT = False
+    settings.MESSAGING_BACKFILL_PER_SECOND = rate
+    with subscribed(AccountFollowed, lambda event: None, name=REPLAYED):
+        a_replay(3)
+
+        taken = claiming.claim_due(100).backfill
+
+    assert len(taken) == 1  # the idle lane's first row; the next one a 1/rate seconds later
+
+
+@pytest.mark.parametrize("rate", ["fast", -1, float("inf"), float("nan")])
+def test_a_rate_that_is_no_number_of_deliveries_a_second_is_refused_at_start_and_stops_no_live_delivery(settings, rate):
+    settings.MESSAGING_DELIVER_ON_COMMIT = False
+    settings.MESSAGING_BACKFILL_PER_SECOND = rate
+    with (
+        subscribed(AccountFollowed, lambda event: None, name=REPLAYED),
+        subscribed(AccountBlocked, lambda event: None, name=LIVE),
+    ):
+        a_replay(3)
+        live = something_live()
+
+        claim = claiming.claim_due(10)
+        errors = [error for error in run_checks() if error.id == "messaging.E001"]
+
+    assert lanes_of(claim) == (1, 0) and claim.live == [live.pk]  # the backfill waits, live goes on
+    assert len(errors) == 1 and "MESSAGING_BACKFILL_PER_SECOND is backfill deliveries a second" in errors[0].msg
+
+
+def test_a_rate_of_0_pauses_the_backfill_and_a_one_shot_relay_leaves_it(settings):
+    settings.MESSAGING_DELIVER_ON_COMMIT = False
+    settings.MESSAGING_BACKFILL_PER_SECOND = 0
+    handled = []
+    with subscribed(AccountFollowed, handled.append, name=REPLAYED):
+        a_replay(5)
+
+        relay_events()  # returns: nothing it may claim, nothing worth waiting for
+
+    assert handled == [] and not run_checks()
+    assert Delivery.objects.filter(policy=REPLAYED, status=Delivery.Status.PENDING).count() == 5
+
+
+def test_the_mail_backfill_keeps_its_own_pace_beside_the_database_one(settings):
+    settings.MESSAGING_DELIVER_ON_COMMIT = False
+    settings.MESSAGING_BACKFILL_PER_SECOND = 20
+    with (
+        subscribed(AccountFollowed, lambda event: None, name=REPLAYED),
+        subscribed(AccountFollowed, lambda event: None, name=MAILED, outside=True),
+    ):
+        a_history(60)
+        Delivery.objects.filter(policy=MAILED).delete()  # new, as far as the mail policy knows
+        assert subscriptions.replay(REPLAYED) == 60
+        assert subscriptions.replay(MAILED, force=True) == 60
+
+        database = claiming.claim_due(200, outside=False)  # relay_events' round: the database's first
+        outside = claiming.claim_due(200, outside=True)
+
+    assert lanes_of(database) == (0, 20) and lanes_of(outside) == (0, 20)
 
 
 def test_lag_shows_the_backfill_lane_apart_and_a_replay_makes_no_node_unready(settings):
