@@ -164,14 +164,18 @@ HOLDING = (Delivery.Status.PENDING, Delivery.Status.FAILED, Delivery.Status.DEAD
 
 
 def blockers():
-    """The deliveries that hold back the ``Delivery`` of the outer query: earlier
-    ones (lower id, so earlier in the log) of its policy and ordering key that
-    are still open or dead-lettered. A delivery without a key is never held."""
+    """The deliveries that hold back the ``Delivery`` of the outer query: those
+    of its policy and ordering key still open or dead-lettered whose events
+    come earlier in the log. By the events' positions, not the rows' ids: a
+    replay (or the sweep) opens rows for older events after the live rows
+    of newer ones. A delivery without a key is never held."""
+    # One event by its unique id: no ordering, no limit, no sort.
+    position = StoredEvent.objects.filter(event_id=models.OuterRef(models.OuterRef("event"))).order_by()
     return Delivery.objects.filter(
         policy=models.OuterRef("policy"),
         ordering_key=models.OuterRef("ordering_key"),
-        pk__lt=models.OuterRef("pk"),
         status__in=HOLDING,
+        event__position__lt=models.Subquery(position.values("position")),
     )
 
 

@@ -159,9 +159,10 @@ def replay(
     ``after`` (first, so that until the replay has finished
     ``check_invariants`` lists what is still missing). Returns how many were
     (or, with ``dry_run``, would be) opened; ``progress(done, total)`` after
-    each batch. They are opened in the backfill lane, which yields to live
-    deliveries at a bounded rate (``delivery.lanes``), or with ``live`` in
-    the live lane, to be delivered as soon as what is waiting there now. A
+    each batch. They are opened in the lane ``replay_lane`` says: the
+    backfill lane, which yields to live deliveries at a bounded rate
+    (``delivery.lanes``), or the live lane, to be delivered as soon as what
+    is waiting there now. A
     policy with an outside effect (mail) is only replayed with ``force``:
     its effects would reach people again; so is a range reaching before the
     mark retention pruned to (``pruned_to``): the ledger no longer knows
@@ -193,9 +194,18 @@ def replay(
             found = list(missing(policy, last).values_list("position", "event_id")[:batch])
             if not found:
                 return done
-            store.open_deliveries(policy, [event_id for _, event_id in found], lane=None if live else Delivery.BACKFILL)
+            store.open_deliveries(policy, [event_id for _, event_id in found], lane=replay_lane(policy, live=live))
         done, last = done + len(found), found[-1][0]
         progress(done, total)
+
+
+def replay_lane(policy: Policy, *, live: bool = False) -> str | None:
+    """The lane a replay of ``policy`` opens its deliveries in: the backfill
+    lane, unless asked ``live``, or the policy keeps an order per key
+    (``ordered_by``). A live delivery of a key waits for every earlier event
+    of its key, replayed ones too; in the backfill lane it would wait on the
+    backfill's pace (or for ever, the backfill paused)."""
+    return None if live or policy.ordered_by is not None else Delivery.BACKFILL
 
 
 def rebuild(

@@ -129,7 +129,7 @@ def _moment(when: datetime | timedelta):
 
 def _held_by() -> Case:
     """The earliest delivery holding back the outer one, when it is open and has a key."""
-    first = Subquery(blockers().order_by("pk").values("pk")[:1])
+    first = Subquery(blockers().order_by("event__position").values("pk")[:1])
     return Case(When(status__in=Delivery.OPEN, ordering_key__isnull=False, then=first), default=None)
 
 

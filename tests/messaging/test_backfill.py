@@ -21,7 +21,7 @@ from accounts.events import AccountBlocked, AccountFollowed
 from messaging import bus, relay, tasks
 from messaging.delivery import claiming
 from messaging.features import subscriptions
-from messaging.models import Delivery
+from messaging.models import Delivery, StoredEvent
 from messaging.operations import metrics
 from messaging.testing import relay as relay_events
 from messaging.testing import subscribed
@@ -33,14 +33,16 @@ pytestmark = pytest.mark.django_db
 REPLAYED, LIVE, MAILED = "tests.replayed", "tests.live", "tests.mailed"
 
 
-def a_history(follows: int) -> None:
-    """Follows stored with every delivery of theirs settled, none to ``REPLAYED``
-    (new, as far as they know): the past a replay reads."""
+def a_history(follows: int):
+    """One account's follows stored with every delivery of theirs settled,
+    none to ``REPLAYED`` (new, as far as they know): the past a replay
+    reads. The follower."""
     people = [AccountFactory() for _ in range(follows + 1)]
     for other in people[1:]:
         bus.dispatch(FollowAccount(follower_id=people[0].pk, followee_id=other.pk))
     Delivery.objects.filter(policy=REPLAYED).delete()
     Delivery.objects.update(status=Delivery.Status.DONE)
+    return people[0]
 
 
 def something_live():
@@ -294,11 +296,60 @@ def test_a_replay_of_an_ordered_policy_keeps_each_key_in_event_order(settings):
         name=REPLAYED,
         ordered_by=lambda e: e.follower_id,
     ):
-        a_replay(6)
+        follower = a_history(6)
+        assert subscriptions.replay(REPLAYED) == 6
         keys = set(Delivery.objects.filter(policy=REPLAYED).values_list("ordering_key", flat=True))
 
         first = claiming.claim_due(100)
+        relay.deliver_claimed(first)
+        relay_events()
 
-    follower = Delivery.objects.filter(policy=REPLAYED).first().event.payload["follower_id"]
-    assert keys == {follower}  # one follower: one key, as a live delivery of the same event would carry
+    in_the_log = [
+        event.payload["followee_id"]
+        for event in StoredEvent.objects.filter(type=AccountFollowed.type_name()).order_by("position")
+    ]
+    assert keys == {str(follower.pk)}  # one follower: one key, as a live delivery of the same event would carry
     assert len(first.ids) == 1  # the rest are held behind the first of their key
+    assert [str(followee) for followee in handled] == in_the_log
+
+
+def test_a_replayed_older_event_runs_before_a_live_newer_one_of_its_key(settings):
+    settings.MESSAGING_DELIVER_ON_COMMIT = False
+    handled = []
+    follower = AccountFactory()
+    earlier = AccountFactory()
+    bus.dispatch(FollowAccount(follower_id=follower.pk, followee_id=earlier.pk))  # before the policy existed
+    with subscribed(
+        AccountFollowed, lambda event: handled.append(event.followee_id), name=REPLAYED, ordered_by=follower_key
+    ):
+        newer = AccountFactory()
+        bus.dispatch(FollowAccount(follower_id=follower.pk, followee_id=newer.pk))  # its row opened first
+        assert subscriptions.replay(REPLAYED) == 1
+
+        relay_events()
+
+    assert handled == [earlier.pk, newer.pk]  # the order of the events, not of the rows
+
+
+def test_an_ordered_policy_replays_in_the_live_lane_so_no_live_delivery_of_its_key_waits_on_the_pace(settings):
+    settings.MESSAGING_DELIVER_ON_COMMIT = False
+    settings.MESSAGING_BACKFILL_PER_SECOND = 0  # the backfill paused: a row in its lane would wait for ever
+    handled = []
+    with subscribed(
+        AccountFollowed, lambda event: handled.append(event.followee_id), name=REPLAYED, ordered_by=follower_key
+    ):
+        follower = a_history(4)
+        assert subscriptions.replay(REPLAYED) == 4
+        newest = AccountFactory()
+        bus.dispatch(FollowAccount(follower_id=follower.pk, followee_id=newest.pk))
+
+        relay_events()
+
+    assert set(Delivery.objects.filter(policy=REPLAYED).values_list("lane", flat=True)) == {None}
+    assert len(handled) == 5 and handled[-1] == newest.pk
+    assert not Delivery.objects.filter(policy=REPLAYED, status__in=Delivery.OPEN).exists()
+
+
+def follower_key(event: AccountFollowed):
+    """An ordering key: each follower's follows in the order they happened."""
+    return event.follower_id

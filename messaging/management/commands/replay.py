@@ -22,7 +22,8 @@ class Command(BaseCommand):
         "Examples: replay orders.policies.mail_confirmation --dry-run; "
         "replay stock_new_book --from 2026-11-01T00:00:00Z; replay stock_new_book --from 1200 --live. "
         "Its deliveries run in the backfill lane, after live ones and at MESSAGING_BACKFILL_PER_SECOND at most, "
-        "unless --live."
+        "unless --live, or the policy keeps an order per key (its live deliveries wait for the earlier events of "
+        "their key, replayed ones too: those go in the live lane)."
     )
 
     def add_arguments(self, parser):
@@ -57,7 +58,7 @@ class Command(BaseCommand):
                 )
         except subscriptions.ReplayRefused as refused:
             raise CommandError(str(refused), returncode=1) from None
-        lane = "live" if live else "backfill"
+        lane = "backfill" if subscriptions.replay_lane(registry.policies[policy], live=live) else "live"
         if dry_run:
             self.stdout.write(f"{policy}: would open {count} deliveries for events after #{after}")
         else:
