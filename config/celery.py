@@ -2,7 +2,7 @@
 broker is configured (``CELERY_BROKER_URL``).
 
     celery -A config worker -Q database     # the database's policies
-    celery -A config worker -Q outside      # outside effects (mail)
+    celery -A config worker -Q outside,outside_backfill   # outside effects (mail), live and replayed
     celery -A config worker -Q backfill     # a replay's deliveries, at their pace
     celery -A config worker -Q sweep -c 1   # the sweep (or add it to a database worker's -Q)
     celery -A config beat                   # one in all: the periodic sweep

@@ -26,7 +26,11 @@ logger = logging.getLogger(__name__)
 
 BACKFILL_QUEUE = "backfill"
 """The queue of the backfill lane's messages (a replay's deliveries), for
-workers of their own (``celery worker -Q backfill``)."""
+workers of their own (``celery worker -Q backfill``) or the database's."""
+OUTSIDE_BACKFILL_QUEUE = "outside_backfill"
+"""The queue of a backfill's outside effects (mail), for the mail workers
+(``-Q outside,outside_backfill``): a slow mail server never holds a
+database worker, in a backfill as in live traffic."""
 
 
 @shared_task(name="messaging.deliver_batch", ignore_result=True, acks_late=True, max_retries=0)
@@ -156,15 +160,17 @@ def _deliver(delivery_ids: list[int], queued: str | None, *, outside: bool) -> d
 def _publish(claim: claiming.Claim, *, outside: bool) -> int:
     """Publish a claim's rows, ``MESSAGING_RELAY_BATCH`` a message (one for
     an outside effect), its live rows on the task's queue and its backfill
-    rows on ``BACKFILL_QUEUE``, so that no live message waits behind a
+    rows on a backfill queue of their kind (``BACKFILL_QUEUE``,
+    ``OUTSIDE_BACKFILL_QUEUE``), so that no live message waits behind a
     replay's; on the first failure give the rest back to the sweep. How
     many rows were published."""
     task, size = (deliver_outside, 1) if outside else (deliver, conf.MESSAGING_RELAY_BATCH)
+    backfill_queue = OUTSIDE_BACKFILL_QUEUE if outside else BACKFILL_QUEUE
     broker_errors = _broker_errors(task.app)
     sent: list[int] = []
     try:
         with task.app.producer_or_acquire() as producer:
-            for ids, queue in ((claim.live, None), (claim.backfill, BACKFILL_QUEUE)):
+            for ids, queue in ((claim.live, None), (claim.backfill, backfill_queue)):
                 for start in range(0, len(ids), size):
                     chunk = ids[start : start + size]
                     task.apply_async((chunk, str(claim.lease)), producer=producer, retry=False, queue=queue)

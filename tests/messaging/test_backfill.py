@@ -253,6 +253,25 @@ def test_the_celery_sweep_queues_live_deliveries_apart_from_a_paced_backfill(set
         assert tasks.sweep() == 0  # the pace: the next row in two seconds
 
 
+def test_the_celery_sweep_queues_a_mail_backfill_for_the_mail_workers_never_the_database_ones(settings):
+    settings.MESSAGING_DELIVER_ON_COMMIT = False
+    settings.MESSAGING_BACKFILL_PER_SECOND = None
+    with (
+        subscribed(AccountFollowed, lambda event: None, name=MAILED, outside=True),
+        throwaway_redis() as broker,
+        publishing_to(broker.url),
+    ):
+        a_history(3)
+        Delivery.objects.filter(policy=MAILED).delete()
+        assert subscriptions.replay(MAILED, force=True) == 3
+
+        assert tasks.sweep() == 3
+
+        mailed = sorted(Delivery.objects.filter(policy=MAILED).values_list("pk", flat=True))
+        assert queued(broker.url, tasks.OUTSIDE_BACKFILL_QUEUE) == mailed  # a slow mail server holds no database worker
+        assert queued(broker.url, tasks.BACKFILL_QUEUE) == []
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_relay_workers_claiming_at_once_keep_one_pace_together_and_never_share_a_row(settings):
