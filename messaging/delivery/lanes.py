@@ -62,13 +62,21 @@ def check_rate(**kwargs) -> list[checks.Error]:
     return []
 
 
+def _rate_now() -> float | None:
+    """``per_second()`` as a claim reads it: a bad rate reads as 0 (the
+    backfill waits, and the log says why), so live deliveries never stop
+    for it."""
+    try:
+        return per_second()
+    except ImproperlyConfigured as error:
+        logger.error("the backfill waits: %s", error)
+        return 0.0
+
+
 def paused() -> bool:
     """Whether no backfill row may be claimed now whatever the pace: the
-    rate is 0, or not a rate at all (live deliveries never stop for it)."""
-    try:
-        return per_second() == 0
-    except ImproperlyConfigured:
-        return True
+    rate is 0, or not a rate at all."""
+    return _rate_now() == 0
 
 
 def paced(room: int, take: Callable[[int], list[int]], *, outside: bool | None = None, burst: float = 1.0) -> list[int]:
@@ -80,11 +88,7 @@ def paced(room: int, take: Callable[[int], list[int]], *, outside: bool | None =
     go on."""
     if room <= 0:
         return []
-    try:
-        rate = per_second()
-    except ImproperlyConfigured as error:
-        logger.error("the backfill waits: %s", error)
-        return []
+    rate = _rate_now()
     if rate is None:
         return take(room)
     if rate == 0:

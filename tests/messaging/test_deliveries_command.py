@@ -1,31 +1,17 @@
 """manage.py deliveries: list, show, retry and discard from the shell."""
 
-import io
 import json
 
 import pytest
-from django.core.management import CommandError, call_command
 
 from accounts.commands import BlockAccount
 from messaging import relay
 from messaging.delivery import claiming
 from messaging.models import Delivery
 from tests.support.dead_letters import POLICY
+from tests.support.deliveries_command import deliveries, refused
 from tests.support.factories import AccountFactory
 from tests.support.lag import IN_DATABASE, OUTSIDE
-
-
-def deliveries(*args) -> tuple[str, str]:
-    """What ``manage.py deliveries ...`` printed on stdout and stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    call_command("deliveries", *args, stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
-
-
-def refused(*args) -> CommandError:
-    with pytest.raises(CommandError) as error:
-        deliveries(*args)
-    return error.value
 
 
 def test_a_dead_letter_is_listed_in_an_aligned_table(dead):

@@ -5,15 +5,14 @@ each batch a command recorded in the log with the operator as its actor and
 the operating-system user and host that ran it as its origin."""
 
 import getpass
-import io
 import socket
 from datetime import timedelta
 
 import pytest
-from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from messaging.models import Delivery, StoredEvent
+from tests.support.deliveries_command import deliveries, refused
 from tests.support.factories import AccountFactory
 from tests.support.troubled import POLICY
 
@@ -25,18 +24,6 @@ ORIGIN = f"{getpass.getuser()}@{socket.gethostname()}"  # who runs this suite, w
 @pytest.fixture(autouse=True)
 def not_under_sudo(monkeypatch):
     monkeypatch.delenv("SUDO_USER", raising=False)
-
-
-def deliveries(*args) -> tuple[str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    call_command("deliveries", *args, stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
-
-
-def refused(*args) -> CommandError:
-    with pytest.raises(CommandError) as error:
-        deliveries(*args)
-    return error.value
 
 
 def statuses(troubled) -> dict[str, str]:

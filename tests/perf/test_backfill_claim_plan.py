@@ -5,7 +5,6 @@ partial index in claim order and stops at its limit; neither reads the
 other lane's rows, nor sorts the due rows."""
 
 import re
-import uuid
 
 import pytest
 from django.db import connection
@@ -16,8 +15,9 @@ from django.utils import timezone
 from accounts.events import AccountFollowed
 from messaging.delivery import claiming
 from messaging.delivery.lanes import BACKFILL
-from messaging.models import Delivery, StoredEvent
+from messaging.models import Delivery
 from messaging.testing import subscribed
+from tests.support.event_log import bare_follows
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -27,21 +27,7 @@ BACKLOG, LIVE = 50_000, 30
 def seed() -> None:
     """A replay's ``BACKLOG`` deliveries due since an hour, ``LIVE`` live ones due now, ``ANALYZE``."""
     an_hour_ago = timezone.now() - timezone.timedelta(hours=1)
-    events = StoredEvent.objects.bulk_create(
-        (
-            StoredEvent(
-                event_id=uuid.uuid4(),
-                type="AccountFollowed",
-                payload={},
-                occurred_at=an_hour_ago,
-                command_id=uuid.uuid4(),
-                command_type="FollowAccount",
-                correlation_id=uuid.uuid4(),
-            )
-            for _ in range(BACKLOG + LIVE)
-        ),
-        batch_size=5000,
-    )
+    events = bare_follows(BACKLOG + LIVE, occurred_at=an_hour_ago, batch_size=5000)
     Delivery.objects.bulk_create(
         (
             Delivery(event_id=event.event_id, policy="tests.replayed", lane=BACKFILL, next_attempt_at=an_hour_ago)

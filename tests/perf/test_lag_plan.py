@@ -3,7 +3,6 @@ keeps: on PostgreSQL, with a month of done deliveries and a few done in the
 last minutes, the throughput count reads the recent ones through the
 partial ``delivery_done_at`` index, never every done row."""
 
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -11,8 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from messaging.models import Delivery, StoredEvent
+from messaging.models import Delivery
 from messaging.operations import metrics
+from tests.support.event_log import bare_follows
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -21,18 +21,7 @@ EVENTS, POLICIES = 400, 50  # 20,000 done rows
 
 def seed():
     now = timezone.now()
-    events = StoredEvent.objects.bulk_create(
-        StoredEvent(
-            event_id=uuid.uuid4(),
-            type="AccountFollowed",
-            payload={},
-            occurred_at=now,
-            command_id=uuid.uuid4(),
-            command_type="FollowAccount",
-            correlation_id=uuid.uuid4(),
-        )
-        for _ in range(EVENTS)
-    )
+    events = bare_follows(EVENTS, occurred_at=now)
     month = timedelta(days=30).total_seconds()
     Delivery.objects.bulk_create(
         (
@@ -47,18 +36,7 @@ def seed():
         ),
         batch_size=5000,
     )
-    recent = StoredEvent.objects.bulk_create(
-        StoredEvent(
-            event_id=uuid.uuid4(),
-            type="AccountFollowed",
-            payload={},
-            occurred_at=now,
-            command_id=uuid.uuid4(),
-            command_type="FollowAccount",
-            correlation_id=uuid.uuid4(),
-        )
-        for _ in range(30)
-    )
+    recent = bare_follows(30, occurred_at=now)
     Delivery.objects.bulk_create(
         Delivery(event_id=event.event_id, policy="bench.policy_0", status=Delivery.Status.DONE, delivered_at=now)
         for event in recent

@@ -8,7 +8,11 @@ first), and one delivery of the first event: done, except one in
 number, so the rows are the same on every run.
 """
 
+import uuid
+
 from django.db import connection
+
+from messaging.models import StoredEvent
 
 _EVENTS = """
 INSERT INTO messaging_storedevent (event_id, type, version, payload, is_rejection, occurred_at, command_id,
@@ -55,3 +59,23 @@ def fill(requests: int, *, start: int = 1, troubled_every: int = 1000, batch: in
             cursor.execute(_DELIVERIES, {"every": troubled_every} | bounds)
         cursor.execute("ANALYZE messaging_storedevent")
         cursor.execute("ANALYZE messaging_delivery")
+
+
+def bare_follows(count: int, *, occurred_at, batch_size: int | None = None) -> list:
+    """``count`` ``AccountFollowed`` rows written straight to the log (no
+    command ran, an empty payload): what a plan test needs of events."""
+    return StoredEvent.objects.bulk_create(
+        (
+            StoredEvent(
+                event_id=uuid.uuid4(),
+                type="AccountFollowed",
+                payload={},
+                occurred_at=occurred_at,
+                command_id=uuid.uuid4(),
+                command_type="FollowAccount",
+                correlation_id=uuid.uuid4(),
+            )
+            for _ in range(count)
+        ),
+        batch_size=batch_size,
+    )
